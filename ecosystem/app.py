@@ -1,0 +1,166 @@
+"""The application factory: settings in, a Starlette app with every package mounted out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from tortoise import Tortoise
+
+from ecosystem import i18n, jobs
+from ecosystem.db import init_orm, tortoise_config
+from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
+from ecosystem.i18n import _
+from ecosystem.middleware import CSRFMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from ecosystem.packages import DomainPackage, load_packages
+from ecosystem.ratelimit import FailureLimiter, build_storage
+from ecosystem.restapi import API_PREFIX, error_response, openapi_document
+from ecosystem.settings import Settings, configure
+from ecosystem.templating import STATIC_DIR, templates
+from ecosystem.web import login_redirect
+
+logger = logging.getLogger("ecosystem")
+
+UPLOAD_SLACK_BYTES = 256 * 1024  # form fields around the largest allowed upload
+ALWAYS_EXEMPT = ("/api/", "/static/", "/media/", "/healthz")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _render_error(request: Request, status_code: int, message: str) -> Response:
+    try:
+        from ecosystem.web import render
+
+        return await render(
+            request, "error.html", {"status_code": status_code, "message": message}, status_code
+        )
+    except Exception:  # the error page itself must never fail (e.g. database down)
+        logger.exception("could not render the error page")
+        return Response(message, status_code=status_code, media_type="text/plain")
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if _is_api(request):
+        if isinstance(exc, NotAuthenticated):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return error_response(exc.status_code, exc.code, exc.message, exc.fields, headers)
+    if isinstance(exc, NotAuthenticated) and exc.code == "not_authenticated":
+        return login_redirect(request)
+    response = await _render_error(request, exc.status_code, exc.message)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: _("This page does not exist."),
+        405: _("This method is not allowed here."),
+        413: _("The upload is too large."),
+    }
+    message = messages.get(exc.status_code, str(exc.detail))
+    if _is_api(request):
+        code = HTTP_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+    return await _render_error(request, exc.status_code, message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    message = _("Something went wrong on our side. Please try again.")
+    if _is_api(request):
+        return error_response(500, "server_error", message)
+    return Response(message, status_code=500, media_type="text/plain")
+
+
+def _routes(packages: list[DomainPackage], settings: Settings) -> list:
+    api_routes = [route for package in packages for route in package.api_routes]
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document(api_routes, "Innovation Region API", "1.0.0"))
+
+    return [
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        *api_routes,
+        *[route for package in packages for route in package.routes],
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    configure(settings)
+    packages = load_packages(settings.packages)
+    for package in packages:
+        jobs.register(package.jobs)
+        if package.locale_dir:
+            i18n.add_catalogue_dir(package.locale_dir)
+    config = tortoise_config(settings.database_url, packages)
+    cron_jobs = [cron for package in packages for cron in package.cron_jobs]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await init_orm(config)
+        await jobs.start(settings.redis_url)
+        inline_cron = jobs.InlineCron(cron_jobs) if not settings.redis_url else None
+        if inline_cron:
+            inline_cron.start()
+        app.state.limiter = FailureLimiter(build_storage(settings.redis_url))
+        try:
+            yield
+        finally:
+            if inline_cron:
+                await inline_cron.stop()
+            await jobs.drain()
+            await jobs.stop()
+            await Tortoise.close_connections()
+
+    exempt = ALWAYS_EXEMPT + tuple(p for pkg in packages for p in pkg.csrf_exempt_prefixes)
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="eco_session",
+            same_site="lax",
+            https_only=settings.secure_cookies,
+            max_age=14 * 24 * 3600,
+        ),
+        Middleware(LocaleMiddleware),
+        Middleware(CSRFMiddleware, exempt_prefixes=exempt),
+    ]
+    app = Starlette(
+        debug=settings.debug,
+        routes=_routes(packages, settings),
+        middleware=middleware,
+        exception_handlers={
+            DomainError: domain_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+        max_body_size=settings.max_upload_bytes + UPLOAD_SLACK_BYTES,
+    )
+    app.state.settings = settings
+    app.state.packages = packages
+    app.state.tortoise_config = config
+    app.state.nav_links = [link for package in packages for link in package.nav_links]
+    templates.env.globals["api_prefix"] = API_PREFIX
+    return app

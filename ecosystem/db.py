@@ -1,0 +1,114 @@
+"""Database configuration, migrations and transactions."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from ecosystem.packages import DomainPackage, load_packages
+from ecosystem.settings import Settings
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": "10000", "foreign_keys": "ON"}
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite://")
+
+
+def is_postgres(url: str) -> bool:
+    return url.split("://", 1)[0] in ("postgres", "postgresql", "asyncpg", "psycopg")
+
+
+def connection_url(url: str) -> str:
+    """Add the PRAGMAs the platform relies on to an SQLite URL (WAL, busy wait, FKs)."""
+    if not is_sqlite(url) or ":memory:" in url:
+        return url
+    present = url.split("?", 1)[1] if "?" in url else ""
+    extra = "&".join(f"{k}={v}" for k, v in SQLITE_PRAGMAS.items() if f"{k}=" not in present)
+    if not extra:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{extra}"
+
+
+def tortoise_config(database_url: str, packages: Sequence[DomainPackage]) -> dict[str, Any]:
+    apps = {
+        package.name: {
+            "models": [package.models],
+            "default_connection": "default",
+            "migrations": package.migrations_module,
+        }
+        for package in packages
+        if package.models
+    }
+    return {
+        "connections": {"default": connection_url(database_url)},
+        "apps": apps,
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def config_from_env() -> dict[str, Any]:
+    settings = Settings.from_env()
+    return tortoise_config(settings.database_url, load_packages(settings.packages))
+
+
+async def run_migrations(config: dict[str, Any]) -> None:
+    """Apply every package's committed migrations (the same files on SQLite and PostgreSQL)."""
+    from tortoise.migrations.api.migrate import migrate
+
+    await migrate(config=config)
+
+
+async def init_orm(config: dict[str, Any]) -> None:
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+# Jobs enqueued inside `atomic()` wait here until the transaction commits.
+_after_commit: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
+    contextvars.ContextVar("after_commit", default=None)
+)
+
+
+@asynccontextmanager
+async def atomic() -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction whose `on_commit` callbacks run only once it has committed.
+
+    A nested call is a savepoint: its callbacks join the outer transaction's only if the
+    savepoint itself succeeded.
+    """
+    outer = _after_commit.get()
+    callbacks: list[Callable[[], Awaitable[None]]] = []
+    token = _after_commit.set(callbacks)
+    try:
+        async with in_transaction() as connection:
+            yield connection
+    finally:
+        _after_commit.reset(token)
+    if outer is not None:
+        outer.extend(callbacks)
+        return
+    for callback in callbacks:
+        await callback()
+
+
+async def on_commit(callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` after the surrounding `atomic()` commits, or now outside one."""
+    pending = _after_commit.get()
+    if pending is None:
+        await callback()
+    else:
+        pending.append(callback)
+
+
+def __getattr__(name: str) -> Any:
+    # `python -m tortoise makemigrations` reads the config from here (see pyproject.toml).
+    if name == "TORTOISE_ORM":
+        return config_from_env()
+    raise AttributeError(name)

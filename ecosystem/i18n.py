@@ -1,0 +1,148 @@
+"""Translations (Babel), the current locale, and locale-aware formatting.
+
+The current locale lives in a context variable set per request (and per job), so services
+can translate their messages with `_()` without being handed a request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import NullTranslations, Translations
+
+SUPPORTED_LOCALES = ("vi", "en")
+DEFAULT_LOCALE = "vi"
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+LOCALE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+_current_locale: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "locale", default=DEFAULT_LOCALE
+)
+_current_timezone: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "timezone", default=DEFAULT_TIMEZONE
+)
+
+# Every package adds its own `locale/` folder here at import time of the app factory.
+_catalogue_dirs: list[Path] = [Path(__file__).parent / "locale"]
+
+
+def add_catalogue_dir(path: Path) -> None:
+    if path not in _catalogue_dirs:
+        _catalogue_dirs.append(path)
+        translations_for.cache_clear()
+
+
+@cache
+def translations_for(locale: str) -> NullTranslations:
+    """Compile the .po catalogues of every package in memory (no build step needed)."""
+    merged: NullTranslations | None = None
+    for directory in _catalogue_dirs:
+        po_path = directory / locale / "LC_MESSAGES" / "messages.po"
+        if not po_path.exists():
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        translations = Translations(buffer)
+        if merged is None:
+            merged = translations
+        else:
+            merged.add_fallback(translations)  # type: ignore[union-attr]
+    return merged or NullTranslations()
+
+
+def normalise_locale(value: str | None) -> str | None:
+    if not value:
+        return None
+    short = value.strip().lower().replace("_", "-").split("-")[0]
+    return short if short in SUPPORTED_LOCALES else None
+
+
+def negotiate_locale(*candidates: str | None, accept_language: str = "") -> str:
+    for candidate in candidates:
+        if found := normalise_locale(candidate):
+            return found
+    for part in accept_language.split(","):
+        if found := normalise_locale(part.split(";")[0]):
+            return found
+    return DEFAULT_LOCALE
+
+
+def get_locale() -> str:
+    return _current_locale.get()
+
+
+def get_timezone() -> ZoneInfo:
+    return ZoneInfo(_current_timezone.get())
+
+
+def set_locale(locale: str, timezone: str | None = None) -> None:
+    _current_locale.set(normalise_locale(locale) or DEFAULT_LOCALE)
+    if timezone:
+        _current_timezone.set(timezone)
+
+
+@contextmanager
+def use_locale(locale: str, timezone: str | None = None) -> Iterator[None]:
+    locale_token = _current_locale.set(normalise_locale(locale) or DEFAULT_LOCALE)
+    tz_token = _current_timezone.set(timezone or _current_timezone.get())
+    try:
+        yield
+    finally:
+        _current_locale.reset(locale_token)
+        _current_timezone.reset(tz_token)
+
+
+def gettext(message: str, **params: object) -> str:
+    text = translations_for(get_locale()).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    text = translations_for(get_locale()).ngettext(singular, plural, n)
+    return text % {"n": n, **params}
+
+
+_ = gettext
+
+
+def format_money(amount: int, currency: str = "VND") -> str:
+    """Amount in the currency's minor unit (VND has none)."""
+    return format_currency(amount, currency, locale=get_locale(), currency_digits=True)
+
+
+def format_number(value: float | int) -> str:
+    return format_decimal(value, locale=get_locale())
+
+
+def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None = None) -> str:
+    if value is None:
+        return ""
+    tz = ZoneInfo(timezone) if timezone else get_timezone()
+    return format_datetime(value, format=fmt, tzinfo=tz, locale=get_locale())
+
+
+def format_day(value: date | datetime | None, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(get_timezone()).date()
+    return format_date(value, format=fmt, locale=get_locale())
+
+
+def locale_display_name(locale: str) -> str:
+    return LOCALE_NAMES.get(locale) or Locale.parse(locale).display_name or locale

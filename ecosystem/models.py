@@ -1,0 +1,245 @@
+"""Kernel models: people, partner organisations of the triple helix, and platform records."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Sphere(StrEnum):
+    GOVERNMENT = "government"
+    ENTERPRISE = "enterprise"
+    UNIVERSITY = "university"
+    RESEARCH_INSTITUTE = "research_institute"
+    STARTUP = "startup"
+    INVESTOR = "investor"
+    ASSOCIATION = "association"
+    INTERNATIONAL_PARTNER = "international_partner"
+
+
+class Verification(StrEnum):
+    UNVERIFIED = "unverified"
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+    @property
+    def rank(self) -> int:
+        return {Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}[self]
+
+
+class MembershipStatus(StrEnum):
+    INVITED = "invited"
+    REQUESTED = "requested"
+    ACTIVE = "active"
+    LEFT = "left"
+
+
+class MediaFile(Model):
+    """An uploaded image, re-encoded without metadata. Variants are made by a job."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    purpose = fields.CharField(max_length=32)
+    content_type = fields.CharField(max_length=64)
+    width = fields.IntField()
+    height = fields.IntField()
+    size_bytes = fields.IntField()
+    variants = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "media_file"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    full_name = fields.CharField(max_length=120)
+    password_hash = fields.CharField(max_length=255)
+    locale = fields.CharField(max_length=8, default="vi")
+    timezone = fields.CharField(max_length=64, default="Asia/Ho_Chi_Minh")
+    email_verified_at = fields.DatetimeField(null=True)
+    is_active = fields.BooleanField(default=True)
+    is_platform_admin = fields.BooleanField(default=False)
+    # Bumped on password change or deactivation: every older session cookie stops working.
+    session_version = fields.IntField(default=0)
+    avatar: fields.ForeignKeyNullableRelation[MediaFile] = fields.ForeignKeyField(
+        "ecosystem.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    memberships: fields.ReverseRelation[Membership]
+
+    class Meta:
+        table = "user_account"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+
+class Organisation(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=80, unique=True)
+    search_key = fields.CharField(max_length=200, default="")  # text.fold(name), for search
+    description = fields.TextField(default="")
+    website = fields.CharField(max_length=300, default="")
+    city = fields.CharField(max_length=100, default="")
+    country = fields.CharField(max_length=2, default="VN")
+    verification = fields.CharEnumField(
+        Verification, default=Verification.UNVERIFIED, max_length=16
+    )
+    verification_note = fields.CharField(max_length=500, default="")
+    logo: fields.ForeignKeyNullableRelation[MediaFile] = fields.ForeignKeyField(
+        "ecosystem.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    spheres: fields.ReverseRelation[OrganisationSphere]
+    domains: fields.ReverseRelation[OrganisationDomain]
+    memberships: fields.ReverseRelation[Membership]
+
+    class Meta:
+        table = "organisation"
+        indexes = (("verification", "name"),)
+
+    def sphere_values(self) -> list[str]:
+        """Spheres in a stable order; needs `spheres` prefetched."""
+        order = list(Sphere)
+        return sorted((s.sphere.value for s in self.spheres), key=lambda v: order.index(v))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationSphere(Model):
+    id = fields.IntField(primary_key=True)
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name="spheres", on_delete=fields.CASCADE
+    )
+    sphere = fields.CharEnumField(Sphere, max_length=32)
+
+    class Meta:
+        table = "organisation_sphere"
+        unique_together = (("organisation", "sphere"),)
+        indexes = (("sphere",),)
+
+
+class OrganisationDomain(Model):
+    """An email domain whose owners may request to join the organisation."""
+
+    id = fields.IntField(primary_key=True)
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name="domains", on_delete=fields.CASCADE
+    )
+    domain = fields.CharField(max_length=253, unique=True)
+
+    class Meta:
+        table = "organisation_domain"
+
+
+class Membership(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name="memberships", on_delete=fields.CASCADE
+    )
+    role = fields.CharEnumField(Role, default=Role.MEMBER, max_length=16)
+    status = fields.CharEnumField(MembershipStatus, max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "membership"
+        unique_together = (("user", "organisation"),)
+        indexes = (("organisation_id", "status"),)
+
+
+class Invitation(Model):
+    id = fields.IntField(primary_key=True)
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name="invitations", on_delete=fields.CASCADE
+    )
+    email = fields.CharField(max_length=254)
+    role = fields.CharEnumField(Role, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    invited_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    expires_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "invitation"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name="api_tokens", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    prefix = fields.CharField(max_length=12)
+    source = fields.CharField(max_length=8, default="manual")  # manual | login
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class AuditEvent(Model):
+    """Append-only record of security-relevant actions."""
+
+    id = fields.BigIntField(primary_key=True)
+    action = fields.CharField(max_length=64)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    target_type = fields.CharField(max_length=32, default="")
+    target_id = fields.CharField(max_length=64, default="")
+    ip = fields.CharField(max_length=45, default="")
+    detail = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "audit_event"
+        indexes = (("action", "created_at"), ("created_at",))
+
+
+class OutboxMessage(Model):
+    """Every email the platform sends, kept for delivery retries and the development outbox."""
+
+    id = fields.IntField(primary_key=True)
+    to = fields.CharField(max_length=254)
+    subject = fields.CharField(max_length=300)
+    text_body = fields.TextField()
+    html_body = fields.TextField(default="")
+    status = fields.CharField(max_length=16, default="queued")  # queued|sent|logged|failed
+    attempts = fields.IntField(default=0)
+    last_error = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = (("created_at",),)

@@ -1,0 +1,62 @@
+"""May this actor do this? The one place kernel rules about roles are answered.
+
+Handlers and templates never check roles themselves: they call `ensure` (raises
+NotPermitted) or `allowed` (a boolean for showing or hiding a control).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ecosystem.errors import NotPermitted
+from ecosystem.i18n import _
+from ecosystem.models import Membership, MembershipStatus, Organisation, Role, User
+
+
+async def role_in(user: User | None, organisation_id: int) -> Role | None:
+    """The user's active role in the organisation, if any."""
+    if user is None:
+        return None
+    membership = await Membership.get_or_none(
+        user_id=user.id, organisation_id=organisation_id, status=MembershipStatus.ACTIVE
+    )
+    return membership.role if membership else None
+
+
+def _is_admin(user: User | None) -> bool:
+    return bool(user and user.is_active and user.is_platform_admin)
+
+
+async def _org_admin(user: User | None, organisation: Organisation) -> bool:
+    role = await role_in(user, organisation.id)
+    return role is not None and role.rank >= Role.ADMIN.rank
+
+
+async def _org_member(user: User | None, organisation: Organisation) -> bool:
+    return await role_in(user, organisation.id) is not None
+
+
+async def _platform_admin(user: User | None, _target: object = None) -> bool:
+    return _is_admin(user)
+
+
+Rule = Callable[[User | None, object], Awaitable[bool]]
+
+RULES: dict[str, Rule] = {
+    "organisation.edit": _org_admin,  # type: ignore[dict-item]
+    "organisation.manage_members": _org_admin,  # type: ignore[dict-item]
+    "organisation.view_members": _org_member,  # type: ignore[dict-item]
+    "organisation.verify": _platform_admin,
+    "user.deactivate": _platform_admin,
+    "audit.read": _platform_admin,
+    "outbox.read": _platform_admin,
+}
+
+
+async def allowed(actor: User | None, action: str, target: object = None) -> bool:
+    return await RULES[action](actor, target)
+
+
+async def ensure(actor: User | None, action: str, target: object = None) -> None:
+    if not await allowed(actor, action, target):
+        raise NotPermitted(_("You do not have permission to do this."))

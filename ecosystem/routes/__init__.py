@@ -1,0 +1,1 @@
+"""The kernel's HTML pages, one module per area."""

@@ -1,0 +1,120 @@
+"""Platform administration: verification, user deactivation, audit log, mail outbox."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from tortoise.expressions import Q
+
+from ecosystem import permissions
+from ecosystem.errors import Invalid, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import Organisation, OutboxMessage, User, Verification
+from ecosystem.restapi import client_ip
+from ecosystem.services import accounts, audit, organisations
+from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
+
+PAGE_SIZE = 50
+
+
+async def overview(request: Request) -> Response:
+    user = await require_user(request)
+    await permissions.ensure(user, "organisation.verify")
+    context = {"pending": await organisations.pending_verification()}
+    return await render(request, "ecosystem/admin/overview.html", context)
+
+
+async def set_verification(request: Request) -> Response:
+    user = await require_user(request)
+    await permissions.ensure(user, "organisation.verify")
+    organisation = await Organisation.get_or_none(id=request.path_params["organisation_id"])
+    if organisation is None:
+        raise NotFound(_("No such organisation."))
+    form = await read_form(request)
+    try:
+        state = Verification(form_text(form, "state"))
+    except ValueError as exc:
+        raise Invalid(_("Choose verified, rejected or pending.")) from exc
+    await organisations.set_verification(
+        user, organisation, state, form_text(form, "note"), ip=client_ip(request)
+    )
+    flash(request, _("%(name)s is now %(state)s.", name=organisation.name, state=_(state.value)))
+    return redirect(request, "/admin")
+
+
+async def users(request: Request) -> Response:
+    admin = await require_user(request)
+    await permissions.ensure(admin, "user.deactivate")
+    query = request.query_params.get("q", "")[:100].strip()
+    rows = User.all().order_by("email")
+    if query:
+        rows = rows.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+    context = {"users": await rows.limit(PAGE_SIZE), "q": query}
+    return await render(request, "ecosystem/admin/users.html", context)
+
+
+async def user_action(request: Request) -> Response:
+    admin = await require_user(request)
+    await permissions.ensure(admin, "user.deactivate")
+    target = await User.get_or_none(id=request.path_params["user_id"])
+    if target is None:
+        raise NotFound(_("No such user."))
+    action = form_text(await read_form(request), "action")
+    if action == "deactivate":
+        await accounts.deactivate_user(admin, target, ip=client_ip(request))
+        flash(request, _("%(email)s has been deactivated.", email=target.email))
+    elif action == "reactivate":
+        await accounts.reactivate_user(admin, target, ip=client_ip(request))
+        flash(request, _("%(email)s has been reactivated.", email=target.email))
+    else:
+        raise Invalid(_("Unknown action."))
+    return redirect(request, "/admin/users")
+
+
+async def audit_log(request: Request) -> Response:
+    user = await require_user(request)
+    await permissions.ensure(user, "audit.read")
+    action = request.query_params.get("action", "")[:64]
+    before = request.query_params.get("before", "")
+    events = await audit.list_events(
+        action=action, limit=PAGE_SIZE, before_id=int(before) if before.isdigit() else None
+    )
+    context = {
+        "events": events,
+        "action": action,
+        "actions": await audit.known_actions(),
+        "next_before": events[-1].id if len(events) == PAGE_SIZE else None,
+    }
+    return await render(request, "ecosystem/admin/audit.html", context)
+
+
+async def outbox(request: Request) -> Response:
+    user = await require_user(request)
+    await permissions.ensure(user, "outbox.read")
+    messages = await OutboxMessage.all().order_by("-id").limit(PAGE_SIZE)
+    return await render(request, "ecosystem/admin/outbox.html", {"messages": messages})
+
+
+async def outbox_message(request: Request) -> Response:
+    user = await require_user(request)
+    await permissions.ensure(user, "outbox.read")
+    message = await OutboxMessage.get_or_none(id=request.path_params["message_id"])
+    if message is None:
+        raise NotFound(_("No such message."))
+    return await render(request, "ecosystem/admin/outbox_message.html", {"message": message})
+
+
+routes = [
+    Route("/admin", overview, methods=["GET"]),
+    Route(
+        "/admin/organisations/{organisation_id:int}/verification",
+        set_verification,
+        methods=["POST"],
+    ),
+    Route("/admin/users", users, methods=["GET"]),
+    Route("/admin/users/{user_id:int}", user_action, methods=["POST"]),
+    Route("/admin/audit", audit_log, methods=["GET"]),
+    Route("/admin/outbox", outbox, methods=["GET"]),
+    Route("/admin/outbox/{message_id:int}", outbox_message, methods=["GET"]),
+]

@@ -1,0 +1,144 @@
+"""Register, verify, sign in and out, reset a forgotten password."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ecosystem.errors import DomainError
+from ecosystem.i18n import _
+from ecosystem.restapi import client_ip
+from ecosystem.schemas import RegistrationIn, validate
+from ecosystem.services import accounts
+from ecosystem.web import (
+    SESSION_LOCALE,
+    SESSION_ORG,
+    SESSION_USER,
+    SESSION_VERSION,
+    current_user,
+    flash,
+    form_text,
+    read_form,
+    redirect,
+    render,
+    require_user,
+    safe_next,
+)
+
+
+def sign_in(request: Request, user) -> None:
+    request.session.clear()  # a fresh session (and CSRF token) at each sign-in
+    request.session.update(
+        {SESSION_USER: user.id, SESSION_VERSION: user.session_version, SESSION_LOCALE: user.locale}
+    )
+
+
+async def register(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "ecosystem/register.html", {"values": {}, "errors": {}})
+    form = await read_form(request)
+    values = {
+        "email": form_text(form, "email"),
+        "full_name": form_text(form, "full_name"),
+        "password": form_text(form, "password"),
+        "locale": form_text(form, "locale") or request.session.get(SESSION_LOCALE, "vi"),
+    }
+    try:
+        user = await accounts.register(validate(RegistrationIn, values), ip=client_ip(request))
+    except DomainError as exc:
+        values.pop("password")
+        context = {"values": values, "errors": exc.fields, "message": exc.message}
+        return await render(request, "ecosystem/register.html", context, exc.status_code)
+    sign_in(request, user)
+    flash(request, _("Welcome! We sent a verification link to %(email)s.", email=user.email))
+    return redirect(request, "/account")
+
+
+async def login(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"), "/account")
+    if request.method == "GET":
+        context = {"values": {}, "next": next_url, "message": ""}
+        return await render(request, "ecosystem/login.html", context)
+    form = await read_form(request)
+    email = form_text(form, "email")
+    try:
+        user = await accounts.authenticate(
+            email, form_text(form, "password"), request.app.state.limiter, ip=client_ip(request)
+        )
+    except DomainError as exc:
+        context = {"values": {"email": email}, "next": next_url, "message": exc.message}
+        return await render(request, "ecosystem/login.html", context, exc.status_code)
+    sign_in(request, user)
+    return redirect(request, safe_next(form_text(form, "next"), "/account"))
+
+
+async def logout(request: Request) -> Response:
+    locale = request.session.get(SESSION_LOCALE)
+    request.session.clear()
+    if locale:
+        request.session[SESSION_LOCALE] = locale
+    flash(request, _("You have signed out."))
+    return redirect(request, "/")
+
+
+async def verify(request: Request) -> Response:
+    try:
+        user = await accounts.verify_email(request.query_params.get("token", ""))
+    except DomainError as exc:
+        context = {"title": _("Email verification"), "message": exc.message}
+        return await render(request, "ecosystem/message.html", context, exc.status_code)
+    signed_in = await current_user(request)
+    if signed_in is None or signed_in.id != user.id:
+        request.session.pop(SESSION_ORG, None)
+    flash(request, _("Thank you: your email address is verified."))
+    return redirect(request, "/account" if signed_in else "/login")
+
+
+async def resend_verification(request: Request) -> Response:
+    user = await require_user(request)
+    await accounts.resend_verification(user)
+    flash(request, _("We sent a new verification link to %(email)s.", email=user.email))
+    return redirect(request, "/account")
+
+
+async def forgot_password(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "ecosystem/forgot_password.html", {"sent": False})
+    form = await read_form(request)
+    await accounts.request_password_reset(form_text(form, "email"), ip=client_ip(request))
+    return await render(request, "ecosystem/forgot_password.html", {"sent": True})
+
+
+async def reset_password(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    if request.method == "GET":
+        try:
+            await accounts.user_for_reset_token(token)
+        except DomainError as exc:
+            context = {"title": _("Reset your password"), "message": exc.message}
+            return await render(request, "ecosystem/message.html", context, exc.status_code)
+        return await render(
+            request, "ecosystem/reset_password.html", {"token": token, "errors": {}}
+        )
+    form = await read_form(request)
+    token = form_text(form, "token") or token
+    try:
+        user = await accounts.reset_password(token, form_text(form, "password"), client_ip(request))
+    except DomainError as exc:
+        context = {"token": token, "errors": exc.fields, "message": exc.message}
+        return await render(request, "ecosystem/reset_password.html", context, exc.status_code)
+    sign_in(request, user)
+    flash(request, _("Your password has been changed."))
+    return redirect(request, "/account")
+
+
+routes = [
+    Route("/register", register, methods=["GET", "POST"]),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/verify", verify, methods=["GET"]),
+    Route("/verify/resend", resend_verification, methods=["POST"]),
+    Route("/password/forgot", forgot_password, methods=["GET", "POST"]),
+    Route("/password/reset", reset_password, methods=["GET", "POST"]),
+]

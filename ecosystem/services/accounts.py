@@ -1,0 +1,237 @@
+"""Accounts: registration, email verification, sign-in, password reset, preferences."""
+
+from __future__ import annotations
+
+from tortoise import timezone
+
+from ecosystem import i18n
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotAuthenticated, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.mail import send_mail
+from ecosystem.models import User
+from ecosystem.ratelimit import FailureLimiter
+from ecosystem.schemas import RegistrationIn
+from ecosystem.security import SignedLinks, hash_password, password_needs_rehash, verify_password
+from ecosystem.services import audit
+from ecosystem.settings import get_settings
+
+VERIFY_LINK_SECONDS = 3 * 24 * 3600
+RESET_LINK_SECONDS = 2 * 3600
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = frozenset(
+    {
+        "password123",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "matkhau123",
+        "abcd123456",
+        "password1234",
+        "iloveyou123",
+        "0123456789",
+        "1111111111",
+        "admin12345",
+    }
+)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """A translated reason the password is too weak, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    if len(set(password)) < 4 or password.lower() in COMMON_PASSWORDS:
+        return _("This password is too easy to guess.")
+    local_part = email.split("@")[0].lower()
+    if len(local_part) >= 4 and local_part in password.lower():
+        return _("The password must not contain your email address.")
+    return None
+
+
+def _links() -> SignedLinks:
+    return SignedLinks(get_settings().secret_key)
+
+
+async def register(data: RegistrationIn, ip: str = "") -> User:
+    email = normalise_email(data.email)
+    if problem := password_problem(data.password, email):
+        raise Invalid(problem, fields={"password": problem})
+    locale = i18n.normalise_locale(data.locale) or i18n.DEFAULT_LOCALE
+    async with atomic():
+        if await User.filter(email=email).exists():
+            message = _("An account with this email already exists. Sign in or reset the password.")
+            raise Invalid(message, fields={"email": message})
+        user = await User.create(
+            email=email,
+            full_name=data.full_name,
+            password_hash=hash_password(data.password),
+            locale=locale,
+            timezone=get_settings().default_timezone,
+        )
+        await audit.record("user.registered", actor=user, target=user, ip=ip)
+        await send_verification_email(user)
+    return user
+
+
+async def send_verification_email(user: User) -> None:
+    token = _links().dumps("verify-email", {"uid": user.id, "email": user.email})
+    await send_mail(
+        user.email,
+        "verify_email",
+        {"user_name": user.full_name, "path": f"/verify?token={token}"},
+        locale=user.locale,
+    )
+
+
+async def verify_email(token: str) -> User:
+    payload = _links().loads("verify-email", token, VERIFY_LINK_SECONDS)
+    if payload is None:
+        raise Invalid(_("This verification link is invalid or has expired. Ask for a new one."))
+    user = await User.get_or_none(id=payload.get("uid"), email=payload.get("email"))
+    if user is None:
+        raise NotFound(_("This verification link no longer matches an account."))
+    if user.email_verified_at is not None:
+        raise Conflict(_("This link has already been used: your email address is verified."))
+    user.email_verified_at = timezone.now()
+    await user.save(update_fields=["email_verified_at"])
+    await audit.record("user.email_verified", actor=user, target=user)
+    return user
+
+
+async def resend_verification(user: User) -> None:
+    if user.email_verified_at is not None:
+        raise Conflict(_("Your email address is already verified."))
+    async with atomic():
+        await send_verification_email(user)
+
+
+async def authenticate(email: str, password: str, limiter: FailureLimiter, ip: str = "") -> User:
+    """Check credentials under rate limits per account and per client address."""
+    settings = get_settings()
+    email = normalise_email(email)
+    window = settings.login_window_seconds
+    await limiter.check("login-account", email, settings.login_attempts_per_account, window)
+    await limiter.check("login-address", ip, settings.login_attempts_per_address, window)
+    user = await User.get_or_none(email=email)
+    if user is None or not verify_password(user.password_hash, password) or not user.is_active:
+        await limiter.record_failure(
+            "login-account", email, settings.login_attempts_per_account, window
+        )
+        await limiter.record_failure(
+            "login-address", ip, settings.login_attempts_per_address, window
+        )
+        await audit.record("login.failed", actor=user, ip=ip, email=email)
+        if (
+            user is not None
+            and not user.is_active
+            and verify_password(user.password_hash, password)
+        ):
+            raise NotPermitted(_("This account has been deactivated."))
+        raise NotAuthenticated(_("Wrong email or password."), code="invalid_credentials")
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    await audit.record("login.succeeded", actor=user, target=user, ip=ip)
+    return user
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the current hash: once the password changes, every older reset link is void.
+    return user.password_hash[-16:]
+
+
+async def request_password_reset(email: str, ip: str = "") -> None:
+    """Always looks the same to the caller, whether or not the account exists."""
+    user = await User.get_or_none(email=normalise_email(email), is_active=True)
+    if user is None:
+        return
+    token = _links().dumps("reset-password", {"uid": user.id, "fp": _password_fingerprint(user)})
+    async with atomic():
+        await audit.record("password.reset_requested", actor=user, target=user, ip=ip)
+        await send_mail(
+            user.email,
+            "reset_password",
+            {"user_name": user.full_name, "path": f"/password/reset?token={token}"},
+            locale=user.locale,
+        )
+
+
+async def user_for_reset_token(token: str) -> User:
+    payload = _links().loads("reset-password", token, RESET_LINK_SECONDS)
+    user = await User.get_or_none(id=payload.get("uid"), is_active=True) if payload else None
+    if user is None or payload is None or payload.get("fp") != _password_fingerprint(user):
+        raise Invalid(_("This reset link is invalid, expired or already used. Ask for a new one."))
+    return user
+
+
+async def reset_password(token: str, new_password: str, ip: str = "") -> User:
+    user = await user_for_reset_token(token)
+    if problem := password_problem(new_password, user.email):
+        raise Invalid(problem, fields={"password": problem})
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()  # the link proved they read this mailbox
+    async with atomic():
+        await user.save(update_fields=["password_hash", "session_version", "email_verified_at"])
+        await audit.record("password.reset", actor=user, target=user, ip=ip)
+    return user
+
+
+async def update_profile(user: User, full_name: str, locale: str) -> User:
+    full_name = full_name.strip()
+    if not full_name or len(full_name) > 120:
+        message = _("Enter your name (at most 120 characters).")
+        raise Invalid(message, fields={"full_name": message})
+    user.full_name = full_name
+    user.locale = i18n.normalise_locale(locale) or user.locale
+    await user.save(update_fields=["full_name", "locale"])
+    return user
+
+
+async def set_locale(user: User, locale: str) -> None:
+    if (chosen := i18n.normalise_locale(locale)) and chosen != user.locale:
+        user.locale = chosen
+        await user.save(update_fields=["locale"])
+
+
+async def deactivate_user(actor: User, user: User, ip: str = "") -> User:
+    if user.id == actor.id:
+        raise Invalid(_("You cannot deactivate your own account."))
+    async with atomic():
+        user.is_active = False
+        user.session_version += 1
+        await user.save(update_fields=["is_active", "session_version"])
+        await audit.record("user.deactivated", actor=actor, target=user, ip=ip)
+    return user
+
+
+async def reactivate_user(actor: User, user: User, ip: str = "") -> User:
+    async with atomic():
+        user.is_active = True
+        await user.save(update_fields=["is_active"])
+        await audit.record("user.reactivated", actor=actor, target=user, ip=ip)
+    return user
+
+
+async def create_user(
+    email: str, password: str, full_name: str = "", admin: bool = False, verified: bool = True
+) -> User:
+    """For the CLI and seeding: no email sent, password rules still apply."""
+    email = normalise_email(email)
+    if problem := password_problem(password, email):
+        raise Invalid(problem, fields={"password": problem})
+    if await User.filter(email=email).exists():
+        raise Conflict(_("An account with this email already exists."))
+    return await User.create(
+        email=email,
+        full_name=full_name or email.split("@")[0],
+        password_hash=hash_password(password),
+        is_platform_admin=admin,
+        email_verified_at=timezone.now() if verified else None,
+        timezone=get_settings().default_timezone,
+    )

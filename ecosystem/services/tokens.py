@@ -1,0 +1,95 @@
+"""Personal API tokens: shown once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise import timezone
+
+from ecosystem.db import atomic
+from ecosystem.errors import Invalid, NotAuthenticated, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import ApiToken, User
+from ecosystem.security import hash_token, new_secret_token
+from ecosystem.services import audit
+
+TOKEN_PREFIX = "eco_"
+MAX_ACTIVE_TOKENS = 20
+MAX_LOGIN_TOKENS = 10  # tokens from POST /api/v1/auth/token; older ones are revoked
+# Recording every use would write on every API call; once per interval is enough to audit.
+USE_RECORD_INTERVAL = timedelta(minutes=10)
+
+
+async def create_token(
+    user: User, name: str, ip: str = "", source: str = "manual"
+) -> tuple[ApiToken, str]:
+    """The stored token and its plaintext, which is never shown again."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        message = _("Give the token a name (at most 100 characters).")
+        raise Invalid(message, fields={"name": message})
+    async with atomic():
+        active = await ApiToken.filter(
+            user_id=user.id, revoked_at__isnull=True, source=source
+        ).count()
+        if source == "login" and active >= MAX_LOGIN_TOKENS:
+            await _revoke_oldest_login_tokens(user, keep=MAX_LOGIN_TOKENS - 1)
+        elif active >= MAX_ACTIVE_TOKENS:
+            raise Invalid(_("You have too many active tokens. Revoke one first."))
+        plaintext = new_secret_token(TOKEN_PREFIX)
+        token = await ApiToken.create(
+            user_id=user.id,
+            name=name,
+            prefix=plaintext[:10],
+            token_hash=hash_token(plaintext),
+            source=source,
+        )
+        await audit.record("api_token.created", actor=user, target=token, ip=ip, name=name)
+    return token, plaintext
+
+
+async def _revoke_oldest_login_tokens(user: User, keep: int) -> None:
+    active_ids = (
+        await ApiToken.filter(user_id=user.id, revoked_at__isnull=True, source="login")
+        .order_by("-id")
+        .values_list("id", flat=True)
+    )
+    await ApiToken.filter(id__in=list(active_ids)[keep:]).update(revoked_at=timezone.now())
+
+
+async def list_tokens(user: User) -> list[ApiToken]:
+    return await ApiToken.filter(user_id=user.id).order_by("-created_at")
+
+
+async def revoke_token(user: User, token_id: int, ip: str = "") -> ApiToken:
+    token = await ApiToken.get_or_none(id=token_id, user_id=user.id)
+    if token is None:
+        raise NotFound(_("No such token."))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        async with atomic():
+            await token.save(update_fields=["revoked_at"])
+            await audit.record("api_token.revoked", actor=user, target=token, ip=ip)
+    return token
+
+
+async def user_for_bearer(plaintext: str, ip: str = "") -> User:
+    token = await ApiToken.get_or_none(
+        token_hash=hash_token(plaintext), revoked_at__isnull=True
+    ).select_related("user")
+    if token is None or not token.user.is_active:
+        raise NotAuthenticated(_("The API token is missing, revoked or invalid."))
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > USE_RECORD_INTERVAL:
+        token.last_used_at = now
+        await token.save(update_fields=["last_used_at"])
+        await audit.record("api_token.used", actor=token.user, target=token, ip=ip)
+    return token.user
+
+
+async def issue_login_token(user: User, ip: str = "") -> str:
+    """`POST /api/v1/auth/token`: a new named token per sign-in from a client."""
+    _token, plaintext = await create_token(
+        user, f"API sign-in {timezone.now():%Y-%m-%d %H:%M} UTC", ip=ip, source="login"
+    )
+    return plaintext

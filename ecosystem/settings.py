@@ -1,0 +1,99 @@
+"""Configuration read once from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite://{PROJECT_ROOT / 'var' / 'ecosystem.sqlite3'}"
+
+# Domain packages mounted by the app factory, in order. Each names a module exposing
+# `package: ecosystem.packages.DomainPackage`. The kernel never imports them directly.
+DEFAULT_PACKAGES = ()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    mail_from: str = "Binh Duong Innovation Region <no-reply@innovation.binhduong.gov.vn>"
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
+    max_upload_bytes: int = 5 * 1024 * 1024
+    default_timezone: str = "Asia/Ho_Chi_Minh"
+    default_locale: str = "vi"
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_window_seconds: int = 900
+    packages: tuple[str, ...] = DEFAULT_PACKAGES
+    debug: bool = False
+
+    @property
+    def jobs_backend(self) -> str:
+        return "redis" if self.redis_url else "inline"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        secret = env.get("SECRET_KEY") or _dev_secret()
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "redis_url": env.get("REDIS_URL") or None,
+            "secret_key": secret,
+            "base_url": (env.get("BASE_URL") or cls.base_url).rstrip("/"),
+            "smtp_url": env.get("SMTP_URL") or None,
+            "mail_from": env.get("MAIL_FROM") or cls.mail_from,
+            "media_dir": Path(env.get("MEDIA_DIR") or cls().media_dir),
+            "max_upload_bytes": _env_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            "default_timezone": env.get("DEFAULT_TIMEZONE") or cls.default_timezone,
+            "debug": env.get("DEBUG", "") in ("1", "true", "yes"),
+        }
+        if "PACKAGES" in env:
+            values["packages"] = tuple(p for p in env["PACKAGES"].split(",") if p.strip())
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _dev_secret() -> str:
+    """A per-checkout secret for development, so sessions survive restarts.
+
+    Production sets SECRET_KEY; several web processes must share it.
+    """
+    path = PROJECT_ROOT / "var" / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+_current: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Make `settings` the process-wide configuration (app factory, worker, CLI)."""
+    global _current
+    _current = settings
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current

@@ -1,0 +1,67 @@
+"""The Jinja environment shared by pages, fragments and emails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from ecosystem import i18n
+from ecosystem.settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def _translate(message: str) -> str:
+    return i18n.translations_for(i18n.get_locale()).gettext(message)
+
+
+def _translate_plural(singular: str, plural: str, n: int) -> str:
+    return i18n.translations_for(i18n.get_locale()).ngettext(singular, plural, n)
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "htm", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_translate, _translate_plural, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        format_money=i18n.format_money,
+        format_number=i18n.format_number,
+        format_dt=i18n.format_dt,
+        format_day=i18n.format_day,
+        get_locale=i18n.get_locale,
+        supported_locales=i18n.SUPPORTED_LOCALES,
+        locale_name=i18n.locale_display_name,
+    )
+    return env
+
+
+environment = build_environment()
+
+
+def _request_context(request: Request) -> dict[str, Any]:
+    state = request.state
+    return {
+        "current_user": getattr(state, "user", None),
+        "memberships": getattr(state, "memberships", []),
+        "active_organisation": getattr(state, "active_organisation", None),
+        "csrf_token": request.scope.get("session", {}).get("csrf", ""),
+        "flashes": getattr(state, "flashes", []),
+        "nav_links": getattr(request.app.state, "nav_links", []),
+    }
+
+
+templates = Jinja2Templates(env=environment, context_processors=[_request_context])
+
+
+def render_text(template_name: str, context: dict[str, Any]) -> str:
+    return environment.get_template(template_name).render(**context)

@@ -1,0 +1,116 @@
+"""Helpers for HTML handlers: the signed-in user, rendering, forms, redirects, htmx."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ecosystem.errors import NotAuthenticated, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.models import Membership, MembershipStatus, User
+from ecosystem.templating import templates
+
+SESSION_USER = "uid"
+SESSION_VERSION = "sv"
+SESSION_ORG = "org"
+SESSION_LOCALE = "locale"
+
+
+async def current_user(request: Request) -> User | None:
+    """The signed-in user (one query, cached on the request), or None."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    session = request.session
+    user = None
+    if (user_id := session.get(SESSION_USER)) is not None:
+        user = await User.get_or_none(id=user_id, is_active=True)
+        if user is None or user.session_version != session.get(SESSION_VERSION):
+            session.pop(SESSION_USER, None)
+            user = None
+    request.state.user = user
+    return user
+
+
+async def require_user(request: Request) -> User:
+    user = await current_user(request)
+    if user is None:
+        raise NotAuthenticated(_("Please sign in to continue."))
+    return user
+
+
+async def require_admin(request: Request) -> User:
+    user = await require_user(request)
+    if not user.is_platform_admin:
+        raise NotPermitted(_("Only platform administrators may do this."))
+    return user
+
+
+async def _load_switcher(request: Request) -> None:
+    user = await current_user(request)
+    memberships: list[Membership] = []
+    if user is not None:
+        memberships = (
+            await Membership.filter(user_id=user.id, status=MembershipStatus.ACTIVE)
+            .select_related("organisation")
+            .order_by("organisation__name")
+        )
+    request.state.memberships = memberships
+    chosen = request.session.get(SESSION_ORG)
+    request.state.active_organisation = next(
+        (m.organisation for m in memberships if m.organisation_id == chosen),
+        memberships[0].organisation if memberships else None,
+    )
+    request.state.flashes = request.session.pop("flashes", [])
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page (or, for htmx, a fragment) with the user and switcher loaded."""
+    await _load_switcher(request)
+    response = templates.TemplateResponse(request, template, context or {}, status_code=status_code)
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
+
+
+def flash(request: Request, message: str, level: str = "success") -> None:
+    request.session.setdefault("flashes", []).append({"message": message, "level": level})
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """Only same-site paths may be redirect targets (no open redirects)."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return default
+    return url
+
+
+def redirect(request: Request, url: str) -> Response:
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(request, f"/login?next={quote(target)}")
+
+
+async def read_form(request: Request) -> FormData:
+    async with request.form(max_files=5, max_fields=200, max_part_size=64 * 1024) as form:
+        return form
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,285 @@
+"""Shared fixtures: every database test runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+
+- `app` / `client`: the real app (lifespan entered) over a migrated, emptied database.
+- `browser_session`: an HTTP client that behaves like a browser (cookies, CSRF token).
+- `count_queries`: counts the SQL statements a block runs (for constant-query tests).
+- TEST_REDIS_URL enables the tests marked `redis` (a real arq worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from tortoise import Tortoise, connections
+
+from ecosystem.app import create_app
+from ecosystem.db import is_postgres, run_migrations, tortoise_config
+from ecosystem.packages import load_packages
+from ecosystem.settings import Settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+TEST_PACKAGES = tuple(p for p in os.environ.get("PACKAGES", "").split(",") if p)
+PASSWORD = "correct-horse-battery"
+
+BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_redis = pytest.mark.skip(reason="TEST_REDIS_URL is not set")
+    for item in items:
+        if "redis" in item.keywords and not TEST_REDIS_URL:
+            item.add_marker(skip_redis)
+
+
+# --- databases, migrated once per test session ----------------------------------------
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+async def _admin_execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    parts = urlsplit(url)
+    connection = await asyncpg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        database=parts.path.lstrip("/") or "postgres",
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _migrate(url: str) -> None:
+    try:
+        await run_migrations(tortoise_config(url, load_packages(TEST_PACKAGES)))
+    finally:
+        await Tortoise.close_connections()
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    urls = {"sqlite": f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"}
+    created = None
+    if TEST_DATABASE_URL:
+        created = f"eco_test_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_admin_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{created}"'))
+        urls["postgres"] = _with_database(TEST_DATABASE_URL, created)
+    for url in urls.values():
+        asyncio.run(_migrate(url))
+    yield urls
+    if created:
+        asyncio.run(
+            _admin_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+        )
+
+
+async def empty_database(url: str) -> None:
+    """Delete every row (the schema stays, migrated once)."""
+    connection = connections.get("default")
+    tables = [model._meta.db_table for app in Tortoise.apps.values() for model in app.values()]
+    if is_postgres(url):
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        await connection.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        await connection.execute_script(
+            "PRAGMA foreign_keys = OFF;"
+            + "".join(f'DELETE FROM "{t}";' for t in tables)
+            + "DELETE FROM sqlite_sequence;"
+            + "PRAGMA foreign_keys = ON;"
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, database_urls: dict[str, str], tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_urls[backend],
+        redis_url=None,
+        secret_key="test-secret-key-" + "x" * 32,
+        base_url="http://testserver",
+        smtp_url=None,
+        media_dir=tmp_path / "media",
+        packages=TEST_PACKAGES,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await empty_database(settings.database_url)
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+# --- a browser-like session -------------------------------------------------------------
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class BrowserSession:
+    """Cookies and the CSRF token, like a person's browser tab."""
+
+    http: httpx.AsyncClient
+    csrf_token: str = ""
+    history: list[httpx.Response] = field(default_factory=list)
+
+    async def get(self, url: str, **kwargs) -> httpx.Response:
+        response = await self.http.get(url, **kwargs)
+        if match := CSRF_INPUT.search(response.text):
+            self.csrf_token = match.group(1)
+        self.history.append(response)
+        return response
+
+    async def ensure_token(self) -> str:
+        if not self.csrf_token:
+            await self.get("/login")
+        return self.csrf_token
+
+    async def post(
+        self, url: str, data: dict | None = None, files=None, **kwargs
+    ) -> httpx.Response:
+        payload = {"csrf_token": await self.ensure_token(), **(data or {})}
+        response = await self.http.post(url, data=payload, files=files, **kwargs)
+        self.history.append(response)
+        return response
+
+    async def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        response = await self.post("/login", {"email": email, "password": password})
+        assert response.status_code == 303, response.text[:500]
+        self.csrf_token = ""  # a new session gets a new token
+        return response
+
+
+@pytest.fixture
+def browser(client: httpx.AsyncClient) -> BrowserSession:
+    return BrowserSession(client)
+
+
+@pytest.fixture
+def new_browser(app):
+    """A factory of independent browser sessions (several people at once)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make() -> BrowserSession:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 50001))
+        http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        opened.append(http)
+        return BrowserSession(http)
+
+    yield make
+    for http in opened:
+        asyncio.get_event_loop().create_task(http.aclose())
+
+
+# --- data helpers -------------------------------------------------------------------------
+
+
+async def make_user(
+    email: str, password: str = PASSWORD, name: str = "", admin: bool = False, verified: bool = True
+):
+    from ecosystem.services.accounts import create_user
+
+    return await create_user(email, password, name or email.split("@")[0].title(), admin, verified)
+
+
+async def make_organisation(
+    owner,
+    name: str = "Eastern International University",
+    spheres: tuple[str, ...] = ("university",),
+    verified: bool = True,
+    domains: tuple[str, ...] = (),
+):
+    from ecosystem.models import Verification
+    from ecosystem.schemas import OrganisationIn
+    from ecosystem.services.organisations import create_organisation
+
+    organisation = await create_organisation(
+        owner, OrganisationIn(name=name, spheres=list(spheres), email_domains=list(domains))
+    )
+    if verified:
+        organisation.verification = Verification.VERIFIED
+        await organisation.save(update_fields=["verification"])
+    return organisation
+
+
+async def add_member(user, organisation, role: str = "member"):
+    from ecosystem.models import Membership, MembershipStatus, Role
+
+    return await Membership.create(
+        user_id=user.id,
+        organisation_id=organisation.id,
+        role=Role(role),
+        status=MembershipStatus.ACTIVE,
+    )
+
+
+async def api_token(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict:
+    response = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+# --- counting queries ---------------------------------------------------------------------
+
+SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+
+
+class _QueryCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if SQL_START.match(message):
+            self.statements.append(message)
+
+
+@contextmanager
+def _counting() -> Iterator[_QueryCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler, previous_level = _QueryCounter(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+
+@pytest.fixture
+def count_queries():
+    """`with count_queries() as counted: ...; len(counted.statements)`"""
+    return _counting

@@ -1,0 +1,119 @@
+"""Tests for the canonical hash of results inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import random
+import uuid
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hackathon.results_hash import canonical_json, results_hash
+
+LOG = [
+    {"judge": "j1", "entry": "e1", "score": 71.5, "criteria": {"impact": 8, "team": 6}},
+    {"judge": "j2", "entry": "e1", "score": 64.0, "criteria": {"impact": 7, "team": 5}},
+    {"judge": "j1", "entry": "e2", "score": 80.25, "criteria": {"impact": 9, "team": 7}},
+]
+PARAMETERS = {"contest": "ai-2026", "k": 3, "method": "calibrated", "z": 1.96}
+
+
+def test_hash_is_reproducible_hex_sha256() -> None:
+    digest = results_hash(LOG, PARAMETERS)
+    assert digest == results_hash(LOG, PARAMETERS)
+    assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+def test_canonical_text_is_stable() -> None:
+    # Pinned: stored hashes must stay verifiable, so the canonical form may never drift.
+    text = canonical_json([("j1", "e1", 7.0), {"b": 1, "a": [True, None]}], {"k": 3})
+    assert text == (
+        '{"format":"results-inputs/v1","parameters":{"k":3},'
+        '"scores":[["j1","e1",7],{"a":[true,null],"b":1}]}'
+    )
+    assert results_hash([("j1", "e1", 7.0)], {"k": 3}) == (
+        "8f6dacd7f1fe739f268f60a0c003f89d8bd1d6d3a84f773a679468fc54e9fd74"
+    )
+
+
+def test_row_and_key_order_do_not_matter() -> None:
+    reordered = [dict(reversed(list(row.items()))) for row in reversed(LOG)]
+    parameters = dict(reversed(list(PARAMETERS.items())))
+    assert results_hash(reordered, parameters) == results_hash(LOG, PARAMETERS)
+
+
+def test_any_change_changes_the_hash() -> None:
+    base = results_hash(LOG, PARAMETERS)
+    changed_score = [dict(LOG[0], score=71.25), *LOG[1:]]
+    assert results_hash(changed_score, PARAMETERS) != base
+    assert results_hash(LOG, {**PARAMETERS, "k": 4}) != base
+    assert results_hash(LOG[:2], PARAMETERS) != base
+    assert results_hash([*LOG, LOG[0]], PARAMETERS) != base  # a repeated row counts
+
+
+def test_equal_numbers_hash_equally() -> None:
+    as_float = results_hash([("j", "e", 7.0)], {"weight": 0.5})
+    assert results_hash([("j", "e", 7)], {"weight": 0.5}) == as_float
+    assert results_hash([["j", "e", Decimal("7.00")]], {"weight": Decimal("0.5")}) == as_float
+    assert results_hash([("j", "e", 7)], {"weight": 0.25}) != as_float
+    assert canonical_json([-0.0], {}) == canonical_json([0], {})
+
+
+def test_rich_values_are_supported() -> None:
+    class Method(enum.Enum):
+        CALIBRATED = "calibrated"
+
+    stamp = dt.datetime(2026, 5, 1, 12, 30, tzinfo=dt.UTC)
+    ident = uuid.UUID(int=7)
+    parameters = {"at": stamp, "id": ident, "method": Method.CALIBRATED, "tracks": {"b", "a"}}
+    text = canonical_json([], parameters)
+    assert '"at":"2026-05-01T12:30:00+00:00"' in text
+    assert f'"id":"{ident}"' in text
+    assert '"method":"calibrated"' in text
+    assert '"tracks":["a","b"]' in text
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, Decimal("NaN")])
+def test_non_finite_numbers_are_rejected(bad: object) -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        results_hash([("j", "e", bad)], {})
+
+
+def test_unsupported_values_are_rejected() -> None:
+    with pytest.raises(TypeError):
+        results_hash([("j", "e", object())], {})
+    with pytest.raises(TypeError, match="keys"):
+        results_hash([{1: "x"}], {})
+
+
+scores = st.one_of(
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-1000, max_value=1000),
+)
+rows = st.one_of(
+    st.tuples(st.text(max_size=5), st.text(max_size=5), scores),
+    st.fixed_dictionaries(
+        {"judge": st.text(max_size=5), "entry": st.text(max_size=5), "score": scores}
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(rows, max_size=20), st.randoms())
+def test_hash_is_independent_of_row_order(log: list[object], rng: random.Random) -> None:
+    shuffled = list(log)
+    rng.shuffle(shuffled)
+    assert results_hash(shuffled, PARAMETERS) == results_hash(log, PARAMETERS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=10))
+def test_tuples_and_lists_are_the_same_rows(log: list[object]) -> None:
+    as_lists = [list(row) if isinstance(row, tuple) else row for row in log]
+    assert results_hash(as_lists, {}) == results_hash(log, {})

@@ -95,7 +95,7 @@ routes = [
         TokenOut,
         body=TokenRequestIn,
         auth=False,
-        errors=(400, 403, 422, 429),
+        errors=(400, 401, 403, 422, 429),
         tags=("auth",),
     ),
     api_route(

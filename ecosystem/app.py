@@ -119,7 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_orm(config)
         await jobs.start(settings.redis_url)
-        inline_cron = jobs.InlineCron(cron_jobs) if not settings.redis_url else None
+        run_inline_cron = settings.inline_cron and not settings.redis_url
+        inline_cron = jobs.InlineCron(cron_jobs) if run_inline_cron else None
         if inline_cron:
             inline_cron.start()
         app.state.limiter = FailureLimiter(build_storage(settings.redis_url))

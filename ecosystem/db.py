@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.transactions import in_transaction
 
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.settings import Settings
+
+logger = logging.getLogger("ecosystem.db")
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": "10000", "foreign_keys": "ON"}
 
@@ -67,6 +71,10 @@ async def run_migrations(config: dict[str, Any]) -> None:
 
 
 async def init_orm(config: dict[str, Any]) -> None:
+    # tortoise caches INSERT statements per connection name and table, across inits: a
+    # process that switches databases (the test suite: SQLite, then PostgreSQL) must not
+    # reuse another dialect's placeholders.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
@@ -94,12 +102,29 @@ async def atomic() -> AsyncIterator[BaseDBAsyncClient]:
     if outer is not None:
         outer.extend(callbacks)
         return
+    await _run_callbacks(callbacks)
+
+
+async def _run_callbacks(callbacks: list[Callable[[], Awaitable[None]]]) -> None:
+    """Run every callback even if one fails (the data is committed), then raise the first."""
+    first_error: Exception | None = None
     for callback in callbacks:
-        await callback()
+        try:
+            await callback()
+        except Exception as exc:
+            logger.exception("an after-commit callback failed")
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
 
 
 async def on_commit(callback: Callable[[], Awaitable[None]]) -> None:
-    """Run `callback` after the surrounding `atomic()` commits, or now outside one."""
+    """Run `callback` after the surrounding `atomic()` commits, or now outside one.
+
+    Nothing runs if the transaction rolls back. Only `atomic()` knows about these
+    callbacks: inside a bare `in_transaction()` they would run at once, before the commit,
+    so services open their transactions with `atomic()`.
+    """
     pending = _after_commit.get()
     if pending is None:
         await callback()

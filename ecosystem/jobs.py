@@ -3,17 +3,22 @@
 With REDIS_URL set, jobs go to arq and `python -m ecosystem worker` runs them together with
 every package's cron entries; without it they run in this process, after the transaction
 that enqueued them commits. Either way a job id makes enqueueing idempotent and a failing
-job is retried with backoff up to MAX_TRIES.
+job is retried with exponential backoff (RETRY_BASE_SECONDS, doubling) up to MAX_TRIES.
+
+A job is `async def name(ctx, *args)`: pass ids and plain values, never ORM objects (arq
+pickles the arguments). `ctx` holds at least `job_id` and `job_try` on both backends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from arq import cron as arq_cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -26,7 +31,12 @@ logger = logging.getLogger("ecosystem.jobs")
 
 JobFunction = Callable[..., Awaitable[Any]]
 MAX_TRIES = 5
+RETRY_BASE_SECONDS = 10.0  # waits 10, 20, 40, 80 s between the five tries
+RETRY_MAX_SECONDS = 600.0
 KEEP_JOB_ID_SECONDS = 3600  # the same window arq keeps results (dedupe window)
+# At shutdown the in-process backend waits for jobs due within this horizon; jobs deferred
+# further (a retry far ahead, a reminder tomorrow) are dropped, as on any restart.
+DRAIN_HORIZON_SECONDS = 30.0
 
 _registry: dict[str, JobFunction] = {}
 
@@ -35,8 +45,9 @@ def job_name(function: JobFunction) -> str:
     return f"{function.__module__}.{function.__name__}"
 
 
-def retry_delay_seconds(job_try: int) -> int:
-    return min(2 ** (job_try - 1), 300)
+def retry_delay_seconds(job_try: int) -> float:
+    """The wait before try `job_try + 1`: RETRY_BASE_SECONDS doubling, capped."""
+    return min(RETRY_BASE_SECONDS * 2 ** (job_try - 1), RETRY_MAX_SECONDS)
 
 
 def with_retries(function: JobFunction) -> JobFunction:
@@ -60,6 +71,7 @@ def with_retries(function: JobFunction) -> JobFunction:
     run.__name__ = function.__name__
     run.__qualname__ = function.__qualname__
     run.__module__ = function.__module__
+    run.__doc__ = function.__doc__
     return run
 
 
@@ -79,17 +91,24 @@ class InlineBackend:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._wake_at: dict[asyncio.Task[None], float] = {}  # tasks waiting (defer, retry)
         self._seen_job_ids: dict[str, float] = {}
 
     async def enqueue(
         self, name: str, args: tuple[Any, ...], job_id: str | None, defer_until: datetime | None
     ) -> bool:
+        if name not in _registry:
+            raise LookupError(f"job {name} is not registered by any package")
         if job_id and not self._claim(job_id):
             return False
         task = asyncio.create_task(self._run(name, args, job_id, defer_until))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._forget)
         return True
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake_at.pop(task, None)
 
     def _claim(self, job_id: str) -> bool:
         now = time.monotonic()
@@ -99,11 +118,20 @@ class InlineBackend:
         self._seen_job_ids[job_id] = now + KEEP_JOB_ID_SECONDS
         return True
 
+    async def _wait(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._wake_at[task] = time.monotonic() + seconds
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._wake_at.pop(task, None)
+
     async def _run(
         self, name: str, args: tuple[Any, ...], job_id: str | None, defer_until: datetime | None
     ) -> None:
         if defer_until is not None:
-            await asyncio.sleep(max(0.0, (defer_until - datetime.now(UTC)).total_seconds()))
+            await self._wait(max(0.0, (defer_until - datetime.now(UTC)).total_seconds()))
         function = _registry[name]
         for job_try in range(1, MAX_TRIES + 1):
             ctx = {"job_id": job_id, "job_try": job_try, "backend": self.name}
@@ -111,19 +139,36 @@ class InlineBackend:
                 await function(ctx, *args)
                 return
             except Retry as retry:
-                await asyncio.sleep((retry.defer_score or 0) / 1000)
+                if job_try >= MAX_TRIES:
+                    logger.error("job %s gave up after %s tries", name, job_try)
+                    return
+                await self._wait((retry.defer_score or 0) / 1000)
             except Exception:
                 return  # already logged by with_retries on the last try
 
+    def _due_tasks(self) -> list[asyncio.Task[None]]:
+        horizon = time.monotonic() + DRAIN_HORIZON_SECONDS
+        return [
+            task
+            for task in self._tasks
+            if not task.done() and self._wake_at.get(task, 0.0) <= horizon
+        ]
+
     async def drain(self) -> None:
-        """Wait until every queued in-process job has finished (tests, CLI commands)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued in-process job has finished, retries included.
+
+        Jobs that will not wake up within DRAIN_HORIZON_SECONDS are not waited for.
+        """
+        while due := self._due_tasks():
+            await asyncio.wait(due, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        pending = [task for task in self._tasks if not task.done()]
+        if pending:
+            logger.warning("dropping %d deferred in-process job(s) at shutdown", len(pending))
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 class RedisBackend:
@@ -160,8 +205,8 @@ async def start(redis_url: str | None) -> InlineBackend | RedisBackend:
 async def stop() -> None:
     global _backend
     if _backend is not None:
-        await _backend.close()
-        _backend = None
+        previous, _backend = _backend, None
+        await previous.close()
 
 
 def backend() -> InlineBackend | RedisBackend:
@@ -171,16 +216,22 @@ def backend() -> InlineBackend | RedisBackend:
     return _backend
 
 
+def active_backend() -> InlineBackend | RedisBackend | None:
+    """The started backend, or None (unlike `backend()`, never creates one)."""
+    return _backend
+
+
 async def enqueue(
     function: JobFunction | str,
     *args: Any,
     job_id: str | None = None,
     defer_until: datetime | None = None,
 ) -> None:
-    """Queue a job once the current transaction commits (at once outside a transaction).
+    """Queue a job once the current `atomic()` transaction commits (at once outside one).
 
-    Pass ids and plain values, never ORM objects. A second enqueue with the same job id
-    while the first is queued or recently done is ignored.
+    Nothing is queued if the transaction rolls back. Pass ids and plain values, never ORM
+    objects. A second enqueue with the same job id while the first is queued or recently
+    done (KEEP_JOB_ID_SECONDS) is ignored.
     """
     name = function if isinstance(function, str) else job_name(function)
     if name not in _registry:
@@ -197,35 +248,68 @@ async def drain() -> None:
 
 
 class InlineCron:
-    """Runs cron entries in the web process when there is no Redis (the embedded default)."""
+    """Runs cron entries in the web process when there is no Redis (the embedded default).
 
-    def __init__(self, cron_jobs: Sequence[CronJob]) -> None:
+    Schedules are read in `timezone` (default: the platform's, Asia/Ho_Chi_Minh), like the
+    arq worker does, so `hour=2` means 02:00 in the region on both backends. The CronJob
+    objects are not mutated: the next runs are kept here.
+    """
+
+    def __init__(self, cron_jobs: Sequence[CronJob], timezone: tzinfo | None = None) -> None:
         self.cron_jobs = list(cron_jobs)
+        self.timezone = timezone or _default_timezone()
         self._task: asyncio.Task[None] | None = None
+        for cron_job in self.cron_jobs:
+            _registry.setdefault(cron_job.name, cron_job.coroutine)
 
     def start(self) -> None:
         if self.cron_jobs:
             self._task = asyncio.create_task(self._loop())
 
+    def _next(self, cron_job: CronJob, after: datetime) -> datetime:
+        probe = dataclasses.replace(cron_job, next_run=None)
+        probe.calculate_next(after)
+        assert probe.next_run is not None
+        return probe.next_run
+
     async def _loop(self) -> None:
-        now = datetime.now(UTC)
-        for cron_job in self.cron_jobs:
-            cron_job.calculate_next(now)
+        now = datetime.now(self.timezone)
+        next_runs = {
+            index: now if cron_job.run_at_startup else self._next(cron_job, now)
+            for index, cron_job in enumerate(self.cron_jobs)
+        }
         while True:
-            due = min(c.next_run for c in self.cron_jobs if c.next_run is not None)
-            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
-            for cron_job in self.cron_jobs:
-                if cron_job.next_run is not None and cron_job.next_run <= datetime.now(UTC):
-                    job_id = f"cron:{cron_job.name}:{int(cron_job.next_run.timestamp())}"
-                    await backend().enqueue(job_name(cron_job.coroutine), (), job_id, None)
-                    cron_job.calculate_next(cron_job.next_run)
+            due = min(next_runs.values())
+            await asyncio.sleep(max(0.0, (due - datetime.now(self.timezone)).total_seconds()))
+            now = datetime.now(self.timezone)
+            for index, cron_job in enumerate(self.cron_jobs):
+                scheduled = next_runs[index]
+                if scheduled > now:
+                    continue
+                job_id = f"cron:{cron_job.name}:{int(scheduled.timestamp())}"
+                try:
+                    await backend().enqueue(cron_job.name, (), job_id, None)
+                except Exception:
+                    logger.exception("could not start cron job %s", cron_job.name)
+                next_runs[index] = self._next(cron_job, max(scheduled, now))
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+
+def _default_timezone() -> tzinfo:
+    from ecosystem.settings import get_settings
+
+    return ZoneInfo(get_settings().default_timezone)
 
 
 def cron(function: JobFunction, **schedule: Any) -> CronJob:
-    """A cron entry for a registered job, e.g. `cron(expire_holds, minute={0, 15, 30, 45})`."""
+    """A cron entry for a job, e.g. `cron(expire_holds, minute={0, 15, 30, 45})`.
+
+    Times are in the platform's time zone. Failures are retried like any job.
+    """
+    schedule.setdefault("max_tries", MAX_TRIES)
     return arq_cron(with_retries(function), name=job_name(function), unique=True, **schedule)

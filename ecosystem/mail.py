@@ -8,7 +8,9 @@ admin outbox, which is how development works with no mail server.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -16,33 +18,42 @@ import aiosmtplib
 from tortoise import timezone
 
 from ecosystem import jobs
-from ecosystem.i18n import use_locale
+from ecosystem.i18n import DEFAULT_LOCALE, normalise_locale, use_locale
 from ecosystem.models import OutboxMessage
 from ecosystem.settings import get_settings
 from ecosystem.templating import render_text
 
 logger = logging.getLogger("ecosystem.mail")
 
+SUBJECT_MAX_LENGTH = 300  # OutboxMessage.subject
+
 
 async def send_mail(to: str, template: str, context: dict[str, Any], locale: str) -> OutboxMessage:
     """Render `templates/mail/<template>.{subject,txt,html}` in `locale` and queue delivery.
 
-    Call it inside the transaction that decides to send: delivery starts after commit.
+    Call it inside the transaction that decides to send: delivery starts after commit, and
+    nothing is sent if that transaction rolls back.
     """
+    locale = normalise_locale(locale) or DEFAULT_LOCALE
     context = {**context, "base_url": get_settings().base_url}
     with use_locale(locale):
-        subject = render_text(f"mail/{template}.subject.txt", context).strip()
+        subject = render_text(f"mail/{template}.subject.txt", context)
         text_body = render_text(f"mail/{template}.txt", context)
         html_body = render_text(f"mail/{template}.html", context)
+    subject = " ".join(subject.split())[:SUBJECT_MAX_LENGTH]  # one header line
     message = await OutboxMessage.create(
         to=to, subject=subject, text_body=text_body, html_body=html_body
     )
-    await jobs.enqueue(deliver_mail, message.id, job_id=f"mail:{message.id}")
+    await jobs.enqueue(deliver_mail, message.id, locale, job_id=f"mail:{message.id}")
     return message
 
 
-async def deliver_mail(ctx: dict[str, Any], message_id: int) -> str:
-    """Idempotent: a message already sent or logged is not sent again."""
+async def deliver_mail(ctx: dict[str, Any], message_id: int, locale: str = "") -> str:
+    """Send one outbox message. Idempotent: a message already sent or logged is skipped.
+
+    A failure is recorded on the row (`status="failed"`, `last_error`, `attempts`) and
+    raised, so the job is retried with backoff.
+    """
     message = await OutboxMessage.get_or_none(id=message_id)
     if message is None or message.status in ("sent", "logged"):
         return "skipped"
@@ -50,30 +61,42 @@ async def deliver_mail(ctx: dict[str, Any], message_id: int) -> str:
     smtp_url = get_settings().smtp_url
     try:
         if smtp_url:
-            await _send_smtp(smtp_url, _to_email(message))
+            await _send_smtp(smtp_url, _to_email(message, locale))
             message.status = "sent"
         else:
-            logger.info("mail to %s: %s\n%s", message.to, message.subject, message.text_body)
+            logger.info(
+                "mail to %s (no SMTP_URL, kept in the outbox): %s\n%s",
+                message.to,
+                message.subject,
+                message.text_body,
+            )
             message.status = "logged"
         message.sent_at = timezone.now()
         message.last_error = ""
     except Exception as exc:
-        message.last_error = repr(exc)[:500]
+        message.last_error = (repr(exc) or type(exc).__name__)[:500]
         message.status = "failed"
-        await message.save()
+        await message.save(update_fields=["attempts", "status", "last_error"])
         raise
-    await message.save()
+    await message.save(update_fields=["attempts", "status", "last_error", "sent_at"])
     return message.status
 
 
-def _to_email(message: OutboxMessage) -> EmailMessage:
+def _to_email(message: OutboxMessage, locale: str = "") -> EmailMessage:
+    sender = get_settings().mail_from
     email = EmailMessage()
-    email["From"] = get_settings().mail_from
+    email["From"] = sender
     email["To"] = message.to
     email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
+    # The same Message-ID on every try, so a receiving server can drop a duplicate.
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    email["Message-ID"] = f"<outbox-{message.id}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
     email.set_content(message.text_body)
     if message.html_body:
         email.add_alternative(message.html_body, subtype="html")
+    if locale:  # after the body: set_content() drops Content-* headers
+        email["Content-Language"] = locale
     return email
 
 
@@ -91,3 +114,29 @@ async def _send_smtp(smtp_url: str, email: EmailMessage) -> None:
         start_tls=True if options.get("starttls") == ["1"] else None,
         timeout=30,
     )
+
+
+REDELIVERY_AFTER_MINUTES = 15
+MAX_DELIVERY_ATTEMPTS = 15
+
+
+async def redeliver_stalled_mail(ctx: dict[str, Any]) -> int:
+    """Cron: queue again messages left queued or failed (e.g. Redis was down at commit).
+
+    A message is given up after MAX_DELIVERY_ATTEMPTS; it stays `failed` in the outbox.
+    """
+    cutoff = timezone.now() - timedelta(minutes=REDELIVERY_AFTER_MINUTES)
+    stalled = (
+        await OutboxMessage.filter(
+            status__in=["queued", "failed"],
+            created_at__lt=cutoff,
+            attempts__lt=MAX_DELIVERY_ATTEMPTS,
+        )
+        .order_by("id")
+        .limit(200)
+        .values_list("id", "attempts")
+    )
+    for message_id, attempts in stalled:
+        # A fresh job id per attempt count: the first job's id may still be remembered.
+        await jobs.enqueue(deliver_mail, message_id, job_id=f"mail:{message_id}:{attempts}")
+    return len(stalled)

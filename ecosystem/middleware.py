@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from http.cookies import SimpleCookie
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,8 +28,9 @@ class LocaleMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             session = scope.get("session", {})
-            cookie = SimpleCookie(Headers(scope=scope).get("cookie", ""))
-            from_cookie = cookie[LOCALE_COOKIE].value if LOCALE_COOKIE in cookie else None
+            # Starlette's lenient parser: http.cookies raises on any odd cookie name another
+            # site of the domain may have set, which would break every page.
+            from_cookie = cookie_parser(Headers(scope=scope).get("cookie", "")).get(LOCALE_COOKIE)
             i18n.set_locale(i18n.negotiate_locale(session.get("locale"), from_cookie))
         await self.app(scope, receive, send)
 

@@ -14,8 +14,8 @@ from ecosystem.models import Membership, MembershipStatus, Organisation, Role, U
 
 
 async def role_in(user: User | None, organisation_id: int) -> Role | None:
-    """The user's active role in the organisation, if any."""
-    if user is None:
+    """The user's active role in the organisation, if any (none for a deactivated account)."""
+    if user is None or not user.is_active:
         return None
     membership = await Membership.get_or_none(
         user_id=user.id, organisation_id=organisation_id, status=MembershipStatus.ACTIVE
@@ -40,12 +40,17 @@ async def _platform_admin(user: User | None, _target: object = None) -> bool:
     return _is_admin(user)
 
 
+async def _org_member_or_platform_admin(user: User | None, organisation: Organisation) -> bool:
+    # Platform admins read member lists to verify and moderate; they never manage them.
+    return _is_admin(user) or await _org_member(user, organisation)
+
+
 Rule = Callable[[User | None, object], Awaitable[bool]]
 
 RULES: dict[str, Rule] = {
     "organisation.edit": _org_admin,  # type: ignore[dict-item]
     "organisation.manage_members": _org_admin,  # type: ignore[dict-item]
-    "organisation.view_members": _org_member,  # type: ignore[dict-item]
+    "organisation.view_members": _org_member_or_platform_admin,  # type: ignore[dict-item]
     "organisation.verify": _platform_admin,
     "user.deactivate": _platform_admin,
     "audit.read": _platform_admin,

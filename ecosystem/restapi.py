@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ecosystem.errors import DomainError, NotAuthenticated
+from ecosystem.errors import DomainError, NotAuthenticated, TooLarge
 from ecosystem.i18n import _
 from ecosystem.models import User
 from ecosystem.schemas import ErrorBody, ErrorOut, validate
 from ecosystem.services import tokens
 
 API_PREFIX = "/api/v1"
+MAX_JSON_BYTES = 1024 * 1024  # JSON bodies are small; uploads go through HTML forms
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -82,8 +85,24 @@ async def api_user(request: Request) -> User:
     return request.state.api_user
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with a JSON 413 past `limit` bytes (before reading, if declared)."""
+    too_large = TooLarge(_("The request body is too large (at most %(n)d KB).", n=limit // 1024))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: Request, model: type[ModelT]) -> ModelT:
-    raw = await request.body()
+    raw = await _read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -115,6 +134,9 @@ def error_response(
 
 # --- OpenAPI 3.1 ---------------------------------------------------------------------------
 
+REF_TEMPLATE = "#/components/schemas/{model}"
+SchemaKey = tuple[type[BaseModel], JsonSchemaMode]
+
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     parameters = []
@@ -126,9 +148,9 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     return parameters
 
 
-def _query_parameters(model: type[BaseModel], components: dict[str, Any]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    # Nested definitions (enums) are in the shared components: see `openapi_document`.
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
     required = set(schema.get("required", []))
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}
@@ -136,64 +158,83 @@ def _query_parameters(model: type[BaseModel], components: dict[str, Any]) -> lis
     ]
 
 
-def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
-    components[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def _schema_keys(operation: Operation) -> list[SchemaKey]:
+    """The models an operation shows: inputs as validated, outputs as serialised."""
+    keys: list[SchemaKey] = [(ErrorOut, "serialization")]
+    if operation.query is not None:
+        keys.append((operation.query, "validation"))
+    if operation.body is not None:
+        keys.append((operation.body, "validation"))
+    if operation.response is not None:
+        keys.append((operation.response, "serialization"))
+    return keys
 
 
-def _operation_document(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
+def _operation_document(
+    route: ApiRoute, refs: dict[SchemaKey, dict[str, Any]], operation_id: str
+) -> dict[str, Any]:
     operation = route.operation
     document: dict[str, Any] = {
-        "operationId": route.name,
+        "operationId": operation_id,
         "summary": operation.summary,
         "tags": list(operation.tags),
         "parameters": _path_parameters(route.path),
         "responses": {},
     }
     if operation.query is not None:
-        document["parameters"] += _query_parameters(operation.query, components)
+        document["parameters"] += _query_parameters(operation.query)
     if operation.body is not None:
         document["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema_ref(operation.body, components)}},
+            "content": {"application/json": {"schema": refs[(operation.body, "validation")]}},
         }
     success: dict[str, Any] = {"description": "Success"}
     if operation.response is not None:
         success["content"] = {
-            "application/json": {"schema": _schema_ref(operation.response, components)}
+            "application/json": {"schema": refs[(operation.response, "serialization")]}
         }
     document["responses"][str(operation.status_code)] = success
-    error_ref = _schema_ref(ErrorOut, components)
     errors = set(operation.errors) | ({401} if operation.auth else set())
     for status in sorted(errors):
         document["responses"][str(status)] = {
             "description": ERROR_DESCRIPTIONS[status],
-            "content": {"application/json": {"schema": error_ref}},
+            "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}},
         }
     if operation.auth:
         document["security"] = [{"bearerAuth": []}]
     return document
 
 
+def _openapi_path(path: str) -> str:
+    """`/x/{id:int}` → `/x/{id}`."""
+    return "/".join(
+        "{" + p[1:-1].split(":")[0] + "}" if p.startswith("{") else p for p in path.split("/")
+    )
+
+
 def openapi_document(routes: Sequence[BaseRoute], title: str, version: str) -> dict[str, Any]:
-    components: dict[str, Any] = {}
+    api_routes = [route for route in routes if isinstance(route, ApiRoute)]
+    keys = list(dict.fromkeys(key for r in api_routes for key in _schema_keys(r.operation)))
+    # One pass over every model, so two packages' models of the same name get distinct
+    # components, and a model whose input and output shapes differ gets both.
+    refs, definitions = models_json_schema(keys, ref_template=REF_TEMPLATE)
     paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        if not isinstance(route, ApiRoute):
-            continue
-        path = "/".join(
-            "{" + p[1:-1].split(":")[0] + "}" if p.startswith("{") else p
-            for p in route.path.split("/")
+    seen_ids: set[str] = set()
+    for route in api_routes:
+        path = _openapi_path(route.path)
+        operation_id = route.name or route.api_method
+        if operation_id in seen_ids:  # same handler name in two packages
+            operation_id = f"{route.api_method}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_')}"
+        seen_ids.add(operation_id)
+        paths.setdefault(path, {})[route.api_method] = _operation_document(
+            route, refs, operation_id
         )
-        paths.setdefault(path, {})[route.api_method] = _operation_document(route, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": definitions.get("$defs", {}),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         },
     }

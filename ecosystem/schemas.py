@@ -57,7 +57,13 @@ class ApiTokenIn(Input):
 # --- outputs -------------------------------------------------------------------------
 
 
-class OrganisationSummaryOut(BaseModel):
+class Output(BaseModel):
+    """A response shape: every field is always present, so the schema marks it required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class OrganisationSummaryOut(Output):
     id: int
     slug: str
     name: str
@@ -73,12 +79,12 @@ class OrganisationOut(OrganisationSummaryOut):
     logo_url: str | None
 
 
-class MembershipOut(BaseModel):
+class MembershipOut(Output):
     organisation: OrganisationSummaryOut
     role: Role
 
 
-class MeOut(BaseModel):
+class MeOut(Output):
     id: int
     email: str
     full_name: str
@@ -89,28 +95,28 @@ class MeOut(BaseModel):
     memberships: list[MembershipOut]
 
 
-class OrganisationListOut(BaseModel):
+class OrganisationListOut(Output):
     items: list[OrganisationOut]
 
 
-class TokenOut(BaseModel):
+class TokenOut(Output):
     token: str
     token_type: str = "bearer"
 
 
-class HealthOut(BaseModel):
+class HealthOut(Output):
     status: str
     database: str
     jobs: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Output):
     code: str
     message: str
     fields: dict[str, str] = Field(default_factory=dict)
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Output):
     error: ErrorBody
 
 

@@ -36,6 +36,8 @@ class Settings:
     login_attempts_per_address: int = 20
     login_window_seconds: int = 900
     packages: tuple[str, ...] = DEFAULT_PACKAGES
+    # Without Redis, cron entries run inside the web process (tests switch this off).
+    inline_cron: bool = True
     debug: bool = False
 
     @property

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from ecosystem import i18n
+from ecosystem.labels import label
 from ecosystem.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -41,6 +42,7 @@ def build_environment() -> Environment:
         get_locale=i18n.get_locale,
         supported_locales=i18n.SUPPORTED_LOCALES,
         locale_name=i18n.locale_display_name,
+        label=label,
     )
     return env
 

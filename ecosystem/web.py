@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ecosystem.errors import NotAuthenticated, NotPermitted
-from ecosystem.i18n import _
+from ecosystem.i18n import _, get_locale, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.templating import templates
 
@@ -53,6 +53,7 @@ async def _load_switcher(request: Request) -> None:
     user = await current_user(request)
     memberships: list[Membership] = []
     if user is not None:
+        set_locale(get_locale(), user.timezone)  # dates in the person's own zone
         memberships = (
             await Membership.filter(user_id=user.id, status=MembershipStatus.ACTIVE)
             .select_related("organisation")
@@ -77,7 +78,7 @@ async def render(
     """Render a page (or, for htmx, a fragment) with the user and switcher loaded."""
     await _load_switcher(request)
     response = templates.TemplateResponse(request, template, context or {}, status_code=status_code)
-    response.headers["Vary"] = "HX-Request, Cookie"
+    response.headers["Vary"] = "HX-Request"  # SessionMiddleware adds Cookie
     return response
 
 

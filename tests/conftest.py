@@ -123,6 +123,7 @@ def settings(backend: str, database_urls: dict[str, str], tmp_path: Path) -> Set
         smtp_url=None,
         media_dir=tmp_path / "media",
         packages=TEST_PACKAGES,
+        inline_cron=False,  # a test that wants cron entries switches them on
     )
 
 

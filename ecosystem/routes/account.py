@@ -11,6 +11,7 @@ from ecosystem.i18n import _, normalise_locale
 from ecosystem.middleware import LOCALE_COOKIE
 from ecosystem.restapi import client_ip
 from ecosystem.services import accounts, organisations, tokens
+from ecosystem.settings import get_settings
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
@@ -54,7 +55,13 @@ async def set_language(request: Request) -> Response:
     response = redirect(request, target)
     if locale:
         request.session[SESSION_LOCALE] = locale
-        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
+        response.set_cookie(
+            LOCALE_COOKIE,
+            locale,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            secure=get_settings().secure_cookies,
+        )
         if user := await current_user(request):
             await accounts.set_locale(user, locale)
     return response

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 from ecosystem import permissions
 from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import _
+from ecosystem.labels import label
 from ecosystem.models import Organisation, OutboxMessage, User, Verification
 from ecosystem.restapi import client_ip
 from ecosystem.services import accounts, audit, organisations
@@ -39,7 +40,7 @@ async def set_verification(request: Request) -> Response:
     await organisations.set_verification(
         user, organisation, state, form_text(form, "note"), ip=client_ip(request)
     )
-    flash(request, _("%(name)s is now %(state)s.", name=organisation.name, state=_(state.value)))
+    flash(request, _("%(name)s: %(state)s.", name=organisation.name, state=label(state)))
     return redirect(request, "/admin")
 
 
@@ -47,10 +48,19 @@ async def users(request: Request) -> Response:
     admin = await require_user(request)
     await permissions.ensure(admin, "user.deactivate")
     query = request.query_params.get("q", "")[:100].strip()
+    raw_page = request.query_params.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
     rows = User.all().order_by("email")
     if query:
         rows = rows.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
-    context = {"users": await rows.limit(PAGE_SIZE), "q": query}
+    found = await rows.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    context = {
+        "users": found[:PAGE_SIZE],
+        "q": query,
+        "page": page,
+        "has_next": len(found) > PAGE_SIZE,
+        "me": admin,
+    }
     return await render(request, "ecosystem/admin/users.html", context)
 
 

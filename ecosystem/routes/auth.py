@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ecosystem.errors import DomainError
+from ecosystem.errors import DomainError, RateLimited
 from ecosystem.i18n import _
 from ecosystem.restapi import client_ip
 from ecosystem.schemas import RegistrationIn, validate
@@ -68,7 +68,10 @@ async def login(request: Request) -> Response:
         )
     except DomainError as exc:
         context = {"values": {"email": email}, "next": next_url, "message": exc.message}
-        return await render(request, "ecosystem/login.html", context, exc.status_code)
+        response = await render(request, "ecosystem/login.html", context, exc.status_code)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     sign_in(request, user)
     return redirect(request, safe_next(form_text(form, "next"), "/account"))
 
@@ -97,7 +100,7 @@ async def verify(request: Request) -> Response:
 
 async def resend_verification(request: Request) -> Response:
     user = await require_user(request)
-    await accounts.resend_verification(user)
+    await accounts.resend_verification(user, request.app.state.limiter)
     flash(request, _("We sent a new verification link to %(email)s.", email=user.email))
     return redirect(request, "/account")
 
@@ -106,7 +109,9 @@ async def forgot_password(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "ecosystem/forgot_password.html", {"sent": False})
     form = await read_form(request)
-    await accounts.request_password_reset(form_text(form, "email"), ip=client_ip(request))
+    await accounts.request_password_reset(
+        form_text(form, "email"), request.app.state.limiter, ip=client_ip(request)
+    )
     return await render(request, "ecosystem/forgot_password.html", {"sent": True})
 
 

@@ -48,10 +48,13 @@ async def directory(request: Request) -> Response:
         "page_size": organisations.DIRECTORY_PAGE_SIZE,
         "spheres": list(Sphere),
     }
-    template = (
-        "ecosystem/_directory_results.html" if is_htmx(request) else "ecosystem/directory.html"
-    )
-    return await render(request, template, context)
+    # htmx swaps in the results only; a history restore (back button after a cache miss)
+    # asks for the whole page again.
+    fragment = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+    template = "ecosystem/_directory_results.html" if fragment else "ecosystem/directory.html"
+    response = await render(request, template, context)
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request, Cookie"
+    return response
 
 
 def _organisation_values(form: FormData) -> dict:
@@ -101,7 +104,7 @@ async def profile(request: Request) -> Response:
 
 async def edit_organisation(request: Request) -> Response:
     user = await require_user(request)
-    organisation = await organisations.get_by_slug(request.path_params["slug"])
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
     await permissions.ensure(user, "organisation.edit", organisation)
     values = {
         "name": organisation.name,
@@ -151,14 +154,14 @@ async def _members_context(user, organisation, **extra) -> dict:
 
 async def members(request: Request) -> Response:
     user = await require_user(request)
-    organisation = await organisations.get_by_slug(request.path_params["slug"])
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
     context = await _members_context(user, organisation)
     return await render(request, "ecosystem/members.html", context)
 
 
 async def invite(request: Request) -> Response:
     user = await require_user(request)
-    organisation = await organisations.get_by_slug(request.path_params["slug"])
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
     form = await read_form(request)
     values = {"email": form_text(form, "email"), "role": form_text(form, "role") or "member"}
     try:
@@ -177,7 +180,7 @@ async def invite(request: Request) -> Response:
 async def member_action(request: Request) -> Response:
     """Change a role, remove a member, or answer a join request."""
     user = await require_user(request)
-    organisation = await organisations.get_by_slug(request.path_params["slug"])
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
     membership_id = request.path_params["membership_id"]
     form = await read_form(request)
     action, ip = form_text(form, "action"), client_ip(request)
@@ -189,7 +192,10 @@ async def member_action(request: Request) -> Response:
         await organisations.change_role(user, organisation, membership_id, role, ip=ip)
         flash(request, _("The role has been changed."))
     elif action == "remove":
-        await organisations.remove_member(user, organisation, membership_id, ip=ip)
+        removed = await organisations.remove_member(user, organisation, membership_id, ip=ip)
+        if removed.user_id == user.id:  # type: ignore[attr-defined]
+            flash(request, _("You have left %(name)s.", name=organisation.name))
+            return redirect(request, "/account")
         flash(request, _("The member has been removed."))
     elif action in ("accept", "refuse"):
         await organisations.decide_join_request(
@@ -203,7 +209,7 @@ async def member_action(request: Request) -> Response:
 
 async def revoke_invitation(request: Request) -> Response:
     user = await require_user(request)
-    organisation = await organisations.get_by_slug(request.path_params["slug"])
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
     await organisations.revoke_invitation(
         user, organisation, request.path_params["invitation_id"], ip=client_ip(request)
     )

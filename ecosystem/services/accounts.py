@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tortoise import timezone
+from tortoise.exceptions import IntegrityError
 
 from ecosystem import i18n
 from ecosystem.db import atomic
-from ecosystem.errors import Conflict, Invalid, NotAuthenticated, NotFound, NotPermitted
+from ecosystem.errors import (
+    Conflict,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    RateLimited,
+)
 from ecosystem.i18n import _
 from ecosystem.mail import send_mail
-from ecosystem.models import User
+from ecosystem.models import MediaFile, User
 from ecosystem.ratelimit import FailureLimiter
 from ecosystem.schemas import RegistrationIn
 from ecosystem.security import SignedLinks, hash_password, password_needs_rehash, verify_password
-from ecosystem.services import audit
+from ecosystem.services import audit, tokens
 from ecosystem.settings import get_settings
 
 VERIFY_LINK_SECONDS = 3 * 24 * 3600
 RESET_LINK_SECONDS = 2 * 3600
+# Link emails on request, per recipient: anyone can type someone else's address into
+# "forgot password" (or register with it and ask again), so the mailbox needs protection.
+LINK_MAILS_PER_HOUR = 3
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
     {
@@ -56,24 +69,44 @@ def _links() -> SignedLinks:
     return SignedLinks(get_settings().secret_key)
 
 
+# argon2 takes tens of milliseconds of CPU by design: run it in a thread (the library
+# releases the GIL) so one sign-in does not stall every other request of the process.
+
+
+async def _hash(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def _verify(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
+def _email_taken() -> Invalid:
+    message = _("An account with this email already exists. Sign in or reset the password.")
+    return Invalid(message, fields={"email": message})
+
+
 async def register(data: RegistrationIn, ip: str = "") -> User:
     email = normalise_email(data.email)
     if problem := password_problem(data.password, email):
         raise Invalid(problem, fields={"password": problem})
     locale = i18n.normalise_locale(data.locale) or i18n.DEFAULT_LOCALE
-    async with atomic():
-        if await User.filter(email=email).exists():
-            message = _("An account with this email already exists. Sign in or reset the password.")
-            raise Invalid(message, fields={"email": message})
-        user = await User.create(
-            email=email,
-            full_name=data.full_name,
-            password_hash=hash_password(data.password),
-            locale=locale,
-            timezone=get_settings().default_timezone,
-        )
-        await audit.record("user.registered", actor=user, target=user, ip=ip)
-        await send_verification_email(user)
+    if await User.filter(email=email).exists():
+        raise _email_taken()
+    password_hash = await _hash(data.password)  # outside the transaction: it is slow
+    try:
+        async with atomic():
+            user = await User.create(
+                email=email,
+                full_name=data.full_name,
+                password_hash=password_hash,
+                locale=locale,
+                timezone=get_settings().default_timezone,
+            )
+            await audit.record("user.registered", actor=user, target=user, ip=ip)
+            await send_verification_email(user)
+    except IntegrityError:
+        raise _email_taken() from None  # registered at the same moment by another request
     return user
 
 
@@ -102,9 +135,15 @@ async def verify_email(token: str) -> User:
     return user
 
 
-async def resend_verification(user: User) -> None:
+async def resend_verification(user: User, limiter: FailureLimiter) -> None:
     if user.email_verified_at is not None:
         raise Conflict(_("Your email address is already verified."))
+    try:
+        await limiter.reserve("mail-verify", user.email, LINK_MAILS_PER_HOUR, 3600)
+    except RateLimited as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        message = _("We have sent this link several times. Try again in %(n)d minutes.", n=minutes)
+        raise RateLimited(message, retry_after=exc.retry_after) from None
     async with atomic():
         await send_verification_email(user)
 
@@ -114,26 +153,24 @@ async def authenticate(email: str, password: str, limiter: FailureLimiter, ip: s
     settings = get_settings()
     email = normalise_email(email)
     window = settings.login_window_seconds
-    await limiter.check("login-account", email, settings.login_attempts_per_account, window)
-    await limiter.check("login-address", ip, settings.login_attempts_per_address, window)
+    per_account = settings.login_attempts_per_account
+    per_address = settings.login_attempts_per_address
+    await limiter.check("login-address", ip, per_address, window)
+    # Counted before the password is checked, so parallel guesses cannot outrun the limit.
+    await limiter.reserve("login-account", email, per_account, window)
     user = await User.get_or_none(email=email)
-    if user is None or not verify_password(user.password_hash, password) or not user.is_active:
-        await limiter.record_failure(
-            "login-account", email, settings.login_attempts_per_account, window
-        )
-        await limiter.record_failure(
-            "login-address", ip, settings.login_attempts_per_address, window
-        )
+    # An unknown email is checked against a dummy hash: it takes as long as a wrong password.
+    password_ok = await _verify(user.password_hash if user else None, password)
+    if password_ok:
+        await limiter.clear("login-account", email, per_account, window)
+    if user is None or not password_ok or not user.is_active:
+        await limiter.record_failure("login-address", ip, per_address, window)
         await audit.record("login.failed", actor=user, ip=ip, email=email)
-        if (
-            user is not None
-            and not user.is_active
-            and verify_password(user.password_hash, password)
-        ):
+        if user is not None and password_ok:  # only the password's owner learns this
             raise NotPermitted(_("This account has been deactivated."))
         raise NotAuthenticated(_("Wrong email or password."), code="invalid_credentials")
     if password_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await _hash(password)
         await user.save(update_fields=["password_hash"])
     await audit.record("login.succeeded", actor=user, target=user, ip=ip)
     return user
@@ -144,11 +181,15 @@ def _password_fingerprint(user: User) -> str:
     return user.password_hash[-16:]
 
 
-async def request_password_reset(email: str, ip: str = "") -> None:
+async def request_password_reset(email: str, limiter: FailureLimiter, ip: str = "") -> None:
     """Always looks the same to the caller, whether or not the account exists."""
     user = await User.get_or_none(email=normalise_email(email), is_active=True)
     if user is None:
         return
+    try:
+        await limiter.reserve("mail-reset", user.email, LINK_MAILS_PER_HOUR, 3600)
+    except RateLimited:
+        return  # the links already sent still work; saying so would reveal the account
     token = _links().dumps("reset-password", {"uid": user.id, "fp": _password_fingerprint(user)})
     async with atomic():
         await audit.record("password.reset_requested", actor=user, target=user, ip=ip)
@@ -172,13 +213,25 @@ async def reset_password(token: str, new_password: str, ip: str = "") -> User:
     user = await user_for_reset_token(token)
     if problem := password_problem(new_password, user.email):
         raise Invalid(problem, fields={"password": problem})
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
-    if user.email_verified_at is None:
-        user.email_verified_at = timezone.now()  # the link proved they read this mailbox
+    new_hash = await _hash(new_password)
     async with atomic():
-        await user.save(update_fields=["password_hash", "session_version", "email_verified_at"])
+        # Conditional on the hash the link was made for: of two requests with one link,
+        # only the first changes the password (a link is single-use even under a race).
+        changed = await User.filter(
+            id=user.id, password_hash=user.password_hash, is_active=True
+        ).update(
+            password_hash=new_hash,
+            session_version=user.session_version + 1,
+            email_verified_at=user.email_verified_at or timezone.now(),  # mailbox proven
+        )
+        if not changed:
+            raise Invalid(
+                _("This reset link is invalid, expired or already used. Ask for a new one.")
+            )
+        # Whoever knew the old password may have traded it for API tokens: those go too.
+        await tokens.revoke_all(user, source="login")
         await audit.record("password.reset", actor=user, target=user, ip=ip)
+    await user.refresh_from_db()
     return user
 
 
@@ -190,6 +243,15 @@ async def update_profile(user: User, full_name: str, locale: str) -> User:
     user.full_name = full_name
     user.locale = i18n.normalise_locale(locale) or user.locale
     await user.save(update_fields=["full_name", "locale"])
+    return user
+
+
+async def set_avatar(user: User, media_id: object) -> User:
+    """Use a stored image (see `ecosystem.media`) as the user's profile picture."""
+    if not await MediaFile.filter(id=media_id).exists():
+        raise NotFound(_("No such image."))
+    user.avatar_id = media_id  # type: ignore[attr-defined]
+    await user.save(update_fields=["avatar_id"])
     return user
 
 
@@ -206,6 +268,8 @@ async def deactivate_user(actor: User, user: User, ip: str = "") -> User:
         user.is_active = False
         user.session_version += 1
         await user.save(update_fields=["is_active", "session_version"])
+        # Revoked, not just refused: reactivating the account must not revive them.
+        await tokens.revoke_all(user)
         await audit.record("user.deactivated", actor=actor, target=user, ip=ip)
     return user
 
@@ -230,7 +294,7 @@ async def create_user(
     return await User.create(
         email=email,
         full_name=full_name or email.split("@")[0],
-        password_hash=hash_password(password),
+        password_hash=await _hash(password),
         is_platform_admin=admin,
         email_verified_at=timezone.now() if verified else None,
         timezone=get_settings().default_timezone,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
@@ -48,6 +49,24 @@ def _clean_domains(domains: list[str]) -> list[str]:
     return cleaned
 
 
+def _clean_website(website: str) -> str:
+    """An http(s) address, or nothing: a profile link must never run script (javascript:)."""
+    website = website.strip()
+    if not website:
+        return ""
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", website):
+        website = "https://" + website  # people type "eiu.edu.vn"
+    try:
+        parts = urlsplit(website)
+        host = parts.hostname or ""
+    except ValueError:
+        host, parts = "", None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or "." not in host:
+        message = _("Enter a web address such as https://eiu.edu.vn.")
+        raise Invalid(message, fields={"website": message})
+    return website
+
+
 async def _unique_slug(name: str) -> str:
     base = slugify(name)
     taken = set(await Organisation.filter(slug__startswith=base).values_list("slug", flat=True))
@@ -64,63 +83,94 @@ async def _set_spheres(organisation: Organisation, spheres: list[Sphere]) -> Non
     )
 
 
-async def _set_domains(organisation: Organisation, domains: list[str]) -> None:
-    claimed = (
-        await OrganisationDomain.filter(domain__in=domains)
-        .exclude(organisation_id=organisation.id)
-        .values_list("domain", flat=True)
-    )
+async def _ensure_domains_free(organisation_id: int | None, domains: list[str]) -> None:
+    query = OrganisationDomain.filter(domain__in=domains)
+    if organisation_id is not None:
+        query = query.exclude(organisation_id=organisation_id)
+    claimed = await query.values_list("domain", flat=True) if domains else []
     if claimed:
         message = _("The domain %(domain)s belongs to another organisation.", domain=claimed[0])
         raise Invalid(message, fields={"email_domains": message})
+
+
+async def _set_domains(organisation: Organisation, domains: list[str]) -> None:
+    await _ensure_domains_free(organisation.id, domains)
     await OrganisationDomain.filter(organisation_id=organisation.id).delete()
     await OrganisationDomain.bulk_create(
         [OrganisationDomain(organisation_id=organisation.id, domain=d) for d in domains]
     )
 
 
+def _clean(data: OrganisationIn) -> dict:
+    """The profile fields as stored; raises Invalid before anything is written."""
+    return {
+        "name": data.name,
+        "search_key": fold(data.name),
+        "description": data.description,
+        "website": _clean_website(data.website),
+        "city": data.city,
+        "country": data.country.upper(),
+    }
+
+
+def _domain_taken(exc: IntegrityError) -> Invalid:
+    # Two organisations claimed the same domain at the same moment (the unique index won).
+    message = _("One of these email domains belongs to another organisation.")
+    return Invalid(message, fields={"email_domains": message})
+
+
 async def create_organisation(actor: User, data: OrganisationIn, ip: str = "") -> Organisation:
     """The creator becomes its owner; platform admins then verify it."""
+    profile = _clean(data)
     domains = _clean_domains(data.email_domains)
-    async with atomic():
-        organisation = await Organisation.create(
-            name=data.name,
-            slug=await _unique_slug(data.name),
-            search_key=fold(data.name),
-            description=data.description,
-            website=data.website,
-            city=data.city,
-            country=data.country.upper(),
-            verification=Verification.PENDING,
-        )
-        await _set_spheres(organisation, data.spheres)
-        await _set_domains(organisation, domains)
-        await Membership.create(
-            user_id=actor.id,
-            organisation_id=organisation.id,
-            role=Role.OWNER,
-            status=MembershipStatus.ACTIVE,
-        )
-        await audit.record("organisation.created", actor=actor, target=organisation, ip=ip)
+    await _ensure_domains_free(None, domains)
+    try:
+        async with atomic():
+            organisation = await Organisation.create(
+                **profile,
+                slug=await _unique_slug(data.name),
+                verification=Verification.PENDING,
+            )
+            await _set_spheres(organisation, data.spheres)
+            await _set_domains(organisation, domains)
+            await Membership.create(
+                user_id=actor.id,
+                organisation_id=organisation.id,
+                role=Role.OWNER,
+                status=MembershipStatus.ACTIVE,
+            )
+            await audit.record("organisation.created", actor=actor, target=organisation, ip=ip)
+    except IntegrityError as exc:
+        if await _domains_claimed(domains):
+            raise _domain_taken(exc) from exc
+        raise Conflict(_("Someone saved at the same moment. Please try again.")) from exc
+    await organisation.fetch_related("spheres", "domains")
     return organisation
+
+
+async def _domains_claimed(domains: list[str]) -> bool:
+    return bool(domains) and await OrganisationDomain.filter(domain__in=domains).exists()
 
 
 async def update_organisation(
     actor: User, organisation: Organisation, data: OrganisationIn, ip: str = ""
 ) -> Organisation:
     await permissions.ensure(actor, "organisation.edit", organisation)
+    profile = _clean(data)
     domains = _clean_domains(data.email_domains)
-    async with atomic():
-        organisation.name = data.name
-        organisation.search_key = fold(data.name)
-        organisation.description = data.description
-        organisation.website = data.website
-        organisation.city = data.city
-        organisation.country = data.country.upper()
-        await organisation.save()
-        await _set_spheres(organisation, data.spheres)
-        await _set_domains(organisation, domains)
-        await audit.record("organisation.updated", actor=actor, target=organisation, ip=ip)
+    await _ensure_domains_free(organisation.id, domains)
+    try:
+        async with atomic():
+            await Organisation.filter(id=organisation.id).update(**profile)
+            await _set_spheres(organisation, data.spheres)
+            await _set_domains(organisation, domains)
+            await audit.record("organisation.updated", actor=actor, target=organisation, ip=ip)
+    except IntegrityError as exc:
+        raise _domain_taken(exc) from exc
+    # Only now, once saved, does the object in hand show the new profile.
+    for name, value in profile.items():
+        setattr(organisation, name, value)
+    await organisation.fetch_related("spheres", "domains")
     return organisation
 
 
@@ -164,7 +214,8 @@ async def directory(
     total = await base.count()
     page = max(1, page)
     rows = (
-        await base.order_by("name")
+        # Accent-free alphabetical order (Đ sorts with D), unique so no row is on two pages.
+        await base.order_by("search_key", "name", "id")
         .offset((page - 1) * page_size)
         .limit(page_size)
         .prefetch_related("spheres")
@@ -215,6 +266,7 @@ async def active_memberships(user: User) -> list[Membership]:
 
 
 async def members(actor: User, organisation: Organisation) -> list[Membership]:
+    """Active members and open join requests, with their users, in one query."""
     await permissions.ensure(actor, "organisation.view_members", organisation)
     return (
         await Membership.filter(
@@ -222,7 +274,7 @@ async def members(actor: User, organisation: Organisation) -> list[Membership]:
             status__in=[MembershipStatus.ACTIVE, MembershipStatus.REQUESTED],
         )
         .select_related("user")
-        .order_by("status", "user__full_name")
+        .order_by("status", "user__full_name", "id")
     )
 
 
@@ -234,23 +286,33 @@ async def _actor_role(actor: User, organisation: Organisation) -> Role:
 
 
 async def _membership_in(organisation: Organisation, membership_id: int) -> Membership:
-    membership = await Membership.get_or_none(
-        id=membership_id, organisation_id=organisation.id
-    ).select_related("user")
+    membership = (
+        await Membership.filter(id=membership_id, organisation_id=organisation.id)
+        .select_for_update(of=("membership",))  # the joined user row stays unlocked
+        .select_related("user")
+        .first()
+    )
     if membership is None:
         raise NotFound(_("No such member."))
     return membership
 
 
-async def _ensure_not_last_owner(membership: Membership) -> None:
-    if membership.role != Role.OWNER:
-        return
+async def _lock_owners(organisation: Organisation) -> int:
+    """Lock the owner rows (PostgreSQL) and count them.
+
+    Called first in every transaction that may take the last owner away, so two owners
+    demoting each other at the same moment cannot leave the organisation without one
+    (SQLite serialises these transactions anyway).
+    """
     owners = await Membership.filter(
-        organisation_id=membership.organisation_id,
-        role=Role.OWNER,
-        status=MembershipStatus.ACTIVE,
-    ).count()
-    if owners <= 1:
+        organisation_id=organisation.id, role=Role.OWNER, status=MembershipStatus.ACTIVE
+    ).select_for_update()
+    return len(owners)
+
+
+def _ensure_not_last_owner(membership: Membership, owners: int) -> None:
+    is_owner = membership.role == Role.OWNER and membership.status == MembershipStatus.ACTIVE
+    if is_owner and owners <= 1:
         raise Conflict(
             _("An organisation needs at least one owner. Make someone else owner first.")
         )
@@ -259,16 +321,20 @@ async def _ensure_not_last_owner(membership: Membership) -> None:
 async def change_role(
     actor: User, organisation: Organisation, membership_id: int, role: Role, ip: str = ""
 ) -> Membership:
+    """Admins and owners change roles up to their own rank; the last owner stays owner."""
     await permissions.ensure(actor, "organisation.manage_members", organisation)
-    actor_role = await _actor_role(actor, organisation)
     async with atomic():
+        owners = await _lock_owners(organisation)
+        actor_role = await _actor_role(actor, organisation)  # read again under the lock
         membership = await _membership_in(organisation, membership_id)
         if membership.status != MembershipStatus.ACTIVE:
             raise Conflict(_("Only active members have a role to change."))
         if role.rank > actor_role.rank or membership.role.rank > actor_role.rank:
             raise NotPermitted(_("You cannot grant or change a role above your own."))
+        if role == membership.role:
+            return membership
         if role != Role.OWNER:
-            await _ensure_not_last_owner(membership)
+            _ensure_not_last_owner(membership, owners)
         previous = membership.role
         membership.role = role
         await membership.save(update_fields=["role", "updated_at"])
@@ -288,26 +354,29 @@ async def change_role(
 async def remove_member(
     actor: User, organisation: Organisation, membership_id: int, ip: str = ""
 ) -> Membership:
-    """Admins remove members up to their own rank; anyone may leave."""
+    """Admins remove members up to their own rank; anyone may leave (but not the last owner)."""
     async with atomic():
+        owners = await _lock_owners(organisation)
         membership = await _membership_in(organisation, membership_id)
-        if membership.user_id != actor.id:
+        leaving = membership.user_id == actor.id
+        if not leaving:
             await permissions.ensure(actor, "organisation.manage_members", organisation)
             actor_role = await _actor_role(actor, organisation)
             if membership.role.rank > actor_role.rank:
                 raise NotPermitted(_("You cannot remove someone whose role is above your own."))
         if membership.status != MembershipStatus.ACTIVE:
             raise Conflict(_("This person is not an active member."))
-        await _ensure_not_last_owner(membership)
+        _ensure_not_last_owner(membership, owners)
         membership.status = MembershipStatus.LEFT
         await membership.save(update_fields=["status", "updated_at"])
         await audit.record(
-            "membership.removed" if membership.user_id != actor.id else "membership.left",
+            "membership.left" if leaving else "membership.removed",
             actor=actor,
             target=membership,
             ip=ip,
             organisation=organisation.slug,
             user=membership.user.email,
+            role=str(membership.role),
         )
     return membership
 
@@ -315,36 +384,66 @@ async def remove_member(
 # --- join requests ------------------------------------------------------------------------
 
 
+def _email_domain(user: User) -> str:
+    return user.email.rsplit("@", 1)[-1].lower()
+
+
 async def joinable_by_domain(user: User) -> list[Organisation]:
-    """Organisations whose email domain matches the user's and that they have not joined."""
-    domain = user.email.rsplit("@", 1)[-1]
-    joined = Membership.filter(
+    """Verified organisations of the user's (verified) email domain not joined or asked yet."""
+    if user.email_verified_at is None:
+        return []
+    joined = await Membership.filter(
         user_id=user.id, status__in=[MembershipStatus.ACTIVE, MembershipStatus.REQUESTED]
     ).values_list("organisation_id", flat=True)
-    return await Organisation.filter(domains__domain=domain).exclude(id__in=joined)
+    return (
+        await Organisation.filter(
+            domains__domain=_email_domain(user), verification=Verification.VERIFIED
+        )
+        .exclude(id__in=list(joined))
+        .order_by("name")
+    )
 
 
 async def request_to_join(user: User, organisation: Organisation, ip: str = "") -> Membership:
+    """A person whose verified email domain is the organisation's asks to become a member."""
+    if organisation.verification != Verification.VERIFIED:
+        raise NotFound(_("No such organisation."))
     if user.email_verified_at is None:
         raise NotPermitted(_("Verify your email address first: it is how we know your domain."))
-    domain = user.email.rsplit("@", 1)[-1]
-    if not await OrganisationDomain.filter(organisation_id=organisation.id, domain=domain).exists():
+    if not await OrganisationDomain.filter(
+        organisation_id=organisation.id, domain=_email_domain(user)
+    ).exists():
         raise NotPermitted(_("Your email domain does not belong to this organisation."))
-    async with atomic():
-        membership = await Membership.get_or_none(user_id=user.id, organisation_id=organisation.id)
-        if membership and membership.status in (
-            MembershipStatus.ACTIVE,
-            MembershipStatus.REQUESTED,
-        ):
-            raise Conflict(_("You are already a member or have already asked to join."))
-        if membership is None:
-            membership = await Membership.create(
-                user_id=user.id, organisation_id=organisation.id, status=MembershipStatus.REQUESTED
+    try:
+        async with atomic():
+            membership = (
+                await Membership.filter(user_id=user.id, organisation_id=organisation.id)
+                .select_for_update()
+                .first()
             )
-        else:
-            membership.status, membership.role = MembershipStatus.REQUESTED, Role.MEMBER
-            await membership.save(update_fields=["status", "role", "updated_at"])
-        await audit.record("membership.requested", actor=user, target=membership, ip=ip)
+            if membership and membership.status in (
+                MembershipStatus.ACTIVE,
+                MembershipStatus.REQUESTED,
+            ):
+                raise Conflict(_("You are already a member or have already asked to join."))
+            if membership is None:
+                membership = await Membership.create(
+                    user_id=user.id,
+                    organisation_id=organisation.id,
+                    status=MembershipStatus.REQUESTED,
+                )
+            else:
+                membership.status, membership.role = MembershipStatus.REQUESTED, Role.MEMBER
+                await membership.save(update_fields=["status", "role", "updated_at"])
+            await audit.record(
+                "membership.requested",
+                actor=user,
+                target=membership,
+                ip=ip,
+                organisation=organisation.slug,
+            )
+    except IntegrityError as exc:  # the same request twice at the same moment
+        raise Conflict(_("You are already a member or have already asked to join.")) from exc
     return membership
 
 
@@ -364,6 +463,7 @@ async def decide_join_request(
             actor=actor,
             target=membership,
             ip=ip,
+            organisation=organisation.slug,
             user=membership.user.email,
         )
     return membership
@@ -444,14 +544,29 @@ async def invitation_for_token(token: str) -> Invitation:
 
 
 async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
+    """Single use, before it expires, by the addressee, and never above the inviter's role."""
     async with atomic():
         invitation = await invitation_for_token(token)
-        if invitation.email != user.email:
+        if invitation.email != user.email.lower():
             raise NotPermitted(
                 _(
                     "This invitation was sent to %(email)s. "
                     "Sign in with that address to accept it.",
                     email=invitation.email,
+                )
+            )
+        # The inviter may have been demoted or have left since: the invitation cannot
+        # grant more than the inviter holds now.
+        inviter_role = await Membership.filter(
+            user_id=invitation.invited_by_id,  # type: ignore[attr-defined]
+            organisation_id=invitation.organisation_id,  # type: ignore[attr-defined]
+            status=MembershipStatus.ACTIVE,
+        ).values_list("role", flat=True)
+        if not inviter_role or Role(inviter_role[0]).rank < invitation.role.rank:
+            raise Conflict(
+                _(
+                    "The person who invited you can no longer grant this role. "
+                    "Ask the organisation for a new invitation."
                 )
             )
         # Single use even under concurrent clicks: only one UPDATE can match the unused row.
@@ -471,7 +586,7 @@ async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
                     role=invitation.role,
                     status=MembershipStatus.ACTIVE,
                 )
-            except IntegrityError as exc:
+            except IntegrityError as exc:  # another invitation accepted at the same moment
                 raise Conflict(_("You are already a member.")) from exc
         else:
             # Accepting never lowers a role someone already holds.
@@ -486,7 +601,13 @@ async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
             user.email_verified_at = timezone.now()  # the link arrived in this mailbox
             await user.save(update_fields=["email_verified_at"])
         await audit.record(
-            "invitation.accepted", actor=user, target=membership, ip=ip, role=str(membership.role)
+            "invitation.accepted",
+            actor=user,
+            target=membership,
+            ip=ip,
+            invitation=invitation.id,
+            organisation=invitation.organisation.slug,
+            role=str(membership.role),
         )
     return membership
 
@@ -495,9 +616,28 @@ async def revoke_invitation(
     actor: User, organisation: Organisation, invitation_id: int, ip: str = ""
 ) -> None:
     await permissions.ensure(actor, "organisation.manage_members", organisation)
-    updated = await Invitation.filter(
-        id=invitation_id, organisation_id=organisation.id, accepted_at__isnull=True
-    ).update(revoked_at=timezone.now())
-    if not updated:
+    actor_role = await _actor_role(actor, organisation)
+    invitation = await Invitation.get_or_none(
+        id=invitation_id,
+        organisation_id=organisation.id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    if invitation is None:
         raise NotFound(_("No such open invitation."))
-    await audit.record("invitation.revoked", actor=actor, ip=ip, invitation=invitation_id)
+    if invitation.role.rank > actor_role.rank:
+        raise NotPermitted(_("You cannot withdraw an invitation to a role above your own."))
+    async with atomic():
+        updated = await Invitation.filter(id=invitation.id, accepted_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if not updated:
+            raise Conflict(_("This invitation has already been used."))
+        await audit.record(
+            "invitation.revoked",
+            actor=actor,
+            target=invitation,
+            ip=ip,
+            email=invitation.email,
+            role=str(invitation.role),
+        )

@@ -73,6 +73,14 @@ async def revoke_token(user: User, token_id: int, ip: str = "") -> ApiToken:
     return token
 
 
+async def revoke_all(user: User, source: str | None = None) -> int:
+    """Revoke every active token of the user (of one source if given); how many were."""
+    active = ApiToken.filter(user_id=user.id, revoked_at__isnull=True)
+    if source is not None:
+        active = active.filter(source=source)
+    return await active.update(revoked_at=timezone.now())
+
+
 async def user_for_bearer(plaintext: str, ip: str = "") -> User:
     token = await ApiToken.get_or_none(
         token_hash=hash_token(plaintext), revoked_at__isnull=True

@@ -1,0 +1,234 @@
+"""The yardstick for bench/app_vs_bare.py: a bare Starlette app rendering comparable pages.
+
+"Comparable" means: the same HTML structure as the real app's `/` and `/organisations` pages (the
+same base layout — header, menu, language form, footer — and, for the directory, a count
+and 24 organisation rows with their sphere tags, name link, city and country), rendered by
+Jinja2 with autoescaping and template inheritance, and served by the same uvicorn
+configuration (one worker, default access log). What it leaves out is exactly what the
+benchmark prices: no middleware (session cookie, CSRF token, locale, security headers),
+no database (the rows come from an in-memory list of 1,000 organisations), no
+translations, no signed-in user or organisation switcher.
+
+Run alone: ``python bench/bare_app.py --port 8001`` (loopback only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import string
+
+from jinja2 import DictLoader, Environment, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+PAGE_SIZE = 24
+SPHERES = (
+    "government",
+    "enterprise",
+    "university",
+    "research_institute",
+    "startup",
+    "investor",
+    "association",
+    "international_partner",
+)
+CITIES = ("Thủ Dầu Một", "Dĩ An", "Thuận An", "Bến Cát", "Tân Uyên", "Eindhoven", "Daejeon")
+
+BASE = """<!doctype html>
+<html lang="vi">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>
+  <title>{% block title %}Innovation Region{% endblock %} · Bình Dương</title>
+  <link rel="stylesheet" href="/static/app.css">
+  <script src="/static/vendor/htmx-2.0.11.min.js" defer></script>
+  <script src="/static/app.js" defer></script>
+</head>
+<body hx-headers='{"X-CSRF-Token": "{{ csrf_token }}"}'>
+<a class="skip" href="#main">Skip to content</a>
+<header class="topbar">
+  <div class="topbar-inner">
+    <a class="brand" href="/"><span class="brand-mark" aria-hidden="true">◆</span> Innovation Region</a>
+    <details class="menu">
+      <summary aria-label="Menu">☰ <span class="menu-label">Menu</span></summary>
+      <nav class="menu-body" aria-label="Main">
+        {% for label, url in nav_links %}<a href="{{ url }}">{{ label }}</a>{% endfor %}
+        <a href="/login">Sign in</a>
+        <a class="button small" href="/register">Register</a>
+      </nav>
+    </details>
+    <form method="post" action="/language" class="language" data-autosubmit>
+      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+      <input type="hidden" name="next" value="{{ request.url.path }}{% if request.url.query %}?{{ request.url.query }}{% endif %}">
+      <label class="visually-hidden" for="language-select">Language</label>
+      <select id="language-select" name="locale">
+        {% for code, name in locales %}<option value="{{ code }}"{% if code == "vi" %} selected{% endif %}>{{ name }}</option>{% endfor %}
+      </select>
+      <button type="submit" class="small js-hidden">Change</button>
+    </form>
+  </div>
+</header>
+<main id="main" class="container">
+  {% block content %}{% endblock %}
+</main>
+<footer class="footer container">
+  <p>Binh Duong Innovation Region – government, enterprises, universities and research institutes working together.</p>
+  <p class="muted small">Times shown in Asia/Ho_Chi_Minh (UTC+7). · <a href="/api/openapi.json">API</a></p>
+</footer>
+</body>
+</html>
+"""  # noqa: E501
+
+HOME = """{% extends "base.html" %}
+{% block content %}
+<section class="hero">
+  <h1>One platform for the Binh Duong innovation region</h1>
+  <p class="lead">Book machines in FabLabs, TechLabs and Living Labs, report your startup's progress to its incubator, and take part in hackathons and idea contests – with one account, on behalf of the organisations you belong to.</p>
+  <p class="actions">
+    <a class="button" href="/register">Create an account</a> <a class="button secondary" href="/login">Sign in</a>
+    <a class="button secondary" href="/organisations">Partner directory</a>
+  </p>
+</section>
+<section class="grid three">
+  <article class="card"><h2>Labs</h2><p>Students, residents and companies learn, try technologies and build products in open labs across the province.</p></article>
+  <article class="card"><h2>Incubator</h2><p>Startups report milestones and indicators to their managers, mentors and funders, and share only what they choose.</p></article>
+  <article class="card"><h2>Contests</h2><p>Hackathons and Smart City idea contests across sites in two countries, judged fairly.</p></article>
+</section>
+<section class="stats">
+  <p><strong>{{ "{:,}".format(organisation_count) }}</strong> verified partner organisations · <strong>{{ "{:,}".format(user_count) }}</strong> members</p>
+  <p class="muted">Government, enterprises, universities and research institutes – the three houses – with startups, investors and international partners.</p>
+</section>
+{% endblock %}
+"""  # noqa: E501
+
+DIRECTORY = """{% extends "base.html" %}
+{% block title %}Partner directory{% endblock %}
+{% block content %}
+<h1>Partner directory</h1>
+<p class="muted">Verified organisations of the innovation region.</p>
+<form method="get" action="/organisations" class="filters" role="search"
+      hx-get="/organisations" hx-target="#directory-results" hx-trigger="input changed delay:300ms from:#f-q, change from:#f-sphere" hx-push-url="true">
+  <div class="field">
+    <label for="f-q">Search by name</label>
+    <input id="f-q" type="search" name="q" value="{{ q }}" maxlength="100" placeholder="e.g. Thu Dau Mot">
+  </div>
+  <div class="field">
+    <label for="f-sphere">Sphere</label>
+    <select id="f-sphere" name="sphere">
+      <option value="">All spheres</option>
+      {% for s in spheres %}<option value="{{ s }}"{% if s == sphere %} selected{% endif %}>{{ s }}</option>{% endfor %}
+    </select>
+  </div>
+  <button type="submit" class="js-hidden">Filter</button>
+</form>
+<div id="directory-results">
+<p class="muted small" role="status">{{ total }} organisations</p>
+<ul class="cards">
+{% for o in organisations %}
+  <li class="card org">
+    <span class="logo placeholder" aria-hidden="true">{{ o.name[:1] }}</span>
+    <div>
+      <h2 class="h3"><a href="/organisations/{{ o.slug }}">{{ o.name }}</a></h2>
+      <p class="tags">{% for s in o.spheres %}<span class="tag">{{ s|replace("_", " ")|capitalize }}</span>{% endfor %}</p>
+      <p class="muted small">{{ o.city }}{% if o.city %}, {% endif %}{{ o.country }}</p>
+    </div>
+  </li>
+{% endfor %}
+</ul>
+{% if total > page * page_size or page > 1 %}
+<nav class="pager" aria-label="Pages">
+  {% if page > 1 %}<a href="?q={{ q|urlencode }}&sphere={{ sphere }}&page={{ page - 1 }}">← Previous</a>{% endif %}
+  {% if total > page * page_size %}<a href="?q={{ q|urlencode }}&sphere={{ sphere }}&page={{ page + 1 }}">Next →</a>{% endif %}
+</nav>
+{% endif %}
+</div>
+{% endblock %}
+"""  # noqa: E501
+
+
+def organisation_names(count: int, seed: int = 7) -> list[str]:
+    """The names bench/app_vs_bare.py inserts into the real app's database, in order."""
+    rng = random.Random(seed)
+    kinds = ("University", "Company", "Institute", "FabLab", "Startup", "Association", "Fund")
+    return [
+        f"{rng.choice(kinds)} {''.join(rng.choices(string.ascii_uppercase, k=3))} {n:04d}"
+        for n in range(count)
+    ]
+
+
+def organisation_rows(count: int, seed: int = 7) -> list[dict]:
+    """1,000 organisations with one to three spheres each (the same shape as the app's)."""
+    rng = random.Random(seed + 1)
+    rows = []
+    for n, name in enumerate(organisation_names(count, seed)):
+        rows.append(
+            {
+                "name": name,
+                "slug": name.lower().replace(" ", "-"),
+                "spheres": sorted(rng.sample(SPHERES, rng.randint(1, 3)), key=SPHERES.index),
+                "city": CITIES[n % len(CITIES)],
+                "country": "VN" if n % 7 < 5 else "NL",
+            }
+        )
+    return rows
+
+
+def create_app(organisation_count: int = 1000) -> Starlette:
+    environment = Environment(
+        loader=DictLoader({"base.html": BASE, "home.html": HOME, "directory.html": DIRECTORY}),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates = Jinja2Templates(env=environment)
+    # In the app's order: accent-free and case-insensitive, by name.
+    rows = sorted(
+        organisation_rows(organisation_count), key=lambda o: (o["name"].lower(), o["name"])
+    )
+    common = {
+        "csrf_token": "x" * 43,  # the length of the app's per-session token
+        "nav_links": [("Partners", "/organisations")],
+        "locales": [("vi", "Tiếng Việt"), ("en", "English")],
+    }
+
+    async def home(request: Request) -> Response:
+        context = {**common, "organisation_count": len(rows), "user_count": 0}
+        return templates.TemplateResponse(request, "home.html", context)
+
+    async def directory(request: Request) -> Response:
+        page = 1
+        context = {
+            **common,
+            "organisations": rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+            "total": len(rows),
+            "q": "",
+            "sphere": "",
+            "page": page,
+            "page_size": PAGE_SIZE,
+            "spheres": SPHERES,
+        }
+        return templates.TemplateResponse(request, "directory.html", context)
+
+    return Starlette(routes=[Route("/", home), Route("/organisations", directory)])
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--organisations", type=int, default=1000)
+    args = parser.parse_args()
+    # The same server settings as `python -m ecosystem serve` (one worker, access log on).
+    uvicorn.run(
+        create_app(args.organisations), host="127.0.0.1", port=args.port, proxy_headers=True
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Display names of stored values (spheres, roles, states), translated when shown.
+
+Stored values stay stable English identifiers; what people read comes from here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from ecosystem.i18n import gettext
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated later, when displayed."""
+    return message
+
+
+LABELS: dict[str, str] = {
+    # spheres of the triple helix and beyond
+    "government": N_("Government"),
+    "enterprise": N_("Enterprise"),
+    "university": N_("University"),
+    "research_institute": N_("Research institute"),
+    "startup": N_("Startup"),
+    "investor": N_("Investor"),
+    "association": N_("Association / NGO"),
+    "international_partner": N_("International partner"),
+    # membership roles and states
+    "owner": N_("Owner"),
+    "admin": N_("Administrator"),
+    "member": N_("Member"),
+    "invited": N_("Invited"),
+    "requested": N_("Requested to join"),
+    "active": N_("Active"),
+    "left": N_("Left"),
+    # verification of organisations
+    "unverified": N_("Unverified"),
+    "pending": N_("Awaiting verification"),
+    "verified": N_("Verified"),
+    "rejected": N_("Rejected"),
+}
+
+
+def label(value: str | Enum) -> str:
+    key = value.value if isinstance(value, Enum) else str(value)
+    return gettext(LABELS[key]) if key in LABELS else key

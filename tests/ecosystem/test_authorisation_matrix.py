@@ -1,0 +1,246 @@
+"""Every role against every organisation and platform administration action, over HTTP.
+
+Each cell states the exact status: anonymous visitors and deactivated accounts are sent
+to sign in (303 to /login), everyone else who may not gets 403, and those who may get
+the page (200) or the redirect after the change (303). Every cell also checks the
+database: a refused action changed nothing, an allowed one did its work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from tortoise import timezone
+
+from ecosystem.models import (
+    Invitation,
+    Membership,
+    MembershipStatus,
+    Organisation,
+    Role,
+    User,
+    Verification,
+)
+from ecosystem.security import hash_password
+from ecosystem.services.accounts import deactivate_user
+from tests.conftest import PASSWORD, add_member, make_organisation
+
+PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: users below are created directly
+
+ROLES = [
+    "anonymous",
+    "unverified user",
+    "plain user",
+    "member",
+    "org admin",
+    "org owner",
+    "platform admin",
+    "deactivated",
+]
+
+
+async def person(email: str, *, verified: bool = True, admin: bool = False) -> User:
+    return await User.create(
+        email=email,
+        full_name=email.split("@")[0].title(),
+        password_hash=PASSWORD_HASH,
+        locale="en",
+        email_verified_at=timezone.now() if verified else None,
+        is_platform_admin=admin,
+    )
+
+
+@dataclass
+class World:
+    eiu: Organisation  # verified, with a member, an admin, an owner and a join request
+    pending: Organisation  # waiting for a platform admin
+    target: Membership  # an ordinary member others act upon
+    request: Membership  # a join request
+    victim: User  # an account a platform admin may deactivate
+    actors: dict[str, User | None]
+
+
+async def build_world() -> World:
+    owner = await person("owner@eiu.edu.vn")
+    eiu = await make_organisation(owner, "EIU", domains=("eiu.edu.vn",))
+    admin = await person("admin@eiu.edu.vn")
+    await add_member(admin, eiu, "admin")
+    member = await person("member@eiu.edu.vn")
+    await add_member(member, eiu, "member")
+    gone = await person("gone@eiu.edu.vn")  # was an org admin, then deactivated
+    await add_member(gone, eiu, "admin")
+    target = await add_member(await person("target@eiu.edu.vn"), eiu, "member")
+    applicant = await person("applicant@eiu.edu.vn")
+    request = await Membership.create(
+        user_id=applicant.id, organisation_id=eiu.id, status=MembershipStatus.REQUESTED
+    )
+    pending = await make_organisation(applicant, "Pending Lab", verified=False)
+    return World(
+        eiu=eiu,
+        pending=pending,
+        target=target,
+        request=request,
+        victim=await person("victim@example.com"),
+        actors={
+            "anonymous": None,
+            "unverified user": await person("new@example.com", verified=False),
+            "plain user": await person("plain@example.com"),
+            "member": member,
+            "org admin": admin,
+            "org owner": owner,
+            "platform admin": await person("admin@binhduong.gov.vn", admin=True),
+            "deactivated": gone,
+        },
+    )
+
+
+@dataclass
+class Action:
+    method: str
+    url: Callable[[World], str]
+    allowed: frozenset[str]
+    success: int  # the status of an allowed request
+    data: Callable[[World], dict] | None = None
+    done: Callable[[World], Awaitable[bool]] | None = None  # did the change happen?
+
+
+async def _renamed(w: World) -> bool:
+    return (await Organisation.get(id=w.eiu.id)).name == "EIU renamed"
+
+
+async def _invited(w: World) -> bool:
+    return await Invitation.filter(email="guest@example.com").exists()
+
+
+async def _promoted(w: World) -> bool:
+    return (await Membership.get(id=w.target.id)).role == Role.ADMIN
+
+
+async def _removed(w: World) -> bool:
+    return (await Membership.get(id=w.target.id)).status == MembershipStatus.LEFT
+
+
+async def _accepted(w: World) -> bool:
+    return (await Membership.get(id=w.request.id)).status == MembershipStatus.ACTIVE
+
+
+async def _verified(w: World) -> bool:
+    return (await Organisation.get(id=w.pending.id)).verification == Verification.VERIFIED
+
+
+async def _victim_deactivated(w: World) -> bool:
+    return not (await User.get(id=w.victim.id)).is_active
+
+
+MANAGERS = frozenset({"org admin", "org owner"})
+PLATFORM = frozenset({"platform admin"})
+
+ACTIONS: dict[str, Action] = {
+    "edit org": Action(
+        "POST",
+        lambda w: f"/organisations/{w.eiu.slug}/edit",
+        MANAGERS,
+        303,
+        data=lambda w: {"name": "EIU renamed", "spheres": ["university"]},
+        done=_renamed,
+    ),
+    "view members": Action(
+        "GET",
+        lambda w: f"/organisations/{w.eiu.slug}/members",
+        MANAGERS | PLATFORM | {"member"},
+        200,
+    ),
+    "invite": Action(
+        "POST",
+        lambda w: f"/organisations/{w.eiu.slug}/invitations",
+        MANAGERS,
+        303,
+        data=lambda w: {"email": "guest@example.com", "role": "member"},
+        done=_invited,
+    ),
+    "change role": Action(
+        "POST",
+        lambda w: f"/organisations/{w.eiu.slug}/members/{w.target.id}",
+        MANAGERS,
+        303,
+        data=lambda w: {"action": "role", "role": "admin"},
+        done=_promoted,
+    ),
+    "remove member": Action(
+        "POST",
+        lambda w: f"/organisations/{w.eiu.slug}/members/{w.target.id}",
+        MANAGERS,
+        303,
+        data=lambda w: {"action": "remove"},
+        done=_removed,
+    ),
+    "answer join request": Action(
+        "POST",
+        lambda w: f"/organisations/{w.eiu.slug}/members/{w.request.id}",
+        MANAGERS,
+        303,
+        data=lambda w: {"action": "accept"},
+        done=_accepted,
+    ),
+    "verify org": Action(
+        "POST",
+        lambda w: f"/admin/organisations/{w.pending.id}/verification",
+        PLATFORM,
+        303,
+        data=lambda w: {"state": "verified"},
+        done=_verified,
+    ),
+    "deactivate user": Action(
+        "POST",
+        lambda w: f"/admin/users/{w.victim.id}",
+        PLATFORM,
+        303,
+        data=lambda w: {"action": "deactivate"},
+        done=_victim_deactivated,
+    ),
+    "read audit log": Action("GET", lambda w: "/admin/audit", PLATFORM, 200),
+    "read outbox": Action("GET", lambda w: "/admin/outbox", PLATFORM, 200),
+}
+
+SIGNED_OUT = {"anonymous", "deactivated"}
+
+
+def expected_status(role: str, action: Action) -> int:
+    if role in SIGNED_OUT:
+        return 303
+    return action.success if role in action.allowed else 403
+
+
+def test_the_matrix_covers_every_role_and_action():
+    allowed_anywhere = set().union(*(a.allowed for a in ACTIONS.values()))
+    assert allowed_anywhere <= set(ROLES) - SIGNED_OUT
+    assert len(ACTIONS) == 10 and len(ROLES) == 8
+
+
+@pytest.mark.parametrize("action_name", list(ACTIONS))
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_against_action(new_browser, role, action_name):
+    action = ACTIONS[action_name]
+    world = await build_world()
+    session = new_browser()
+    actor = world.actors[role]
+    if actor is not None:
+        await session.login(actor.email)
+    if role == "deactivated":
+        await deactivate_user(world.actors["platform admin"], actor)
+    url = action.url(world)
+
+    if action.method == "GET":
+        response = await session.get(url)
+    else:
+        response = await session.post(url, action.data(world) if action.data else {})
+
+    assert response.status_code == expected_status(role, action), response.text[:300]
+    if role in SIGNED_OUT:
+        assert response.headers["location"].startswith("/login?next=/")
+    elif role in action.allowed and action.method == "POST":
+        assert response.headers["location"].startswith("/")
+    if action.done is not None:
+        assert await action.done(world) is (role in action.allowed and role not in SIGNED_OUT)

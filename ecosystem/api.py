@@ -20,7 +20,7 @@ from ecosystem.schemas import (
 from ecosystem.services import accounts, organisations, tokens
 
 
-def organisation_out(organisation: Organisation) -> OrganisationOut:
+def organisation_out(organisation: Organisation | organisations.DirectoryEntry) -> OrganisationOut:
     return OrganisationOut(
         **organisation_summary(organisation).model_dump(),
         description=organisation.description,
@@ -71,13 +71,13 @@ class DirectoryQuery(BaseModel):
 async def list_organisations(request: Request) -> Response:
     await api_user(request)
     query = query_params(request, DirectoryQuery)
-    rows, _total = await organisations.directory(
+    found = await organisations.directory(
         sphere=query.sphere.value if query.sphere else "",
         query=query.q,
         page=query.page,
         page_size=query.page_size,
     )
-    return json_response(OrganisationListOut(items=[organisation_out(o) for o in rows]))
+    return json_response(OrganisationListOut(items=[organisation_out(o) for o in found.entries]))
 
 
 async def get_organisation(request: Request) -> Response:

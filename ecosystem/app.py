@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 
-from ecosystem import i18n, jobs
+from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
 from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
 from ecosystem.i18n import _
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_orm(config)
         await jobs.start(settings.redis_url)
+        cache.start(settings.redis_url)
         run_inline_cron = settings.inline_cron and not settings.redis_url
         inline_cron = jobs.InlineCron(cron_jobs) if run_inline_cron else None
         if inline_cron:
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await inline_cron.stop()
             await jobs.drain()
             await jobs.stop()
+            await cache.stop()
             await Tortoise.close_connections()
 
     exempt = ALWAYS_EXEMPT + tuple(p for pkg in packages for p in pkg.csrf_exempt_prefixes)

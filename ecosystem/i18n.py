@@ -114,7 +114,7 @@ def gettext(message: str, **params: object) -> str:
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     text = translations_for(get_locale()).ngettext(singular, plural, n)
-    return text % {"n": n, **params}
+    return text % {"n": n, "num": n, **params}
 
 
 _ = gettext
@@ -122,18 +122,25 @@ _ = gettext
 
 def format_money(amount: int, currency: str = "VND") -> str:
     """Amount in the currency's minor unit (VND has none)."""
-    return format_currency(amount, currency, locale=get_locale(), currency_digits=True)
+    return format_currency(
+        amount, currency, locale=_babel_locale(get_locale()), currency_digits=True
+    )
+
+
+@cache
+def _babel_locale(locale: str) -> Locale:
+    return Locale.parse(locale)
 
 
 def format_number(value: float | int) -> str:
-    return format_decimal(value, locale=get_locale())
+    return format_decimal(value, locale=_babel_locale(get_locale()))
 
 
 def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None = None) -> str:
     if value is None:
         return ""
     tz = ZoneInfo(timezone) if timezone else get_timezone()
-    return format_datetime(value, format=fmt, tzinfo=tz, locale=get_locale())
+    return format_datetime(value, format=fmt, tzinfo=tz, locale=_babel_locale(get_locale()))
 
 
 def format_day(value: date | datetime | None, fmt: str = "medium") -> str:
@@ -141,7 +148,7 @@ def format_day(value: date | datetime | None, fmt: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(get_timezone()).date()
-    return format_date(value, format=fmt, locale=get_locale())
+    return format_date(value, format=fmt, locale=_babel_locale(get_locale()))
 
 
 def locale_display_name(locale: str) -> str:

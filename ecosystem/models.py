@@ -20,6 +20,9 @@ class Sphere(StrEnum):
     INTERNATIONAL_PARTNER = "international_partner"
 
 
+SPHERE_ORDER = {sphere.value: position for position, sphere in enumerate(Sphere)}
+
+
 class Verification(StrEnum):
     UNVERIFIED = "unverified"
     PENDING = "pending"
@@ -114,12 +117,11 @@ class Organisation(Model):
 
     class Meta:
         table = "organisation"
-        indexes = (("verification", "name"),)
+        indexes = (("verification", "search_key"),)
 
     def sphere_values(self) -> list[str]:
         """Spheres in a stable order; needs `spheres` prefetched."""
-        order = list(Sphere)
-        return sorted((s.sphere.value for s in self.spheres), key=lambda v: order.index(v))
+        return sorted((s.sphere.value for s in self.spheres), key=SPHERE_ORDER.__getitem__)
 
     def __str__(self) -> str:
         return self.name

@@ -16,25 +16,20 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
-def _translate(message: str) -> str:
-    return i18n.translations_for(i18n.get_locale()).gettext(message)
-
-
-def _translate_plural(singular: str, plural: str, n: int) -> str:
-    return i18n.translations_for(i18n.get_locale()).ngettext(singular, plural, n)
-
-
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "htm", "xml"]),
-        extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(_translate, _translate_plural, newstyle=True)  # type: ignore[attr-defined]
+    # Plain functions rather than jinja2.ext.i18n's wrappers: several times faster per call,
+    # and autoescaping still applies to the whole translated, formatted text.
     env.globals.update(
+        _=i18n.gettext,
+        gettext=i18n.gettext,
+        ngettext=i18n.ngettext,
         format_money=i18n.format_money,
         format_number=i18n.format_number,
         format_dt=i18n.format_dt,

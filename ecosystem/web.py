@@ -83,7 +83,11 @@ async def render(
 
 
 def flash(request: Request, message: str, level: str = "success") -> None:
-    request.session.setdefault("flashes", []).append({"message": message, "level": level})
+    # A new list, not an in-place append: the session only notices assignments.
+    request.session["flashes"] = [
+        *request.session.get("flashes", []),
+        {"message": message, "level": level},
+    ]
 
 
 def safe_next(url: str | None, default: str = "/") -> str:

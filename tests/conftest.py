@@ -30,7 +30,7 @@ from ecosystem.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-TEST_PACKAGES = tuple(p for p in os.environ.get("PACKAGES", "").split(",") if p)
+TEST_PACKAGES = tuple(p for p in os.environ.get("PACKAGES", "labs").split(",") if p)
 PASSWORD = "correct-horse-battery"
 
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]

@@ -35,9 +35,12 @@ def sign_in(request: Request, user) -> None:
 
 
 async def register(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"), "/account")
     if request.method == "GET":
-        return await render(request, "ecosystem/register.html", {"values": {}, "errors": {}})
+        context = {"values": {}, "errors": {}, "next": next_url}
+        return await render(request, "ecosystem/register.html", context)
     form = await read_form(request)
+    next_url = safe_next(form_text(form, "next"), next_url)
     values = {
         "email": form_text(form, "email"),
         "full_name": form_text(form, "full_name"),
@@ -48,11 +51,11 @@ async def register(request: Request) -> Response:
         user = await accounts.register(validate(RegistrationIn, values), ip=client_ip(request))
     except DomainError as exc:
         values.pop("password")
-        context = {"values": values, "errors": exc.fields, "message": exc.message}
+        context = {"values": values, "errors": exc.fields, "message": exc.message, "next": next_url}
         return await render(request, "ecosystem/register.html", context, exc.status_code)
     sign_in(request, user)
     flash(request, _("Welcome! We sent a verification link to %(email)s.", email=user.email))
-    return redirect(request, "/account")
+    return redirect(request, next_url)
 
 
 async def login(request: Request) -> Response:

@@ -36,12 +36,12 @@ async def directory(request: Request) -> Response:
     query = request.query_params.get("q", "")[:100]
     page = _page_number(request)
     try:
-        rows, total = await organisations.directory(sphere=sphere, query=query, page=page)
+        found = await organisations.directory(sphere=sphere, query=query, page=page)
     except Invalid:
-        sphere, (rows, total) = "", await organisations.directory(query=query, page=page)
+        sphere, found = "", await organisations.directory(query=query, page=page)
     context = {
-        "organisations": rows,
-        "total": total,
+        "organisations": found.entries,
+        "total": found.total,
         "sphere": sphere,
         "q": query,
         "page": page,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Subquery
 
-from ecosystem import permissions
-from ecosystem.db import atomic
+from ecosystem import cache, permissions
+from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.mail import send_mail
 from ecosystem.models import (
+    SPHERE_ORDER,
     Invitation,
     Membership,
     MembershipStatus,
@@ -34,6 +36,7 @@ from ecosystem.text import fold, slugify
 
 INVITATION_DAYS = 7
 DIRECTORY_PAGE_SIZE = 24
+DIRECTORY_CACHE = "directory"
 DOMAIN_PATTERN = re.compile(r"^(?=.{3,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
 
 
@@ -140,6 +143,7 @@ async def create_organisation(actor: User, data: OrganisationIn, ip: str = "") -
                 status=MembershipStatus.ACTIVE,
             )
             await audit.record("organisation.created", actor=actor, target=organisation, ip=ip)
+            await directory_changed()
     except IntegrityError as exc:
         if await _domains_claimed(domains):
             raise _domain_taken(exc) from exc
@@ -165,6 +169,7 @@ async def update_organisation(
             await _set_spheres(organisation, data.spheres)
             await _set_domains(organisation, domains)
             await audit.record("organisation.updated", actor=actor, target=organisation, ip=ip)
+            await directory_changed()
     except IntegrityError as exc:
         raise _domain_taken(exc) from exc
     # Only now, once saved, does the object in hand show the new profile.
@@ -178,6 +183,7 @@ async def set_logo(actor: User, organisation: Organisation, media_id: object) ->
     await permissions.ensure(actor, "organisation.edit", organisation)
     organisation.logo_id = media_id  # type: ignore[attr-defined]
     await organisation.save(update_fields=["logo_id"])
+    await directory_changed()
 
 
 async def get_by_slug(slug: str) -> Organisation:
@@ -199,28 +205,92 @@ async def get_visible(actor: User | None, slug: str) -> Organisation:
     raise NotFound(_("No such organisation."))
 
 
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """What the directory shows of an organisation: a cacheable read model."""
+
+    id: int
+    slug: str
+    name: str
+    city: str
+    country: str
+    website: str
+    description: str
+    verification: str
+    logo_id: str | None
+    spheres: tuple[str, ...]
+
+    def sphere_values(self) -> list[str]:
+        return list(self.spheres)
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    entries: list[DirectoryEntry]
+    total: int
+
+
+DIRECTORY_CACHE_SECONDS = 300
+DIRECTORY_COLUMNS = (
+    "id",
+    "slug",
+    "name",
+    "city",
+    "country",
+    "website",
+    "description",
+    "verification",
+    "logo_id",
+)
+
+
 async def directory(
     sphere: str = "", query: str = "", page: int = 1, page_size: int = DIRECTORY_PAGE_SIZE
-) -> tuple[list[Organisation], int]:
-    """Verified organisations, filtered; the page and its spheres in two queries + a count."""
-    filters = Q(verification=Verification.VERIFIED)
+) -> DirectoryPage:
+    """Verified organisations, filtered and paged; cached until an organisation changes."""
+    if sphere and sphere not in Sphere._value2member_map_:
+        raise Invalid(_("Unknown sphere."), fields={"sphere": _("Unknown sphere.")})
+    folded, page = fold(query)[:100], max(1, page)
+    generation = await cache.generation(DIRECTORY_CACHE)
+    key = f"{DIRECTORY_CACHE}:{generation}:{sphere}:{page}:{page_size}:{folded}"
+    data = await cache.remember(
+        key, DIRECTORY_CACHE_SECONDS, lambda: _directory_page(sphere, folded, page, page_size)
+    )
+    entries = [DirectoryEntry(**{**e, "spheres": tuple(e["spheres"])}) for e in data["entries"]]
+    return DirectoryPage(entries=entries, total=data["total"])
+
+
+async def _directory_page(sphere: str, folded: str, page: int, page_size: int) -> dict:
+    """Three queries: the count, the page's columns, the page's spheres."""
+    rows = Organisation.filter(verification=Verification.VERIFIED)
     if sphere:
-        if sphere not in Sphere._value2member_map_:
-            raise Invalid(_("Unknown sphere."), fields={"sphere": _("Unknown sphere.")})
-        filters &= Q(spheres__sphere=sphere)
-    if folded := fold(query)[:100]:
-        filters &= Q(search_key__contains=folded)
-    base = Organisation.filter(filters).distinct()
-    total = await base.count()
-    page = max(1, page)
-    rows = (
-        # Accent-free alphabetical order (Đ sorts with D), unique so no row is on two pages.
-        await base.order_by("search_key", "name", "id")
+        in_sphere = OrganisationSphere.filter(sphere=sphere).values("organisation_id")
+        rows = rows.filter(id__in=Subquery(in_sphere))
+    if folded:
+        rows = rows.filter(search_key__contains=folded)
+    total = await rows.count()
+    # Accent-free alphabetical order (Đ sorts with D), unique so no row is on two pages.
+    entries = (
+        await rows.order_by("search_key", "name", "id")
         .offset((page - 1) * page_size)
         .limit(page_size)
-        .prefetch_related("spheres")
+        .values(*DIRECTORY_COLUMNS)
     )
-    return rows, total
+    spheres: dict[int, list[str]] = {entry["id"]: [] for entry in entries}
+    for organisation_id, value in await OrganisationSphere.filter(
+        organisation_id__in=list(spheres)
+    ).values_list("organisation_id", "sphere"):
+        spheres[organisation_id].append(str(value))
+    for entry in entries:
+        entry["spheres"] = sorted(spheres[entry["id"]], key=SPHERE_ORDER.__getitem__)
+        entry["verification"] = str(entry["verification"])
+        entry["logo_id"] = str(entry["logo_id"]) if entry["logo_id"] else None
+    return {"entries": entries, "total": total}
+
+
+async def directory_changed() -> None:
+    """After an organisation is created, edited, verified or given a logo."""
+    await on_commit(lambda: cache.invalidate(DIRECTORY_CACHE))
 
 
 async def set_verification(
@@ -242,6 +312,7 @@ async def set_verification(
             previous=str(previous),
             state=str(state),
         )
+        await directory_changed()
     return organisation
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tortoise.expressions import Q
 
 from ecosystem import permissions
-from ecosystem.errors import Invalid, NotFound
+from ecosystem.errors import Invalid
 from ecosystem.i18n import _
 from ecosystem.labels import label
-from ecosystem.models import Organisation, OutboxMessage, User, Verification
+from ecosystem.models import Verification
 from ecosystem.restapi import client_ip
-from ecosystem.services import accounts, audit, organisations
+from ecosystem.services import accounts, admin, audit, organisations
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
 
-PAGE_SIZE = 50
+PAGE_SIZE = admin.PAGE_SIZE
 
 
 async def overview(request: Request) -> Response:
@@ -28,10 +27,7 @@ async def overview(request: Request) -> Response:
 
 async def set_verification(request: Request) -> Response:
     user = await require_user(request)
-    await permissions.ensure(user, "organisation.verify")
-    organisation = await Organisation.get_or_none(id=request.path_params["organisation_id"])
-    if organisation is None:
-        raise NotFound(_("No such organisation."))
+    organisation = await admin.organisation_by_id(user, request.path_params["organisation_id"])
     form = await read_form(request)
     try:
         state = Verification(form_text(form, "state"))
@@ -45,37 +41,24 @@ async def set_verification(request: Request) -> Response:
 
 
 async def users(request: Request) -> Response:
-    admin = await require_user(request)
-    await permissions.ensure(admin, "user.deactivate")
+    me = await require_user(request)
     query = request.query_params.get("q", "")[:100].strip()
     raw_page = request.query_params.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
-    rows = User.all().order_by("email")
-    if query:
-        rows = rows.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
-    found = await rows.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
-    context = {
-        "users": found[:PAGE_SIZE],
-        "q": query,
-        "page": page,
-        "has_next": len(found) > PAGE_SIZE,
-        "me": admin,
-    }
+    people, has_next = await admin.list_users(me, query, page)
+    context = {"users": people, "q": query, "page": page, "has_next": has_next, "me": me}
     return await render(request, "ecosystem/admin/users.html", context)
 
 
 async def user_action(request: Request) -> Response:
-    admin = await require_user(request)
-    await permissions.ensure(admin, "user.deactivate")
-    target = await User.get_or_none(id=request.path_params["user_id"])
-    if target is None:
-        raise NotFound(_("No such user."))
+    me = await require_user(request)
+    target = await admin.user_by_id(me, request.path_params["user_id"])
     action = form_text(await read_form(request), "action")
     if action == "deactivate":
-        await accounts.deactivate_user(admin, target, ip=client_ip(request))
+        await accounts.deactivate_user(me, target, ip=client_ip(request))
         flash(request, _("%(email)s has been deactivated.", email=target.email))
     elif action == "reactivate":
-        await accounts.reactivate_user(admin, target, ip=client_ip(request))
+        await accounts.reactivate_user(me, target, ip=client_ip(request))
         flash(request, _("%(email)s has been reactivated.", email=target.email))
     else:
         raise Invalid(_("Unknown action."))
@@ -101,17 +84,13 @@ async def audit_log(request: Request) -> Response:
 
 async def outbox(request: Request) -> Response:
     user = await require_user(request)
-    await permissions.ensure(user, "outbox.read")
-    messages = await OutboxMessage.all().order_by("-id").limit(PAGE_SIZE)
+    messages = await admin.list_outbox(user)
     return await render(request, "ecosystem/admin/outbox.html", {"messages": messages})
 
 
 async def outbox_message(request: Request) -> Response:
     user = await require_user(request)
-    await permissions.ensure(user, "outbox.read")
-    message = await OutboxMessage.get_or_none(id=request.path_params["message_id"])
-    if message is None:
-        raise NotFound(_("No such message."))
+    message = await admin.outbox_message(user, request.path_params["message_id"])
     return await render(request, "ecosystem/admin/outbox_message.html", {"message": message})
 
 

@@ -7,24 +7,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
-from ecosystem import cache
-from ecosystem.models import Organisation, User, Verification
+from ecosystem.services import organisations
 from ecosystem.settings import get_settings
 from ecosystem.web import render
 
-HOME_COUNTS_SECONDS = 60  # the figures on the home page may lag a minute
-
-
-async def _home_counts() -> dict[str, int]:
-    return {
-        "organisation_count": await Organisation.filter(verification=Verification.VERIFIED).count(),
-        "user_count": await User.filter(is_active=True).count(),
-    }
-
 
 async def home(request: Request) -> Response:
-    counts = await cache.remember("home:counts", HOME_COUNTS_SECONDS, _home_counts)
-    return await render(request, "ecosystem/home.html", counts)
+    return await render(request, "ecosystem/home.html", await organisations.public_counts())
 
 
 async def healthz(request: Request) -> Response:

@@ -288,6 +288,23 @@ async def _directory_page(sphere: str, folded: str, page: int, page_size: int) -
     return {"entries": entries, "total": total}
 
 
+PUBLIC_COUNTS_SECONDS = 60  # the figures on the home page may lag a minute
+
+
+async def public_counts() -> dict[str, int]:
+    """Verified organisations and active people, for the home page."""
+
+    async def count() -> dict[str, int]:
+        return {
+            "organisation_count": await Organisation.filter(
+                verification=Verification.VERIFIED
+            ).count(),
+            "user_count": await User.filter(is_active=True).count(),
+        }
+
+    return await cache.remember("home:counts", PUBLIC_COUNTS_SECONDS, count)
+
+
 async def directory_changed() -> None:
     """After an organisation is created, edited, verified or given a logo."""
     await on_commit(lambda: cache.invalidate(DIRECTORY_CACHE))

@@ -15,6 +15,7 @@ from ecosystem.settings import get_settings
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
+    SESSION_VERSION,
     current_user,
     flash,
     form_text,
@@ -105,10 +106,20 @@ async def revoke_api_token(request: Request) -> Response:
     return redirect(request, "/account/tokens")
 
 
+async def sign_out_elsewhere(request: Request) -> Response:
+    user = await require_user(request)
+    request.session[SESSION_VERSION] = await accounts.sign_out_other_sessions(
+        user, ip=client_ip(request)
+    )
+    flash(request, _("You have been signed out on every other device."))
+    return redirect(request, "/account")
+
+
 routes = [
     Route("/account", account, methods=["GET", "POST"]),
     Route("/language", set_language, methods=["POST"]),
     Route("/account/organisation", switch_organisation, methods=["POST"]),
     Route("/account/tokens", api_tokens, methods=["GET", "POST"]),
     Route("/account/tokens/{token_id:int}/revoke", revoke_api_token, methods=["POST"]),
+    Route("/account/sessions/revoke", sign_out_elsewhere, methods=["POST"]),
 ]

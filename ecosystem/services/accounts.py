@@ -6,6 +6,7 @@ import asyncio
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from ecosystem import i18n
 from ecosystem.db import atomic
@@ -259,6 +260,18 @@ async def set_locale(user: User, locale: str) -> None:
     if (chosen := i18n.normalise_locale(locale)) and chosen != user.locale:
         user.locale = chosen
         await user.save(update_fields=["locale"])
+
+
+async def sign_out_other_sessions(user: User, ip: str = "") -> int:
+    """Void every session cookie of the user; returns the new version for this session.
+
+    Sessions are signed cookies, so a stolen one cannot be deleted: it is outdated instead.
+    """
+    async with atomic():
+        await User.filter(id=user.id).update(session_version=F("session_version") + 1)
+        await user.refresh_from_db(fields=["session_version"])
+        await audit.record("sessions.revoked", actor=user, target=user, ip=ip)
+    return user.session_version
 
 
 async def deactivate_user(actor: User, user: User, ip: str = "") -> User:

@@ -539,3 +539,19 @@ async def test_deactivated_user_cannot_sign_in_and_loses_sessions_and_tokens(
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 401
     await new_browser().login("phuc@eiu.edu.vn")
+
+
+async def test_signing_out_other_devices_keeps_this_one(app, new_browser):
+    await make_user("lan@example.vn")
+    here, elsewhere = new_browser(), new_browser()
+    await here.login("lan@example.vn")
+    await elsewhere.login("lan@example.vn")
+    assert (await elsewhere.get("/account")).status_code == 200
+
+    response = await here.post("/account/sessions/revoke")
+
+    assert response.status_code == 303
+    assert (await here.get("/account")).status_code == 200
+    stale = await elsewhere.get("/account")
+    assert stale.status_code == 303 and stale.headers["location"].startswith("/login")
+    assert await AuditEvent.filter(action="sessions.revoked").count() == 1

@@ -38,6 +38,11 @@ LABELS: dict[str, str] = {
     "pending": N_("Awaiting verification"),
     "verified": N_("Verified"),
     "rejected": N_("Rejected"),
+    # delivery of emails in the outbox
+    "queued": N_("Queued"),
+    "sent": N_("Sent"),
+    "logged": N_("Logged (no mail server)"),
+    "failed": N_("Failed"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecosystem import api, jobs, mail, media
+from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
 from ecosystem.routes import account, admin, auth, organisations, pages
 from ecosystem.routes import media as media_routes
@@ -32,5 +33,5 @@ package = DomainPackage(
     cron_jobs=[jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0)],
     locale_dir=Path(__file__).parent / "locale",
     seed_demo=_seed_demo,
-    nav_links=(("Partners", "/organisations"),),
+    nav_links=((N_("Partners"), "/organisations"),),
 )

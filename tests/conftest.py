@@ -2,6 +2,9 @@
 
 - `app` / `client`: the real app (lifespan entered) over a migrated, emptied database.
 - `browser_session`: an HTTP client that behaves like a browser (cookies, CSRF token).
+- Pages are in Vietnamese (the default) unless a test opts into English: the `english`
+  fixture (the `client`/`browser` send `lang=en`), `new_browser(lang="en")`, and
+  `make_user(..., locale="en")` for people who sign in (signing in brings their own locale).
 - `count_queries`: counts the SQL statements a block runs (for constant-query tests).
 - TEST_REDIS_URL enables the tests marked `redis` (a real arq worker).
 """
@@ -13,9 +16,10 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +36,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 TEST_PACKAGES = tuple(p for p in os.environ.get("PACKAGES", "labs").split(",") if p)
 PASSWORD = "correct-horse-battery"
+LANG_COOKIE = "lang"  # ecosystem.middleware.LOCALE_COOKIE: a browser's language choice
 
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
 
@@ -154,6 +159,11 @@ class BrowserSession:
     http: httpx.AsyncClient
     csrf_token: str = ""
     history: list[httpx.Response] = field(default_factory=list)
+    lang: str | None = None  # e.g. "en": the language this browser has chosen (default vi)
+
+    def __post_init__(self) -> None:
+        if self.lang:
+            self.http.cookies.set(LANG_COOKIE, self.lang)
 
     async def get(self, url: str, **kwargs) -> httpx.Response:
         response = await self.http.get(url, **kwargs)
@@ -188,30 +198,96 @@ def browser(client: httpx.AsyncClient) -> BrowserSession:
 
 
 @pytest.fixture
+def english(client: httpx.AsyncClient) -> None:
+    """Opt-in for tests that read English page text: `client` and `browser` send `lang=en`.
+
+    Use it as `@pytest.mark.usefixtures("english")`. Signed-in people see their own locale:
+    create them with `make_user(..., locale="en")`.
+    """
+    client.cookies.set(LANG_COOKIE, "en")
+
+
+@pytest.fixture
 def new_browser(app):
-    """A factory of independent browser sessions (several people at once)."""
+    """A factory of independent browser sessions (several people at once).
+
+    `new_browser(lang="en")` is a browser that has chosen English.
+    """
     opened: list[httpx.AsyncClient] = []
 
-    def make() -> BrowserSession:
+    def make(lang: str | None = None) -> BrowserSession:
         transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 50001))
         http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         opened.append(http)
-        return BrowserSession(http)
+        return BrowserSession(http, lang=lang)
 
     yield make
     for http in opened:
         asyncio.get_event_loop().create_task(http.aclose())
 
 
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Callable[[], BrowserSession]]:
+    """The app for `settings` (which become the process-wide ones) and a browser factory."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await empty_database(settings.database_url)
+        async with AsyncExitStack() as clients:
+
+            def browser() -> BrowserSession:
+                transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
+                http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+                clients.push_async_callback(http.aclose)
+                return BrowserSession(http)
+
+            yield browser
+
+
 # --- data helpers -------------------------------------------------------------------------
 
 
 async def make_user(
-    email: str, password: str = PASSWORD, name: str = "", admin: bool = False, verified: bool = True
+    email: str,
+    password: str = PASSWORD,
+    name: str = "",
+    admin: bool = False,
+    verified: bool = True,
+    locale: str | None = None,
 ):
+    """A person; `locale="en"` for one who reads the pages in English once signed in."""
     from ecosystem.services.accounts import create_user
 
-    return await create_user(email, password, name or email.split("@")[0].title(), admin, verified)
+    user = await create_user(email, password, name or email.split("@")[0].title(), admin, verified)
+    if locale is not None and locale != user.locale:
+        user.locale = locale
+        await user.save(update_fields=["locale"])
+    return user
+
+
+@cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test run: `person` creates users without hashing again."""
+    from ecosystem.security import hash_password
+
+    return hash_password(PASSWORD)
+
+
+async def person(
+    email: str, *, verified: bool = True, admin: bool = False, name: str = "", locale: str = "en"
+):
+    """A person who signs in with PASSWORD, created directly (fast), reading English."""
+    from tortoise import timezone
+
+    from ecosystem.models import User
+
+    return await User.create(
+        email=email,
+        full_name=name or email.split("@")[0].title(),
+        password_hash=password_hash(),
+        locale=locale,
+        email_verified_at=timezone.now() if verified else None,
+        is_platform_admin=admin,
+    )
 
 
 async def make_organisation(

@@ -5,25 +5,9 @@ from __future__ import annotations
 
 import re
 
-from tortoise import timezone
-
 from ecosystem import jobs
 from ecosystem.models import AuditEvent, Organisation, OutboxMessage, User, Verification
-from ecosystem.security import hash_password
-from tests.conftest import PASSWORD, add_member, api_token, make_organisation
-
-PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: users below are created directly
-
-
-async def person(email: str, *, admin: bool = False, name: str = "") -> User:
-    return await User.create(
-        email=email,
-        full_name=name or email.split("@")[0].title(),
-        password_hash=PASSWORD_HASH,
-        locale="en",
-        email_verified_at=timezone.now(),
-        is_platform_admin=admin,
-    )
+from tests.conftest import PASSWORD, add_member, api_token, make_organisation, person
 
 
 async def signed_in(new_browser, user: User):
@@ -135,7 +119,7 @@ async def test_a_deactivated_user_is_locked_out_everywhere(client, new_browser):
     response = await lan_session.get("/account")
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
-    retry = new_browser()
+    retry = new_browser(lang="en")
     response = await retry.post("/login", {"email": lan.email, "password": PASSWORD})
     assert response.status_code == 403
     assert "This account has been deactivated." in response.text

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from tortoise import timezone
 
 from ecosystem.models import (
     Invitation,
@@ -23,11 +22,8 @@ from ecosystem.models import (
     User,
     Verification,
 )
-from ecosystem.security import hash_password
 from ecosystem.services.accounts import deactivate_user
-from tests.conftest import PASSWORD, add_member, make_organisation
-
-PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: users below are created directly
+from tests.conftest import add_member, make_organisation, person
 
 ROLES = [
     "anonymous",
@@ -39,17 +35,6 @@ ROLES = [
     "platform admin",
     "deactivated",
 ]
-
-
-async def person(email: str, *, verified: bool = True, admin: bool = False) -> User:
-    return await User.create(
-        email=email,
-        full_name=email.split("@")[0].title(),
-        password_hash=PASSWORD_HASH,
-        locale="en",
-        email_verified_at=timezone.now() if verified else None,
-        is_platform_admin=admin,
-    )
 
 
 @dataclass

@@ -9,18 +9,16 @@ import asyncio
 import dataclasses
 import sys
 import types
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ecosystem import jobs
-from ecosystem.app import create_app
 from ecosystem.db import atomic
 from ecosystem.models import OutboxMessage
 from ecosystem.packages import DomainPackage
 from ecosystem.settings import Settings
+from tests.conftest import running_app
 
 # What the test jobs did, in order: (job name, argument, job try, extra).
 RUNS: list[tuple[str, object, int, object]] = []
@@ -187,13 +185,6 @@ async def test_drain_does_not_wait_for_a_job_deferred_far_ahead(app) -> None:
 # --- cron entries declared by a package, run by InlineCron ------------------------------
 
 CRON_PACKAGE = "jobs_test_cron_pkg"
-
-
-@asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 async def test_a_package_cron_entry_runs_in_process_without_redis(

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
 
 import httpx
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
 
 from ecosystem import i18n
 from ecosystem.models import ApiToken, User
-from tests.conftest import make_user
+from tests.conftest import make_organisation, make_user
 
 HTML_LANG = re.compile(r'<html lang="([a-z]+)">')
 
@@ -158,3 +164,200 @@ async def test_pages_show_times_in_ho_chi_minh(browser):
     await browser.post("/language", {"locale": "en", "next": "/account/tokens"})
     page = await browser.get("/account/tokens")
     assert re.search(r"1/1/26,?\s+7:00\s*AM", page.text.replace("\u202f", " "))
+
+
+# --- the Vietnamese interface ---------------------------------------------------------------
+
+
+def text_of(html: str) -> str:
+    """What a person reads: the page without tags, entities decoded, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+# (url, status, what a Vietnamese reader sees, what an English reader sees)
+PAGES = [
+    (
+        "/",
+        200,
+        [
+            "Một nền tảng chung cho Vùng Đổi mới sáng tạo Bình Dương",
+            "Tạo tài khoản",
+            "Danh bạ đối tác",
+            "Đăng nhập",
+            "Đăng ký",
+            "Đối tác",  # the kernel's menu link (a label from ecosystem/package.py)
+            "mô hình Ba Nhà",
+        ],
+        [
+            "One platform for the Binh Duong innovation region",
+            "Create an account",
+            "Partner directory",
+            "Sign in",
+            "Register",
+            "Partners",
+            "the three houses",
+        ],
+    ),
+    (
+        "/login",
+        200,
+        ["Đăng nhập", "Mật khẩu", "Quên mật khẩu?", "Chưa có tài khoản?"],
+        ["Sign in", "Password", "Forgot your password?", "No account yet?"],
+    ),
+    (
+        "/no/such/page",
+        404,
+        ["Không tìm thấy", "Trang này không tồn tại.", "Quay lại trang chủ"],
+        ["Not found", "This page does not exist.", "Back to the home page"],
+    ),
+]
+
+
+async def test_pages_read_in_vietnamese_by_default_and_in_english_after_switching(browser):
+    for url, status, vietnamese, english in PAGES:
+        response = await browser.get(url)
+        assert response.status_code == status, url
+        shown = text_of(response.text)
+        for phrase in vietnamese:
+            assert phrase in shown, (url, phrase)
+        for phrase in english:
+            assert phrase not in shown, (url, phrase)
+
+    await browser.post("/language", {"locale": "en", "next": "/"})
+    for url, status, vietnamese, english in PAGES:
+        response = await browser.get(url)
+        assert response.status_code == status, url
+        shown = text_of(response.text)
+        for phrase in english:
+            assert phrase in shown, (url, phrase)
+        for phrase in vietnamese:
+            assert phrase not in shown, (url, phrase)
+
+
+async def test_messages_from_services_and_plurals_are_vietnamese(browser):
+    owner = await make_user("lan@eiu.edu.vn")
+    await make_organisation(owner)
+    # A service's error, shown on the form.
+    await browser.get("/login")
+    response = await browser.post("/login", {"email": owner.email, "password": "not-my-password"})
+    assert "Email hoặc mật khẩu không đúng." in text_of(response.text)
+    # A plural (Vietnamese has a single form).
+    page = text_of((await browser.get("/organisations")).text)
+    assert "1 tổ chức" in page and "Eastern International University" in page
+    assert "Trường đại học" in page  # the sphere's label
+    # The CSRF refusal, written by a middleware.
+    response = await browser.http.post("/login", data={"email": owner.email})
+    assert response.status_code == 403
+    assert "Biểu mẫu này đã hết hạn" in response.text
+
+
+# --- the catalogues -----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE_DIR = ROOT / "ecosystem" / "locale"
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+
+
+def load_catalogue(locale: str) -> Catalog:
+    with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
+        return read_po(po_file, locale=locale)
+
+
+def placeholders(text: str) -> list[tuple[str | None, str]]:
+    return sorted((name, kind) for name, kind in PLACEHOLDER.findall(text) if kind != "%")
+
+
+def extracted_messages() -> dict[str, set[str]]:
+    """Every msgid of the kernel's code and templates (extracted as babel.cfg says): files."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg, "babel.cfg")
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    found: dict[str, set[str]] = {}
+    for folder in ("ecosystem", "templates"):
+        for filename, _lineno, message, _comments, _context in extract_from_dir(
+            ROOT / folder, method_map, options_map, keywords=keywords
+        ):
+            msgid = message if isinstance(message, str) else message[0]
+            found.setdefault(msgid, set()).add(f"{folder}/{filename}")
+    return found
+
+
+def nav_labels() -> set[str]:
+    """Menu labels are declared by packages as plain strings and translated in base.html."""
+    from ecosystem.package import package
+
+    return {label for label, _url in package.nav_links}
+
+
+def test_the_vietnamese_catalogue_is_complete_and_well_formed():
+    catalogue = load_catalogue("vi")
+    assert catalogue.locale_identifier == "vi"
+    assert catalogue.charset.lower() == "utf-8"
+    assert catalogue.num_plurals == 1 and catalogue.plural_expr == "0"
+    assert not catalogue.fuzzy
+    assert not catalogue.obsolete
+    messages = [m for m in catalogue if m.id]
+    assert len(messages) > 250
+    problems = []
+    for message in messages:
+        if message.fuzzy:
+            problems.append(("fuzzy", message.id))
+        strings = message.string if message.pluralizable else (message.string,)
+        msgids = message.id if message.pluralizable else (message.id,)
+        if message.pluralizable and len(strings) != catalogue.num_plurals:
+            problems.append(("plural forms", message.id))
+        for string in strings:
+            if not string or not string.strip():
+                problems.append(("untranslated", message.id))
+            # The same placeholders, each as often and of the same type, as the English text.
+            elif placeholders(string) != placeholders(msgids[-1]):
+                problems.append(("placeholders", message.id, string))
+            else:
+                params = {name: 1 for name, _kind in placeholders(msgids[0]) if name}
+                try:
+                    string % params if params else None
+                except (KeyError, TypeError, ValueError) as exc:
+                    problems.append(("format", message.id, repr(exc)))
+    problems += [("check", m.id, str(e)) for m, errors in catalogue.check() for e in errors]
+    assert problems == []
+
+
+def test_the_english_catalogue_has_the_same_messages():
+    vietnamese, english = load_catalogue("vi"), load_catalogue("en")
+    assert english.locale_identifier == "en" and english.num_plurals == 2
+    assert {m.id for m in english if m.id} == {m.id for m in vietnamese if m.id}
+    # Empty strings: the English msgid is shown as it is.
+    assert all(not any(m.string) if m.pluralizable else not m.string for m in english if m.id)
+
+
+def test_every_message_in_the_code_is_in_the_vietnamese_catalogue():
+    extracted = extracted_messages()
+    # The extraction really covers Python (services, routes, labels, schemas, middleware)
+    # and templates (pages, plurals, mails).
+    where = set().union(*extracted.values())
+    for expected in (
+        "ecosystem/labels.py",
+        "ecosystem/schemas.py",
+        "ecosystem/middleware.py",
+        "ecosystem/services/accounts.py",
+        "ecosystem/routes/auth.py",
+        "templates/base.html",
+        "templates/ecosystem/home.html",
+        "templates/mail/verify_email.txt",
+    ):
+        assert expected in where, expected
+    assert "%(num)d organisation" in extracted and "Hello %(name)s," in extracted
+    assert "Association / NGO" in extracted  # N_() in labels.py
+
+    catalogue = {m.id if isinstance(m.id, str) else m.id[0] for m in load_catalogue("vi") if m.id}
+    missing = {msgid: extracted[msgid] for msgid in extracted if msgid not in catalogue}
+    assert missing == {}, "Translate these in ecosystem/locale/vi/LC_MESSAGES/messages.po"
+    # And nothing stale: every translation is still used.
+    stale = catalogue - set(extracted) - nav_labels()
+    assert stale == set()
+
+
+def test_every_menu_label_is_translated():
+    with i18n.use_locale("vi"):
+        for label in nav_labels():
+            assert i18n.gettext(label) != label, label

@@ -64,7 +64,7 @@ def files_in(settings) -> list:
 
 
 async def signed_in(browser, email="lan@example.vn"):
-    user = await make_user(email)
+    user = await make_user(email, locale="en")  # the messages below are asserted in English
     await browser.login(email)
     await browser.get("/account")
     return user

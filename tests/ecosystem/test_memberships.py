@@ -19,21 +19,7 @@ from ecosystem.models import (
     Role,
     User,
 )
-from ecosystem.security import hash_password
-from tests.conftest import PASSWORD, add_member, make_organisation
-
-PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: users below are created directly
-
-
-async def person(email: str, *, verified: bool = True, admin: bool = False) -> User:
-    return await User.create(
-        email=email,
-        full_name=email.split("@")[0].title(),
-        password_hash=PASSWORD_HASH,
-        locale="en",
-        email_verified_at=timezone.now() if verified else None,
-        is_platform_admin=admin,
-    )
+from tests.conftest import add_member, make_organisation, person
 
 
 async def signed_in(new_browser, user: User):

@@ -8,7 +8,6 @@ import asyncio
 import re
 
 import pytest
-from tortoise import timezone
 
 from ecosystem.models import (
     AuditEvent,
@@ -18,24 +17,9 @@ from ecosystem.models import (
     OrganisationDomain,
     OrganisationSphere,
     Role,
-    User,
     Verification,
 )
-from ecosystem.security import hash_password
-from tests.conftest import PASSWORD, add_member, api_token, make_organisation
-
-PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: users below are created directly
-
-
-async def person(email: str, *, verified: bool = True, admin: bool = False) -> User:
-    return await User.create(
-        email=email,
-        full_name=email.split("@")[0].title(),
-        password_hash=PASSWORD_HASH,
-        locale="en",
-        email_verified_at=timezone.now() if verified else None,
-        is_platform_admin=admin,
-    )
+from tests.conftest import add_member, api_token, make_organisation, person
 
 
 def english(session) -> None:

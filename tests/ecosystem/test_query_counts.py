@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
+import pytest
 from tortoise import timezone
 
 from ecosystem import cache
@@ -27,24 +28,11 @@ from ecosystem.models import (
     User,
     Verification,
 )
-from ecosystem.security import hash_password
 from ecosystem.services.organisations import DIRECTORY_CACHE
 from ecosystem.text import fold
-from tests.conftest import PASSWORD, api_token
+from tests.conftest import api_token, person
 
-PASSWORD_HASH = hash_password(PASSWORD)  # for the people who sign in
 SMALL, LARGE = 3, 40
-
-
-async def person(email: str, *, admin: bool = False) -> User:
-    return await User.create(
-        email=email,
-        full_name=email.split("@")[0].title(),
-        password_hash=PASSWORD_HASH,
-        locale="en",
-        email_verified_at=timezone.now(),
-        is_platform_admin=admin,
-    )
 
 
 async def extra_users(start: int, stop: int) -> list[User]:
@@ -109,6 +97,7 @@ def assert_constant(small: int, large: int, bound: int, statements: list[str]) -
 # --- the partner directory -------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english")  # asserts the English count line
 async def test_directory_page_and_fragment(browser, count_queries):
     await organisations(0, SMALL)
     await organisations(100, 100 + SMALL, Verification.PENDING)  # never listed

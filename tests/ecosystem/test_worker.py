@@ -14,26 +14,24 @@ import subprocess
 import sys
 import time
 import types
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
 from ecosystem import jobs
-from ecosystem.app import create_app
 from ecosystem.db import atomic
 from ecosystem.models import OutboxMessage, User
 from ecosystem.packages import DomainPackage
 from ecosystem.settings import PROJECT_ROOT, Settings
 from ecosystem.worker import build_worker
-from tests.conftest import PASSWORD, TEST_REDIS_URL, BrowserSession, empty_database
+from tests.conftest import PASSWORD, TEST_REDIS_URL, running_app
 
 pytestmark = [
     pytest.mark.redis,
@@ -81,23 +79,6 @@ async def redis() -> AsyncIterator[Redis]:
 @pytest.fixture
 def redis_settings(settings: Settings, redis: Redis) -> Settings:
     return dataclasses.replace(settings, redis_url=TEST_REDIS_URL)
-
-
-@asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[Callable[[], BrowserSession]]:
-    """The app for `settings` (which become the process-wide ones) and a browser factory."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        await empty_database(settings.database_url)
-        async with AsyncExitStack() as clients:
-
-            def browser() -> BrowserSession:
-                transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
-                http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-                clients.push_async_callback(http.aclose)
-                return BrowserSession(http)
-
-            yield browser
 
 
 async def run_burst(settings: Settings):

@@ -1,0 +1,1 @@
+"""Business rules of the lab network: every function takes an explicit actor."""

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
-from labs import api
+from labs import api, jobs
+from labs.routes import public, staff, training
+
+
+async def _seed_demo() -> None:
+    from labs.seed import seed_labs
+
+    await seed_labs()
+
 
 package = DomainPackage(
     name="labs",
     models="labs.models",
+    routes=[*public.routes, *staff.routes, *training.routes],
     api_routes=api.routes,
-    jobs=(),  # reminders, no-shows and waitlist offers come with the HTML session
+    jobs=jobs.JOBS,
+    cron_jobs=jobs.CRON_JOBS,
     locale_dir=Path(__file__).parent / "locale",
+    seed_demo=_seed_demo,
+    nav_links=((N_("Labs"), "/labs"),),
 )

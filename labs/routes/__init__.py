@@ -1,0 +1,1 @@
+"""The lab network's HTML pages, one module per area."""

@@ -1,0 +1,5 @@
+"""HTML pages: training side of the lab network."""
+
+from __future__ import annotations
+
+routes: list = []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import Tortoise
@@ -76,6 +78,21 @@ async def init_orm(config: dict[str, Any]) -> None:
     # reuse another dialect's placeholders.
     EXECUTOR_CACHE.clear()
     await Tortoise.init(config=config, _enable_global_fallback=True)
+    _store_sqlite_datetimes_in_utc()
+
+
+def _utc_text(value: datetime) -> str:
+    return (value.astimezone(UTC) if value.tzinfo else value).isoformat(" ")
+
+
+def _store_sqlite_datetimes_in_utc() -> None:
+    """SQLite keeps datetimes as text, and tortoise writes an aware value with its own offset.
+
+    Text with mixed offsets compares wrongly (10:00+07:00 sorts after 09:00+00:00), so every
+    aware datetime, stored or compared, is written in UTC. Replaces tortoise's adapter, which
+    its SQLite backend registers on import (before this runs).
+    """
+    sqlite3.register_adapter(datetime, _utc_text)
 
 
 # Jobs enqueued inside `atomic()` wait here until the transaction commits.

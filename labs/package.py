@@ -19,7 +19,7 @@ async def _seed_demo() -> None:
 package = DomainPackage(
     name="labs",
     models="labs.models",
-    routes=[*public.routes, *staff.routes, *training.routes],
+    routes=[*staff.routes, *public.routes, *training.routes],  # /labs/new before /labs/{slug}
     api_routes=api.routes,
     jobs=jobs.JOBS,
     cron_jobs=jobs.CRON_JOBS,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from labs.intervals import Interval, as_utc, clip, intersect, total_duration
 
-NOT_COUNTED_STATUSES: frozenset[str] = frozenset({"cancelled", "rejected"})
+NOT_COUNTED_STATUSES: frozenset[str] = frozenset({"cancelled", "declined"})
 """Booking statuses that never count in statistics."""
 
 UNKNOWN_SPHERE = "unknown"
@@ -93,7 +93,7 @@ def usage_stats(
 ) -> UsageStats:
     """Usage of one machine over ``window``, as of ``now`` (for no-shows).
 
-    Bookings whose status is in ``not_counted_statuses`` (cancelled, rejected) are ignored
+    Bookings whose status is in ``not_counted_statuses`` (cancelled, declined) are ignored
     entirely; the others are clipped to the window and those not overlapping it are ignored.
     """
     now = as_utc(now, "now")

@@ -23,6 +23,7 @@ from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
+from ecosystem import jobs
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt
@@ -67,6 +68,7 @@ QUOTA_STATUSES = (
     BookingStatus.NO_SHOW,
 )
 EXCLUSION_VIOLATION = "23P01"
+WAITLIST_JOB = "labs.jobs.waitlist_offers"  # by name: the jobs module imports this one
 
 
 class RuleBroken(Invalid):
@@ -424,6 +426,8 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
             await audit.record(
                 "booking.cancelled", actor=actor, target=booking, ip=ip, by_staff=not is_owner
             )
+            # The freed slot goes to the waitlist now, not at the next minute's cron run.
+            await jobs.enqueue(WAITLIST_JOB, job_id=f"waitlist-after-cancel:{booking.id}")
     await booking.refresh_from_db()
     if booking.status != BookingStatus.CANCELLED:  # declined or completed meanwhile
         raise Conflict(

@@ -29,7 +29,7 @@ def test_example_week() -> None:
         BookingRecord(hours(2, 4), "confirmed", "university", checked_in=True),
         BookingRecord(hours(5, 6), "confirmed", "startup", checked_in=False),  # no-show
         BookingRecord(hours(6, 9), "cancelled", "startup"),  # never counts
-        BookingRecord(hours(2, 3, day=1), "rejected", "enterprise"),  # never counts
+        BookingRecord(hours(2, 3, day=1), "declined", "enterprise"),  # never counts
         BookingRecord(hours(9, 12, day=1), "confirmed", None, checked_in=True),  # 2 h after close
         BookingRecord(hours(2, 4, day=4), "confirmed", "enterprise"),  # future, not a no-show
         BookingRecord(hours(-2, 2), "confirmed", "university", checked_in=True),  # half outside

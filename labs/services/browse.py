@@ -1,0 +1,375 @@
+"""What the public and member-facing pages of the lab network show, loaded in constant queries.
+
+Reads only: bookings are made and cancelled by `labs.services.bookings`. Every loader runs a
+fixed number of queries whatever the number of machines, bookings or closures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise import timezone
+
+from ecosystem.errors import Invalid, NotFound, NotPermitted
+from ecosystem.i18n import DEFAULT_TIMEZONE, _
+from ecosystem.models import User
+from labs.availability import WeekGrid, availability, slot_starts, week_grid
+from labs.intervals import Interval, local_date_span, normalize, resolve_local, subtract
+from labs.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Blackout,
+    Booking,
+    Closure,
+    Equipment,
+    EquipmentCategory,
+    EquipmentStatus,
+    Lab,
+    LabKind,
+)
+from labs.pricing import PUBLIC
+from labs.services import schedule
+from labs.services.bookings import Price, get_bookable_equipment, price_quote, rules_of
+
+HOUR = timedelta(hours=1)
+WEEKDAYS = range(7)
+
+# Parts of a day, in the lab's local wall-clock time.
+PARTS_OF_DAY: dict[str, tuple[time, time]] = {
+    "morning": (time(6), time(12)),
+    "afternoon": (time(12), time(17)),
+    "evening": (time(17), time(22)),
+}
+MAX_SEARCH_RESULTS = 200
+SEARCH_PARAMS = ("category", "day", "part", "from", "to", "duration")
+DEFAULT_TZ = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+# --- labs ---------------------------------------------------------------------------------
+
+
+async def list_labs(kind: str = "") -> list[Lab]:
+    """Published labs with host organisation, opening hours and photos (four queries)."""
+    query = Lab.filter(is_published=True)
+    if kind:
+        try:
+            query = query.filter(kind=LabKind(kind))
+        except ValueError as exc:
+            message = _("Unknown kind of lab.")
+            raise Invalid(message, fields={"kind": message}) from exc
+    return (
+        await query.select_related("organisation")
+        .prefetch_related("opening_hours", "photos")
+        .order_by("name", "id")
+    )
+
+
+@dataclass
+class LabPage:
+    lab: Lab
+    hours: dict[int, list[tuple[time, time]]]
+    equipment_by_category: dict[str, list[Equipment]]
+    closures: list[Closure]
+    is_staff: bool = False
+
+
+async def lab_page(actor: User | None, slug: str) -> LabPage:
+    """A lab with everything its page shows (constant queries)."""
+    from labs import permissions
+
+    lab = await Lab.get_or_none(slug=slug).select_related("organisation").prefetch_related("photos")
+    if lab is None:
+        raise NotFound(_("No such lab."))
+    is_staff = await permissions.is_lab_staff(actor, lab) if actor else False
+    if not lab.is_published and not is_staff:
+        raise NotFound(_("No such lab."))
+    hours = (await schedule.weekly_hours([lab.id]))[lab.id]
+    machines = await (
+        Equipment.filter(lab_id=lab.id)
+        .exclude(status=EquipmentStatus.RETIRED)
+        .prefetch_related("rates")
+        .order_by("category", "name", "id")
+    )
+    grouped: dict[str, list[Equipment]] = defaultdict(list)
+    for machine in machines:
+        grouped[machine.category.value].append(machine)
+    today = timezone.now().astimezone(schedule.lab_timezone(lab)).date()
+    closures = await Closure.filter(lab_id=lab.id, last_day__gte=today).order_by("first_day")[:20]
+    return LabPage(lab, dict(hours), dict(grouped), list(closures), is_staff)
+
+
+# --- a machine ----------------------------------------------------------------------------
+
+
+@dataclass
+class MachinePage:
+    equipment: Equipment
+    price_per_hour: Price | None
+    price_is_public: bool
+    rates: list = field(default_factory=list)
+
+
+async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
+    """A machine with its lab, rates and the price per hour for the actor (or the public)."""
+    equipment = await get_bookable_equipment(actor, equipment_id)
+    rates = await equipment.rates.all().order_by("rate_per_hour")
+    price: Price | None = None
+    is_public = actor is None
+    start = timezone.now().replace(minute=0, second=0, microsecond=0)
+    if actor is not None:
+        try:
+            price = await price_quote(actor, equipment, start, start + HOUR)
+        except NotPermitted:
+            price = None
+    else:
+        public = next((rate for rate in rates if rate.category == PUBLIC), None)
+        if public is not None:
+            price = Price(public.rate_per_hour, public.currency, PUBLIC)
+        elif not rates:
+            price = Price(0, "VND", "")
+    return MachinePage(equipment, price, is_public, list(rates))
+
+
+@dataclass
+class WeekView:
+    equipment: Equipment
+    grid: WeekGrid
+    start: date
+    previous: date
+    next: date
+    min_length: timedelta
+    selected: int  # the day shown first on a phone: today in this week, else Monday
+
+
+def week_start_of(raw: str, today: date) -> date:
+    """The Monday of the week holding the given ISO date (this week if missing or bad)."""
+    try:
+        day = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        day = today
+    return day - timedelta(days=day.weekday())
+
+
+async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:
+    """The 7-day grid of a machine: free, busy (anonymous) and closed cells (six queries).
+
+    Cells before the earliest bookable moment (now + notice) and in blackouts are closed.
+    """
+    equipment = await get_bookable_equipment(actor, equipment_id)
+    tz = schedule.lab_timezone(equipment.lab)
+    now = timezone.now()
+    monday = week_start_of(start_raw, now.astimezone(tz).date())
+    window = local_date_span(monday, monday + timedelta(days=6), tz)
+    open_time = await schedule.lab_open_time(equipment.lab, window)
+    blackouts = await schedule.blackouts_of(equipment.id, window)
+    busy = await schedule.busy_of(equipment.id, window)
+    bookable = subtract(open_time, blackouts)
+    earliest = now + timedelta(minutes=equipment.notice_minutes)
+    if equipment.status != EquipmentStatus.AVAILABLE:
+        bookable = []
+    elif window.start < earliest:
+        bookable = subtract(bookable, [Interval(window.start, max(earliest, window.start))])
+    step = timedelta(minutes=equipment.slot_step_minutes)
+    # Keep the rows of the lab's opening hours, even in a week where they are all past.
+    grid = week_grid(tz, monday, bookable, busy, step, trim_closed=False)
+    grid = _trim_to_opening(grid, open_time)
+    today = now.astimezone(tz).date()
+    selected = (today - monday).days if 0 <= (today - monday).days < 7 else 0
+    length = max(timedelta(minutes=equipment.min_minutes), step)
+    previous, following = monday - timedelta(days=7), monday + timedelta(days=7)
+    return WeekView(equipment, grid, monday, previous, following, length, selected)
+
+
+def _trim_to_opening(grid: WeekGrid, open_time: list[Interval]) -> WeekGrid:
+    """Drop the leading and trailing rows in which the lab is closed on all seven days."""
+    opened = normalize(open_time)
+
+    def is_open(start: datetime, end: datetime) -> bool:
+        return start < end and any(o.start < end and start < o.end for o in opened)
+
+    keep = [
+        index
+        for index, row in enumerate(grid.rows)
+        if any(cell.state != "closed" or is_open(cell.start, cell.end) for cell in row.cells)
+    ]
+    if not keep:
+        return WeekGrid(grid.days, ())
+    return WeekGrid(grid.days, grid.rows[keep[0] : keep[-1] + 1])
+
+
+@dataclass
+class SlotChoice:
+    """The booking form's choices: the start, and every end allowed on the slot grid."""
+
+    equipment: Equipment
+    start: datetime
+    ends: list[datetime]
+    end: datetime
+
+
+def parse_moment(raw: str, name: str) -> datetime:
+    """An ISO datetime with offset (422 naming the field if missing, naive or malformed)."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        message = _("Pick a time on the week view.")
+        raise Invalid(message, fields={name: message})
+    return moment
+
+
+async def slot_choice(
+    actor: User | None, equipment_id: int, start_raw: str, end_raw: str = ""
+) -> SlotChoice:
+    """The machine and the ends a booking starting at `start` may have (min to max length)."""
+    equipment = await get_bookable_equipment(actor, equipment_id)
+    start = parse_moment(start_raw, "start")
+    step = timedelta(minutes=equipment.slot_step_minutes)
+    first = start + timedelta(minutes=equipment.min_minutes)
+    last = start + timedelta(minutes=equipment.max_minutes)
+    ends: list[datetime] = []
+    moment = first
+    while moment <= last and len(ends) < 200:
+        ends.append(moment)
+        moment += step
+    end = first
+    if end_raw:
+        end = parse_moment(end_raw, "end")
+        if end not in ends:
+            ends = sorted({*ends, end})
+    return SlotChoice(equipment, start, ends, end)
+
+
+# --- search across the network ------------------------------------------------------------
+
+
+@dataclass
+class SearchQuery:
+    category: EquipmentCategory | None
+    day: date
+    part: str
+    from_time: time
+    to_time: time
+    duration: timedelta
+
+
+@dataclass
+class SearchHit:
+    equipment: Equipment
+    start: datetime
+    end: datetime
+    day: date
+
+
+def _time(raw: str, name: str) -> time:
+    try:
+        return time.fromisoformat(raw)
+    except ValueError as exc:
+        message = _("Give a time such as 13:30.")
+        raise Invalid(message, fields={name: message}) from exc
+
+
+def parse_search(params: dict[str, str], today: date) -> SearchQuery:
+    """The search form's input (422 naming the field on bad input)."""
+    category = None
+    if params.get("category"):
+        try:
+            category = EquipmentCategory(params["category"])
+        except ValueError as exc:
+            message = _("Unknown category.")
+            raise Invalid(message, fields={"category": message}) from exc
+    try:
+        day = date.fromisoformat(params["day"]) if params.get("day") else today
+    except ValueError as exc:
+        message = _("Give a date such as 2026-03-03.")
+        raise Invalid(message, fields={"day": message}) from exc
+    part = params.get("part", "") or ""
+    if part in PARTS_OF_DAY:
+        from_time, to_time = PARTS_OF_DAY[part]
+    elif params.get("from") and params.get("to"):
+        part = ""
+        from_time, to_time = _time(params["from"], "from"), _time(params["to"], "to")
+        if to_time <= from_time:
+            message = _("The end must be after the start.")
+            raise Invalid(message, fields={"to": message})
+    else:
+        part = ""
+        from_time, to_time = time(0), time(23, 59)
+    raw_minutes = params.get("duration", "") or "60"
+    if not raw_minutes.isdigit() or not 15 <= int(raw_minutes) <= 24 * 60:
+        message = _("Give a duration between 15 and 1440 minutes.")
+        raise Invalid(message, fields={"duration": message})
+    return SearchQuery(category, day, part, from_time, to_time, timedelta(minutes=int(raw_minutes)))
+
+
+async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> list[SearchHit]:
+    """Machines with a free slot of the duration in the window, first slot each (5 queries).
+
+    The day and times are each lab's local wall-clock time.
+    """
+    machines = Equipment.filter(lab__is_published=True, status=EquipmentStatus.AVAILABLE)
+    if query.category is not None:
+        machines = machines.filter(category=query.category)
+    candidates = await machines.select_related("lab").order_by("lab__name", "name", "id")
+    if not candidates:
+        return []
+    # A UTC window wide enough for the day in every zone; each lab's own window is cut from it.
+    wide = Interval(
+        datetime.combine(query.day - timedelta(days=1), time(), tzinfo=UTC),
+        datetime.combine(query.day + timedelta(days=2), time(), tzinfo=UTC),
+    )
+    ids = [machine.id for machine in candidates]
+    lab_ids = {machine.lab.id for machine in candidates}
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    for equipment_id, start, end in await Booking.filter(
+        equipment_id__in=ids,
+        status__in=list(ACTIVE_BOOKING_STATUSES),
+        starts_at__lt=wide.end,
+        ends_at__gt=wide.start,
+    ).values_list("equipment_id", "starts_at", "ends_at"):
+        busy[equipment_id].append(Interval(start, end))
+    blackouts: dict[int, list[Interval]] = defaultdict(list)
+    for equipment_id, start, end in await Blackout.filter(
+        equipment_id__in=ids, starts_at__lt=wide.end, ends_at__gt=wide.start
+    ).values_list("equipment_id", "starts_at", "ends_at"):
+        if start < end:
+            blackouts[equipment_id].append(Interval(start, end))
+    hours = await schedule.weekly_hours(lab_ids)
+    closures = await schedule.closed_days(lab_ids, wide)
+    now = timezone.now()
+    open_by_lab: dict[int, tuple[Interval, list[Interval]] | None] = {}
+    hits: list[SearchHit] = []
+    for machine in candidates:
+        lab = machine.lab
+        if lab.id not in open_by_lab:
+            tz = schedule.lab_timezone(lab)
+            start = resolve_local(datetime.combine(query.day, query.from_time), tz)
+            end = resolve_local(datetime.combine(query.day, query.to_time), tz)
+            if end <= start:
+                open_by_lab[lab.id] = None
+            else:
+                window = Interval(start, end)
+                opened = schedule.open_time(hours[lab.id], closures.get(lab.id, []), lab, window)
+                open_by_lab[lab.id] = (window, opened)
+        found = open_by_lab[lab.id]
+        if found is None:
+            continue
+        window, opened = found
+        earliest = now + timedelta(minutes=machine.notice_minutes)
+        free, _busy = availability(opened, blackouts[machine.id], busy[machine.id], window)
+        if window.start < earliest:
+            free = subtract(free, [Interval(window.start, max(earliest, window.start))])
+        rules = rules_of(machine)
+        length = max(query.duration, timedelta(minutes=rules.min_minutes))
+        length = -(-length // rules.step) * rules.step  # whole slots
+        if length > timedelta(minutes=rules.max_minutes):
+            continue
+        starts = slot_starts(free, rules.step, length, schedule.lab_timezone(lab))
+        if starts:
+            hits.append(SearchHit(machine, starts[0], starts[0] + length, query.day))
+            if len(hits) >= limit:
+                break
+    return hits

@@ -1,0 +1,86 @@
+"""A person's bookings as an iCalendar feed behind a secret URL.
+
+Only the SHA-256 of the token is stored: the URL is shown once, when it is created or
+regenerated, and regenerating it kills the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC
+
+from icalendar import Calendar, Event
+from tortoise import timezone
+
+from ecosystem.db import atomic
+from ecosystem.errors import NotFound
+from ecosystem.i18n import _
+from ecosystem.models import User
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, CalendarFeed
+
+PRODID = "-//Binh Duong Innovation Region//Labs//EN"
+UID_DOMAIN = "labs.innovation-region"
+FEED_LIMIT = 1000
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def has_feed(user: User) -> bool:
+    return await CalendarFeed.filter(user_id=user.id).exists()
+
+
+async def regenerate_feed(user: User) -> str:
+    """A new secret token for the user's feed (the old URL stops working). Returns the token."""
+    token = secrets.token_urlsafe(32)
+    async with atomic():
+        updated = await CalendarFeed.filter(user_id=user.id).update(token_hash=_hash(token))
+        if not updated:
+            await CalendarFeed.create(user_id=user.id, token_hash=_hash(token))
+    return token
+
+
+async def delete_feed(user: User) -> None:
+    await CalendarFeed.filter(user_id=user.id).delete()
+
+
+async def feed_bookings(token: str) -> list[Booking]:
+    """The active bookings of the feed's owner, with machine and lab (two queries); 404."""
+    if not token or len(token) > 200:
+        raise NotFound(_("No such calendar."))
+    feed = await CalendarFeed.get_or_none(token_hash=_hash(token))
+    if feed is None:
+        raise NotFound(_("No such calendar."))
+    return await (
+        Booking.filter(user_id=feed.user_id, status__in=list(ACTIVE_BOOKING_STATUSES))  # type: ignore[attr-defined]
+        .select_related("equipment__lab")
+        .order_by("starts_at", "id")
+        .limit(FEED_LIMIT)
+    )
+
+
+def to_ical(bookings: list[Booking]) -> bytes:
+    """The bookings as an iCalendar document: UTC times, one stable UID per booking."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", _("My lab bookings"))
+    stamp = timezone.now().astimezone(UTC)
+    for booking in bookings:
+        equipment = booking.equipment
+        lab = equipment.lab
+        event = Event()
+        event.add("uid", f"booking-{booking.id}@{UID_DOMAIN}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", booking.starts_at.astimezone(UTC))
+        event.add("dtend", booking.ends_at.astimezone(UTC))
+        event.add("summary", equipment.name)
+        event.add("location", lab.address or lab.name)
+        event.add("status", "CONFIRMED" if booking.status == "confirmed" else "TENTATIVE")
+        if booking.purpose:
+            event.add("description", booking.purpose)
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,144 @@
+"""Checking people in at the lab (by the booking's QR code or by hand), out, and no-shows.
+
+Only staff of the booking's lab may do any of this. Check-in is open from
+`CHECK_IN_EARLY` before the start until the end of the booking.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise import timezone
+
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotFound
+from ecosystem.i18n import _, format_dt
+from ecosystem.models import User
+from ecosystem.services import audit
+from labs import permissions
+from labs.models import Booking, BookingStatus
+
+CHECK_IN_EARLY = timedelta(minutes=15)
+USAGE_NOTE_MAX = 1000
+
+
+async def booking_by_code(actor: User, code: str) -> Booking:
+    """The booking with this check-in code, for staff of its lab (404 for anybody else)."""
+    code = code.strip()
+    if "/" in code:  # a scanned URL pasted into the form
+        code = code.rstrip("/").rsplit("/", 1)[-1]
+    booking = None
+    if code and len(code) <= 32:
+        booking = await Booking.get_or_none(check_in_code=code).select_related(
+            "equipment__lab", "user"
+        )
+    if booking is None:
+        raise NotFound(_("No booking has this check-in code."))
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    return booking
+
+
+async def booking_of_lab(actor: User, lab_id: int, booking_id: int) -> Booking:
+    booking = await Booking.get_or_none(id=booking_id, equipment__lab_id=lab_id).select_related(
+        "equipment__lab", "user"
+    )
+    if booking is None:
+        raise NotFound(_("No such booking."))
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    return booking
+
+
+def check_in_window(booking: Booking) -> tuple:
+    return booking.starts_at - CHECK_IN_EARLY, booking.ends_at
+
+
+def can_check_in(booking: Booking) -> bool:
+    opens, closes = check_in_window(booking)
+    now = timezone.now()
+    return (
+        booking.status == BookingStatus.CONFIRMED
+        and booking.checked_in_at is None
+        and opens <= now < closes
+    )
+
+
+async def _apply(booking: Booking, actor: User, expected: dict, changes: dict, action: str):
+    async with atomic():
+        updated = await Booking.filter(id=booking.id, **expected).update(
+            **changes, updated_at=timezone.now()
+        )
+        if not updated:
+            raise Conflict(_("The booking changed meanwhile; reload the page."), code="changed")
+        await audit.record(action, actor=actor, target=booking)
+    booking.update_from_dict(changes)
+    return booking
+
+
+async def check_in(actor: User, booking: Booking) -> Booking:
+    """Staff check the booker in: a confirmed booking, 15 minutes before start until its end."""
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    if booking.checked_in_at is not None:
+        raise Conflict(_("This booking is already checked in."), code="already_checked_in")
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(_("Only confirmed bookings can be checked in."), code="not_confirmed")
+    opens, closes = check_in_window(booking)
+    now = timezone.now()
+    tz = booking.equipment.lab.timezone
+    if now < opens:
+        raise Invalid(
+            _(
+                "Check-in opens at %(at)s (15 minutes before the start).",
+                at=format_dt(opens, "short", tz),
+            ),
+            code="too_early",
+        )
+    if now >= closes:
+        raise Invalid(_("This booking has ended: it can no longer be checked in."), code="too_late")
+    return await _apply(
+        booking,
+        actor,
+        {"status": BookingStatus.CONFIRMED, "checked_in_at__isnull": True},
+        {"checked_in_at": now},
+        "booking.checked_in",
+    )
+
+
+async def check_out(actor: User, booking: Booking, usage_note: str = "") -> Booking:
+    """Staff check the booker out with a usage note; the booking is completed."""
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    note = usage_note.strip()
+    if len(note) > USAGE_NOTE_MAX:
+        message = _("At most %(n)d characters.", n=USAGE_NOTE_MAX)
+        raise Invalid(message, fields={"usage_note": message})
+    if booking.checked_in_at is None or booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(_("Only a checked-in booking can be checked out."), code="not_checked_in")
+    return await _apply(
+        booking,
+        actor,
+        {"status": BookingStatus.CONFIRMED, "checked_out_at__isnull": True},
+        {
+            "checked_out_at": timezone.now(),
+            "usage_note": note,
+            "status": BookingStatus.COMPLETED,
+        },
+        "booking.checked_out",
+    )
+
+
+async def mark_no_show(actor: User, booking: Booking) -> Booking:
+    """Staff mark a confirmed booking that was not checked in, once it has started."""
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    if booking.status != BookingStatus.CONFIRMED or booking.checked_in_at is not None:
+        raise Conflict(
+            _("Only a confirmed booking that nobody checked in can be a no-show."),
+            code="not_no_show",
+        )
+    if timezone.now() < booking.starts_at:
+        raise Invalid(_("The booking has not started yet."), code="not_started")
+    return await _apply(
+        booking,
+        actor,
+        {"status": BookingStatus.CONFIRMED, "checked_in_at__isnull": True},
+        {"status": BookingStatus.NO_SHOW},
+        "booking.no_show",
+    )

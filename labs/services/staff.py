@@ -1,0 +1,778 @@
+"""The staff side of a lab: creating and editing labs, machines, hours, closures, blackouts,
+granting the staff role, approving bookings, the daily agenda and recurring course bookings.
+
+Every function takes the acting user first and checks `labs.permissions` itself. Input comes as
+plain strings (from a form); a broken field raises `Invalid` with `fields` naming every broken
+field, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from tortoise import timezone
+from tortoise.exceptions import IntegrityError
+
+from ecosystem import mail
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.labels import N_
+from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.services import audit
+from labs import permissions
+from labs.intervals import Interval, local_date_span, resolve_local, subtract
+from labs.models import (
+    ACTIVE_BOOKING_STATUSES,
+    MINUTES_PER_DAY,
+    Blackout,
+    Booking,
+    BookingSeries,
+    BookingStatus,
+    Closure,
+    Equipment,
+    EquipmentCategory,
+    EquipmentRate,
+    EquipmentStatus,
+    Lab,
+    LabKind,
+    LabStaff,
+    OpeningHours,
+)
+from labs.pricing import DEFAULT_CATEGORY_RULES
+from labs.recurrence import MAX_OCCURRENCES, split_conflicts, weekly_occurrences
+from labs.services import bookings, schedule
+
+RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+WEEKDAYS = range(7)
+
+
+CHOICE_LABELS = {
+    "fablab": N_("FabLab"),
+    "techlab": N_("TechLab"),
+    "livinglab": N_("Living Lab"),
+    "3d_printer": N_("3D printer"),
+    "laser_cutter": N_("Laser cutter"),
+    "cnc": N_("CNC machine"),
+    "pcb_mill": N_("PCB mill"),
+    "electronics_bench": N_("Electronics bench"),
+    "biotech_instrument": N_("Biotech instrument"),
+    "test_bed": N_("Test bed"),
+    "other": N_("Other"),
+    "available": N_("Available"),
+    "maintenance": N_("Under maintenance"),
+    "retired": N_("Retired"),
+    "pending": N_("Awaiting approval"),
+    "confirmed": N_("Confirmed"),
+    "cancelled": N_("Cancelled"),
+    "declined": N_("Declined"),
+    "no_show": N_("No-show"),
+    "completed": N_("Completed"),
+    "student_host": N_("Student of the host"),
+    "student": N_("Student"),
+    "startup": N_("Startup"),
+    "enterprise": N_("Enterprise"),
+    "public": N_("Public"),
+}
+
+
+def choice_label(value) -> str:
+    """The display name of a stored value of the lab network (translated)."""
+    key = getattr(value, "value", value)
+    return _(CHOICE_LABELS[key]) if key in CHOICE_LABELS else str(key)
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+async def get_lab(slug: str) -> Lab:
+    lab = await Lab.get_or_none(slug=slug).select_related("organisation")
+    if lab is None:
+        raise NotFound(_("No such lab."))
+    return lab
+
+
+async def managed_lab(actor: User, slug: str, action: str = "lab.manage") -> Lab:
+    """The lab, if the actor may do `action` on it (404 unknown, 403 not permitted)."""
+    lab = await get_lab(slug)
+    await permissions.ensure(actor, action, lab)
+    return lab
+
+
+async def lab_equipment(lab: Lab, equipment_id: int) -> Equipment:
+    equipment = await Equipment.get_or_none(id=equipment_id, lab_id=lab.id).prefetch_related(
+        "rates"
+    )
+    if equipment is None:
+        raise NotFound(_("No such machine."))
+    equipment.lab = lab
+    return equipment
+
+
+# --- small parsers that collect field errors ----------------------------------------------
+
+
+class Errors(dict):
+    def raise_if_any(self) -> None:
+        if self:
+            raise Invalid(_("Please correct the marked fields."), fields=dict(self))
+
+
+def _int(values: dict, name: str, errors: Errors, low: int, high: int, optional=False):
+    raw = str(values.get(name, "")).strip()
+    if raw == "" and optional:
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        errors[name] = _("Enter a whole number.")
+        return None
+    if not low <= number <= high:
+        errors[name] = _("Enter a number from %(low)d to %(high)d.", low=low, high=high)
+        return None
+    return number
+
+
+def _text(values: dict, name: str, errors: Errors, max_length: int, required=False) -> str:
+    text = str(values.get(name, "")).strip()
+    if required and not text:
+        errors[name] = _("This field is required.")
+    elif len(text) > max_length:
+        errors[name] = _("At most %(n)d characters.", n=max_length)
+    return text
+
+
+def _choice(values: dict, name: str, errors: Errors, enum):
+    try:
+        return enum(str(values.get(name, "")).strip())
+    except ValueError:
+        errors[name] = _("Choose one of the offered values.")
+        return None
+
+
+def _flag(values: dict, name: str) -> bool:
+    return str(values.get(name, "")).strip().lower() in ("1", "on", "true", "yes")
+
+
+def _date(values: dict, name: str, errors: Errors, optional=False) -> date | None:
+    raw = str(values.get(name, "")).strip()
+    if raw == "" and optional:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def _time(values: dict, name: str, errors: Errors) -> time | None:
+    raw = str(values.get(name, "")).strip()
+    try:
+        parsed = time.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a time as HH:MM.")
+        return None
+    return parsed.replace(second=0, microsecond=0, tzinfo=None)
+
+
+def _local_datetime(values: dict, name: str, errors: Errors, lab: Lab) -> datetime | None:
+    raw = str(values.get(name, "")).strip()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a date and time as YYYY-MM-DD HH:MM.")
+        return None
+    if parsed.tzinfo is not None:
+        return parsed
+    return resolve_local(parsed.replace(second=0, microsecond=0), schedule.lab_timezone(lab))
+
+
+# --- labs and staff -----------------------------------------------------------------------
+
+
+async def creatable_hosts(actor: User) -> list[Organisation]:
+    """Verified organisations in which the actor is an admin or owner."""
+    from ecosystem.models import Membership, MembershipStatus
+
+    memberships = await Membership.filter(
+        user_id=actor.id,
+        status=MembershipStatus.ACTIVE,
+        role__in=[Role.ADMIN, Role.OWNER],
+        organisation__verification=Verification.VERIFIED,
+    ).select_related("organisation")
+    return sorted((m.organisation for m in memberships), key=lambda o: o.name)
+
+
+def _lab_values(values: dict, errors: Errors) -> dict:
+    kind = _choice(values, "kind", errors, LabKind)
+    email = _text(values, "contact_email", errors, 254)
+    if email and "@" not in email:
+        errors["contact_email"] = _("Enter an email address.")
+    tz_name = _text(values, "timezone", errors, 64) or "Asia/Ho_Chi_Minh"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(tz_name)
+    except (ValueError, KeyError, Exception):
+        errors["timezone"] = _("Unknown time zone.")
+    return {
+        "name": _text(values, "name", errors, 200, required=True),
+        "kind": kind,
+        "description": _text(values, "description", errors, 5000),
+        "address": _text(values, "address", errors, 300),
+        "contact_email": email,
+        "contact_phone": _text(values, "contact_phone", errors, 40),
+        "timezone": tz_name,
+        "is_published": _flag(values, "is_published"),
+    }
+
+
+async def create_lab(actor: User, values: dict) -> Lab:
+    """An admin of a verified organisation creates a lab hosted by it (and becomes its staff)."""
+    hosts = {org.id: org for org in await creatable_hosts(actor)}
+    if not hosts:
+        raise NotPermitted(_("Only an admin of a verified organisation can create a lab."))
+    errors = Errors()
+    try:
+        host_id = int(str(values.get("organisation_id", "")))
+    except ValueError:
+        host_id = 0
+    if host_id not in hosts:
+        errors["organisation_id"] = _("Choose one of the offered values.")
+    fields = _lab_values(values, errors)
+    slug = _text(values, "slug", errors, 80, required=True).lower()
+    if slug and not SLUG.match(slug):
+        errors["slug"] = _("Use lower-case letters, digits and dashes.")
+    elif slug and (slug in ("new", "checkin", "search") or await Lab.exists(slug=slug)):
+        errors["slug"] = _("This address is taken.")
+    errors.raise_if_any()
+    async with atomic():
+        lab = await Lab.create(organisation_id=host_id, slug=slug, **fields)
+        await LabStaff.create(lab=lab, user_id=actor.id)
+        await audit.record("lab.created", actor=actor, target=lab)
+    return lab
+
+
+async def update_lab(actor: User, lab: Lab, values: dict) -> Lab:
+    await permissions.ensure(actor, "lab.manage", lab)
+    errors = Errors()
+    fields = _lab_values(values, errors)
+    errors.raise_if_any()
+    lab.update_from_dict(fields)
+    await lab.save(update_fields=list(fields))
+    return lab
+
+
+async def list_staff(actor: User, lab: Lab) -> list[LabStaff]:
+    await permissions.ensure(actor, "lab.grant_staff", lab)
+    return await LabStaff.filter(lab_id=lab.id).select_related("user").order_by("created_at")
+
+
+async def grant_staff(actor: User, lab: Lab, email: str) -> LabStaff:
+    await permissions.ensure(actor, "lab.grant_staff", lab)
+    user = await User.get_or_none(email__iexact=email.strip(), is_active=True)
+    if user is None:
+        message = _("No active account with this email address.")
+        raise Invalid(message, fields={"email": message})
+    staff, created = await LabStaff.get_or_create(lab_id=lab.id, user_id=user.id)
+    if not created:
+        message = _("This person is already staff of the lab.")
+        raise Conflict(message, fields={"email": message})
+    await audit.record("lab.staff_granted", actor=actor, target=lab, user_id=user.id)
+    return staff
+
+
+async def revoke_staff(actor: User, lab: Lab, staff_id: int) -> None:
+    await permissions.ensure(actor, "lab.grant_staff", lab)
+    deleted = await LabStaff.filter(id=staff_id, lab_id=lab.id).delete()
+    if not deleted:
+        raise NotFound(_("No such staff member."))
+    await audit.record("lab.staff_revoked", actor=actor, target=lab, staff_id=staff_id)
+
+
+# --- equipment ----------------------------------------------------------------------------
+
+
+def parse_specifications(text: str, errors: Errors) -> dict[str, str]:
+    """`key: value` lines (or `key = value`) as a dict; blank lines are skipped."""
+    specs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            key, sep, value = line.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            errors["specifications"] = _(
+                "Line %(n)d: write one specification per line as “name: value”.", n=number
+            )
+            return {}
+        specs[key.strip()[:100]] = value.strip()[:300]
+    if len(specs) > 50:
+        errors["specifications"] = _("At most %(n)d specifications.", n=50)
+    return specs
+
+
+def specifications_text(specs: dict) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in (specs or {}).items())
+
+
+def equipment_values(equipment: Equipment | None) -> dict:
+    """The form's initial values for a machine (defaults for a new one)."""
+    source = equipment or Equipment(
+        name="", category=EquipmentCategory.OTHER, status=EquipmentStatus.AVAILABLE
+    )
+    values = {
+        "name": source.name,
+        "category": str(source.category.value if source.category else ""),
+        "description": source.description or "",
+        "specifications": specifications_text(source.specifications or {}),
+        "status": str(source.status.value if source.status else "available"),
+        "requires_training": source.requires_training,
+        "requires_approval": source.requires_approval,
+    }
+    for name in RULE_FIELDS:
+        value = getattr(source, name)
+        if value is None and equipment is None:
+            value = Equipment._meta.fields_map[name].default
+        values[name] = "" if value is None else str(value)
+    rates = {rate.category: rate.rate_per_hour for rate in (equipment.rates if equipment else [])}
+    for code in RATE_CATEGORIES:
+        values[f"rate_{code}"] = str(rates[code]) if code in rates else ""
+    return values
+
+
+RULE_FIELDS = (
+    "slot_step_minutes",
+    "min_minutes",
+    "max_minutes",
+    "notice_minutes",
+    "horizon_days",
+    "weekly_quota_minutes",
+    "cancellation_deadline_hours",
+)
+
+
+def _equipment_fields(values: dict, errors: Errors) -> tuple[dict, dict[str, int]]:
+    fields = {
+        "name": _text(values, "name", errors, 200, required=True),
+        "category": _choice(values, "category", errors, EquipmentCategory),
+        "description": _text(values, "description", errors, 5000),
+        "specifications": parse_specifications(str(values.get("specifications", "")), errors),
+        "status": _choice(values, "status", errors, EquipmentStatus),
+        "requires_training": _flag(values, "requires_training"),
+        "requires_approval": _flag(values, "requires_approval"),
+    }
+    step = _int(values, "slot_step_minutes", errors, 5, MINUTES_PER_DAY)
+    if step is not None and MINUTES_PER_DAY % step:
+        errors["slot_step_minutes"] = _(
+            "The slot step must divide a day evenly (5, 10, 15, 20, 30, 60, 120… minutes)."
+        )
+    low = _int(values, "min_minutes", errors, 5, 7 * MINUTES_PER_DAY)
+    high = _int(values, "max_minutes", errors, 5, 7 * MINUTES_PER_DAY)
+    if step and not errors.get("slot_step_minutes"):
+        for name, value in (("min_minutes", low), ("max_minutes", high)):
+            if value is not None and value % step:
+                errors[name] = _("Use a multiple of the slot step (%(n)d minutes).", n=step)
+    if low is not None and high is not None and high < low and "max_minutes" not in errors:
+        errors["max_minutes"] = _("The maximum must be at least the minimum.")
+    fields.update(
+        slot_step_minutes=step,
+        min_minutes=low,
+        max_minutes=high,
+        notice_minutes=_int(values, "notice_minutes", errors, 0, 60 * 24 * 90),
+        horizon_days=_int(values, "horizon_days", errors, 1, 730),
+        weekly_quota_minutes=_int(
+            values, "weekly_quota_minutes", errors, 5, 7 * MINUTES_PER_DAY, optional=True
+        ),
+        cancellation_deadline_hours=_int(values, "cancellation_deadline_hours", errors, 0, 720),
+    )
+    rates: dict[str, int] = {}
+    for code in RATE_CATEGORIES:
+        amount = _int(values, f"rate_{code}", errors, 0, 1_000_000_000, optional=True)
+        if amount is not None:
+            rates[code] = amount
+    return fields, rates
+
+
+async def save_equipment(
+    actor: User, lab: Lab, values: dict, equipment: Equipment | None = None
+) -> Equipment:
+    """Create (no `equipment`) or update a machine with its rules and rates, all or nothing."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    errors = Errors()
+    fields, rates = _equipment_fields(values, errors)
+    errors.raise_if_any()
+    async with atomic():
+        if equipment is None:
+            equipment = await Equipment.create(lab_id=lab.id, **fields)
+        else:
+            equipment.update_from_dict(fields)
+            await equipment.save(update_fields=list(fields))
+        await (
+            EquipmentRate.filter(equipment_id=equipment.id)
+            .exclude(category__in=list(rates))
+            .delete()
+        )
+        existing = {
+            rate.category: rate for rate in await EquipmentRate.filter(equipment_id=equipment.id)
+        }
+        for code, amount in rates.items():
+            if code in existing:
+                if existing[code].rate_per_hour != amount:
+                    existing[code].rate_per_hour = amount
+                    await existing[code].save(update_fields=["rate_per_hour"])
+            else:
+                await EquipmentRate.create(
+                    equipment_id=equipment.id, category=code, rate_per_hour=amount
+                )
+        await audit.record("equipment.saved", actor=actor, target=equipment)
+    return equipment
+
+
+# --- opening hours, closures, blackouts ---------------------------------------------------
+
+
+def hours_text(rows: list[OpeningHours]) -> dict[str, str]:
+    """Form values: `hours_<weekday>` as "08:00-12:00, 13:00-17:00"."""
+    by_day: dict[int, list[str]] = {day: [] for day in WEEKDAYS}
+    for row in sorted(rows, key=lambda r: (r.weekday, r.opens_minute)):
+        closes = "24:00" if row.closes_minute == MINUTES_PER_DAY else row.closes.strftime("%H:%M")
+        by_day.setdefault(row.weekday, []).append(f"{row.opens.strftime('%H:%M')}-{closes}")
+    return {f"hours_{day}": ", ".join(ranges) for day, ranges in by_day.items()}
+
+
+def _minute(text: str) -> int:
+    hour, _sep, minute = text.strip().partition(":")
+    value = int(hour) * 60 + int(minute or 0)
+    if not 0 <= int(minute or 0) < 60 or not 0 <= value <= MINUTES_PER_DAY:
+        raise ValueError(text)
+    return value
+
+
+async def set_opening_hours(actor: User, lab: Lab, values: dict) -> None:
+    """Replace the weekly hours: per weekday, comma-separated `HH:MM-HH:MM` ranges."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    errors = Errors()
+    rows: list[OpeningHours] = []
+    for day in WEEKDAYS:
+        name = f"hours_{day}"
+        ranges: list[tuple[int, int]] = []
+        for part in str(values.get(name, "")).split(","):
+            if not part.strip():
+                continue
+            opens, sep, closes = part.partition("-")
+            try:
+                if not sep:
+                    raise ValueError(part)
+                span = (_minute(opens), _minute(closes))
+            except ValueError:
+                errors[name] = _("Write ranges like 08:00-12:00, 13:00-17:00.")
+                break
+            if span[0] >= span[1]:
+                errors[name] = _("A range must close after it opens.")
+                break
+            ranges.append(span)
+        ranges.sort()
+        if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:], strict=False)):
+            errors[name] = _("The ranges of one day must not overlap.")
+        rows.extend(
+            OpeningHours(lab_id=lab.id, weekday=day, opens_minute=o, closes_minute=c)
+            for o, c in ranges
+        )
+    errors.raise_if_any()
+    async with atomic():
+        await OpeningHours.filter(lab_id=lab.id).delete()
+        if rows:
+            await OpeningHours.bulk_create(rows)
+        await audit.record("lab.hours_changed", actor=actor, target=lab)
+
+
+async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
+    await permissions.ensure(actor, "lab.manage", lab)
+    errors = Errors()
+    first = _date(values, "first_day", errors)
+    last = _date(values, "last_day", errors, optional=True) or first
+    reason = _text(values, "reason", errors, 200)
+    if first and last and last < first:
+        errors["last_day"] = _("The last day cannot be before the first day.")
+    elif first and last and (last - first).days > 366:
+        errors["last_day"] = _("A closure lasts at most a year.")
+    errors.raise_if_any()
+    return await Closure.create(lab_id=lab.id, first_day=first, last_day=last, reason=reason)
+
+
+async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
+    await permissions.ensure(actor, "lab.manage", lab)
+    if not await Closure.filter(id=closure_id, lab_id=lab.id).delete():
+        raise NotFound(_("No such closure."))
+
+
+async def add_blackout(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Blackout:
+    await permissions.ensure(actor, "lab.manage", lab)
+    errors = Errors()
+    start = _local_datetime(values, "starts_at", errors, lab)
+    end = _local_datetime(values, "ends_at", errors, lab)
+    reason = _text(values, "reason", errors, 200)
+    if start and end and end <= start:
+        errors["ends_at"] = _("The end must be after the start.")
+    errors.raise_if_any()
+    return await Blackout.create(
+        equipment_id=equipment.id, starts_at=start, ends_at=end, reason=reason
+    )
+
+
+async def delete_blackout(actor: User, lab: Lab, blackout_id: int) -> None:
+    await permissions.ensure(actor, "lab.manage", lab)
+    if not await Blackout.filter(id=blackout_id, equipment__lab_id=lab.id).delete():
+        raise NotFound(_("No such blackout."))
+
+
+@dataclass
+class ManageView:
+    equipment: list[Equipment]
+    hours: dict[str, str]
+    closures: list[Closure]
+    blackouts: list[Blackout]
+
+
+async def manage_view(lab: Lab) -> ManageView:
+    today = timezone.now().date() - timedelta(days=1)
+    return ManageView(
+        equipment=await Equipment.filter(lab_id=lab.id).order_by("name", "id"),
+        hours=hours_text(await OpeningHours.filter(lab_id=lab.id)),
+        closures=await Closure.filter(lab_id=lab.id, last_day__gte=today).order_by("first_day"),
+        blackouts=await Blackout.filter(equipment__lab_id=lab.id, ends_at__gt=timezone.now())
+        .select_related("equipment")
+        .order_by("starts_at"),
+    )
+
+
+# --- approvals ----------------------------------------------------------------------------
+
+
+async def pending_bookings(actor: User, lab: Lab) -> list[Booking]:
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    return (
+        await Booking.filter(equipment__lab_id=lab.id, status=BookingStatus.PENDING)
+        .select_related("equipment", "user")
+        .order_by("starts_at", "id")
+    )
+
+
+async def decide_booking(
+    actor: User, lab: Lab, booking_id: int, approve: bool, reason: str = ""
+) -> Booking:
+    """Approve or decline a pending booking of the lab; the booker is told by email."""
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    booking = await Booking.get_or_none(id=booking_id, equipment__lab_id=lab.id).select_related(
+        "equipment", "user"
+    )
+    if booking is None:
+        raise NotFound(_("No such booking."))
+    reason = reason.strip()
+    if not approve and not reason:
+        message = _("Give the booker a reason for declining.")
+        raise Invalid(message, fields={"reason": message})
+    if len(reason) > 500:
+        message = _("At most %(n)d characters.", n=500)
+        raise Invalid(message, fields={"reason": message})
+    status = BookingStatus.CONFIRMED if approve else BookingStatus.DECLINED
+    now = timezone.now()
+    async with atomic():
+        updated = await Booking.filter(id=booking.id, status=BookingStatus.PENDING).update(
+            status=status, decided_by_id=actor.id, decision_reason=reason, updated_at=now
+        )
+        if not updated:
+            raise Conflict(_("This booking is no longer pending."), code="not_pending")
+        booking.status, booking.decision_reason, booking.decided_by_id = status, reason, actor.id
+        booking.equipment.lab = lab
+        await audit.record(
+            "booking.approved" if approve else "booking.declined", actor=actor, target=booking
+        )
+        await mail.send_mail(
+            booking.user.email,
+            "labs_booking_decided",
+            {"booking": booking, "lab": lab, "user": booking.user, "approved": approve},
+            booking.user.locale,
+        )
+    return booking
+
+
+# --- the daily agenda ---------------------------------------------------------------------
+
+
+@dataclass
+class AgendaRow:
+    equipment: Equipment
+    bookings: list[Booking]
+
+
+async def agenda(actor: User, lab: Lab, day: date) -> list[AgendaRow]:
+    """Every machine of the lab with the day's bookings (cancelled ones left out): 2 queries."""
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    span = local_date_span(day, day, schedule.lab_timezone(lab))
+    machines = await Equipment.filter(lab_id=lab.id).order_by("name", "id")
+    rows = {machine.id: AgendaRow(machine, []) for machine in machines}
+    day_bookings = (
+        await Booking.filter(
+            equipment__lab_id=lab.id,
+            starts_at__lt=span.end,
+            ends_at__gt=span.start,
+        )
+        .exclude(status__in=[BookingStatus.CANCELLED, BookingStatus.DECLINED])
+        .select_related("user")
+        .order_by("starts_at", "id")
+    )
+    for booking in day_bookings:
+        row = rows.get(booking.equipment_id)  # type: ignore[attr-defined]
+        if row is not None:
+            booking.equipment = row.equipment
+            row.equipment.lab = lab
+            row.bookings.append(booking)
+    return list(rows.values())
+
+
+# --- recurring bookings for a course ------------------------------------------------------
+
+
+@dataclass
+class RecurringPlan:
+    title: str
+    ok: list[Interval]
+    conflicting: list[Interval]
+
+
+def _recurring_pattern(values: dict, errors: Errors):
+    title = _text(values, "title", errors, 200, required=True)
+    first = _date(values, "first_date", errors)
+    start = _time(values, "start_time", errors)
+    duration = _int(values, "duration_minutes", errors, 5, MINUTES_PER_DAY)
+    weekdays = set()
+    for raw in values.get("weekdays", []) or []:
+        if str(raw).isdigit() and int(raw) in WEEKDAYS:
+            weekdays.add(int(raw))
+    if not weekdays:
+        errors["weekdays"] = _("Choose at least one weekday.")
+    until = _date(values, "until", errors, optional=True)
+    count = _int(values, "count", errors, 1, MAX_OCCURRENCES, optional=True)
+    if "until" not in errors and "count" not in errors and (until is None) == (count is None):
+        errors["until"] = _("Give either a last date or a number of sessions, not both.")
+    if first and until and until < first:
+        errors["until"] = _("The last date cannot be before the first date.")
+    if first and until and (until - first).days > 3 * 365:
+        errors["until"] = _("A series lasts at most three years.")
+    return title, first, start, duration, weekdays, until, count
+
+
+async def plan_recurring(
+    actor: User, lab: Lab, equipment: Equipment, values: dict
+) -> RecurringPlan:
+    """The sessions of the pattern, split into bookable ones and conflicting ones.
+
+    A session conflicts with an active booking, a blackout, a closure or time outside the
+    opening hours, or when it starts in the past.
+    """
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    errors = Errors()
+    title, first, start, duration, weekdays, until, count = _recurring_pattern(values, errors)
+    errors.raise_if_any()
+    tz = schedule.lab_timezone(lab)
+    try:
+        sessions = weekly_occurrences(
+            first, start, timedelta(minutes=duration), weekdays, tz, until=until, count=count
+        )
+    except ValueError as exc:
+        raise Invalid(
+            _("The series is too long: at most %(n)d sessions.", n=MAX_OCCURRENCES),
+            fields={"until": _("Shorten the series.")},
+        ) from exc
+    if not sessions:
+        raise Invalid(
+            _("The pattern gives no session."), fields={"weekdays": _("No date matches.")}
+        )
+    span = Interval(sessions[0].start, sessions[-1].end)
+    open_time = await schedule.lab_open_time(lab, span)
+    blocked = [
+        *subtract([span], open_time),
+        *await schedule.busy_of(equipment.id, span),
+        *await schedule.blackouts_of(equipment.id, span),
+    ]
+    now = timezone.now()
+    if now > span.start:
+        blocked.append(Interval(span.start, min(now, span.end)))
+    ok, conflicting = split_conflicts(sessions, blocked)
+    return RecurringPlan(title, ok, conflicting)
+
+
+async def _book_for_series(
+    actor: User, equipment: Equipment, series: BookingSeries, session: Interval
+) -> Booking | None:
+    """One session, under the machine's lock in its own transaction; None if taken meanwhile."""
+    import secrets
+
+    async with atomic():
+        if not await bookings.lock_machine(equipment.id):
+            raise Invalid(
+                _("This machine is not in service and cannot be booked."),
+                code="equipment_unavailable",
+            )
+        taken = await Booking.filter(
+            equipment_id=equipment.id,
+            status__in=list(ACTIVE_BOOKING_STATUSES),
+            starts_at__lt=session.end,
+            ends_at__gt=session.start,
+        ).exists()
+        if taken:
+            return None
+        return await Booking.create(
+            equipment_id=equipment.id,
+            user_id=actor.id,
+            series_id=series.id,
+            starts_at=session.start,
+            ends_at=session.end,
+            status=BookingStatus.CONFIRMED,
+            purpose=series.title,
+            check_in_code=secrets.token_urlsafe(12),
+        )
+
+
+async def create_recurring(
+    actor: User, lab: Lab, equipment: Equipment, values: dict
+) -> tuple[BookingSeries, list[Booking], list[Interval]]:
+    """Create the non-conflicting sessions as one series; returns it, its bookings and skipped.
+
+    Staff bookings skip the booker's rules (notice, horizon, length, quota) but never the
+    opening hours, closures, blackouts or another booking. Each session takes the machine's
+    lock in its own transaction (the booking service's no-double-booking path).
+    """
+    plan = await plan_recurring(actor, lab, equipment, values)
+    if equipment.status != EquipmentStatus.AVAILABLE:
+        raise Invalid(
+            _("This machine is not in service and cannot be booked."),
+            code="equipment_unavailable",
+        )
+    if not plan.ok:
+        raise Conflict(_("Every session of this series conflicts: nothing was booked."))
+    series = await BookingSeries.create(
+        equipment_id=equipment.id, created_by_id=actor.id, title=plan.title
+    )
+    created: list[Booking] = []
+    skipped = list(plan.conflicting)
+    for session in plan.ok:
+        try:
+            booking = await _book_for_series(actor, equipment, series, session)
+        except IntegrityError as exc:  # the PostgreSQL exclusion constraint
+            if not bookings._is_overlap_violation(exc):
+                raise
+            booking = None
+        if booking is None:
+            skipped.append(session)
+        else:
+            created.append(booking)
+    skipped.sort()
+    await audit.record("booking_series.created", actor=actor, target=series, created=len(created))
+    return series, created, skipped

@@ -1,0 +1,298 @@
+"""The lab network's pages as people see them: browsing, the search across labs, a machine's
+week view, booking through the HTML form, my bookings and cancelling."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from urllib.parse import urlencode
+
+from ecosystem.models import MediaFile
+from labs.models import (
+    Blackout,
+    Booking,
+    BookingStatus,
+    Closure,
+    EquipmentCategory,
+    EquipmentStatus,
+    Photo,
+)
+from tests.conftest import person
+from tests.labs.conftest import (
+    at,
+    local_day,
+    make_equipment,
+    make_host,
+    make_lab,
+    quick_user,
+)
+
+
+def next_weekday(weekday: int, at_least: int = 2):
+    """A local date at least `at_least` days ahead falling on `weekday` (Monday = 0)."""
+    day = local_day(at_least)
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+async def book_directly(equipment, user, start, end, status=BookingStatus.CONFIRMED) -> Booking:
+    return await Booking.create(
+        equipment=equipment,
+        user=user,
+        starts_at=start,
+        ends_at=end,
+        status=status,
+        check_in_code=f"c{equipment.id}-{user.id}-{start.timestamp():.0f}",
+    )
+
+
+# --- browsing ---------------------------------------------------------------------------
+
+
+async def test_anonymous_people_browse_labs_lab_page_and_machine(client):
+    host = await make_host()
+    lab = await make_lab(
+        host,
+        name="Becamex FabLab",
+        address="Hòa Phú, Thủ Dầu Một",
+        contact_email="fablab@becamex.example",
+    )
+    await make_lab(host, name="EIU Lighting Lab", kind="livinglab")
+    await make_lab(host, name="Hidden Lab", is_published=False)
+    laser = await make_equipment(
+        lab,
+        "Trotec Speedy 400",
+        EquipmentCategory.LASER_CUTTER,
+        rates={"public": 200_000},
+        requires_training=True,
+        specifications={"Bed": "1000 × 610 mm"},
+    )
+    await make_equipment(lab, "Prusa MK4", status=EquipmentStatus.MAINTENANCE)
+    media = await MediaFile.create(
+        purpose="lab_photo", content_type="image/webp", width=10, height=10, size_bytes=100
+    )
+    await Photo.create(lab=lab, media=media, caption="The workshop")
+    await Closure.create(
+        lab=lab, first_day=local_day(3), last_day=local_day(5), reason="Tết holiday"
+    )
+
+    index = await client.get("/labs")
+    assert index.status_code == 200
+    assert "Becamex FabLab" in index.text and "EIU Lighting Lab" in index.text
+    assert "Hidden Lab" not in index.text
+    assert f"/media/{media.id}/thumb.webp" in index.text
+
+    living = await client.get("/labs?kind=livinglab")
+    assert "EIU Lighting Lab" in living.text and "Becamex FabLab" not in living.text
+
+    page = await client.get("/labs/becamex-fablab")
+    assert page.status_code == 200
+    for text in ("Hòa Phú, Thủ Dầu Một", "fablab@becamex.example", "Trotec Speedy 400", "Tết"):
+        assert text in page.text
+    assert "08:00–18:00" in page.text
+    assert f"/media/{media.id}/thumb.webp" in page.text
+    assert (await client.get("/labs/hidden-lab")).status_code == 404
+
+    machine = await client.get(f"/equipment/{laser.id}")
+    assert machine.status_code == 200
+    assert "Trotec Speedy 400" in machine.text and "1000 × 610 mm" in machine.text
+    assert "200.000" in machine.text or "200,000" in machine.text
+    assert 'class="week"' in machine.text
+    assert (await client.get("/equipment/999999")).status_code == 404
+
+
+async def test_search_finds_a_free_laser_cutter_on_an_afternoon_and_not_a_busy_one(client):
+    lab = await make_lab()
+    free_one = await make_equipment(lab, "Free Laser", EquipmentCategory.LASER_CUTTER)
+    busy_one = await make_equipment(lab, "Busy Laser", EquipmentCategory.LASER_CUTTER)
+    await make_equipment(lab, "A Printer", EquipmentCategory.PRINTER_3D)
+    someone = await quick_user("someone@example.org")
+    tuesday = next_weekday(1)
+    await book_directly(busy_one, someone, at(tuesday, 12), at(tuesday, 17))
+
+    params = {"category": "laser_cutter", "day": tuesday.isoformat(), "part": "afternoon"}
+    response = await client.get(f"/labs/search?{urlencode(params)}")
+
+    assert response.status_code == 200
+    assert "Free Laser" in response.text
+    assert "Busy Laser" not in response.text and "A Printer" not in response.text
+    assert f"/equipment/{free_one.id}/book?start=" in response.text
+
+    # The morning the busy one is free too; htmx gets only the results.
+    params["part"] = "morning"
+    fragment = await client.get(f"/labs/search?{urlencode(params)}", headers={"HX-Request": "true"})
+    assert "Busy Laser" in fragment.text and "<html" not in fragment.text
+
+    bad = await client.get("/labs/search?category=laser_cutter&day=tuesday")
+    assert bad.status_code == 422
+
+
+async def test_week_grid_shows_free_busy_and_closed_cells_and_hides_who_booked(client):
+    lab = await make_lab(hours={weekday: [(time(8), time(12))] for weekday in range(5)})
+    machine = await make_equipment(lab, "Roland MDX-50", EquipmentCategory.CNC)
+    owner = await quick_user("secret.person@example.org", "Secret Person")
+    monday = next_weekday(0, 7)
+    await book_directly(machine, owner, at(monday, 9), at(monday, 10))
+    await Blackout.create(
+        equipment=machine, starts_at=at(monday, 11), ends_at=at(monday, 12), reason="service"
+    )
+
+    response = await client.get(
+        f"/equipment/{machine.id}/week?start={monday.isoformat()}", headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    text = response.text
+    assert "<html" not in text
+    assert text.count('class="cell busy"') == 2  # 09:00 and 09:30
+    assert 'class="cell free"' in text and 'class="cell closed"' in text
+    assert "Secret Person" not in text and "secret.person" not in text
+    nxt = (monday + timedelta(days=7)).isoformat()
+    assert f"/equipment/{machine.id}/week?start={nxt}" in text
+    # Monday 08:00 is free: its cell links to the booking form with start and end.
+    assert re.search(r"/equipment/\d+/book\?start=[^\"]+&amp;end=", text)
+    # Without htmx the same URL is the whole machine page at that week.
+    page = await client.get(f"/equipment/{machine.id}/week?start={monday.isoformat()}")
+    assert page.status_code == 200 and "<html" in page.text and "Roland MDX-50" in page.text
+
+
+# --- booking through the form -------------------------------------------------------------
+
+
+async def test_booking_through_the_form_then_my_bookings_then_cancel(browser):
+    lab = await make_lab(address="Hòa Phú")
+    machine = await make_equipment(lab, "Trotec Speedy 400", EquipmentCategory.LASER_CUTTER)
+    await person("maker@example.org")
+    await browser.login("maker@example.org")
+    day = local_day(3)
+    start, end = at(day, 14), at(day, 15)
+
+    form = await browser.get(
+        f"/equipment/{machine.id}/book?{urlencode({'start': start.isoformat()})}"
+    )
+    assert form.status_code == 200 and 'name="purpose"' in form.text
+    fragment = await browser.get(
+        f"/equipment/{machine.id}/book?{urlencode({'start': start.isoformat()})}",
+        headers={"HX-Request": "true"},
+    )
+    assert "<html" not in fragment.text and 'action="/equipment/' in fragment.text
+
+    response = await browser.post(
+        f"/equipment/{machine.id}/book",
+        {"start": start.isoformat(), "end": end.isoformat(), "purpose": "Sensor enclosure"},
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/bookings"
+    booking = await Booking.get(equipment_id=machine.id)
+    assert booking.status == BookingStatus.CONFIRMED and booking.purpose == "Sensor enclosure"
+
+    mine = await browser.get("/bookings")
+    assert mine.status_code == 200
+    assert "Trotec Speedy 400" in mine.text and "Sensor enclosure" in mine.text
+
+    # The same slot again: 409 with the service's message next to the form.
+    again = await browser.post(
+        f"/equipment/{machine.id}/book",
+        {"start": start.isoformat(), "end": end.isoformat(), "purpose": "Again"},
+    )
+    assert again.status_code == 409
+    assert "already booked" in again.text and 'name="purpose"' in again.text
+    assert await Booking.filter(equipment_id=machine.id).count() == 1
+
+    cancelled = await browser.post(f"/bookings/{booking.id}/cancel", headers={"HX-Request": "true"})
+    assert cancelled.status_code == 200 and "Cancelled" in cancelled.text
+    await booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+
+
+async def test_refusals_keep_their_status_and_name_the_rule(browser):
+    lab = await make_lab()
+    machine = await make_equipment(lab, "Epilog Fusion", EquipmentCategory.LASER_CUTTER)
+    trained_only = await make_equipment(
+        lab, "Bio Printer", EquipmentCategory.BIOTECH_INSTRUMENT, requires_training=True
+    )
+    await person("maker@example.org")
+    await browser.login("maker@example.org")
+    day = local_day(3)
+
+    late = await browser.post(
+        f"/equipment/{machine.id}/book",
+        {"start": at(day, 19).isoformat(), "end": at(day, 20).isoformat()},
+    )
+    assert late.status_code == 422
+    assert "not open for the whole of this time" in late.text
+
+    untrained = await browser.post(
+        f"/equipment/{trained_only.id}/book",
+        {"start": at(day, 9).isoformat(), "end": at(day, 10).isoformat()},
+    )
+    assert untrained.status_code == 403 and "certification" in untrained.text
+    assert await Booking.all().count() == 0
+
+
+async def test_cancel_after_the_deadline_is_refused_and_the_booking_stays(browser):
+    lab = await make_lab()
+    machine = await make_equipment(lab, cancellation_deadline_hours=72)
+    user = await person("maker@example.org")
+    await browser.login("maker@example.org")
+    day = local_day(1)
+    booking = await book_directly(machine, user, at(day, 10), at(day, 11))
+
+    page = await browser.get("/bookings")
+    assert "Too late to cancel" in page.text
+    response = await browser.post(f"/bookings/{booking.id}/cancel")
+    assert response.status_code == 303
+    await booking.refresh_from_db()
+    assert booking.status == BookingStatus.CONFIRMED
+    follow = await browser.get("/bookings")
+    assert "72 hours" in follow.text
+
+
+async def test_my_bookings_needs_sign_in_and_hides_other_peoples_bookings(browser):
+    lab = await make_lab()
+    machine = await make_equipment(lab)
+    other = await quick_user("other@example.org")
+    theirs = await book_directly(machine, other, at(local_day(3), 9), at(local_day(3), 10))
+    assert (await browser.get("/bookings")).status_code in (302, 303)
+    await person("maker@example.org")
+    await browser.login("maker@example.org")
+    page = await browser.get("/bookings")
+    assert f"booking-{theirs.id}" not in page.text
+    assert (await browser.post(f"/bookings/{theirs.id}/cancel")).status_code == 404
+
+
+# --- constant queries ----------------------------------------------------------------------
+
+
+async def _fill(machine, user, count: int) -> None:
+    for index in range(count):
+        day = local_day(7 + index // 10)
+        await book_directly(machine, user, at(day, 8 + index % 10), at(day, 9 + index % 10))
+
+
+async def test_lab_page_and_week_view_run_constant_queries(client, count_queries):
+    host = await make_host()
+    lab = await make_lab(host)
+    machines = [await make_equipment(lab, f"Machine {n}") for n in range(2)]
+    user = await quick_user("busy@example.org")
+    monday = next_weekday(0, 7)
+
+    async def measure() -> tuple[int, int]:
+        with count_queries() as lab_queries:
+            assert (await client.get(f"/labs/{lab.slug}")).status_code == 200
+        with count_queries() as week_queries:
+            response = await client.get(
+                f"/equipment/{machines[0].id}/week?start={monday}", headers={"HX-Request": "true"}
+            )
+            assert response.status_code == 200
+        return len(lab_queries.statements), len(week_queries.statements)
+
+    few = await measure()
+    await _fill(machines[0], user, 40)
+    for n in range(5):
+        await make_equipment(lab, f"More {n}", EquipmentCategory.CNC)
+        await Closure.create(lab=lab, first_day=local_day(40 + n), last_day=local_day(40 + n))
+    many = await measure()
+    assert few == many, (few, many)
+    response = await client.get(
+        f"/equipment/{machines[0].id}/week?start={monday}", headers={"HX-Request": "true"}
+    )
+    assert 'class="cell busy"' in response.text

@@ -21,7 +21,7 @@ import string
 from jinja2 import DictLoader, Environment, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -151,6 +151,31 @@ DIRECTORY = """{% extends "base.html" %}
 """  # noqa: E501
 
 
+WEEK = """{% extends "base.html" %}
+{% block title %}{{ machine }}{% endblock %}
+{% block content %}
+<h1>{{ machine }}</h1>
+<nav class="pager" aria-label="Weeks"><a href="?start={{ previous }}">← Previous week</a> <a href="?start={{ next }}">Next week →</a></nav>
+<table class="week">
+  <thead><tr><th></th>{% for day in days %}<th scope="col">{{ day.label }}</th>{% endfor %}</tr></thead>
+  <tbody>
+  {% for hour in hours %}
+    <tr><th scope="row">{{ "%02d:00"|format(hour) }}</th>
+    {% for day in days %}{% set busy = (day.index, hour) in busy_cells %}
+      <td class="{{ 'busy' if busy else 'free' }}">{% if busy %}<span>Booked</span>{% else %}<a href="/equipment/1/book?start={{ day.iso }}T{{ "%02d:00"|format(hour) }}">Free</a>{% endif %}</td>
+    {% endfor %}</tr>
+  {% endfor %}
+  </tbody>
+</table>
+{% endblock %}
+"""  # noqa: E501
+
+
+def week_bookings(day0: int = 0) -> list[tuple[int, int, int]]:
+    """(day, start hour, end hour) of a week's bookings of one machine, ~2 a day."""
+    return [(day, hour, hour + 2) for day in range(7) for hour in (9, 14) if (day + hour) % 3]
+
+
 def organisation_names(count: int, seed: int = 7) -> list[str]:
     """The names bench/app_vs_bare.py inserts into the real app's database, in order."""
     rng = random.Random(seed)
@@ -180,7 +205,9 @@ def organisation_rows(count: int, seed: int = 7) -> list[dict]:
 
 def create_app(organisation_count: int = 1000) -> Starlette:
     environment = Environment(
-        loader=DictLoader({"base.html": BASE, "home.html": HOME, "directory.html": DIRECTORY}),
+        loader=DictLoader(
+            {"base.html": BASE, "home.html": HOME, "directory.html": DIRECTORY, "week.html": WEEK}
+        ),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -214,7 +241,68 @@ def create_app(organisation_count: int = 1000) -> Starlette:
         }
         return templates.TemplateResponse(request, "directory.html", context)
 
-    return Starlette(routes=[Route("/", home), Route("/organisations", directory)])
+    async def week(request: Request) -> Response:
+        """A machine's week grid (7 days x 24 hours, busy/free cells) in the base layout."""
+        from datetime import date, timedelta
+
+        start = date.fromisoformat(request.query_params.get("start") or "2026-03-02")
+        bookings = week_bookings()
+        days = [
+            {
+                "index": n,
+                "iso": (start + timedelta(n)).isoformat(),
+                "label": (start + timedelta(n)).strftime("%a %d/%m"),
+            }
+            for n in range(7)
+        ]
+        busy_cells = {(d, h) for d, a, b in bookings for h in range(a, b)}
+        context = {
+            **common,
+            "machine": "Prusa MK4 #1",
+            "days": days,
+            "hours": range(24),
+            "busy_cells": busy_cells,
+            "previous": (start - timedelta(7)).isoformat(),
+            "next": (start + timedelta(7)).isoformat(),
+        }
+        return templates.TemplateResponse(request, "week.html", context)
+
+    async def availability(request: Request) -> Response:
+        """JSON free/busy intervals of one machine over a week, like the app's API."""
+        from datetime import datetime, timedelta
+
+        start = datetime.fromisoformat(request.query_params.get("from") or "2026-03-02T00:00+07:00")
+        busy = [
+            {
+                "start": (start + timedelta(days=d, hours=a)).isoformat(),
+                "end": (start + timedelta(days=d, hours=b)).isoformat(),
+            }
+            for d, a, b in week_bookings()
+        ]
+        free, cursor = [], start
+        for interval in busy:
+            free.append({"start": cursor.isoformat(), "end": interval["start"]})
+            cursor = datetime.fromisoformat(interval["end"])
+        free.append({"start": cursor.isoformat(), "end": (start + timedelta(7)).isoformat()})
+        end = (start + timedelta(7)).isoformat()
+        payload = {
+            "equipment_id": 1,
+            "timezone": "Asia/Ho_Chi_Minh",
+            "start": start.isoformat(),
+            "end": end,
+            "free": free,
+            "busy": busy,
+        }
+        return JSONResponse(payload)
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/organisations", directory),
+            Route("/week", week),
+            Route("/availability", availability),
+        ]
+    )
 
 
 def main() -> None:

@@ -1,0 +1,492 @@
+"""Labs performance targets (issue 3): week view, availability, search, booking throughput.
+
+1. SQLite (a temporary database, ``PACKAGES=labs python -m ecosystem migrate``): one lab with
+   30 machines and 50,000 non-overlapping past and future bookings spread over them, plus
+   34 more labs for 1,000 machines in all, a user and an API token. The real app
+   (``python -m ecosystem serve``, one worker) and ``bench/bare_app.py`` get the same wrk
+   load for the lab week view (``/equipment/{id}/week?start=…`` as a plain link: the whole
+   machine page) against the bare ``/week`` grid page, and for the availability API
+   (``/api/v1/equipment/{id}/availability``, bearer token) against the bare ``/availability``
+   JSON. Target: app ≥ 0.4 × bare requests/s. Then p50 of ``--sequential`` one-at-a-time
+   requests for each page and for the cross-lab search ``/labs/search`` over the 1,000
+   machines (target: p50 < 100 ms).
+2. PostgreSQL (``--pg``, a throwaway database ``labs_bench_<random>``, dropped at the end):
+   50 users with tokens, 50 machines open 24/7 with permissive rules, ``serve --workers 2``,
+   and 50 concurrent httpx clients each booking successive one-hour slots on its own
+   machine for ``--book-seconds``. Reports bookings/s, the status histogram and errors.
+
+A measurement, not a test: exit status 1 only when requests failed or setup broke, never
+for a missed target. Everything is on 127.0.0.1. Run: ``python bench/labs_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from app_vs_bare import (  # noqa: E402
+    HOST,
+    WRK_SCRIPT,
+    Measurement,
+    cpu_seconds,
+    free_port,
+    run_wrk,
+    start,
+    stop,
+    wait_ready,
+)
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LAB_MACHINES = 30
+BOOKINGS = 50_000
+ALL_MACHINES = 1000
+LABS = 35
+RATIO_TARGET = 0.4
+SEARCH_TARGET_MS = 100.0
+CATEGORIES = ("3d_printer", "laser_cutter", "cnc", "pcb_mill", "electronics_bench")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="wrk seconds (default 5)")
+    parser.add_argument("--concurrency", type=int, default=16, help="wrk connections (16)")
+    parser.add_argument("--rounds", type=int, default=2, help="app/bare alternations (2)")
+    parser.add_argument(
+        "--sequential", type=int, default=100, help="sequential requests for p50 (100)"
+    )
+    parser.add_argument("--bookings", type=int, default=BOOKINGS, help="bookings (50000)")
+    parser.add_argument("--clients", type=int, default=50, help="booking clients (50)")
+    parser.add_argument("--book-seconds", type=float, default=10.0, help="booking load (10)")
+    parser.add_argument(
+        "--pg",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="PostgreSQL server for the throughput part ('' to skip)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install wrk)")
+    if args.duration <= 0 or args.concurrency < 1 or args.sequential < 1 or args.clients < 1:
+        parser.error("duration, concurrency, sequential and clients must be positive")
+    return args
+
+
+def base_env(database_url: str, workdir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL", "DEBUG")}
+    env.update(
+        DATABASE_URL=database_url,
+        PACKAGES="labs",
+        SECRET_KEY="bench-" + "k" * 40,
+        BASE_URL=f"http://{HOST}:{port}",
+        MEDIA_DIR=str(workdir / "media"),
+    )
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "ecosystem", "migrate"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+
+async def _orm(database_url: str):
+    from ecosystem.db import init_orm, tortoise_config
+    from ecosystem.packages import load_packages
+
+    await init_orm(tortoise_config(database_url, load_packages(("labs",))))
+
+
+async def _users(count: int) -> list[tuple[int, str]]:
+    """`count` verified users with one API token each: [(user id, plaintext token)]."""
+    from tortoise import timezone
+
+    from ecosystem.models import ApiToken, User
+    from ecosystem.security import hash_password, hash_token
+
+    password = hash_password("bench-password-1")
+    tag = secrets.token_hex(3)
+    await User.bulk_create(
+        [
+            User(
+                email=f"bench{n}-{tag}@example.org",
+                full_name=f"Bench {n}",
+                password_hash=password,
+                email_verified_at=timezone.now(),
+            )
+            for n in range(count)
+        ]
+    )
+    ids = await User.filter(email__endswith=f"-{tag}@example.org").order_by("id")
+    tokens = [(user.id, "eco_" + secrets.token_urlsafe(32)) for user in ids]
+    await ApiToken.bulk_create(
+        [
+            ApiToken(user_id=uid, name="bench", prefix=plain[:10], token_hash=hash_token(plain))
+            for uid, plain in tokens
+        ]
+    )
+    return tokens
+
+
+async def _labs(count: int, hours: tuple[int, int]) -> list[int]:
+    from ecosystem.models import Organisation, Verification
+    from labs.models import Lab, OpeningHours
+
+    org = await Organisation.create(
+        name="Bench host", slug=f"bench-{secrets.token_hex(3)}", verification=Verification.VERIFIED
+    )
+    await Lab.bulk_create(
+        [
+            Lab(organisation_id=org.id, name=f"Lab {n}", slug=f"{org.slug}-lab-{n}", kind="fablab")
+            for n in range(count)
+        ]
+    )
+    lab_ids = list(
+        await Lab.filter(organisation_id=org.id).order_by("id").values_list("id", flat=True)
+    )
+    await OpeningHours.bulk_create(
+        [
+            OpeningHours(lab_id=lab, weekday=day, opens_minute=hours[0], closes_minute=hours[1])
+            for lab in lab_ids
+            for day in range(7)
+        ]
+    )
+    return lab_ids
+
+
+async def _machines(lab_id: int, count: int, offset: int = 0, **rules) -> list[int]:
+    from labs.models import Equipment
+
+    await Equipment.bulk_create(
+        [
+            Equipment(
+                lab_id=lab_id,
+                name=f"Machine {offset + n}",
+                category=CATEGORIES[(offset + n) % len(CATEGORIES)],
+                **rules,
+            )
+            for n in range(count)
+        ]
+    )
+    return list(await Equipment.filter(lab_id=lab_id).order_by("id").values_list("id", flat=True))
+
+
+async def populate_sqlite(database_url: str, bookings: int) -> dict:
+    from tortoise import Tortoise
+
+    from labs.models import Booking
+
+    await _orm(database_url)
+    try:
+        [(user_id, token)] = await _users(1)
+        labs = await _labs(LABS, (8 * 60, 20 * 60))
+        main = await _machines(labs[0], LAB_MACHINES)
+        per_lab, rest = divmod(ALL_MACHINES - LAB_MACHINES, LABS - 1)
+        offset = LAB_MACHINES
+        for n, lab in enumerate(labs[1:]):
+            size = per_lab + (1 if n < rest else 0)
+            await _machines(lab, size, offset)
+            offset += size
+        # Non-overlapping 2-hour bookings every 10.5 h per machine, centred on now.
+        per_machine = bookings // LAB_MACHINES + 1
+        now = datetime.now(TZ).replace(minute=0, second=0, microsecond=0)
+        first = now - timedelta(hours=10.5 * per_machine / 2)
+        rows = []
+        for n in range(bookings):
+            machine, k = main[n % LAB_MACHINES], n // LAB_MACHINES
+            starts = first + timedelta(hours=10.5 * k)
+            rows.append(
+                Booking(
+                    equipment_id=machine,
+                    user_id=user_id,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=2),
+                    status="confirmed" if starts > now else "completed",
+                    check_in_code=f"b{n:07d}",
+                )
+            )
+        await Booking.bulk_create(rows, batch_size=2000)
+        return {"machine": main[0], "token": token}
+    finally:
+        await Tortoise.close_connections()
+
+
+def p50_sequential(url: str, count: int, headers: dict | None = None) -> tuple[float, int]:
+    """Median milliseconds of `count` one-at-a-time GETs (after 5 warm-up ones), errors."""
+    times, errors = [], 0
+    with httpx.Client(timeout=30, headers=headers or {}) as client:
+        for n in range(count + 5):
+            sent = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - sent
+            client.cookies.clear()
+            if response.status_code != 200:
+                errors += 1
+            if n >= 5:
+                times.append(elapsed * 1000)
+    return statistics.median(times), errors
+
+
+def wrk_pair(app_url, bare_url, args, script, app_server, bare_server):
+    """Alternating wrk runs; (app Measurement, bare Measurement)."""
+    results = {"app": Measurement(), "bare": Measurement()}
+    for _ in range(args.rounds):
+        for name, url, server in (("app", app_url, app_server), ("bare", bare_url, bare_server)):
+            run_wrk(url, 1, args.concurrency, script)  # warm-up
+            cpu = cpu_seconds(server.process.pid)
+            measured = run_wrk(url, args.duration, args.concurrency, script)
+            results[name].add(cpu_seconds(server.process.pid) - cpu, *measured)
+    return results["app"], results["bare"]
+
+
+# --- booking throughput on PostgreSQL -----------------------------------------------------
+
+
+async def populate_pg(database_url: str, clients: int) -> tuple[list[int], list[str]]:
+    from tortoise import Tortoise
+
+    await _orm(database_url)
+    try:
+        tokens = [token for _uid, token in await _users(clients)]
+        [lab] = await _labs(1, (0, 1440))
+        machines = await _machines(
+            lab,
+            clients,
+            requires_training=False,
+            requires_approval=False,
+            notice_minutes=0,
+            horizon_days=60,
+            max_minutes=240,
+            min_minutes=30,
+        )
+        return machines, tokens
+    finally:
+        await Tortoise.close_connections()
+
+
+async def book_load(base: str, machines, tokens, seconds: float) -> tuple:
+    statuses: collections.Counter = collections.Counter()
+    latencies: list[float] = []
+    first = datetime.now(TZ).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    deadline = time.perf_counter() + seconds
+
+    async def client(machine: int, token: str) -> None:
+        slot = first
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+            while time.perf_counter() < deadline:
+                body = {
+                    "equipment_id": machine,
+                    "start": slot.isoformat(),
+                    "end": (slot + timedelta(hours=1)).isoformat(),
+                }
+                sent = time.perf_counter()
+                try:
+                    response = await http.post("/api/v1/bookings", json=body)
+                    statuses[response.status_code] += 1
+                except httpx.HTTPError as exc:
+                    statuses[type(exc).__name__] += 1
+                latencies.append(time.perf_counter() - sent)
+                slot += timedelta(hours=1)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(m, t) for m, t in zip(machines, tokens, strict=True)))
+    return statuses, time.perf_counter() - started, latencies
+
+
+def psql(url: str, sql: str) -> None:
+    subprocess.run(
+        ["psql", f"{url}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def throughput(args, workdir: Path) -> dict:
+    name = f"labs_bench_{secrets.token_hex(4)}"
+    url = f"{args.pg}/{name}"
+    port = free_port()
+    env = base_env(url, workdir, port)
+    psql(args.pg, f"CREATE DATABASE {name}")
+    server = None
+    try:
+        migrate(env)
+        machines, tokens = asyncio.run(populate_pg(url, args.clients))
+        command = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)]
+        server = start("pg-app", [*command, "--workers", "2"], env, workdir)
+        wait_ready(server, "/healthz", timeout=60)
+        statuses, seconds, latencies = asyncio.run(
+            book_load(server.base, machines, tokens, args.book_seconds)
+        )
+        created = statuses.get(201, 0)
+        return {
+            "bookings": created,
+            "seconds": seconds,
+            "rate": created / seconds,
+            "statuses": dict(statuses),
+            "errors": sum(v for k, v in statuses.items() if k != 201),
+            "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
+        }
+    finally:
+        if server is not None:
+            stop(server)
+        psql(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-labs-"))
+    app_port, bare_port = free_port(), free_port()
+    database_url = f"sqlite://{workdir / 'labs.sqlite3'}"
+    env = base_env(database_url, workdir, app_port)
+    os.environ["PACKAGES"] = "labs"
+    servers = []
+    errors = 0
+    rows = []  # (figure, value, target, met)
+    began = time.monotonic()
+    try:
+        migrate(env)
+        data = asyncio.run(populate_sqlite(database_url, args.bookings))
+        print(f"SQLite populated in {time.monotonic() - began:.1f} s", flush=True)
+        serve = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST]
+        app = start("app", [*serve, "--port", str(app_port)], env, workdir)
+        servers.append(app)
+        bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(bare_port)]
+        bare = start("bare", bare_cmd, env, workdir)
+        servers.append(bare)
+        wait_ready(app, "/healthz")
+        wait_ready(bare, "/")
+
+        today = datetime.now(TZ).date()
+        monday = today - timedelta(days=today.weekday())
+        week_start = datetime.combine(monday, datetime.min.time(), TZ)
+        machine, token = data["machine"], data["token"]
+        week_path = f"/equipment/{machine}/week?start={monday.isoformat()}"
+        avail_query = httpx.QueryParams(
+            {"from": week_start.isoformat(), "to": (week_start + timedelta(7)).isoformat()}
+        )
+        avail_path = f"/api/v1/equipment/{machine}/availability?{avail_query}"
+        bare_avail = f"/availability?{httpx.QueryParams({'from': week_start.isoformat()})}"
+        search_path = f"/labs/search?day={(today + timedelta(1)).isoformat()}&duration=60"
+        auth = {"Authorization": f"Bearer {token}"}
+
+        # Sanity: the pages answer and show data.
+        week = httpx.get(app.base + week_path, timeout=30)
+        avail = httpx.get(app.base + avail_path, headers=auth, timeout=30)
+        found = httpx.get(app.base + search_path, timeout=30)
+        for label, response in (("week", week), ("availability", avail), ("search", found)):
+            if response.status_code != 200:
+                raise SystemExit(f"{label}: HTTP {response.status_code}\n{response.text[:500]}")
+        print(
+            f"week page {len(week.content)} B; availability: {len(avail.json()['busy'])} busy, "
+            f"{len(avail.json()['free'])} free; search page {len(found.content)} B "
+            f"({found.text.count('/equipment/')} machine links)",
+            flush=True,
+        )
+
+        plain = workdir / "plain.lua"
+        plain.write_text(WRK_SCRIPT)
+        bearer = workdir / "bearer.lua"
+        bearer.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n' + WRK_SCRIPT)
+        for label, app_url, bare_url, script in (
+            ("week view", app.base + week_path, bare.base + f"/week?start={monday}", plain),
+            ("availability API", app.base + avail_path, bare.base + bare_avail, bearer),
+        ):
+            mine, theirs = wrk_pair(app_url, bare_url, args, script, app, bare)
+            errors += mine.errors + theirs.errors
+            ratio = mine.rate / theirs.rate if theirs.rate else 0.0
+            rows.append(
+                (
+                    f"{label} req/s app/bare",
+                    f"{mine.rate:.0f}/{theirs.rate:.0f} = {ratio:.2f} "
+                    f"(p50 {statistics.median(mine.p50s):.1f} ms, CPU {mine.cpu_ms:.2f} vs "
+                    f"{theirs.cpu_ms:.2f} ms/req)",
+                    f">= {RATIO_TARGET}",
+                    ratio >= RATIO_TARGET,
+                )
+            )
+        for label, path, headers, target in (
+            ("week view p50 (sequential)", week_path, None, None),
+            ("availability p50 (sequential)", avail_path, auth, None),
+            ("search 1,000 machines p50", search_path, None, SEARCH_TARGET_MS),
+        ):
+            p50, failed = p50_sequential(app.base + path, args.sequential, headers)
+            errors += failed
+            rows.append(
+                (
+                    label,
+                    f"{p50:.1f} ms",
+                    f"< {target:.0f} ms" if target else "-",
+                    (p50 < target) if target else None,
+                )
+            )
+    finally:
+        for server in servers:
+            stop(server)
+
+    if args.pg:
+        result = throughput(args, workdir)
+        errors += result["errors"]
+        rows.append(
+            (
+                f"PG bookings/s (2 workers, {args.clients} clients)",
+                f"{result['rate']:.1f} ({result['bookings']} in {result['seconds']:.1f} s, "
+                f"p50 {result['p50']:.0f} ms)",
+                "report",
+                None,
+            )
+        )
+        rows.append(
+            (
+                "PG booking errors",
+                f"{result['errors']} {result['statuses']}",
+                "0",
+                not result["errors"],
+            )
+        )
+
+    print()
+    print(f"{'figure':44} {'value':60} {'target':10} met")
+    print("-" * 120)
+    for figure, value, target, met in rows:
+        mark = "-" if met is None else ("yes" if met else "NO")
+        print(f"{figure:44} {value:60} {target:10} {mark}")
+    print(f"\ntotal {time.monotonic() - began:.0f} s")
+    if errors:
+        print(f"FAILED: {errors} requests failed; logs kept in {workdir}")
+        return 1
+    if args.keep:
+        print(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,14 +72,17 @@ def normalise_locale(value: str | None) -> str | None:
     return short if short in SUPPORTED_LOCALES else None
 
 
-def negotiate_locale(*candidates: str | None, accept_language: str = "") -> str:
+def negotiate_locale(
+    *candidates: str | None, accept_language: str = "", default: str | None = DEFAULT_LOCALE
+) -> str | None:
+    """The first supported candidate, else the first supported Accept-Language entry."""
     for candidate in candidates:
         if found := normalise_locale(candidate):
             return found
     for part in accept_language.split(","):
         if found := normalise_locale(part.split(";")[0]):
             return found
-    return DEFAULT_LOCALE
+    return default
 
 
 def get_locale() -> str:

@@ -19,8 +19,16 @@ CSRF_HEADER = "x-csrf-token"
 LOCALE_COOKIE = "lang"
 
 
+API_LOCALE_CHOSEN = "ecosystem.api_locale_chosen"
+
+
 class LocaleMiddleware:
-    """Sets the locale for the request: session choice, then the `lang` cookie, then vi."""
+    """Sets the locale for the request.
+
+    Pages: the session's choice, then the `lang` cookie, then Vietnamese. The JSON API:
+    `Accept-Language`, then the `lang` cookie; without either, the token owner's language
+    (set once the caller is known, see `ecosystem.restapi.api_user`).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,8 +38,17 @@ class LocaleMiddleware:
             session = scope.get("session", {})
             # Starlette's lenient parser: http.cookies raises on any odd cookie name another
             # site of the domain may have set, which would break every page.
-            from_cookie = cookie_parser(Headers(scope=scope).get("cookie", "")).get(LOCALE_COOKIE)
-            i18n.set_locale(i18n.negotiate_locale(session.get("locale"), from_cookie))
+            headers = Headers(scope=scope)
+            from_cookie = cookie_parser(headers.get("cookie", "")).get(LOCALE_COOKIE)
+            if scope["path"].startswith("/api/"):
+                accepted = headers.get("accept-language", "")
+                scope[API_LOCALE_CHOSEN] = bool(
+                    i18n.normalise_locale(from_cookie)
+                    or i18n.negotiate_locale(accept_language=accepted, default=None)
+                )
+                i18n.set_locale(i18n.negotiate_locale(from_cookie, accept_language=accepted))
+            else:
+                i18n.set_locale(i18n.negotiate_locale(session.get("locale"), from_cookie))
         await self.app(scope, receive, send)
 
 

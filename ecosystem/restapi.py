@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ecosystem.errors import DomainError, NotAuthenticated, TooLarge
-from ecosystem.i18n import _
+from ecosystem.i18n import _, set_locale
+from ecosystem.middleware import API_LOCALE_CHOSEN
 from ecosystem.models import User
 from ecosystem.schemas import ErrorBody, ErrorOut, validate
 from ecosystem.services import tokens
@@ -81,8 +82,11 @@ async def api_user(request: Request) -> User:
     scheme, _sep, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthenticated(_("Send an API token as 'Authorization: Bearer <token>'."))
-    request.state.api_user = await tokens.user_for_bearer(value.strip(), ip=client_ip(request))
-    return request.state.api_user
+    user = await tokens.user_for_bearer(value.strip(), ip=client_ip(request))
+    if not request.scope.get(API_LOCALE_CHOSEN):
+        set_locale(user.locale, user.timezone)  # messages in the caller's own language
+    request.state.api_user = user
+    return user
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -12,7 +12,7 @@ DEFAULT_DATABASE_URL = f"sqlite://{PROJECT_ROOT / 'var' / 'ecosystem.sqlite3'}"
 
 # Domain packages mounted by the app factory, in order. Each names a module exposing
 # `package: ecosystem.packages.DomainPackage`. The kernel never imports them directly.
-DEFAULT_PACKAGES = ()
+DEFAULT_PACKAGES = ("labs",)
 
 
 def _env_int(name: str, default: int) -> int:

@@ -678,3 +678,25 @@ async def test_token_pages_need_a_signed_in_user(browser):
     response = await browser.post("/account/tokens", {"name": "x"})
     assert response.status_code == 303
     assert await ApiToken.all().count() == 0
+
+
+async def test_api_messages_follow_accept_language_then_the_token_owner(client):
+    await make_user("en-reader@example.vn", locale="en")
+    await make_user("vi-reader@example.vn")  # Vietnamese, the default
+    english_owner = await api_token(client, "en-reader@example.vn")
+    vietnamese_owner = await api_token(client, "vi-reader@example.vn")
+    with use_locale("en"):
+        in_english = _("No such organisation.")
+    with use_locale("vi"):
+        in_vietnamese = _("No such organisation.")
+    assert in_english != in_vietnamese
+
+    async def message(headers: dict) -> str:
+        response = await client.get("/api/v1/organisations/no-such-slug", headers=headers)
+        assert response.status_code == 404
+        return response.json()["error"]["message"]
+
+    assert await message(english_owner) == in_english
+    assert await message(vietnamese_owner) == in_vietnamese
+    assert await message({**vietnamese_owner, "Accept-Language": "en-GB,en;q=0.8"}) == in_english
+    assert await message({**english_owner, "Accept-Language": "vi"}) == in_vietnamese

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import httpx
+import pytest
 
 from ecosystem.models import Membership, MembershipStatus, Role, Sphere
 from labs.models import (
@@ -123,6 +124,7 @@ async def test_equipment_filters_by_lab_and_category(client):
     assert "category" in error_of(unknown, 422, "invalid")["fields"]
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_free_search_finds_only_machines_bookable_for_the_whole_window(client):
     lab = await make_lab()
     closed_lab = await make_lab(await make_host("VSIP"), "Mechatronics Lab")
@@ -392,6 +394,7 @@ async def test_a_machine_needing_approval_books_as_pending_and_holds_the_slot(cl
     error_of(second, 409, "conflict")
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_overlaps_conflict_but_touching_half_open_slots_do_not(client):
     machine = await make_equipment(await make_lab())
     _a, a = await user_with_token("oanh@eiu.edu.vn")
@@ -429,6 +432,7 @@ async def test_overlaps_conflict_but_touching_half_open_slots_do_not(client):
     assert again.status_code == 201, again.text
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_training_is_required_for_certified_machines(client):
     laser = await make_equipment(
         await make_lab(), "Trotec", EquipmentCategory.LASER_CUTTER, requires_training=True
@@ -453,6 +457,7 @@ async def test_training_is_required_for_certified_machines(client):
     assert trained.status_code == 201, trained.text
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_every_broken_rule_is_refused_with_422_naming_the_rule(client):
     lab = await make_lab()
     machine = await make_equipment(lab, max_minutes=240, min_minutes=30, weekly_quota_minutes=180)
@@ -515,6 +520,7 @@ async def test_every_broken_rule_is_refused_with_422_naming_the_rule(client):
     assert await Booking.filter(user_id=user.id).count() == 2
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_bad_booking_input_is_refused_without_a_server_error(client):
     machine = await make_equipment(await make_lab())
     broken = await make_equipment(machine.lab, "Broken", status=EquipmentStatus.MAINTENANCE)
@@ -586,6 +592,7 @@ async def test_my_bookings_lists_only_the_callers_bookings(client):
     assert [item["id"] for item in upcoming.json()["items"]] == created  # soonest first
 
 
+@pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_cancel_owner_before_deadline_staff_any_time_nobody_else(client):
     lab = await make_lab()
     machine = await make_equipment(lab, cancellation_deadline_hours=24, notice_minutes=60)

@@ -1,0 +1,189 @@
+"""The labs package speaks Vietnamese by default and English on request: its own catalogue
+(labs/locale) covers every message of its code, templates and mails."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from ecosystem import i18n
+from tests.labs.conftest import make_equipment, make_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS_LOCALE = ROOT / "labs" / "locale"
+KERNEL_LOCALE = ROOT / "ecosystem" / "locale"
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+HTML_LANG = re.compile(r'<html lang="([a-z]+)">')
+
+
+def load_catalogue(directory: Path, locale: str) -> Catalog:
+    with (directory / locale / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
+        return read_po(po_file, locale=locale)
+
+
+def msgids(catalogue: Catalog) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id}
+
+
+def placeholders(text: str) -> list[tuple[str | None, str]]:
+    return sorted((name, kind) for name, kind in PLACEHOLDER.findall(text) if kind != "%")
+
+
+def extracted_messages() -> dict[str, set[str]]:
+    """Every msgid of the labs code, templates and mails (as babel-labs.cfg says): files."""
+    with (ROOT / "babel-labs.cfg").open(encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg, "babel-labs.cfg")
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    found: dict[str, set[str]] = {}
+    for folder in ("labs", "templates"):
+        for filename, _lineno, message, _comments, _context in extract_from_dir(
+            ROOT / folder, method_map, options_map, keywords=keywords
+        ):
+            msgid = message if isinstance(message, str) else message[0]
+            found.setdefault(msgid, set()).add(f"{folder}/{filename}")
+    return found
+
+
+def text_of(html: str) -> str:
+    """What a person reads: the page without tags, entities decoded, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+# --- the catalogues -----------------------------------------------------------------------------
+
+
+def test_the_extraction_covers_only_the_labs_code_templates_and_mails():
+    extracted = extracted_messages()
+    where = set().union(*extracted.values())
+    for expected in (
+        "labs/routes/public.py",
+        "labs/schemas.py",
+        "labs/services/bookings.py",
+        "labs/routes/public.py",
+        "templates/labs/public/labs.html",
+        "templates/labs/staff/agenda.html",
+        "templates/labs/training/upcoming.html",
+        "templates/mail/labs_booking_reminder.txt",
+        "templates/mail/labs_booking_reminder.subject.txt",
+    ):
+        assert expected in where, expected
+    # The kernel's own templates and mails belong to the kernel's catalogue.
+    assert not {f for f in where if f.startswith("templates/ecosystem/")}
+    assert "templates/base.html" not in where
+    assert not {f for f in where if f.startswith("templates/mail/") and "/labs_" not in f}
+    assert "%(num)d machine is free then." in extracted  # a plural
+    assert "Laser cutter" in extracted  # N_() on a label
+
+
+def test_the_vietnamese_catalogue_of_labs_is_complete_and_well_formed():
+    catalogue = load_catalogue(LABS_LOCALE, "vi")
+    assert catalogue.locale_identifier == "vi"
+    assert catalogue.charset.lower() == "utf-8"
+    assert catalogue.num_plurals == 1 and catalogue.plural_expr == "0"
+    assert not catalogue.fuzzy
+    assert not catalogue.obsolete
+    messages = [m for m in catalogue if m.id]
+    assert len(messages) > 300
+    problems = []
+    for message in messages:
+        if message.fuzzy:
+            problems.append(("fuzzy", message.id))
+        strings = message.string if message.pluralizable else (message.string,)
+        ids = message.id if message.pluralizable else (message.id,)
+        if message.pluralizable and len(strings) != catalogue.num_plurals:
+            problems.append(("plural forms", message.id))
+        for string in strings:
+            if not string or not string.strip():
+                problems.append(("untranslated", message.id))
+            # The same placeholders, each as often and of the same type, as the English text.
+            elif placeholders(string) != placeholders(ids[-1]):
+                problems.append(("placeholders", message.id, string))
+            else:
+                params = {name: 1 for name, _kind in placeholders(ids[0]) if name}
+                try:
+                    string % params if params else None
+                except (KeyError, TypeError, ValueError) as exc:
+                    problems.append(("format", message.id, repr(exc)))
+    problems += [("check", m.id, str(e)) for m, errors in catalogue.check() for e in errors]
+    assert problems == []
+    # The lab vocabulary is used throughout.
+    translated = {m.id: m.string for m in messages if not m.pluralizable}
+    assert translated["Laser cutter"] == "Máy cắt laser"
+    assert translated["3D printer"] == "Máy in 3D"
+    assert translated["Opening hours"] == "Giờ mở cửa"
+    assert translated["Living Lab"] == "Living Lab"
+
+
+def test_the_english_catalogue_of_labs_has_the_same_messages():
+    vietnamese = load_catalogue(LABS_LOCALE, "vi")
+    english = load_catalogue(LABS_LOCALE, "en")
+    assert english.locale_identifier == "en" and english.num_plurals == 2
+    assert not english.fuzzy
+    assert msgids(english) == msgids(vietnamese)
+    # Empty strings: the English msgid is shown as it is.
+    assert all(not any(m.string) if m.pluralizable else not m.string for m in english if m.id)
+
+
+def test_every_message_of_labs_is_translated_and_nothing_is_stale():
+    extracted = extracted_messages()
+    labs_ids = msgids(load_catalogue(LABS_LOCALE, "vi"))
+    kernel_ids = msgids(load_catalogue(KERNEL_LOCALE, "vi"))
+    missing = {m: extracted[m] for m in extracted if m not in labs_ids | kernel_ids}
+    assert missing == {}, "Translate these in labs/locale/vi/LC_MESSAGES/messages.po"
+    stale = labs_ids - set(extracted)
+    assert stale == set()
+
+
+async def test_labs_messages_are_translated_at_run_time(app):
+    """The app merges the labs catalogue (labs/package.py's locale_dir) with the kernel's."""
+    with i18n.use_locale("vi"):
+        assert i18n.gettext("The lab network") == "Mạng lưới phòng lab"
+        assert i18n.gettext("Labs") == "Phòng thí nghiệm"  # the kernel's
+        assert i18n.ngettext(
+            "%(num)d machine is free then.", "%(num)d machines are free then.", 3
+        ) == ("3 thiết bị đang trống vào thời gian đó.")
+    with i18n.use_locale("en"):
+        assert i18n.gettext("The lab network") == "The lab network"
+
+
+# --- the pages ----------------------------------------------------------------------------------
+
+
+async def test_the_labs_pages_read_in_vietnamese_by_default_and_english_after_switching(browser):
+    lab = await make_lab(name="Becamex FabLab")
+    await make_equipment(lab, name="Trotec Speedy 300")
+
+    vietnamese = ["Mạng lưới phòng lab", "Tìm thiết bị còn trống", "Tất cả phòng lab", "FabLab"]
+    english = ["The lab network", "Find a free machine", "All labs"]
+    response = await browser.get("/labs")
+    assert response.status_code == 200
+    assert HTML_LANG.search(response.text).group(1) == "vi"
+    shown = text_of(response.text)
+    assert "Becamex FabLab" in shown and "Đơn vị chủ quản: Becamex IDC" in shown
+    for phrase in vietnamese:
+        assert phrase in shown, phrase
+    for phrase in english:
+        assert phrase not in shown, phrase
+
+    page = text_of((await browser.get(f"/labs/{lab.slug}")).text)
+    assert "Giờ mở cửa" in page and "Thiết bị" in page and "Trotec Speedy 300" in page
+    assert "Opening hours" not in page
+
+    response = await browser.post("/language", {"locale": "en", "next": "/labs"})
+    assert response.status_code == 303
+    response = await browser.get("/labs")
+    assert HTML_LANG.search(response.text).group(1) == "en"
+    shown = text_of(response.text)
+    assert "Hosted by Becamex IDC" in shown
+    for phrase in english:
+        assert phrase in shown, phrase
+    for phrase in vietnamese[:3]:
+        assert phrase not in shown, phrase
+    page = text_of((await browser.get(f"/labs/{lab.slug}")).text)
+    assert "Opening hours" in page and "Giờ mở cửa" not in page

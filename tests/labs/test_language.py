@@ -5,49 +5,26 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
 
 from ecosystem import i18n
+from tests.catalogues import ROOT, load_catalogue, vietnamese_problems
+from tests.catalogues import extracted_messages as extract
 from tests.labs.conftest import make_equipment, make_lab
 
-ROOT = Path(__file__).resolve().parents[2]
 LABS_LOCALE = ROOT / "labs" / "locale"
 KERNEL_LOCALE = ROOT / "ecosystem" / "locale"
-PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
 HTML_LANG = re.compile(r'<html lang="([a-z]+)">')
-
-
-def load_catalogue(directory: Path, locale: str) -> Catalog:
-    with (directory / locale / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
-        return read_po(po_file, locale=locale)
 
 
 def msgids(catalogue: Catalog) -> set[str]:
     return {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id}
 
 
-def placeholders(text: str) -> list[tuple[str | None, str]]:
-    return sorted((name, kind) for name, kind in PLACEHOLDER.findall(text) if kind != "%")
-
-
 def extracted_messages() -> dict[str, set[str]]:
     """Every msgid of the labs code, templates and mails (as babel-labs.cfg says): files."""
-    with (ROOT / "babel-labs.cfg").open(encoding="utf-8") as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg, "babel-labs.cfg")
-    keywords = {**DEFAULT_KEYWORDS, "N_": None}
-    found: dict[str, set[str]] = {}
-    for folder in ("labs", "templates"):
-        for filename, _lineno, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map, options_map, keywords=keywords
-        ):
-            msgid = message if isinstance(message, str) else message[0]
-            found.setdefault(msgid, set()).add(f"{folder}/{filename}")
-    return found
+    return extract("babel-labs.cfg", ("labs", "templates"))
 
 
 def text_of(html: str) -> str:
@@ -83,35 +60,9 @@ def test_the_extraction_covers_only_the_labs_code_templates_and_mails():
 
 def test_the_vietnamese_catalogue_of_labs_is_complete_and_well_formed():
     catalogue = load_catalogue(LABS_LOCALE, "vi")
-    assert catalogue.locale_identifier == "vi"
-    assert catalogue.charset.lower() == "utf-8"
-    assert catalogue.num_plurals == 1 and catalogue.plural_expr == "0"
-    assert not catalogue.fuzzy
-    assert not catalogue.obsolete
     messages = [m for m in catalogue if m.id]
     assert len(messages) > 300
-    problems = []
-    for message in messages:
-        if message.fuzzy:
-            problems.append(("fuzzy", message.id))
-        strings = message.string if message.pluralizable else (message.string,)
-        ids = message.id if message.pluralizable else (message.id,)
-        if message.pluralizable and len(strings) != catalogue.num_plurals:
-            problems.append(("plural forms", message.id))
-        for string in strings:
-            if not string or not string.strip():
-                problems.append(("untranslated", message.id))
-            # The same placeholders, each as often and of the same type, as the English text.
-            elif placeholders(string) != placeholders(ids[-1]):
-                problems.append(("placeholders", message.id, string))
-            else:
-                params = {name: 1 for name, _kind in placeholders(ids[0]) if name}
-                try:
-                    string % params if params else None
-                except (KeyError, TypeError, ValueError) as exc:
-                    problems.append(("format", message.id, repr(exc)))
-    problems += [("check", m.id, str(e)) for m, errors in catalogue.check() for e in errors]
-    assert problems == []
+    assert vietnamese_problems(catalogue) == []
     # The lab vocabulary is used throughout.
     translated = {m.id: m.string for m in messages if not m.pluralizable}
     assert translated["Laser cutter"] == "Máy cắt laser"

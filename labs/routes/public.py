@@ -22,7 +22,7 @@ from ecosystem.web import (
     require_user,
 )
 from labs.models import EquipmentCategory, LabKind
-from labs.services import bookings, browse, calendar
+from labs.services import bookings, browse, calendar, checkin
 
 KIND_LABELS = {
     LabKind.FABLAB.value: "FabLab",
@@ -269,6 +269,13 @@ async def calendar_feed(request: Request) -> Response:
     )
 
 
+async def check_in_qr(request: Request) -> Response:
+    user = await require_user(request)
+    svg = await checkin.check_in_qr(user, _int_param(request, "booking_id"))
+    headers = {"Cache-Control": "private, max-age=3600"}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
 routes = [
     Route("/labs", labs_index, methods=["GET"]),
     Route("/labs/search", search, methods=["GET"]),
@@ -279,5 +286,6 @@ routes = [
     Route("/bookings", my_bookings, methods=["GET"]),
     Route("/bookings/calendar", calendar_page, methods=["GET", "POST"]),
     Route("/bookings/{booking_id}/cancel", cancel, methods=["POST"]),
+    Route("/bookings/{booking_id}/qr.svg", check_in_qr, methods=["GET"]),
     Route("/calendar/{token}.ics", calendar_feed, methods=["GET"], name="labs_calendar_feed"),
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import qrcode
+from qrcode.image.svg import SvgPathImage
 from tortoise import timezone
 
 from ecosystem.db import atomic
@@ -15,8 +17,9 @@ from ecosystem.errors import Conflict, Invalid, NotFound
 from ecosystem.i18n import _, format_dt
 from ecosystem.models import User
 from ecosystem.services import audit
+from ecosystem.settings import get_settings
 from labs import permissions
-from labs.models import Booking, BookingStatus
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 
 CHECK_IN_EARLY = timedelta(minutes=15)
 USAGE_NOTE_MAX = 1000
@@ -142,3 +145,15 @@ async def mark_no_show(actor: User, booking: Booking) -> Booking:
         {"status": BookingStatus.NO_SHOW},
         "booking.no_show",
     )
+
+
+async def check_in_qr(actor: User, booking_id: int) -> bytes:
+    """An SVG QR code of the booking's check-in address, for its owner to show at the lab.
+
+    Staff scanning it with a phone land on the staff check-in page of that booking.
+    """
+    booking = await Booking.get_or_none(id=booking_id, user_id=actor.id)
+    if booking is None or booking.status not in ACTIVE_BOOKING_STATUSES:
+        raise NotFound(_("No such booking."))
+    url = f"{get_settings().base_url}/labs/checkin/{booking.check_in_code}"
+    return qrcode.make(url, image_factory=SvgPathImage, box_size=10, border=2).to_string()

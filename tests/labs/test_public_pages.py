@@ -259,6 +259,30 @@ async def test_my_bookings_needs_sign_in_and_hides_other_peoples_bookings(browse
     assert (await browser.post(f"/bookings/{theirs.id}/cancel")).status_code == 404
 
 
+async def test_the_check_in_qr_code_is_for_the_owner_of_an_active_booking(browser):
+    lab = await make_lab()
+    machine = await make_equipment(lab)
+    maker = await person("qr-maker@example.org")
+    mine = await book_directly(machine, maker, at(local_day(3), 9), at(local_day(3), 10))
+    other = await quick_user("qr-other@example.org")
+    theirs = await book_directly(machine, other, at(local_day(3), 11), at(local_day(3), 12))
+    cancelled = await book_directly(
+        machine, maker, at(local_day(4), 9), at(local_day(4), 10), BookingStatus.CANCELLED
+    )
+    assert (await browser.get(f"/bookings/{mine.id}/qr.svg")).status_code in (302, 303)
+    await browser.login(maker.email)
+
+    page = await browser.get("/bookings")
+    assert f'src="/bookings/{mine.id}/qr.svg"' in page.text
+    assert f'src="/bookings/{cancelled.id}/qr.svg"' not in page.text
+    image = await browser.get(f"/bookings/{mine.id}/qr.svg")
+    assert image.status_code == 200
+    assert image.headers["content-type"].startswith("image/svg+xml")
+    assert image.text.startswith("<svg") or "<svg" in image.text[:200]
+    assert (await browser.get(f"/bookings/{theirs.id}/qr.svg")).status_code == 404
+    assert (await browser.get(f"/bookings/{cancelled.id}/qr.svg")).status_code == 404
+
+
 # --- constant queries ----------------------------------------------------------------------
 
 

@@ -25,8 +25,6 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.e2e.test_browser_journey import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     HOST,
     PASSWORD,
     ROOT,
@@ -115,26 +113,6 @@ async def _setup() -> None:
             await create_user(email, PASSWORD, "Trần Thị Lan", False, True)
     finally:
         await Tortoise.close_connections()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    missing = None
-    if not Path(CHROMIUM).exists():
-        missing = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            missing = "the playwright package is not installed"
-    if missing:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))

@@ -6,9 +6,37 @@ import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from ecosystem.models import User
+
+
+@dataclass
+class DashboardPanel:
+    """One package's part of a signed-in user's personal dashboard (`/dashboard`).
+
+    The kernel renders `template` (a fragment of the package, `<pkg>/_dashboard.html`) with
+    `context`; panels needing the user's attention (`urgent`) come first, then by `order`.
+    """
+
+    title: str  # already translated
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    urgent: bool = False
+    order: int = 100
+
+
+# A package's panels for one user: return None when it has nothing for that user.
+PanelProvider = Callable[["User"], Awaitable["DashboardPanel | None"]]
+# A package's section of the open ecosystem indicators for [start, end) in local dates:
+# aggregated, public or consented data only, small groups already suppressed
+# (`ecosystem.indicators.suppress`). Keys are stable snake_case names; values JSON-ready.
+IndicatorProvider = Callable[["date", "date"], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -25,6 +53,8 @@ class DomainPackage:
     seed_demo: Callable[[], Awaitable[None]] | None = None
     csrf_exempt_prefixes: Sequence[str] = ()
     nav_links: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (label msgid, url)
+    dashboard_panels: Sequence[PanelProvider] = ()
+    indicators: IndicatorProvider | None = None
 
     @property
     def migrations_module(self) -> str:

@@ -1,0 +1,507 @@
+"""The incubator: programmes run by a host organisation, cohorts, application calls and
+reviews, startup profiles (one-to-one with an `Organisation` of the startup sphere),
+enrolments, milestones, KPI metrics and report requests, mentors and their sessions,
+consented sharing with other organisations, and perks (lab credit).
+
+Invariants held by the database itself:
+- one report request per (enrolment, period): the scheduler materialises them idempotently
+- one reminder per (report request, kind): a schedule or due-date edit never sends twice
+- one review per (application, reviewer), one enrolment per (cohort, startup), one perk
+  award per (perk, startup)
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ProgrammeRoleKind(StrEnum):
+    MANAGER = "manager"
+    MENTOR = "mentor"
+    REVIEWER = "reviewer"
+
+
+class Schedule(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ONE_OFF = "one_off"
+    MILESTONE = "milestone"
+    NONE = "none"
+
+
+class MetricPeriod(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+class Stage(StrEnum):
+    IDEA = "idea"
+    PROTOTYPE = "prototype"
+    MVP = "mvp"
+    EARLY_REVENUE = "early_revenue"
+    GROWTH = "growth"
+
+
+class Sector(StrEnum):
+    SMART_CITY = "smart_city"
+    MANUFACTURING = "manufacturing"
+    AGRITECH = "agritech"
+    HEALTH = "health"
+    EDUCATION = "education"
+    FINTECH = "fintech"
+    LOGISTICS = "logistics"
+    ENERGY = "energy"
+    SOFTWARE = "software"
+    OTHER = "other"
+
+
+class CallStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ADMITTED = "admitted"
+    DECLINED = "declined"
+    ENROLLED = "enrolled"
+
+
+class Recommendation(StrEnum):
+    ADMIT = "admit"
+    MAYBE = "maybe"
+    DECLINE = "decline"
+
+
+class MilestoneStatus(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class ReminderKind(StrEnum):
+    OPENED = "opened"
+    BEFORE = "before"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+
+
+class Programme(Model):
+    id = fields.IntField(primary_key=True)
+    organisation: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=80, unique=True)
+    description = fields.TextField(default="")
+    # The KPI report schedule: requests go out at the end of each period (or once, or when a
+    # milestone falls due); due `due_days` days later; reminders before and after the due
+    # date; escalation to the startup's mentors.
+    schedule = fields.CharEnumField(Schedule, max_length=16, default=Schedule.MONTHLY)
+    due_days = fields.SmallIntField(default=10)
+    one_off_period = fields.CharField(max_length=16, default="")
+    one_off_due_on = fields.DateField(null=True)
+    remind_days_before = fields.SmallIntField(default=3)
+    remind_days_after = fields.SmallIntField(default=2)
+    escalate_days_after = fields.SmallIntField(default=7)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_programme"
+
+
+class ProgrammeRole(Model):
+    """Manager, mentor or reviewer of a programme: granted by the host organisation."""
+
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="roles", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    role = fields.CharEnumField(ProgrammeRoleKind, max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_programme_role"
+        unique_together = (("programme", "user", "role"),)
+
+
+class Cohort(Model):
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="cohorts", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    starts_on = fields.DateField()
+    ends_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_cohort"
+
+
+class Metric(Model):
+    """A KPI a programme asks for: a stable key, a unit and the period it covers."""
+
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="metrics", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=40)
+    name = fields.CharField(max_length=120)
+    unit = fields.CharField(max_length=20, default="")
+    period = fields.CharEnumField(MetricPeriod, max_length=8, default=MetricPeriod.MONTH)
+    integer = fields.BooleanField(default=True)
+    position = fields.SmallIntField(default=0)
+
+    class Meta:
+        table = "incubator_metric"
+        unique_together = (("programme", "key"),)
+
+
+class StartupProfile(Model):
+    """What a startup (an organisation with the startup sphere) tells about itself."""
+
+    id = fields.IntField(primary_key=True)
+    organisation: fields.OneToOneRelation = fields.OneToOneField(
+        "ecosystem.Organisation", related_name="startup_profile", on_delete=fields.CASCADE
+    )
+    sector = fields.CharEnumField(Sector, max_length=24, default=Sector.OTHER)
+    stage = fields.CharEnumField(Stage, max_length=16, default=Stage.IDEA)
+    founded_on = fields.DateField(null=True)
+    team = fields.TextField(default="")
+    team_size = fields.SmallIntField(default=1)
+    pitch: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "incubator.Document", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    links = fields.JSONField(default=list)
+    in_directory = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "incubator_startup_profile"
+
+
+class Document(Model):
+    """An uploaded PDF (pitch deck, application document), stored under a server-side name."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    purpose = fields.CharField(max_length=16)  # pitch | application
+    filename = fields.CharField(max_length=120, default="document.pdf")
+    size_bytes = fields.IntField()
+    organisation: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    uploaded_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_document"
+
+
+class ApplicationCall(Model):
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="calls", on_delete=fields.CASCADE
+    )
+    cohort: fields.ForeignKeyNullableRelation[Cohort] = fields.ForeignKeyField(
+        "incubator.Cohort", related_name="calls", null=True, on_delete=fields.SET_NULL
+    )
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    questions = fields.JSONField(default=list)  # [{"key", "label"}]
+    documents = fields.JSONField(default=list)  # [{"key", "label"}]
+    criteria = fields.JSONField(
+        default=list
+    )  # [{"id", "label", "weight", "scale_min", "scale_max"}]
+    deadline = fields.DatetimeField()
+    status = fields.CharEnumField(CallStatus, max_length=8, default=CallStatus.OPEN)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_call"
+
+
+class Application(Model):
+    id = fields.IntField(primary_key=True)
+    call: fields.ForeignKeyRelation[ApplicationCall] = fields.ForeignKeyField(
+        "incubator.ApplicationCall", related_name="applications", on_delete=fields.CASCADE
+    )
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    applicant: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    answers = fields.JSONField(default=dict)
+    documents = fields.JSONField(default=dict)  # {key: document uuid}
+    status = fields.CharEnumField(
+        ApplicationStatus, max_length=12, default=ApplicationStatus.SUBMITTED
+    )
+    decision_message = fields.TextField(default="")
+    decided_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_application"
+        unique_together = (("call", "startup"),)
+
+
+class Review(Model):
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "incubator.Application", related_name="reviews", on_delete=fields.CASCADE
+    )
+    reviewer: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    scores = fields.JSONField(default=dict)
+    score = fields.FloatField(null=True)
+    recommendation = fields.CharEnumField(Recommendation, max_length=8, null=True)
+    comment = fields.TextField(default="")
+    submitted_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_review"
+        unique_together = (("application", "reviewer"),)
+
+
+class Enrolment(Model):
+    id = fields.IntField(primary_key=True)
+    cohort: fields.ForeignKeyRelation[Cohort] = fields.ForeignKeyField(
+        "incubator.Cohort", related_name="enrolments", on_delete=fields.CASCADE
+    )
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    enrolled_on = fields.DateField()
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_enrolment"
+        unique_together = (("cohort", "startup"),)
+
+
+class Milestone(Model):
+    id = fields.IntField(primary_key=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="milestones", on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200)
+    due_on = fields.DateField()
+    owner: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    definition_of_done = fields.TextField(default="")
+    status = fields.CharEnumField(MilestoneStatus, max_length=12, default=MilestoneStatus.PLANNED)
+    completed_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_milestone"
+        indexes = (("enrolment_id", "due_on"),)
+
+
+class MilestoneComment(Model):
+    id = fields.IntField(primary_key=True)
+    milestone: fields.ForeignKeyRelation[Milestone] = fields.ForeignKeyField(
+        "incubator.Milestone", related_name="comments", on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    body = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_milestone_comment"
+
+
+class ReportRequest(Model):
+    """One KPI report of one enrolled startup for one period: requested, drafted, submitted
+    or skipped. `period` is `YYYY-MM` (monthly) or `YYYY-Qn` (quarterly) or the one-off label."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="reports", on_delete=fields.CASCADE
+    )
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    period = fields.CharField(max_length=16)
+    period_start = fields.DateField()
+    due_on = fields.DateField()
+    schedule = fields.CharField(max_length=16, default="monthly")  # the schedule that made it
+    status = fields.CharEnumField(RequestStatus, max_length=12, default=RequestStatus.OPEN)
+    values = fields.JSONField(default=dict)
+    narrative = fields.TextField(default="")
+    skip_reason = fields.CharField(max_length=500, default="")
+    submitted_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    submitted_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "incubator_report"
+        unique_together = (("enrolment", "period"),)
+        indexes = (("startup_id", "period_start"), ("status", "due_on"))
+
+
+class ReportReminder(Model):
+    """A reminder of one kind for one request: recorded once, whatever the edits."""
+
+    id = fields.IntField(primary_key=True)
+    request: fields.ForeignKeyRelation[ReportRequest] = fields.ForeignKeyField(
+        "incubator.ReportRequest", related_name="reminders", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(ReminderKind, max_length=12)
+    sent = fields.BooleanField(default=True)  # False: superseded by a more urgent one
+    recipients = fields.SmallIntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_report_reminder"
+        unique_together = (("request", "kind"),)
+
+
+class MentorProfile(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation = fields.OneToOneField(
+        "ecosystem.User", related_name="mentor_profile", on_delete=fields.CASCADE
+    )
+    headline = fields.CharField(max_length=200, default="")
+    expertise = fields.CharField(max_length=300, default="")
+    bio = fields.TextField(default="")
+
+    class Meta:
+        table = "incubator_mentor_profile"
+
+
+class MentorAssignment(Model):
+    id = fields.IntField(primary_key=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="mentors", on_delete=fields.CASCADE
+    )
+    mentor: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_mentor_assignment"
+        unique_together = (("enrolment", "mentor"),)
+
+
+class MentoringSession(Model):
+    id = fields.IntField(primary_key=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="sessions", on_delete=fields.CASCADE
+    )
+    mentor: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    held_on = fields.DateField()
+    topics = fields.TextField()
+    actions = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_mentoring_session"
+
+
+class ShareGrant(Model):
+    """A startup lets an organisation read chosen metrics of chosen periods until `expires_at`."""
+
+    id = fields.IntField(primary_key=True)
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    grantee: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    metrics = fields.JSONField(default=list)  # metric keys
+    period_from = fields.CharField(max_length=7)  # YYYY-MM, inclusive
+    period_to = fields.CharField(max_length=7)
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    created_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_share_grant"
+        indexes = (("grantee_id", "startup_id"),)
+
+
+class ShareAccess(Model):
+    """Every read by a grantee, shown to the startup."""
+
+    id = fields.BigIntField(primary_key=True)
+    grant: fields.ForeignKeyRelation[ShareGrant] = fields.ForeignKeyField(
+        "incubator.ShareGrant", related_name="accesses", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharField(max_length=8, default="web")  # web | api | csv
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_share_access"
+
+
+class Perk(Model):
+    """Lab credit (VND) a programme grants each enrolled startup of a cohort."""
+
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="perks", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    amount = fields.BigIntField()
+    currency = fields.CharField(max_length=3, default="VND")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_perk"
+
+
+class PerkAward(Model):
+    id = fields.IntField(primary_key=True)
+    perk: fields.ForeignKeyRelation[Perk] = fields.ForeignKeyField(
+        "incubator.Perk", related_name="awards", on_delete=fields.CASCADE
+    )
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    awarded_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_perk_award"
+        unique_together = (("perk", "startup"),)

@@ -1,0 +1,67 @@
+"""Helpers shared by the incubator's HTML handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ecosystem.errors import NotFound
+from ecosystem.i18n import _, format_number
+from ecosystem.labels import N_
+from ecosystem.web import render as _render
+from incubator.services import applications, milestones, programmes, startups
+
+
+def labels() -> dict[str, Any]:
+    return {
+        "stage_labels": startups.STAGE_LABELS,
+        "sector_labels": startups.SECTOR_LABELS,
+        "schedule_labels": programmes.SCHEDULE_LABELS,
+        "role_labels": programmes.ROLE_LABELS,
+        "milestone_labels": milestones.STATUS_LABELS,
+        "application_labels": applications.STATUS_LABELS,
+        "recommendation_labels": applications.RECOMMENDATION_LABELS,
+        "report_labels": REPORT_LABELS,
+        "fmt_value": format_value,
+    }
+
+
+REPORT_LABELS = {
+    "open": N_("Open"),
+    "draft": N_("Draft saved"),
+    "submitted": N_("Submitted"),
+    "skipped": N_("Skipped"),
+    "cancelled": N_("Cancelled"),
+}
+
+
+def format_value(value: Any, unit: str = "") -> str:
+    if value is None or value == "":
+        return "–"
+    text = format_number(value)
+    if unit == "VND":
+        return f"{text} ₫"
+    return text
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return await _render(request, template, {**labels(), **context}, status_code)
+
+
+def int_param(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    if isinstance(raw, int) and raw < 2**31:  # beyond: no row has it (and no DB integer)
+        return raw
+    raise NotFound(_("Not found."))
+
+
+def form_values(form, names) -> dict[str, str]:
+    values = {}
+    for name in names:
+        value = form.get(name)
+        values[name] = value.strip() if isinstance(value, str) else ""
+    return values

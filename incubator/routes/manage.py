@@ -1,0 +1,385 @@
+"""HTML pages for a programme's managers (and mentors where said): programme settings,
+cohorts and their dashboards, application review and decisions, perks."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ecosystem.charts import bar_chart
+from ecosystem.errors import DomainError, NotFound, NotPermitted
+from ecosystem.i18n import _, ngettext
+from ecosystem.models import Organisation
+from ecosystem.web import flash, form_text, read_form, redirect, require_user
+from incubator.forms import as_id
+from incubator.models import Cohort, Metric
+from incubator.permissions import ensure_manager, programme_access
+from incubator.routes.common import form_values, int_param, render
+from incubator.services import applications, milestones, portfolio, programmes, startups
+from incubator.services.reports import local_today
+
+SCHEDULE_FIELDS = (
+    "schedule",
+    "due_days",
+    "one_off_period",
+    "one_off_due_on",
+    "remind_days_before",
+    "remind_days_after",
+    "escalate_days_after",
+)
+CALL_FIELDS = (
+    "title",
+    "description",
+    "questions",
+    "documents",
+    "criteria",
+    "deadline",
+    "cohort_id",
+)
+
+
+async def new_programme(request: Request) -> Response:
+    user = await require_user(request)
+    hosts = await programmes.host_organisations(user)
+    if not hosts:
+        raise NotPermitted(_("Only an admin of an organisation can create a programme."))
+    context = {"hosts": hosts, "values": {}, "errors": {}}
+    if request.method == "GET":
+        return await render(request, "incubator/programme_form.html", context)
+    values = form_values(await read_form(request), ("organisation_id", "name", "description"))
+    try:
+        host_id = as_id(values["organisation_id"])
+        programme = await programmes.create_programme(
+            user, host_id, values["name"], values["description"]
+        )
+    except DomainError as exc:
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "incubator/programme_form.html", context, exc.status_code)
+    flash(request, _("The programme has been created."))
+    return redirect(request, f"/incubator/programmes/{programme.id}/manage")
+
+
+async def _manage_context(user, programme, **extra) -> dict:
+    access = await ensure_manager(user, programme)
+    await programme.fetch_related("cohorts")
+    return {
+        "programme": programme,
+        "access": access,
+        "roles": await programmes.list_roles(programme),
+        "cohorts": sorted(programme.cohorts, key=lambda c: c.starts_on, reverse=True),
+        "metrics": await Metric.filter(programme_id=programme.id).order_by("position"),
+        "perks": await portfolio.perks_of(programme),
+        "calls": await applications.ApplicationCall.filter(programme_id=programme.id).order_by(
+            "-id"
+        ),
+        "schedule_values": {
+            "schedule": programme.schedule.value,
+            "due_days": str(programme.due_days),
+            "one_off_period": programme.one_off_period,
+            "one_off_due_on": programme.one_off_due_on.isoformat()
+            if programme.one_off_due_on
+            else "",
+            "remind_days_before": str(programme.remind_days_before),
+            "remind_days_after": str(programme.remind_days_after),
+            "escalate_days_after": str(programme.escalate_days_after),
+        },
+        "values": {},
+        "errors": {},
+        "form": "",
+        **extra,
+    }
+
+
+async def manage(request: Request) -> Response:
+    user = await require_user(request)
+    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    return await render(request, "incubator/manage.html", await _manage_context(user, programme))
+
+
+async def manage_action(request: Request) -> Response:
+    """One POST endpoint per form of the manage page: roles, cohorts, metrics, schedule,
+    perks, calls. Errors re-render the page with that form's values."""
+    user = await require_user(request)
+    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    await ensure_manager(user, programme)
+    what = request.path_params["what"]
+    form = await read_form(request)
+    names = {
+        "roles": ("email", "role"),
+        "cohorts": ("name", "starts_on", "ends_on"),
+        "metrics": ("name", "key", "unit", "period", "integer"),
+        "schedule": SCHEDULE_FIELDS,
+        "perks": ("name", "amount"),
+        "calls": CALL_FIELDS,
+    }
+    if what not in names:
+        raise NotFound(_("Not found."))
+    values = form_values(form, names[what])
+    try:
+        if what == "roles":
+            await programmes.grant_role(user, programme, values["email"], values["role"])
+            message = _("The role has been granted.")
+        elif what == "cohorts":
+            await programmes.create_cohort(user, programme, values)
+            message = _("The cohort has been created.")
+        elif what == "metrics":
+            await programmes.add_metric(user, programme, values)
+            message = _("The metric has been added.")
+        elif what == "schedule":
+            await programmes.update_schedule(user, programme, values)
+            message = _("The report schedule has been saved. It applies from the next run.")
+        elif what == "perks":
+            await portfolio.create_perk(user, programme, values["name"], values["amount"])
+            message = _("The perk has been added.")
+        else:
+            call = await applications.create_call(user, programme, values)
+            flash(request, _("The call is open."))
+            return redirect(request, f"/incubator/calls/{call.id}")
+    except DomainError as exc:
+        programme = await programmes.get_programme(programme.id)
+        extra = {"values": values, "errors": exc.fields, "message": exc.message, "form": what}
+        if what == "schedule":
+            extra["schedule_values"] = values
+        context = await _manage_context(user, programme, **extra)
+        if what == "schedule":
+            context["schedule_values"] = values
+        return await render(request, "incubator/manage.html", context, exc.status_code)
+    flash(request, message)
+    return redirect(request, f"/incubator/programmes/{programme.id}/manage#{what}")
+
+
+async def revoke_role(request: Request) -> Response:
+    user = await require_user(request)
+    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    await programmes.revoke_role(user, programme, int_param(request, "role_id"))
+    flash(request, _("The role has been withdrawn."))
+    return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
+
+
+# --- cohorts -----------------------------------------------------------------------------
+
+
+async def _cohort(request: Request) -> Cohort:
+    return await programmes.get_cohort(int_param(request, "cohort_id"))
+
+
+async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    access = await programme_access(user, cohort.programme)
+    if not access.staff:
+        raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
+    dashboard = await portfolio.cohort_dashboard(cohort)
+    stage_chart = None
+    if dashboard.by_stage:
+        stage_chart = bar_chart(
+            [(_(startups.STAGE_LABELS[s]), n) for s, n in dashboard.by_stage.items()]
+        )
+    context = {
+        "cohort": cohort,
+        "programme": cohort.programme,
+        "access": access,
+        "dashboard": dashboard,
+        "stage_chart": stage_chart,
+        "mentors": await milestones.mentors_of_programme(cohort.programme.id),
+        "perks": await portfolio.perks_of(cohort.programme) if access.manager else [],
+        "candidates": await _enrol_candidates(cohort) if access.manager else [],
+        "today": local_today(),
+        "errors": {},
+        **extra,
+    }
+    return await render(request, "incubator/cohort.html", context, status)
+
+
+async def _enrol_candidates(cohort: Cohort) -> list[Organisation]:
+    enrolled = await cohort.enrolments.all().values_list("startup_id", flat=True)
+    from ecosystem.models import OrganisationSphere, Sphere
+
+    ids = (
+        await OrganisationSphere.filter(sphere=Sphere.STARTUP)
+        .exclude(organisation_id__in=list(enrolled))
+        .values_list("organisation_id", flat=True)
+    )
+    return await Organisation.filter(id__in=list(ids)).order_by("name")
+
+
+async def cohort_csv(request: Request) -> Response:
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    access = await programme_access(user, cohort.programme)
+    if not access.staff:
+        raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
+    dashboard = await portfolio.cohort_dashboard(cohort)
+    return Response(
+        portfolio.cohort_csv(dashboard),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="cohort-{cohort.id}.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def cohort_enrol(request: Request) -> Response:
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    access = await ensure_manager(user, cohort.programme)
+    raw = form_text(await read_form(request), "startup_id")
+    startup = await Organisation.get_or_none(id=as_id(raw))
+    if startup is None:
+        return await cohort_page(request, 422, message=_("Choose a startup."))
+    try:
+        await startups.enrol(access.manager, cohort, startup, local_today())
+    except DomainError as exc:
+        return await cohort_page(request, exc.status_code, message=exc.message)
+    flash(request, _("%(name)s is enrolled.", name=startup.name))
+    return redirect(request, f"/incubator/cohorts/{cohort.id}")
+
+
+async def cohort_mentor(request: Request) -> Response:
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    form = await read_form(request)
+    enrolment_id, mentor_id = form_text(form, "enrolment_id"), form_text(form, "mentor_id")
+    enrolment = await startups.get_enrolment(as_id(enrolment_id))
+    if enrolment.cohort_id != cohort.id:  # type: ignore[attr-defined]
+        raise NotFound(_("Not found."))
+    try:
+        await milestones.assign_mentor(user, enrolment, as_id(mentor_id))
+    except DomainError as exc:
+        if isinstance(exc, NotPermitted):
+            raise
+        return await cohort_page(request, exc.status_code, message=exc.message)
+    flash(request, _("The mentor has been assigned."))
+    return redirect(request, f"/incubator/cohorts/{cohort.id}")
+
+
+async def cohort_perk(request: Request) -> Response:
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    awarded = await portfolio.grant_perk(user, int_param(request, "perk_id"), cohort)
+    flash(
+        request,
+        ngettext(
+            "Lab credit granted to %(num)d startup.",
+            "Lab credit granted to %(num)d startups.",
+            awarded,
+        ),
+    )
+    return redirect(request, f"/incubator/cohorts/{cohort.id}")
+
+
+# --- applications ---------------------------------------------------------------------------------
+
+
+async def call_applications(request: Request) -> Response:
+    user = await require_user(request)
+    call = await applications.get_call(int_param(request, "call_id"))
+    access = await ensure_manager(user, call.programme)
+    found = await applications.applications_of(call)
+    context = {
+        "call": call,
+        "programme": call.programme,
+        "access": access,
+        "applications": sorted(found, key=lambda a: -(applications.average_score(a) or -1)),
+        "average": applications.average_score,
+    }
+    return await render(request, "incubator/applications.html", context)
+
+
+async def application_page(request: Request, status: int = 200, **extra) -> Response:
+    user = await require_user(request)
+    application = await applications.get_application(int_param(request, "application_id"))
+    if not await applications.may_see_application(user, application):
+        raise NotFound(_("There is no such application."))
+    access = await programme_access(user, application.call.programme)
+    await application.fetch_related("reviews__reviewer")
+    my_review = next((r for r in application.reviews if r.reviewer_id == user.id), None)  # type: ignore[attr-defined]
+    await application.call.programme.fetch_related("cohorts")
+    context = {
+        "application": application,
+        "call": application.call,
+        "programme": application.call.programme,
+        "access": access,
+        "my_review": my_review,
+        "reviewers": [
+            r
+            for r in await programmes.list_roles(application.call.programme)
+            if r.role == "reviewer"
+        ],
+        "average": applications.average_score(application),
+        "errors": {},
+        "values": {},
+        **extra,
+    }
+    return await render(request, "incubator/application.html", context, status)
+
+
+async def application_action(request: Request) -> Response:
+    user = await require_user(request)
+    application = await applications.get_application(int_param(request, "application_id"))
+    what = request.path_params["what"]
+    form = await read_form(request)
+    try:
+        if what == "assign":
+            raw = form_text(form, "reviewer_id")
+            await applications.assign_reviewer(user, application, as_id(raw))
+            message = _("The reviewer has been assigned.")
+        elif what == "review":
+            scores = {
+                c["id"]: form_text(form, f"score_{c['id']}") for c in application.call.criteria
+            }
+            await applications.submit_review(
+                user,
+                application,
+                scores,
+                form_text(form, "recommendation"),
+                form_text(form, "comment"),
+            )
+            message = _("Your review has been saved.")
+        elif what == "decide":
+            decision = form_text(form, "decision")
+            if decision not in ("admit", "decline"):
+                raise NotFound(_("Not found."))
+            await applications.decide(
+                user, application, decision == "admit", form_text(form, "message")
+            )
+            message = _("The decision has been sent to the startup.")
+        elif what == "enrol":
+            raw = form_text(form, "cohort_id")
+            cohort = await programmes.get_cohort(as_id(raw))
+            await applications.enrol_admitted(user, application, cohort)
+            message = _("The startup is enrolled.")
+        else:
+            raise NotFound(_("Not found."))
+    except DomainError as exc:
+        if isinstance(exc, NotPermitted | NotFound):
+            raise
+        return await application_page(
+            request, exc.status_code, errors=exc.fields, message=exc.message, values=dict(form)
+        )
+    flash(request, message)
+    return redirect(request, f"/incubator/applications/{application.id}")
+
+
+routes = [
+    Route("/incubator/programmes/new", new_programme, methods=["GET", "POST"]),
+    Route("/incubator/programmes/{programme_id:int}/manage", manage, methods=["GET"]),
+    Route(
+        "/incubator/programmes/{programme_id:int}/roles/{role_id:int}/delete",
+        revoke_role,
+        methods=["POST"],
+    ),
+    Route("/incubator/programmes/{programme_id:int}/{what}", manage_action, methods=["POST"]),
+    Route("/incubator/cohorts/{cohort_id:int}", cohort_page, methods=["GET"]),
+    Route("/incubator/cohorts/{cohort_id:int}/export.csv", cohort_csv, methods=["GET"]),
+    Route("/incubator/cohorts/{cohort_id:int}/enrol", cohort_enrol, methods=["POST"]),
+    Route("/incubator/cohorts/{cohort_id:int}/mentors", cohort_mentor, methods=["POST"]),
+    Route("/incubator/cohorts/{cohort_id:int}/perks/{perk_id:int}", cohort_perk, methods=["POST"]),
+    Route("/incubator/calls/{call_id:int}/applications", call_applications, methods=["GET"]),
+    Route("/incubator/applications/{application_id:int}", application_page, methods=["GET"]),
+    Route(
+        "/incubator/applications/{application_id:int}/{what}", application_action, methods=["POST"]
+    ),
+]

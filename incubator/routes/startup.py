@@ -1,0 +1,389 @@
+"""HTML pages of one startup: profile, milestones, KPI charts, reports, mentoring, sharing."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+from tortoise import timezone
+
+from ecosystem.charts import line_chart
+from ecosystem.errors import DomainError, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import Membership, MembershipStatus
+from ecosystem.web import current_user, flash, form_text, is_htmx, read_form, redirect, require_user
+from incubator.documents import document_path
+from incubator.forms import as_id
+from incubator.models import Document, MentorAssignment
+from incubator.permissions import StartupAccess, ensure_startup
+from incubator.routes.common import form_values, int_param, render
+from incubator.services import milestones, reports, sharing, startups
+from incubator.services.reports import local_today
+
+PROFILE_FIELDS = ("sector", "stage", "founded_on", "team", "team_size", "links", "in_directory")
+MILESTONE_FIELDS = ("title", "due_on", "owner_id", "definition_of_done", "status")
+
+
+def charts_of(series: list[reports.SeriesMetric]) -> list[dict]:
+    charts = []
+    for metric in series:
+        if not metric.points:
+            continue
+        categories = [period for period, _value in metric.points]
+        chart = line_chart(categories, [(metric.name, [value for _p, value in metric.points])])
+        charts.append({"metric": metric, "chart": chart})
+    return charts
+
+
+async def _members(access: StartupAccess) -> list[Membership]:
+    return (
+        await Membership.filter(organisation_id=access.startup.id, status=MembershipStatus.ACTIVE)
+        .select_related("user")
+        .order_by("user__full_name")
+    )
+
+
+async def startup_page(request: Request, status: int = 200, **extra) -> Response:
+    user = await current_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_view")
+    context: dict = {
+        "access": access,
+        "startup": access.startup,
+        "profile": access.profile,
+        "today": local_today(),
+        "is_late": milestones.is_late,
+        "errors": {},
+        "values": {},
+        **extra,
+    }
+    if access.can_view_metrics:
+        context["charts"] = charts_of(await reports.time_series(access, user, channel="web"))
+    if access.insider:
+        context["enrolments"] = await startups.enrolments_of(access.startup)
+        context["plan"] = await milestones.plan_of(access.startup.id)
+        context["reports"] = await reports.reports_of(access.startup)
+        context["sessions"] = await milestones.sessions_of(access.startup.id)
+        context["members"] = await _members(access)
+        context["mentors"] = (
+            await MentorAssignment.filter(enrolment__startup_id=access.startup.id)
+            .select_related("mentor")
+            .order_by("mentor__full_name")
+        )
+    return await render(request, "incubator/startup.html", context, status)
+
+
+async def metrics_csv(request: Request) -> Response:
+    """The KPI time series as CSV: one row per period, one column per metric (a grantee
+    gets what its grant covers, and the download is logged like any read)."""
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_view_metrics")
+    series = await reports.time_series(access, user, channel="csv")
+    return Response(
+        reports.series_csv(series),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="startup-{access.startup.id}-kpi.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def edit_profile(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_edit_profile")
+    profile = access.profile or await startups.ensure_profile(access.startup)
+    context = {"access": access, "startup": access.startup, "profile": profile, "errors": {}}
+    if request.method == "GET":
+        context["values"] = {
+            "sector": profile.sector.value,
+            "stage": profile.stage.value,
+            "founded_on": profile.founded_on.isoformat() if profile.founded_on else "",
+            "team": profile.team,
+            "team_size": str(profile.team_size),
+            "links": "\n".join(profile.links or []),
+            "in_directory": profile.in_directory,
+        }
+        return await render(request, "incubator/profile_form.html", context)
+    async with request.form(max_files=1, max_fields=50) as form:
+        values = form_values(form, PROFILE_FIELDS)
+        try:
+            await startups.update_profile(user, access, values, form.get("pitch"))
+        except DomainError as exc:
+            context.update(values=values, errors=exc.fields, message=exc.message)
+            return await render(request, "incubator/profile_form.html", context, exc.status_code)
+    flash(request, _("The profile has been saved."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}")
+
+
+async def pitch_deck(request: Request) -> Response:
+    user = await current_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "insider")
+    if access.profile is None or access.profile.pitch_id is None:  # type: ignore[attr-defined]
+        raise NotFound(_("There is no pitch deck."))
+    document = await Document.get(id=access.profile.pitch_id)  # type: ignore[attr-defined]
+    return _pdf(document)
+
+
+def _pdf(document: Document) -> Response:
+    path = document_path(document.id)
+    if not path.is_file():
+        raise NotFound(_("Not found."))
+    return FileResponse(
+        path,
+        media_type="application/pdf",
+        filename=document.filename,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        content_disposition_type="attachment",
+    )
+
+
+async def document_download(request: Request) -> Response:
+    from incubator.services import applications
+
+    user = await require_user(request)
+    try:
+        document_id = uuid.UUID(request.path_params["document_id"])
+    except ValueError as exc:
+        raise NotFound(_("Not found.")) from exc
+    document = await Document.get_or_none(id=document_id, purpose="application")
+    if document is None:
+        raise NotFound(_("Not found."))
+    application = await applications.Application.filter(
+        startup_id=document.organisation_id  # type: ignore[attr-defined]
+    ).select_related("call__programme", "startup")
+    for candidate in application:
+        if str(document.id) in (
+            candidate.documents or {}
+        ).values() and await applications.may_see_application(user, candidate):
+            return _pdf(document)
+    raise NotFound(_("Not found."))
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+async def report_form(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_report")
+    report = await reports.get_request(access, int_param(request, "report_id"))
+    metrics = await reports.request_metrics(report)
+    context = {
+        "access": access,
+        "startup": access.startup,
+        "report": report,
+        "metrics": metrics,
+        "values": {k: str(v) for k, v in (report.values or {}).items()},
+        "narrative": report.narrative,
+        "previous": await reports.latest_values(access.startup, before=report.period_start),
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "incubator/report_form.html", context)
+    form = await read_form(request)
+    action = form_text(form, "action")
+    try:
+        if action == "skip":
+            await reports.skip_report(user, access, report.id, form_text(form, "reason"))
+            flash(request, _("This period has been skipped."))
+            return redirect(request, f"/incubator/startups/{access.startup.id}")
+        raw = {m.key: form_text(form, f"m_{m.key}") for m in metrics}
+        values: dict = {}
+        bad: dict[str, str] = {}
+        for key, text in raw.items():
+            if not text:
+                continue
+            cleaned = text.replace(" ", "").replace(",", ".")
+            if cleaned.count(".") > 1:  # 1.200.000 written with thousands separators
+                cleaned = cleaned.replace(".", "")
+            try:
+                number = float(cleaned)
+                values[key] = int(number) if number.is_integer() else number
+            except ValueError:
+                bad[f"metrics.{key}"] = _("Enter a number.")
+        narrative = form_text(form, "narrative")
+        context.update(values=raw, narrative=narrative, reason=form_text(form, "reason"))
+        if bad:
+            from ecosystem.errors import Invalid
+
+            raise Invalid(_("Please correct the highlighted fields."), bad)
+        await reports.submit_report(
+            user,
+            access,
+            report.period,
+            values,
+            narrative,
+            draft=action == "draft",
+            request_id=report.id,
+        )
+    except DomainError as exc:
+        context.update(errors=exc.fields, message=exc.message)
+        return await render(request, "incubator/report_form.html", context, exc.status_code)
+    if action == "draft":
+        flash(request, _("The draft has been saved. Finish it any time before the due date."))
+        return redirect(request, f"/incubator/startups/{access.startup.id}/reports/{report.id}")
+    flash(request, _("Thank you: the report has been submitted."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}")
+
+
+# --- milestones and sessions ------------------------------------------------------------------
+
+
+async def add_milestone(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_plan_milestones")
+    form = await read_form(request)
+    values = form_values(form, (*MILESTONE_FIELDS, "enrolment_id"))
+    try:
+        await milestones.add_milestone(user, access, as_id(values["enrolment_id"]), values)
+    except DomainError as exc:
+        return await startup_page(
+            request,
+            exc.status_code,
+            errors=exc.fields,
+            values=values,
+            message=exc.message,
+            form="milestone",
+        )
+    flash(request, _("The milestone has been added."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}#milestones")
+
+
+async def update_milestone(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_plan_milestones")
+    form = await read_form(request)
+    values = form_values(form, MILESTONE_FIELDS)
+    try:
+        await milestones.update_milestone(user, access, int_param(request, "milestone_id"), values)
+    except DomainError as exc:
+        return await startup_page(request, exc.status_code, message=exc.message)
+    flash(request, _("The milestone has been saved."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}#milestones")
+
+
+async def comment_milestone(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_comment")
+    milestone_id = int_param(request, "milestone_id")
+    body = form_text(await read_form(request), "body")
+    error = ""
+    status = 200
+    try:
+        await milestones.comment(user, access, milestone_id, body)
+    except DomainError as exc:
+        error, status = exc.fields.get("body") or exc.message, exc.status_code
+    if is_htmx(request):
+        milestone = await milestones.get_milestone(access, milestone_id)
+        await milestone.fetch_related("comments__author")
+        return await render(
+            request,
+            "incubator/_comments.html",
+            {
+                "milestone": milestone,
+                "startup": access.startup,
+                "access": access,
+                "comment_error": error,
+            },
+            status,
+        )
+    if error:
+        return await startup_page(request, status, message=error)
+    return redirect(request, f"/incubator/startups/{access.startup.id}#milestone-{milestone_id}")
+
+
+async def log_session(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_log_session")
+    form = await read_form(request)
+    values = form_values(form, ("held_on", "topics", "actions", "enrolment_id"))
+    try:
+        await milestones.log_session(user, access, as_id(values["enrolment_id"]), values)
+    except DomainError as exc:
+        return await startup_page(
+            request,
+            exc.status_code,
+            errors=exc.fields,
+            values=values,
+            message=exc.message,
+            form="session",
+        )
+    flash(request, _("The session has been logged."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}#sessions")
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+
+async def sharing_page(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "member")
+    context = {
+        "access": access,
+        "startup": access.startup,
+        "grants": await sharing.grants_of(access.startup),
+        "log": await sharing.access_log(access.startup),
+        "metric_choices": await sharing.metric_choices(access.startup),
+        "organisations": await sharing.grantee_choices(access.startup) if access.can_share else [],
+        "errors": {},
+        "values": {},
+        "chosen": [],
+        "now_utc": timezone.now(),
+    }
+    status = 200
+    if request.method == "POST":
+        form = await read_form(request)
+        values = form_values(form, ("grantee_id", "period_from", "period_to", "expires_on"))
+        chosen = [v for v in form.getlist("metrics") if isinstance(v, str)]
+        try:
+            await sharing.create_grant(user, access, values, chosen)
+        except DomainError as exc:
+            if not exc.fields:
+                raise
+            context.update(values=values, chosen=chosen, errors=exc.fields, message=exc.message)
+            status = exc.status_code
+        else:
+            flash(request, _("The organisation can now read the chosen metrics."))
+            return redirect(request, f"/incubator/startups/{access.startup.id}/sharing")
+    return await render(request, "incubator/sharing.html", context, status)
+
+
+async def revoke_grant(request: Request) -> Response:
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_share")
+    await sharing.revoke_grant(user, access, int_param(request, "grant_id"))
+    flash(request, _("Access has been revoked: the next request is refused."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}/sharing")
+
+
+routes = [
+    Route("/incubator/startups/{startup_id:int}", startup_page, methods=["GET"]),
+    Route("/incubator/startups/{startup_id:int}/profile", edit_profile, methods=["GET", "POST"]),
+    Route("/incubator/startups/{startup_id:int}/metrics.csv", metrics_csv, methods=["GET"]),
+    Route("/incubator/startups/{startup_id:int}/pitch.pdf", pitch_deck, methods=["GET"]),
+    Route(
+        "/incubator/startups/{startup_id:int}/reports/{report_id:int}",
+        report_form,
+        methods=["GET", "POST"],
+    ),
+    Route("/incubator/startups/{startup_id:int}/milestones", add_milestone, methods=["POST"]),
+    Route(
+        "/incubator/startups/{startup_id:int}/milestones/{milestone_id:int}",
+        update_milestone,
+        methods=["POST"],
+    ),
+    Route(
+        "/incubator/startups/{startup_id:int}/milestones/{milestone_id:int}/comments",
+        comment_milestone,
+        methods=["POST"],
+    ),
+    Route("/incubator/startups/{startup_id:int}/sessions", log_session, methods=["POST"]),
+    Route("/incubator/startups/{startup_id:int}/sharing", sharing_page, methods=["GET", "POST"]),
+    Route(
+        "/incubator/startups/{startup_id:int}/sharing/{grant_id:int}/revoke",
+        revoke_grant,
+        methods=["POST"],
+    ),
+    Route("/incubator/documents/{document_id}", document_download, methods=["GET"]),
+]

@@ -1,0 +1,106 @@
+"""Pydantic shapes of the incubator's JSON API (inputs validated, outputs documented)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field, StrictFloat, StrictInt
+
+from ecosystem.schemas import Input, OrganisationSummaryOut, Output
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
+
+
+class ReportIn(Input):
+    period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM, or YYYY-Qn for quarters")
+    metrics: dict[str, StrictInt | StrictFloat | None] = Field(
+        default_factory=dict, max_length=50, description="Metric key → value in its unit"
+    )
+    narrative: str = Field(default="", max_length=4000)
+    draft: bool = Field(default=False, description="Save without submitting")
+
+
+class StartupsQuery(Input):
+    programme: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class CohortOut(Output):
+    id: int
+    name: str
+    starts_on: date
+    ends_on: date | None
+
+
+class MetricOut(Output):
+    key: str
+    name: str
+    unit: str
+    period: str
+
+
+class ProgrammeOut(Output):
+    id: int
+    slug: str
+    name: str
+    description: str
+    organisation: OrganisationSummaryOut
+    cohorts: list[CohortOut]
+    schedule: str
+    metrics: list[MetricOut]
+
+
+class ProgrammeListOut(Output):
+    items: list[ProgrammeOut]
+
+
+class StartupOut(Output):
+    id: int
+    slug: str
+    name: str
+    stage: str
+    sector: str
+    founded_on: date | None
+    team_size: int
+    links: list[str]
+    in_directory: bool
+    programmes: list[int]
+
+
+class StartupListOut(Output):
+    items: list[StartupOut]
+
+
+class ReportOut(Output):
+    id: int
+    startup_id: int
+    programme_id: int
+    period: str
+    status: str
+    due_on: date
+    metrics: dict[str, StrictInt | StrictFloat]
+    narrative: str
+    submitted_at: datetime | None
+
+
+class PointOut(Output):
+    period: str
+    value: StrictInt | StrictFloat
+
+
+class SeriesOut(Output):
+    key: str
+    name: str
+    unit: str
+    period: str
+    points: list[PointOut]
+
+
+class StartupRefOut(Output):
+    id: int
+    name: str
+
+
+class MetricsOut(Output):
+    startup: StartupRefOut
+    scope: str = Field(description="full (member, manager, mentor) or granted (a grantee)")
+    metrics: list[SeriesOut]

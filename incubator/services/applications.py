@@ -1,0 +1,371 @@
+"""Application calls: a form (questions, PDF documents) with a deadline; reviewers score on
+weighted criteria (ecosystem.scoring, shared with contests) and recommend; managers admit or
+decline with a message, then enrol admitted startups in a cohort."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import timezone
+from tortoise.exceptions import IntegrityError
+
+from ecosystem import mail
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.labels import N_
+from ecosystem.models import Membership, MembershipStatus, Organisation, User
+from ecosystem.scoring import Criterion, validate_scores, weighted_score
+from ecosystem.services import audit
+from ecosystem.settings import get_settings
+from ecosystem.text import slugify
+from incubator.documents import store_pdf
+from incubator.forms import as_id
+from incubator.models import (
+    Application,
+    ApplicationCall,
+    ApplicationStatus,
+    CallStatus,
+    Cohort,
+    Enrolment,
+    Programme,
+    ProgrammeRole,
+    ProgrammeRoleKind,
+    Recommendation,
+    Review,
+)
+from incubator.permissions import ensure_manager, programme_access, user_organisation_roles
+from incubator.services.startups import ensure_profile, is_startup_organisation
+
+STATUS_LABELS = {
+    "submitted": N_("Submitted"),
+    "admitted": N_("Admitted"),
+    "declined": N_("Declined"),
+    "enrolled": N_("Enrolled"),
+}
+RECOMMENDATION_LABELS = {"admit": N_("Admit"), "maybe": N_("Maybe"), "decline": N_("Decline")}
+CRITERION_LINE = re.compile(r"^(?P<label>.+?)\s*[|:]\s*(?P<weight>\d+(?:\.\d+)?)\s*$")
+
+
+def _lines(raw: str) -> list[dict[str, str]]:
+    items = []
+    for line in raw.splitlines():
+        label = line.strip()
+        if label:
+            items.append(
+                {
+                    "key": slugify(label, 30).replace("-", "_") or f"q{len(items)}",
+                    "label": label[:300],
+                }
+            )
+    return items
+
+
+def parse_criteria(raw: str) -> list[dict[str, Any]]:
+    """One criterion per line: `Team | 3` (label and relative weight), scored 1 to 5."""
+    criteria = []
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        match = CRITERION_LINE.match(line.strip())
+        if not match:
+            raise Invalid(
+                _("Please correct the highlighted fields."),
+                {"criteria": _("One criterion per line, as: Team | 3")},
+            )
+        criteria.append(
+            {
+                "id": slugify(match["label"], 30).replace("-", "_"),
+                "label": match["label"][:200],
+                "weight": float(match["weight"]),
+                "scale_min": 1,
+                "scale_max": 5,
+            }
+        )
+    try:
+        rubric = [Criterion(c["id"], c["weight"], c["scale_min"], c["scale_max"]) for c in criteria]
+        if (
+            not rubric
+            or len({c.id for c in rubric}) != len(rubric)
+            or not any(c.weight > 0 for c in rubric)
+        ):
+            raise ValueError
+    except ValueError as exc:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {
+                "criteria": _(
+                    "Give at least one criterion with a positive weight; names must differ."
+                )
+            },
+        ) from exc
+    return criteria
+
+
+def rubric_of(call: ApplicationCall) -> list[Criterion]:
+    return [Criterion(c["id"], c["weight"], c["scale_min"], c["scale_max"]) for c in call.criteria]
+
+
+async def create_call(actor: User, programme: Programme, values: dict[str, str]) -> ApplicationCall:
+    await ensure_manager(actor, programme)
+    errors: dict[str, str] = {}
+    title = values.get("title", "").strip()
+    if not title:
+        errors["title"] = _("Give a title.")
+    deadline = None
+    try:
+        day = datetime.strptime(values.get("deadline", "").strip(), "%Y-%m-%d").date()
+        zone = ZoneInfo(get_settings().default_timezone)
+        deadline = datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
+        if deadline <= timezone.now():
+            errors["deadline"] = _("The deadline must be in the future.")
+    except ValueError:
+        errors["deadline"] = _("Enter a date as YYYY-MM-DD.")
+    try:
+        criteria = parse_criteria(values.get("criteria", ""))
+    except Invalid as exc:
+        errors.update(exc.fields)
+        criteria = []
+    cohort_id = None
+    if raw := values.get("cohort_id", "").strip():
+        if as_id(raw) and await Cohort.exists(id=as_id(raw), programme_id=programme.id):
+            cohort_id = as_id(raw)
+        else:
+            errors["cohort_id"] = _("Choose a cohort of this programme.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    call = await ApplicationCall.create(
+        programme=programme,
+        cohort_id=cohort_id,
+        title=title[:200],
+        description=values.get("description", "").strip(),
+        questions=_lines(values.get("questions", "")),
+        documents=_lines(values.get("documents", "")),
+        criteria=criteria,
+        deadline=deadline,
+        status=CallStatus.OPEN,
+    )
+    await audit.record("incubator.call_opened", actor=actor, target=programme, call=call.id)
+    return call
+
+
+async def get_call(call_id: int) -> ApplicationCall:
+    call = await ApplicationCall.get_or_none(id=call_id).select_related(
+        "programme__organisation", "cohort"
+    )
+    if call is None:
+        raise NotFound(_("There is no such call."))
+    return call
+
+
+def is_open(call: ApplicationCall, now: datetime | None = None) -> bool:
+    return call.status == CallStatus.OPEN and call.deadline > (now or timezone.now())
+
+
+async def open_calls() -> list[ApplicationCall]:
+    return (
+        await ApplicationCall.filter(status=CallStatus.OPEN, deadline__gt=timezone.now())
+        .select_related("programme__organisation")
+        .order_by("deadline")
+    )
+
+
+async def apply(
+    actor: User,
+    call: ApplicationCall,
+    startup_id: int,
+    answers: dict[str, str],
+    uploads: dict[str, Any],
+) -> Application:
+    if not is_open(call):
+        raise Conflict(_("This call is closed."))
+    roles = await user_organisation_roles(actor)
+    errors: dict[str, str] = {}
+    if startup_id not in roles or not await is_startup_organisation(startup_id):
+        errors["startup_id"] = _("Choose one of your startups.")
+    clean = {}
+    for question in call.questions:
+        text = str(answers.get(question["key"], "")).strip()
+        if not text:
+            errors[f"q_{question['key']}"] = _("This field is required.")
+        clean[question["key"]] = text[:5000]
+    for document in call.documents:
+        upload = uploads.get(document["key"])
+        if upload is None or not getattr(upload, "filename", ""):
+            errors[f"d_{document['key']}"] = _("Choose a PDF file to upload.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    if await Application.exists(call_id=call.id, startup_id=startup_id):
+        raise Conflict(_("This startup has already applied to this call."))
+    startup = await Organisation.get(id=startup_id)
+    await ensure_profile(startup)
+    stored = {}
+    for document in call.documents:
+        saved = await store_pdf(
+            uploads[document["key"]], "application", startup_id, actor, f"d_{document['key']}"
+        )
+        stored[document["key"]] = str(saved.id)
+    try:
+        async with atomic():
+            application = await Application.create(
+                call=call, startup_id=startup_id, applicant=actor, answers=clean, documents=stored
+            )
+            await audit.record("incubator.applied", actor=actor, target=startup, call=call.id)
+    except IntegrityError as exc:
+        raise Conflict(_("This startup has already applied to this call.")) from exc
+    return application
+
+
+async def applications_of(call: ApplicationCall) -> list[Application]:
+    return (
+        await Application.filter(call_id=call.id)
+        .select_related("startup", "applicant")
+        .prefetch_related("reviews__reviewer")
+        .order_by("id")
+    )
+
+
+async def get_application(application_id: int) -> Application:
+    application = (
+        await Application.get_or_none(id=application_id)
+        .select_related("startup", "applicant")
+        .prefetch_related("call__programme__organisation", "call__cohort")
+    )
+    if application is None:
+        raise NotFound(_("There is no such application."))
+    return application
+
+
+async def may_see_application(actor: User | None, application: Application) -> bool:
+    if actor is None:
+        return False
+    access = await programme_access(actor, application.call.programme)
+    if access.manager:
+        return True
+    if await Review.exists(application_id=application.id, reviewer_id=actor.id):
+        return True
+    return await Membership.exists(
+        user_id=actor.id,
+        organisation_id=application.startup_id,
+        status=MembershipStatus.ACTIVE,  # type: ignore[attr-defined]
+    )
+
+
+async def assign_reviewer(actor: User, application: Application, reviewer_id: int) -> Review:
+    await ensure_manager(actor, application.call.programme)
+    if not await ProgrammeRole.exists(
+        programme_id=application.call.programme_id,  # type: ignore[attr-defined]
+        user_id=reviewer_id,
+        role=ProgrammeRoleKind.REVIEWER,
+    ):
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"reviewer_id": _("Choose a reviewer of this programme.")},
+        )
+    review, _created = await Review.get_or_create(
+        application_id=application.id, reviewer_id=reviewer_id
+    )
+    return review
+
+
+async def submit_review(
+    actor: User, application: Application, scores: dict[str, Any], recommendation: str, comment: str
+) -> Review:
+    review = await Review.get_or_none(application_id=application.id, reviewer_id=actor.id)
+    if review is None:
+        raise NotPermitted(_("Only an assigned reviewer may review this application."))
+    if application.status != ApplicationStatus.SUBMITTED:
+        raise Conflict(_("This application has been decided."))
+    rubric = rubric_of(application.call)
+    numbers: dict[str, Any] = {}
+    for key, value in scores.items():
+        try:
+            numbers[key] = int(value)
+        except (TypeError, ValueError):
+            numbers[key] = value
+    problems = validate_scores(rubric, numbers)
+    errors = {f"score_{key}": _("Give a score from 1 to 5.") for key in problems}
+    if recommendation not in Recommendation.__members__.values():
+        errors["recommendation"] = _("Choose one of the offered values.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    review.scores = numbers
+    review.score = round(weighted_score(rubric, numbers), 2)
+    review.recommendation = Recommendation(recommendation)
+    review.comment = comment.strip()[:4000]
+    review.submitted_at = timezone.now()
+    await review.save()
+    return review
+
+
+def average_score(application: Application) -> float | None:
+    scored = [r.score for r in application.reviews if r.score is not None]
+    return round(sum(scored) / len(scored), 1) if scored else None
+
+
+async def decide(actor: User, application: Application, admit: bool, message: str) -> Application:
+    await ensure_manager(actor, application.call.programme)
+    if application.status != ApplicationStatus.SUBMITTED:
+        raise Conflict(_("This application has been decided."))
+    async with atomic():
+        updated = await Application.filter(
+            id=application.id, status=ApplicationStatus.SUBMITTED
+        ).update(
+            status=ApplicationStatus.ADMITTED if admit else ApplicationStatus.DECLINED,
+            decision_message=message.strip()[:4000],
+            decided_at=timezone.now(),
+        )
+        if not updated:
+            raise Conflict(_("This application has been decided."))
+        await application.refresh_from_db()
+        members = await Membership.filter(
+            organisation_id=application.startup_id,
+            status=MembershipStatus.ACTIVE,  # type: ignore[attr-defined]
+        ).select_related("user")
+        for membership in members:
+            await mail.send_mail(
+                membership.user.email,
+                "incubator_application_decided",
+                {
+                    "application": application,
+                    "call": application.call,
+                    "startup": application.startup,
+                },
+                membership.user.locale,
+            )
+        await audit.record(
+            "incubator.application_decided", actor=actor, target=application, admit=admit
+        )
+    return application
+
+
+async def enrol_admitted(actor: User, application: Application, cohort: Cohort) -> Enrolment:
+    await ensure_manager(actor, application.call.programme)
+    if cohort.programme_id != application.call.programme_id:  # type: ignore[attr-defined]
+        raise Invalid(
+            _("Choose a cohort of this programme."),
+            {"cohort_id": _("Choose a cohort of this programme.")},
+        )
+    if application.status not in (ApplicationStatus.ADMITTED, ApplicationStatus.ENROLLED):
+        raise Conflict(_("Only admitted startups can be enrolled."))
+    from incubator.services.reports import local_today
+
+    async with atomic():
+        enrolment, _created = await Enrolment.get_or_create(
+            cohort_id=cohort.id,
+            startup_id=application.startup_id,
+            defaults={"enrolled_on": local_today()},  # type: ignore[attr-defined]
+        )
+        await Application.filter(id=application.id).update(status=ApplicationStatus.ENROLLED)
+    return enrolment
+
+
+async def reviews_for(user: User) -> list[Review]:
+    return (
+        await Review.filter(reviewer_id=user.id, submitted_at__isnull=True)
+        .select_related("application__startup", "application__call")
+        .order_by("id")
+    )

@@ -1,0 +1,240 @@
+"""Portfolio dashboards (per startup, per cohort), the CSV export, and perks (lab credit)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import Organisation, User
+from ecosystem.services import audit
+from incubator.models import (
+    Cohort,
+    Enrolment,
+    Metric,
+    Milestone,
+    MilestoneStatus,
+    Perk,
+    PerkAward,
+    Programme,
+    ReportRequest,
+    RequestStatus,
+    StartupProfile,
+)
+from incubator.permissions import ensure_manager
+from incubator.services.reports import local_today
+
+
+@dataclass
+class StartupRow:
+    enrolment: Enrolment
+    profile: StartupProfile | None
+    milestones_total: int = 0
+    milestones_done: int = 0
+    milestones_late: int = 0
+    reports_due: int = 0
+    reports_on_time: int = 0
+    reports_late: int = 0
+    reports_open: int = 0
+    latest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CohortDashboard:
+    cohort: Cohort
+    rows: list[StartupRow]
+    metrics: list[Metric]
+    by_stage: dict[str, int]
+    milestones_on_time: float | None
+    reports_on_time: float | None
+    totals: dict[str, float]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortDashboard:
+    """Aggregates of one cohort in a fixed number of queries, whatever its size."""
+    today = today or local_today()
+    enrolments = (
+        await Enrolment.filter(cohort_id=cohort.id)
+        .select_related("startup")
+        .order_by("startup__name")
+    )
+    startup_ids = [e.startup_id for e in enrolments]  # type: ignore[attr-defined]
+    profiles = {
+        p.organisation_id: p  # type: ignore[attr-defined]
+        for p in await StartupProfile.filter(organisation_id__in=startup_ids)
+    }
+    rows = {e.id: StartupRow(e, profiles.get(e.startup_id)) for e in enrolments}  # type: ignore[attr-defined]
+    milestone_due = milestone_kept = 0
+    for enrolment_id, due_on, status, completed_on in await Milestone.filter(
+        enrolment_id__in=list(rows)
+    ).values_list("enrolment_id", "due_on", "status", "completed_on"):
+        row = rows[enrolment_id]
+        row.milestones_total += 1
+        if status == MilestoneStatus.DONE:
+            row.milestones_done += 1
+        if status == MilestoneStatus.DROPPED:
+            continue
+        late = (completed_on > due_on) if completed_on else today > due_on
+        row.milestones_late += int(late and status != MilestoneStatus.DONE)
+        if due_on <= today or completed_on:
+            milestone_due += 1
+            milestone_kept += int(not late)
+    report_due = report_kept = 0
+    reports = (
+        await ReportRequest.filter(enrolment_id__in=list(rows))
+        .exclude(status=RequestStatus.CANCELLED)
+        .order_by("period_start")
+    )
+    for report in reports:
+        row = rows[report.enrolment_id]  # type: ignore[attr-defined]
+        if report.status in (RequestStatus.OPEN, RequestStatus.DRAFT):
+            row.reports_open += 1
+            if today > report.due_on:
+                row.reports_late += 1
+                row.reports_due += 1
+                report_due += 1
+            continue
+        row.reports_due += 1
+        report_due += 1
+        on_time = report.status == RequestStatus.SKIPPED or (
+            report.submitted_at is not None and _local_day(report.submitted_at) <= report.due_on
+        )
+        row.reports_on_time += int(on_time)
+        report_kept += int(on_time)
+        if report.status == RequestStatus.SUBMITTED:
+            row.latest.update(report.values or {})
+    metrics = await Metric.filter(programme_id=cohort.programme_id).order_by("position")  # type: ignore[attr-defined]
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows.values():
+        for key, value in row.latest.items():
+            totals[key] += value
+    stages = Counter(p.stage.value for p in profiles.values())
+    return CohortDashboard(
+        cohort,
+        list(rows.values()),
+        list(metrics),
+        dict(sorted(stages.items())),
+        _share(milestone_kept, milestone_due),
+        _share(report_kept, report_due),
+        dict(totals),
+    )
+
+
+def _local_day(moment) -> date:
+    from incubator.services.reports import local_today as today_of
+
+    return today_of(moment)
+
+
+def cohort_csv(dashboard: CohortDashboard) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = [m.key for m in dashboard.metrics]
+    writer.writerow(
+        [
+            "startup_id",
+            "startup",
+            "stage",
+            "sector",
+            "milestones",
+            "milestones_done",
+            "milestones_late",
+            "reports_due",
+            "reports_on_time",
+            "reports_open",
+            *keys,
+        ]
+    )
+    for row in dashboard.rows:
+        startup = row.enrolment.startup
+        writer.writerow(
+            [
+                startup.id,
+                _csv_safe(startup.name),
+                row.profile.stage.value if row.profile else "",
+                row.profile.sector.value if row.profile else "",
+                row.milestones_total,
+                row.milestones_done,
+                row.milestones_late,
+                row.reports_due,
+                row.reports_on_time,
+                row.reports_open,
+                *[row.latest.get(key, "") for key in keys],
+            ]
+        )
+    return out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+# --- perks: lab credit --------------------------------------------------------------------------
+
+
+async def create_perk(actor: User, programme: Programme, name: str, amount: str) -> Perk:
+    await ensure_manager(actor, programme)
+    errors = {}
+    if not name.strip():
+        errors["name"] = _("Give a name.")
+    try:
+        value = int(str(amount).replace(".", "").replace(",", "").replace(" ", ""))
+        if not 1000 <= value <= 10**10:
+            raise ValueError
+    except ValueError:
+        value = 0
+        errors["amount"] = _("Give a whole amount of dong, at least 1,000.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    return await Perk.create(programme=programme, name=name.strip()[:200], amount=value)
+
+
+async def perks_of(programme: Programme) -> list[Perk]:
+    return await Perk.filter(programme_id=programme.id).prefetch_related("awards").order_by("id")
+
+
+async def grant_perk(actor: User, perk_id: int, cohort: Cohort) -> int:
+    """Credit every enrolled startup of the cohort with the perk, once each. Returns how many
+    startups were credited now (the credits ledger is idempotent on the reference too)."""
+    programme = cohort.programme
+    await ensure_manager(actor, programme)
+    perk = await Perk.get_or_none(id=perk_id, programme_id=programme.id)
+    if perk is None:
+        raise NotFound(_("Not found."))
+    try:
+        from ecosystem.services.credits import grant_credit
+    except ImportError as exc:  # the payments part of the kernel is not installed
+        raise Conflict(_("Lab credit is not available on this platform yet.")) from exc
+    enrolments = await Enrolment.filter(cohort_id=cohort.id, active=True).select_related("startup")
+    awarded = 0
+    for enrolment in enrolments:
+        startup: Organisation = enrolment.startup
+        async with atomic():
+            award, created = await PerkAward.get_or_create(
+                perk_id=perk.id, startup_id=startup.id, defaults={"awarded_by_id": actor.id}
+            )
+            await grant_credit(
+                actor=actor,
+                amount=perk.amount,
+                reason=f"{programme.name}: {perk.name}",
+                source=f"incubator:programme:{programme.id}",
+                reference=f"perk:{perk.id}:{startup.id}",
+                organisation=startup,
+                currency=perk.currency,
+            )
+            awarded += int(created)
+    await audit.record(
+        "incubator.perk_granted", actor=actor, target=perk, cohort=cohort.id, startups=awarded
+    )
+    return awarded

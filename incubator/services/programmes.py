@@ -1,0 +1,293 @@
+"""Programmes, their roles, cohorts, metrics and report schedule (every rule here)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from tortoise import timezone
+from tortoise.exceptions import IntegrityError
+
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.labels import N_
+from ecosystem.models import Organisation, Role, User
+from ecosystem.services import audit
+from ecosystem.text import slugify
+from incubator import periods
+from incubator.models import (
+    Cohort,
+    Metric,
+    MetricPeriod,
+    Programme,
+    ProgrammeRole,
+    ProgrammeRoleKind,
+    Schedule,
+)
+from incubator.permissions import ensure_manager, managed_programme_ids, user_organisation_roles
+
+# The metrics every programme starts with (custom ones are added by its managers).
+STANDARD_METRICS: list[tuple[str, str, str, bool]] = [
+    ("revenue", N_("Revenue"), "VND", True),
+    ("users", N_("Active users"), N_("users"), True),
+    ("funding", N_("Funding raised"), "VND", True),
+    ("headcount", N_("Headcount"), N_("people"), True),
+]
+
+SCHEDULE_LABELS = {
+    "monthly": N_("Monthly"),
+    "quarterly": N_("Quarterly"),
+    "one_off": N_("One-off"),
+    "milestone": N_("When a milestone is due"),
+    "none": N_("No reports"),
+}
+ROLE_LABELS = {
+    "manager": N_("Manager"),
+    "mentor": N_("Mentor"),
+    "reviewer": N_("Reviewer"),
+}
+
+
+async def get_programme(programme_id: int) -> Programme:
+    programme = await Programme.get_or_none(id=programme_id).select_related("organisation")
+    if programme is None:
+        raise NotFound(_("There is no such programme."))
+    return programme
+
+
+async def list_programmes() -> list[Programme]:
+    """Every programme with its host and cohorts (three queries)."""
+    return (
+        await Programme.all()
+        .select_related("organisation")
+        .prefetch_related("cohorts", "organisation__spheres")
+        .order_by("name")
+    )
+
+
+async def host_organisations(user: User) -> list[Organisation]:
+    """Organisations where the user may create a programme (owner or admin)."""
+    roles = await user_organisation_roles(user)
+    ids = [org for org, role in roles.items() if role.rank >= Role.ADMIN.rank]
+    return await Organisation.filter(id__in=ids).order_by("name") if ids else []
+
+
+def _int(values: dict[str, Any], name: str, low: int, high: int, errors: dict) -> int:
+    raw = str(values.get(name, "")).strip()
+    try:
+        number = int(raw)
+    except ValueError:
+        errors[name] = _("Enter a whole number.")
+        return low
+    if not low <= number <= high:
+        errors[name] = _("Enter a number from %(low)d to %(high)d.", low=low, high=high)
+    return number
+
+
+def _day(raw: str, name: str, errors: dict, required: bool = True) -> date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        if required:
+            errors[name] = _("This field is required.")
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+async def create_programme(
+    actor: User, host_id: int, name: str, description: str = ""
+) -> Programme:
+    roles = await user_organisation_roles(actor)
+    role = roles.get(host_id)
+    if role is None or role.rank < Role.ADMIN.rank:
+        raise NotPermitted(_("Only an admin of the host organisation can create a programme."))
+    name = name.strip()
+    if not 2 <= len(name) <= 200:
+        raise Invalid(_("Please correct the highlighted fields."), {"name": _("Give a name.")})
+    async with atomic():
+        base = slugify(name)
+        slug, n = base, 1
+        while await Programme.exists(slug=slug):
+            n += 1
+            slug = f"{base}-{n}"
+        programme = await Programme.create(
+            organisation_id=host_id, name=name, slug=slug, description=description.strip()
+        )
+        await ProgrammeRole.create(
+            programme=programme, user_id=actor.id, role=ProgrammeRoleKind.MANAGER
+        )
+        await Metric.bulk_create(
+            [
+                Metric(
+                    programme=programme, key=key, name=label, unit=unit, integer=integer, position=i
+                )
+                for i, (key, label, unit, integer) in enumerate(STANDARD_METRICS)
+            ]
+        )
+        await audit.record("incubator.programme_created", actor=actor, target=programme)
+    return programme
+
+
+async def grant_role(actor: User, programme: Programme, email: str, role: str) -> ProgrammeRole:
+    access = await ensure_manager(actor, programme)
+    if not access.host_admin and role == ProgrammeRoleKind.MANAGER:
+        raise NotPermitted(_("Only an admin of the host organisation can appoint managers."))
+    if role not in ProgrammeRoleKind.__members__.values():
+        raise Invalid(_("Choose one of the offered values."), {"role": _("Choose a role.")})
+    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
+    if user is None:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"email": _("No one has an account with this email address.")},
+        )
+    try:
+        async with atomic():
+            granted = await ProgrammeRole.create(programme=programme, user=user, role=role)
+            await audit.record(
+                "incubator.role_granted", actor=actor, target=programme, user=user.id, role=role
+            )
+    except IntegrityError as exc:
+        raise Conflict(_("This person already has this role.")) from exc
+    return granted
+
+
+async def revoke_role(actor: User, programme: Programme, role_id: int) -> None:
+    await ensure_manager(actor, programme)
+    deleted = await ProgrammeRole.filter(id=role_id, programme_id=programme.id).delete()
+    if not deleted:
+        raise NotFound(_("Not found."))
+    await audit.record("incubator.role_revoked", actor=actor, target=programme, role=role_id)
+
+
+async def list_roles(programme: Programme) -> list[ProgrammeRole]:
+    return (
+        await ProgrammeRole.filter(programme_id=programme.id)
+        .select_related("user")
+        .order_by("role", "user__full_name")
+    )
+
+
+async def create_cohort(actor: User, programme: Programme, values: dict[str, str]) -> Cohort:
+    await ensure_manager(actor, programme)
+    errors: dict[str, str] = {}
+    name = values.get("name", "").strip()
+    if not name:
+        errors["name"] = _("Give a name.")
+    starts_on = _day(values.get("starts_on", ""), "starts_on", errors)
+    ends_on = _day(values.get("ends_on", ""), "ends_on", errors, required=False)
+    if starts_on and ends_on and ends_on <= starts_on:
+        errors["ends_on"] = _("The end must come after the start.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    return await Cohort.create(programme=programme, name=name, starts_on=starts_on, ends_on=ends_on)
+
+
+async def get_cohort(cohort_id: int) -> Cohort:
+    cohort = await Cohort.get_or_none(id=cohort_id).select_related("programme__organisation")
+    if cohort is None:
+        raise NotFound(_("There is no such cohort."))
+    return cohort
+
+
+async def add_metric(actor: User, programme: Programme, values: dict[str, str]) -> Metric:
+    await ensure_manager(actor, programme)
+    errors: dict[str, str] = {}
+    name = values.get("name", "").strip()
+    key = slugify(values.get("key", "") or name, 40).replace("-", "_")
+    if not name:
+        errors["name"] = _("Give a name.")
+    period = values.get("period") or "month"
+    if period not in MetricPeriod.__members__.values():
+        errors["period"] = _("Choose one of the offered values.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    position = await Metric.filter(programme_id=programme.id).count()
+    try:
+        return await Metric.create(
+            programme=programme,
+            key=key,
+            name=name,
+            unit=values.get("unit", "").strip()[:20],
+            period=period,
+            integer=values.get("integer") in ("1", "on", "true", True),
+            position=position,
+        )
+    except IntegrityError as exc:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"key": _("This programme already has a metric with this key.")},
+        ) from exc
+
+
+async def metrics_of(programme_ids: list[int]) -> list[Metric]:
+    return await Metric.filter(programme_id__in=programme_ids).order_by("programme_id", "position")
+
+
+async def update_schedule(
+    actor: User, programme: Programme, values: dict[str, str], now: datetime | None = None
+) -> Programme:
+    """Change the report schedule. It takes effect at once: the programme's requests are
+    re-materialised now (due dates move, requests no longer asked for are cancelled); the
+    reminders follow at the scheduler's next run, never twice for a request and kind."""
+    await ensure_manager(actor, programme)
+    errors: dict[str, str] = {}
+    kind = values.get("schedule", "")
+    if kind not in Schedule.__members__.values():
+        errors["schedule"] = _("Choose one of the offered values.")
+    due_days = _int(values, "due_days", 1, 60, errors)
+    before = _int(values, "remind_days_before", 0, 30, errors)
+    after = _int(values, "remind_days_after", 1, 30, errors)
+    escalate = _int(values, "escalate_days_after", 1, 90, errors)
+    one_off_period = values.get("one_off_period", "").strip()
+    one_off_due_on = None
+    if kind == Schedule.ONE_OFF:
+        if not periods.is_period(one_off_period):
+            errors["one_off_period"] = _("Give a month (2026-10) or a quarter (2026-Q4).")
+        one_off_due_on = _day(values.get("one_off_due_on", ""), "one_off_due_on", errors)
+    if not errors and escalate < after:
+        errors["escalate_days_after"] = _("Escalate after the overdue reminder, not before.")
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    programme.schedule = Schedule(kind)
+    programme.due_days = due_days
+    programme.remind_days_before = before
+    programme.remind_days_after = after
+    programme.escalate_days_after = escalate
+    programme.one_off_period = one_off_period if kind == Schedule.ONE_OFF else ""
+    programme.one_off_due_on = one_off_due_on
+    async with atomic():
+        await programme.save()
+        await audit.record(
+            "incubator.schedule_changed", actor=actor, target=programme, schedule=kind
+        )
+    from incubator.services.reports import materialise  # reports imports this module
+
+    await materialise(now or timezone.now(), programme.id)
+    return programme
+
+
+def schedule_config(programme: Programme) -> periods.ScheduleConfig:
+    return periods.ScheduleConfig(
+        kind=programme.schedule.value
+        if hasattr(programme.schedule, "value")
+        else programme.schedule,
+        due_days=programme.due_days,
+        one_off_period=programme.one_off_period,
+        one_off_due_on=programme.one_off_due_on,
+        remind_days_before=programme.remind_days_before,
+        remind_days_after=programme.remind_days_after,
+        escalate_days_after=programme.escalate_days_after,
+    )
+
+
+async def my_programmes(user: User) -> list[Programme]:
+    """Programmes where the user has a role or which they manage as host admins."""
+    ids = await managed_programme_ids(user)
+    ids |= set(await ProgrammeRole.filter(user_id=user.id).values_list("programme_id", flat=True))
+    if not ids:
+        return []
+    return await Programme.filter(id__in=ids).select_related("organisation").order_by("name")

@@ -1,0 +1,147 @@
+"""A founder sends a monthly KPI report from a phone; the manager sees the new point.
+
+The real app runs as a subprocess (`python -m ecosystem serve`, the test's PACKAGES plus incubator)
+on a fresh SQLite database, set up with a programme, a cohort, a startup with six months of
+reports and the last month's request open. The journey, in headless Chromium: the founder
+signs in on a phone-sized window → opens the report from the incubator page → fills the
+metrics → submits → sees the startup page; then the manager, signed in elsewhere, opens the
+startup and finds the new month's point on the revenue chart (and in its data table).
+Screenshots go to tests/e2e/screenshots/. Selectors are ids, actions and data attributes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.live import (
+    PASSWORD,
+    SCREENSHOTS,
+    VIEWPORTS,
+    LiveServer,
+    live_server,
+    no_horizontal_scroll,
+    run_setup,
+    setup_database,
+)
+
+FOUNDER = "nam@lumi.vn"
+MANAGER = "ha@bbi.vn"
+STATE = "incubator-e2e.txt"  # the setup writes "<startup id> <period>" here
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def incubator_server() -> Iterator[tuple[LiveServer, int, str]]:
+    packages = [p for p in os.environ.get("PACKAGES", "labs").split(",") if p]
+    with live_server(
+        "tests.e2e.test_incubator_report",
+        packages=",".join(dict.fromkeys([*packages, "incubator"])),
+        extra_env=lambda server: {"E2E_STATE": str(server.workdir / STATE)},
+    ) as server:
+        startup_id, period = (server.workdir / STATE).read_text().split()
+        yield server, int(startup_id), period
+
+
+async def _setup() -> None:
+    """Run in a subprocess with the server's environment."""
+    from tortoise import timezone
+
+    from ecosystem.models import Role
+    from ecosystem.services.accounts import create_user
+    from incubator import periods
+    from incubator.models import Cohort, Enrolment, ProgrammeRole, ProgrammeRoleKind, ReportRequest
+    from incubator.services.reports import local_today, materialise
+    from tests.incubator.conftest import member, organisation, programme, startup, submitted
+
+    async with setup_database():
+        founder = await create_user(FOUNDER, PASSWORD, "Lê Hoàng Nam", False, True)
+        manager = await create_user(MANAGER, PASSWORD, "Phạm Thu Hà", False, True)
+        host = await organisation("Becamex Business Incubator")
+        await member(manager, host, Role.ADMIN)
+        prog = await programme(host, "Becamex incubation")
+        await ProgrammeRole.create(programme=prog, user=manager, role=ProgrammeRoleKind.MANAGER)
+        cohort = await Cohort.create(programme=prog, name="Khóa 2018", starts_on=date(2018, 3, 1))
+        lumi = await startup("Lumi Smart Lighting", founder, sector="smart_city", stage="mvp")
+        enrolment = await Enrolment.create(
+            cohort=cohort, startup=lumi, enrolled_on=date(2018, 3, 1)
+        )
+        today = local_today()
+        last = periods.add_months(date(today.year, today.month, 1), -1)
+        for back in range(6, 0, -1):
+            month = periods.month_of(periods.add_months(last, -back))
+            await submitted(
+                enrolment, month, {"revenue": 100_000_000 + back * 1_000_000, "users": 300}
+            )
+        await materialise(timezone.now())  # opens last month's request
+        request = await ReportRequest.get(startup_id=lumi.id, status="open")
+        state = Path(os.environ["E2E_STATE"])
+        state.write_text(f"{lumi.id} {request.period}")  # noqa: ASYNC240 (a one-off setup)
+
+
+def _sign_in(page, base: str, email: str) -> None:
+    page.goto("/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", PASSWORD)
+    page.locator('form[action^="/login"] button[type="submit"]').click()
+    page.wait_for_url(lambda url: url.startswith(base) and "/login" not in url)
+
+
+def test_a_founder_reports_on_a_phone_and_the_manager_sees_the_point(chromium, incubator_server):
+    from playwright.sync_api import expect
+
+    server, startup_id, period = incubator_server
+    base = server.base_url
+    SCREENSHOTS.mkdir(exist_ok=True)
+    phone = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["phone"])
+    desk = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["desktop"])
+    try:
+        page = phone.new_page()
+        page.set_default_timeout(10_000)
+        _sign_in(page, base, FOUNDER)
+        page.goto("/incubator")
+        link = page.locator(f"#my-reports a[href^='/incubator/startups/{startup_id}/reports/']")
+        expect(link).to_have_count(1)
+        no_horizontal_scroll(page)
+        link.click()
+        page.wait_for_url(f"{base}/incubator/startups/{startup_id}/reports/**")
+        expect(page.locator("details.skip-period summary")).to_be_visible()  # skip, with a reason
+        page.fill("#f-m_revenue", "187500000")
+        page.fill("#f-m_users", "412")
+        page.fill("#f-m_headcount", "9")
+        page.screenshot(path=SCREENSHOTS / "incubator-phone-01-report.png", full_page=True)
+        no_horizontal_scroll(page)
+        submit = page.locator("#submit-report")
+        box = submit.bounding_box()
+        assert box is not None and box["height"] >= 44  # a thumb-sized target
+        submit.click()
+        page.wait_for_url(f"{base}/incubator/startups/{startup_id}")
+        expect(page.locator(".flash-success")).to_have_count(1)
+        expect(page.locator(f"#chart-revenue circle[data-label='{period}']")).to_have_count(1)
+        page.screenshot(path=SCREENSHOTS / "incubator-phone-02-startup.png", full_page=True)
+        no_horizontal_scroll(page)
+
+        manager = desk.new_page()
+        manager.set_default_timeout(10_000)
+        _sign_in(manager, base, MANAGER)
+        manager.goto(f"/incubator/startups/{startup_id}")
+        points = manager.locator("#chart-revenue circle.chart-point")
+        expect(points).to_have_count(7)  # six months of history and the new one
+        newest = manager.locator(f"#chart-revenue circle[data-label='{period}']")
+        expect(newest).to_have_attribute("data-value", "187500000")
+        chart = manager.locator("#chart-revenue svg[role='img']")
+        expect(chart).to_have_attribute("aria-label", "Doanh thu theo kỳ")
+        row = manager.locator(f"#chart-revenue table tr:has(th:text-is('{period}'))")
+        expect(row).to_have_count(1)
+        manager.screenshot(path=SCREENSHOTS / "incubator-desktop-03-manager.png", full_page=True)
+    finally:
+        phone.close()
+        desk.close()
+
+
+run_setup(__name__, _setup)

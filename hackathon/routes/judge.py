@@ -1,0 +1,147 @@
+"""HTML pages for judges: the queue with progress, the scoring sheet that saves as the judge
+goes (htmx), undo, conflicts, and the pairwise (expo) mode.
+
+Blind mode: none of these pages or fragments shows a team's name or its members.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ecosystem.errors import DomainError, Invalid, NotFound
+from ecosystem.i18n import _
+from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
+from hackathon.services import contests, expo, judging
+
+
+async def queue_page(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    if contest.judging_mode.value == "pairwise":
+        return redirect(request, f"/contests/{contest.slug}/judge/pairs")
+    found = await judging.queue(user, contest)
+    return await render(request, "hackathon/judge_queue.html", {"queue": found, "contest": contest})
+
+
+def _sheet_context(sheet: judging.Sheet, **extra) -> dict:
+    return {"sheet": sheet, "contest": sheet.contest, "errors": {}, "message": "", **extra}
+
+
+async def sheet_page(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    sheet = await judging.sheet(user, request.path_params["submission_id"])
+    if sheet.contest.id != contest.id:
+        raise NotFound(_("This entry does not exist."))
+    return await render(request, "hackathon/judge_sheet.html", _sheet_context(sheet))
+
+
+def _scores_from(form: FormData) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not key.startswith("c-") or not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            errors[key[2:]] = _("Enter a number.")
+            continue
+        if number != number or number in (float("inf"), float("-inf")):
+            errors[key[2:]] = _("Enter a number.")
+            continue
+        scores[key[2:]] = number
+    if errors:
+        raise Invalid(_("Some scores are outside the scale."), fields=errors)
+    return scores
+
+
+async def save_sheet(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    submission_id = request.path_params["submission_id"]
+    form = await read_form(request)
+    try:
+        scores = _scores_from(form)
+        comment = form_text(form, "comment") if "comment" in form else None
+        private = form_text(form, "private_comment") if "private_comment" in form else None
+        sheet = await judging.save_scores(user, submission_id, scores, comment, private)
+    except DomainError as exc:
+        if isinstance(exc, NotFound) or exc.status_code == 403:
+            raise
+        sheet = await judging.sheet(user, submission_id)
+        context = _sheet_context(sheet, errors=exc.fields, message=exc.message)
+        template = (
+            "hackathon/_sheet_status.html" if is_htmx(request) else "hackathon/judge_sheet.html"
+        )
+        return await render(request, template, context, exc.status_code)
+    if is_htmx(request):
+        return await render(
+            request, "hackathon/_sheet_status.html", _sheet_context(sheet, saved=True)
+        )
+    flash(request, _("Your scores are saved."))
+    return redirect(request, f"/contests/{contest.slug}/judge/{submission_id}")
+
+
+async def undo(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    await read_form(request)
+    sheet = await judging.undo_last(user, contest)
+    if sheet is None:
+        flash(request, _("There is nothing to undo."), "error")
+        return redirect(request, f"/contests/{contest.slug}/judge")
+    flash(request, _("Your last change was undone."))
+    return redirect(request, f"/contests/{contest.slug}/judge/{sheet.submission.id}")
+
+
+async def conflict(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    form = await read_form(request)
+    await judging.declare_conflict(
+        user, request.path_params["submission_id"], form_text(form, "reason")
+    )
+    flash(request, _("Your conflict of interest is recorded; the organisers will re-assign."))
+    return redirect(request, f"/contests/{contest.slug}/judge")
+
+
+async def pairs_page(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    if request.method == "POST":
+        form = await read_form(request)
+        try:
+            if form_text(form, "action") == "undo":
+                done = await expo.undo(user, contest)
+                flash(
+                    request,
+                    _("Your last comparison was withdrawn.")
+                    if done
+                    else _("There is nothing to undo."),
+                )
+            else:
+                winner, loser = form_text(form, "winner"), form_text(form, "loser")
+                if not (winner.isdigit() and loser.isdigit()):
+                    raise Invalid(_("Choose the better entry."))
+                await expo.compare(user, contest, int(winner), int(loser))
+        except DomainError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            flash(request, exc.message, "error")
+        return redirect(request, f"/contests/{contest.slug}/judge/pairs")
+    pair = await expo.next_pair(user, contest)
+    return await render(request, "hackathon/judge_pairs.html", {"contest": contest, "pair": pair})
+
+
+routes = [
+    Route("/contests/{slug}/judge", queue_page, methods=["GET"]),
+    Route("/contests/{slug}/judge/undo", undo, methods=["POST"]),
+    Route("/contests/{slug}/judge/pairs", pairs_page, methods=["GET", "POST"]),
+    Route("/contests/{slug}/judge/{submission_id:int}", sheet_page, methods=["GET"]),
+    Route("/contests/{slug}/judge/{submission_id:int}", save_sheet, methods=["POST"]),
+    Route("/contests/{slug}/judge/{submission_id:int}/conflict", conflict, methods=["POST"]),
+]

@@ -1,0 +1,324 @@
+"""HTML pages for organisers: create a contest, the dashboard (registrations, submissions,
+live judging coverage, judge progress), settings, judges, assignment, ranking, shortlist,
+publication, late windows, suspicious votes and CSV exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ecosystem.errors import DomainError, Invalid, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import Membership, MembershipStatus, Role
+from ecosystem.schemas import validate
+from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
+from hackathon import permissions
+from hackathon.models import ContestKind, Team
+from hackathon.routes.public import labels
+from hackathon.schemas import ContestIn, CriterionIn
+from hackathon.services import contests, dashboard, judging, results, teams, votes
+
+
+def _lines(text: str, parts: int) -> list[list[str]]:
+    rows = []
+    for line in text.splitlines():
+        if line.strip():
+            cells = [cell.strip() for cell in line.split("|")]
+            rows.append((cells + [""] * parts)[:parts])
+    return rows
+
+
+def _criteria_rows(text: str) -> list[dict]:
+    """Rubric lines `code | name | weight | lowest | highest | description`."""
+    return [
+        {
+            "code": c,
+            "name": n,
+            "weight": w or 1,
+            "scale_min": lo or 0,
+            "scale_max": hi or 10,
+            "description": d,
+        }
+        for c, n, w, lo, hi, d in _lines(text, 6)
+    ]
+
+
+def _criteria(text: str) -> list[CriterionIn]:
+    return [validate(CriterionIn, row) for row in _criteria_rows(text)]
+
+
+def _local(value: str, zone: str, field: str) -> datetime:
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Invalid(
+            _("Please correct the highlighted fields."), fields={field: _("Enter a date and time.")}
+        ) from exc
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=ZoneInfo(zone))
+    return naive
+
+
+async def _admin_organisations(user) -> list:
+    return [
+        m.organisation
+        for m in await Membership.filter(
+            user_id=user.id, status=MembershipStatus.ACTIVE, role__in=[Role.OWNER, Role.ADMIN]
+        ).select_related("organisation")
+    ]
+
+
+async def new_contest(request: Request) -> Response:
+    user = await require_user(request)
+    organisations = await _admin_organisations(user)
+    values: dict[str, str] = {
+        "sites": "vn | Việt Nam | Asia/Ho_Chi_Minh | vi | VN",
+        "tracks": "tourism | Tourism information",
+        "timezone": "Asia/Ho_Chi_Minh",
+    }
+    errors: dict[str, str] = {}
+    message = ""
+    status = 200
+    if request.method == "POST":
+        form = await read_form(request)
+        keys = (
+            "title",
+            "slug",
+            "kind",
+            "organisation_id",
+            "timezone",
+            "registration_closes_at",
+            "submission_closes_at",
+            "judging_closes_at",
+            "sites",
+            "tracks",
+            "team_max",
+            "eligibility",
+            "description",
+            "prizes",
+            "criteria",
+            "blind",
+            "pairwise",
+        )
+        values = {k: form_text(form, k) for k in keys}
+        try:
+            zone = values["timezone"] or "Asia/Ho_Chi_Minh"
+            data = validate(
+                ContestIn,
+                {
+                    "title": values["title"],
+                    "slug": values["slug"],
+                    "kind": values["kind"] or "hackathon",
+                    "organisation_id": values["organisation_id"] or None,
+                    "timezone": zone,
+                    "description": values["description"],
+                    "eligibility": values["eligibility"],
+                    "team_max": values["team_max"] or 5,
+                    "registration_closes_at": _local(
+                        values["registration_closes_at"], zone, "registration_closes_at"
+                    ),
+                    "submission_closes_at": _local(
+                        values["submission_closes_at"], zone, "submission_closes_at"
+                    ),
+                    "judging_closes_at": _local(
+                        values["judging_closes_at"], zone, "judging_closes_at"
+                    ),
+                    "sites": [
+                        {
+                            "code": c,
+                            "name": n,
+                            "timezone": z or zone,
+                            "language": lang or "vi",
+                            "country": (country or "VN").upper(),
+                        }
+                        for c, n, z, lang, country in _lines(values["sites"], 5)
+                    ],
+                    "tracks": [{"code": c, "name": n} for c, n in _lines(values["tracks"], 2)],
+                    "prizes": [
+                        {
+                            "track": None if t in ("", "vote") else t,
+                            "name": n,
+                            "amount": a or 0,
+                            "public_vote": t == "vote",
+                        }
+                        for t, n, a in _lines(values["prizes"], 3)
+                    ],
+                    "criteria": _criteria_rows(values["criteria"]),
+                    "blind": values["blind"] == "1",
+                    "judging_mode": "pairwise" if values["pairwise"] == "1" else "rubric",
+                },
+            )
+            contest = await contests.create_contest(user, data)
+            flash(request, _("The contest is created."))
+            return redirect(request, f"/contests/{contest.slug}/manage")
+        except DomainError as exc:
+            errors, message, status = exc.fields, exc.message, exc.status_code
+    context = {
+        "values": values,
+        "errors": errors,
+        "message": message,
+        "organisations": organisations,
+        "kinds": list(ContestKind),
+        **labels(),
+    }
+    return await render(request, "hackathon/contest_form.html", context, status)
+
+
+async def _manage_context(request: Request, contest) -> dict:
+    user = await require_user(request)
+    await permissions.ensure(user, "contest.manage", contest)
+    view = await contests.contest_view(contest)
+    ranking = None
+    if any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
+        ranking = await results.ranking_for(user, contest)
+    return {
+        "contest": contest,
+        "view": view,
+        "overview": await dashboard.overview(user, contest),
+        "round": await contests.current_round(contest),
+        "judges": await contests.judges_of(contest, active_only=False),
+        "ranking": ranking,
+        "suspicious": await votes.suspicious_votes(user, contest),
+        "tally": await votes.tally(contest),
+        "teams": await Team.filter(contest_id=contest.id)
+        .select_related("site", "track")
+        .order_by("name"),
+        "reasons": request.session.pop("assignment_reasons", []),
+        **labels(),
+    }
+
+
+async def manage(request: Request) -> Response:
+    contest = await contests.get_contest(request.path_params["slug"])
+    context = await _manage_context(request, contest)
+    return await render(request, "hackathon/manage.html", context)
+
+
+async def coverage_fragment(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    overview = await dashboard.overview(user, contest)
+    if not is_htmx(request):
+        return redirect(request, f"/contests/{contest.slug}/manage")
+    return await render(
+        request, "hackathon/_coverage.html", {"contest": contest, "overview": overview}
+    )
+
+
+def _int(value: str, field: str, low: int, high: int) -> int:
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            fields={field: _("Between %(low)d and %(high)d.", low=low, high=high)},
+        )
+    return int(value)
+
+
+async def action(request: Request) -> Response:
+    """One POST endpoint per organiser action, named in the path."""
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    name = request.path_params["action"]
+    form = await read_form(request)
+    back = f"/contests/{contest.slug}/manage"
+    try:
+        if name == "settings":
+            await contests.update_settings(
+                user,
+                contest,
+                judges_per_entry=_int(
+                    form_text(form, "judges_per_entry"), "judges_per_entry", 1, 50
+                ),
+                load_cap=_int(form_text(form, "load_cap"), "load_cap", 1, 10000),
+                blind=form_text(form, "blind") == "1",
+                require_site=form_text(form, "require_site") == "1",
+                require_language=form_text(form, "require_language") == "1",
+            )
+            flash(request, _("The settings are saved."))
+        elif name == "judges":
+            await contests.add_judge(
+                user,
+                contest,
+                form_text(form, "email"),
+                form_text(form, "site"),
+                form_text(form, "languages"),
+            )
+            flash(request, _("The judge is added."))
+        elif name == "drop":
+            outcome = await judging.drop_judge(
+                user, contest, _int(form_text(form, "user_id"), "user_id", 1, 2**31 - 1)
+            )
+            _report(request, outcome, _("The judge dropped out; the assignment is repaired."))
+        elif name == "assign":
+            outcome = await judging.run_assignment(user, contest)
+            _report(request, outcome, _("Every entry has its judges."))
+        elif name == "shortlist":
+            await results.shortlist(
+                user,
+                contest,
+                _int(form_text(form, "size"), "size", 1, 10000),
+                _int(form_text(form, "judges_per_entry"), "judges_per_entry", 1, 50),
+                _int(form_text(form, "load_cap"), "load_cap", 1, 10000),
+                criteria=_criteria(form_text(form, "criteria")) or None,
+                judge_emails=[
+                    email for email in form_text(form, "judges").replace(",", " ").split() if email
+                ]
+                or None,
+            )
+            flash(request, _("The final round is open with the shortlisted entries."))
+        elif name == "publish":
+            await results.publish(user, contest)
+            flash(request, _("The results are published."))
+            return redirect(request, f"/contests/{contest.slug}/results")
+        elif name == "conflict":
+            await judging.record_conflict(
+                user,
+                contest,
+                _int(form_text(form, "judge_id"), "judge_id", 1, 2**31 - 1),
+                _int(form_text(form, "team_id"), "team_id", 1, 2**31 - 1),
+                form_text(form, "reason"),
+            )
+            flash(request, _("The conflict of interest is recorded."))
+        elif name == "late":
+            team_id = _int(form_text(form, "team_id"), "team_id", 1, 2**31 - 1)
+            until = _local(form_text(form, "until"), contest.timezone, "until")
+            await teams.grant_late_window(user, team_id, until)
+            flash(request, _("The late window is granted."))
+        else:
+            raise NotFound(_("This page does not exist."))
+    except DomainError as exc:
+        if isinstance(exc, NotFound) or exc.status_code == 403:
+            raise
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        flash(request, f"{exc.message} {details}".strip(), "error")
+    return redirect(request, back)
+
+
+def _report(request: Request, outcome: judging.AssignmentOutcome, success: str) -> None:
+    if outcome.ok:
+        flash(request, success)
+    else:
+        flash(request, _("The assignment is impossible: nothing was changed."), "error")
+        request.session["assignment_reasons"] = outcome.reasons[:20]
+
+
+async def export(request: Request) -> Response:
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    what = request.path_params["what"]
+    body = await dashboard.export(user, contest, what)
+    headers = {"Content-Disposition": f'attachment; filename="{contest.slug}-{what}.csv"'}
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+routes = [
+    Route("/contests/new", new_contest, methods=["GET", "POST"]),
+    Route("/contests/{slug}/manage", manage, methods=["GET"]),
+    Route("/contests/{slug}/manage/coverage", coverage_fragment, methods=["GET"]),
+    Route("/contests/{slug}/manage/export/{what}.csv", export, methods=["GET"]),
+    Route("/contests/{slug}/manage/{action}", action, methods=["POST"]),
+]

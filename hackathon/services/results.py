@@ -1,0 +1,489 @@
+"""Results: computed from the score log only, published with a hash of their inputs.
+
+`score_log(round)` is the full append-only log of a round; `replay` turns it into the last
+value of every (judge, entry, criterion); a judge's sheet counts once every criterion has a
+value. Each complete sheet gives a weighted rubric score (`ecosystem.scoring`) and the
+ranking is `hackathon.calibration` (leniency and spread corrected, with uncertainty and
+statistical ties), the plain mean kept beside it. In pairwise mode the ranking is Crowd-BT
+over the comparison log.
+
+The published hash is `hackathon.results_hash` over the log rows and the parameters (rubric,
+model, round): anyone can download the inputs from the public results page and recompute it.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import timezone
+
+from ecosystem.db import atomic
+from ecosystem.errors import Conflict, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.labels import N_
+from ecosystem.models import User
+from ecosystem.scoring import weighted_score
+from ecosystem.services import audit
+from hackathon import calibration, pairwise, permissions
+from hackathon.models import (
+    Award,
+    Certificate,
+    CertificateKind,
+    Comparison,
+    Contest,
+    ContestRole,
+    ContestRoleKind,
+    CurrentScore,
+    JudgingMode,
+    MemberStatus,
+    Prize,
+    Round,
+    ScoreEvent,
+    Shortlist,
+    Submission,
+    TeamMember,
+    Vote,
+)
+from hackathon.results_hash import results_hash
+from hackathon.services.contests import add_round, criteria_of, current_round
+from hackathon.services.judging import round_entries, rubric
+
+MODEL = "calibration/leniency-spread/v1"
+PAIRWISE_MODEL = "crowd-bt/v1"
+Z = calibration.DEFAULT_Z
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+async def score_log(round_: Round) -> list[dict[str, Any]]:
+    return (
+        await ScoreEvent.filter(round_id=round_.id)
+        .order_by("id")
+        .values(
+            "id",
+            "judge_id",
+            "submission_id",
+            "criterion_id",
+            "value",
+            "previous",
+            "batch",
+            "undoes",
+        )
+    )
+
+
+def replay(log: list[dict[str, Any]]) -> dict[tuple[int, int, int], float]:
+    """The last value of every (judge, submission, criterion); withdrawn scores are absent."""
+    state: dict[tuple[int, int, int], float] = {}
+    for row in sorted(log, key=lambda r: r["id"]):
+        key = (row["judge_id"], row["submission_id"], row["criterion_id"])
+        if row["value"] is None:
+            state.pop(key, None)
+        else:
+            state[key] = row["value"]
+    return state
+
+
+async def comparison_log(round_: Round) -> list[dict[str, Any]]:
+    return (
+        await Comparison.filter(round_id=round_.id)
+        .order_by("id")
+        .values("id", "judge_id", "winner_id", "loser_id", "withdraws")
+    )
+
+
+def effective_comparisons(log: list[dict[str, Any]]) -> list[pairwise.Comparison]:
+    withdrawn = {row["withdraws"] for row in log if row["withdraws"] is not None}
+    return [
+        pairwise.Comparison(str(r["judge_id"]), str(r["winner_id"]), str(r["loser_id"]))
+        for r in log
+        if r["withdraws"] is None and r["id"] not in withdrawn
+    ]
+
+
+@dataclass
+class Line:
+    rank: int
+    submission: Submission
+    calibrated: float
+    low: float
+    high: float
+    plain_mean: float
+    n_scores: int
+    tied_with_next: bool
+
+    def as_dict(self, blind_names: bool = False) -> dict[str, Any]:
+        team = self.submission.team
+        return {
+            "rank": self.rank,
+            "submission_id": self.submission.id,
+            "title": self.submission.title,
+            "team": "" if blind_names else team.name,
+            "track": team.track.code,
+            "site": team.site.code,
+            "calibrated": round(self.calibrated, 2),
+            "low": round(self.low, 2),
+            "high": round(self.high, 2),
+            "plain_mean": round(self.plain_mean, 2),
+            "n_scores": self.n_scores,
+            "tied_with_next": self.tied_with_next,
+        }
+
+
+@dataclass
+class Ranking:
+    round: Round
+    overall: list[Line]
+    by_track: dict[str, list[Line]]
+    hash: str
+    parameters: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    unscored: list[Submission]
+
+
+async def _parameters(contest: Contest, round_: Round) -> dict[str, Any]:
+    criteria = await criteria_of(round_)
+    return {
+        "contest": contest.id,
+        "round": round_.number,
+        "mode": contest.judging_mode.value,
+        "model": MODEL if contest.judging_mode == JudgingMode.RUBRIC else PAIRWISE_MODEL,
+        "z": Z,
+        "criteria": [
+            {"id": c.id, "weight": c.weight, "min": c.scale_min, "max": c.scale_max}
+            for c in criteria
+        ],
+    }
+
+
+async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
+    """The ranking of a round (default: the current one), from the log only."""
+    round_ = round_ or await current_round(contest)
+    entries = {entry.id: entry for entry in await round_entries(round_)}
+    parameters = await _parameters(contest, round_)
+    if contest.judging_mode == JudgingMode.PAIRWISE:
+        return await _compute_pairwise(contest, round_, entries, parameters)
+    criteria = await criteria_of(round_)
+    log = await score_log(round_)
+    state = replay(log)
+    sheets: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
+    for (judge_id, submission_id, criterion_id), value in state.items():
+        sheets[(judge_id, submission_id)][str(criterion_id)] = value
+    rows = [
+        (str(judge_id), str(submission_id), weighted_score(rubric(criteria), values))
+        for (judge_id, submission_id), values in sorted(sheets.items())
+        if len(values) == len(criteria) and submission_id in entries
+    ]
+    fit = calibration.calibrate(rows)
+    overall = _lines(fit, calibration.rank_entries(fit), entries)
+    track_of = {str(e.id): e.team.track.code for e in entries.values()}
+    by_track = {
+        track: _lines(fit, ranked, entries)
+        for track, ranked in calibration.rank_by_track(fit, track_of).items()
+    }
+    ranked_ids = {int(key) for key in fit.entries}
+    unscored = [e for e in entries.values() if e.id not in ranked_ids]
+    inputs = [{k: v for k, v in row.items()} for row in log]
+    return Ranking(
+        round_, overall, by_track, results_hash(inputs, parameters), parameters, inputs, unscored
+    )
+
+
+def _lines(
+    fit: calibration.Calibration, ranked: list[calibration.RankedEntry], entries: dict
+) -> list[Line]:
+    lines = []
+    for line in ranked:
+        result = line.result
+        low, high = result.interval(Z)
+        lines.append(
+            Line(
+                line.rank,
+                entries[int(result.entry_id)],
+                result.calibrated,
+                low,
+                high,
+                result.plain_mean,
+                result.n_scores,
+                line.tied_with_next,
+            )
+        )
+    return lines
+
+
+async def _compute_pairwise(
+    contest: Contest, round_: Round, entries: dict[int, Submission], parameters: dict
+) -> Ranking:
+    log = await comparison_log(round_)
+    state = pairwise.rebuild([str(e) for e in sorted(entries)], effective_comparisons(log))
+    counts: dict[str, int] = defaultdict(int)
+    wins: dict[str, int] = defaultdict(int)
+    for comparison in state.log:
+        counts[comparison.winner_id] += 1
+        counts[comparison.loser_id] += 1
+        wins[comparison.winner_id] += 1
+
+    def lines(ranked: list[pairwise.PairwiseRanked]) -> list[Line]:
+        out = []
+        for line in ranked:
+            spread = Z * math.sqrt(line.sigma_sq)
+            n = counts[line.entry_id]
+            out.append(
+                Line(
+                    line.rank,
+                    entries[int(line.entry_id)],
+                    line.mu,
+                    line.mu - spread,
+                    line.mu + spread,
+                    (wins[line.entry_id] / n) if n else 0.0,
+                    n,
+                    line.tied_with_next,
+                )
+            )
+        return out
+
+    track_of = {str(e.id): e.team.track.code for e in entries.values()}
+    by_track = {t: lines(r) for t, r in pairwise.rank_by_track(state, track_of).items()}
+    inputs = [dict(row) for row in log]
+    return Ranking(
+        round_,
+        lines(pairwise.rank_entries(state)),
+        by_track,
+        results_hash(inputs, parameters),
+        parameters,
+        inputs,
+        [],
+    )
+
+
+async def ranking_for(actor: User, contest: Contest) -> Ranking:
+    """The running ranking: organisers only (judges never see it before publication)."""
+    await permissions.ensure(actor, "contest.see_ranking", contest)
+    return await compute(contest)
+
+
+async def check_projection(round_: Round) -> None:
+    """Refuse to publish if the projection disagrees with the log (it never should)."""
+    state = replay(await score_log(round_))
+    rows = await CurrentScore.filter(round_id=round_.id).values(
+        "judge_id", "submission_id", "criterion_id", "value"
+    )
+    projected = {(r["judge_id"], r["submission_id"], r["criterion_id"]): r["value"] for r in rows}
+    if projected != state:
+        raise Conflict(_("The score log and the current scores disagree; nothing was published."))
+
+
+async def _vote_winner(contest: Contest) -> int | None:
+    counts: dict[int, int] = defaultdict(int)
+    for submission_id in await Vote.filter(contest_id=contest.id, suspicious=False).values_list(
+        "submission_id", flat=True
+    ):
+        counts[submission_id] += 1
+    if not counts:
+        return None
+    return min(counts, key=lambda s: (-counts[s], s))
+
+
+async def shortlist(
+    actor: User,
+    contest: Contest,
+    size: int,
+    judges_per_entry: int,
+    load_cap: int,
+    *,
+    criteria: list | None = None,
+    judge_emails: list[str] | None = None,
+) -> Round:
+    """Start a final round with the current round's top `size` entries, its own rubric
+    (default: a copy of the current one) and its own jury (default: every judge)."""
+    from hackathon.schemas import CriterionIn
+    from hackathon.services.contests import add_judge
+
+    await permissions.ensure(actor, "contest.manage", contest)
+    jury: list[int] | None = None
+    if contest.results_published_at is not None:
+        raise Conflict(_("The results are already published."))
+    ranking = await compute(contest)
+    if size < 1 or size > len(ranking.overall):
+        raise Conflict(
+            _("Choose a shortlist of 1 to %(n)d scored entries.", n=len(ranking.overall))
+        )
+    criteria = criteria or [
+        CriterionIn(
+            code=c.code,
+            name=c.name,
+            description=c.description,
+            weight=c.weight,
+            scale_min=c.scale_min,
+            scale_max=c.scale_max,
+        )
+        for c in await criteria_of(ranking.round)
+    ]
+    async with atomic():
+        if judge_emails:
+            roles = [await add_judge(actor, contest, email) for email in judge_emails]
+            jury = [role.user_id for role in roles]  # type: ignore[attr-defined]
+        final = await add_round(
+            contest,
+            ranking.round.number + 1,
+            N_("Final round"),
+            judges_per_entry,
+            load_cap,
+            criteria,
+            shortlist_size=size,
+        )
+        if jury is not None:
+            final.judge_ids = jury
+            await final.save(update_fields=["judge_ids"])
+        await Shortlist.bulk_create(
+            [
+                Shortlist(round_id=final.id, submission_id=line.submission.id)
+                for line in ranking.overall[:size]
+            ]
+        )
+        await audit.record("contest.shortlisted", actor=actor, target=contest, size=size)
+    return final
+
+
+async def publish(actor: User, contest: Contest, *, notify: bool = True) -> Contest:
+    """Fix the ranking, its hash and the winners per track; issue certificates."""
+    await permissions.ensure(actor, "contest.manage", contest)
+    if contest.results_published_at is not None:
+        raise Conflict(_("The results are already published."))
+    round_ = await current_round(contest)
+    await check_projection(round_)
+    ranking = await compute(contest, round_)
+    if not ranking.overall:
+        raise Conflict(_("No entry has a complete score yet."))
+    prizes = (
+        await Prize.filter(contest_id=contest.id)
+        .select_related("track")
+        .order_by("track_id", "rank")
+    )
+    awards: list[tuple[Prize, Submission]] = []
+    for prize in prizes:
+        if prize.public_vote:
+            winner_id = await _vote_winner(contest)
+            if winner_id is not None:
+                winner = await Submission.get(id=winner_id).select_related("team__track")
+                awards.append((prize, winner))
+            continue
+        lines = ranking.by_track.get(prize.track.code, []) if prize.track else ranking.overall
+        if len(lines) >= prize.rank:
+            awards.append((prize, lines[prize.rank - 1].submission))
+    async with atomic():
+        contest.results_published_at = timezone.now()
+        contest.results_hash = ranking.hash
+        contest.results = {
+            "round": round_.number,
+            "parameters": ranking.parameters,
+            "overall": [line.as_dict() for line in ranking.overall],
+            "by_track": {
+                t: [line.as_dict() for line in lines] for t, lines in ranking.by_track.items()
+            },
+            "winners": [
+                {
+                    "prize": prize.name,
+                    "track": prize.track.code if prize.track else None,
+                    "rank": prize.rank,
+                    "amount": prize.amount,
+                    "currency": prize.currency,
+                    "submission_id": submission.id,
+                    "title": submission.title,
+                    "team": submission.team.name,
+                }
+                for prize, submission in awards
+            ],
+        }
+        await contest.save(update_fields=["results_published_at", "results_hash", "results"])
+        await Award.bulk_create([Award(prize_id=p.id, submission_id=s.id) for p, s in awards])
+        await issue_certificates(contest, awards)
+        await audit.record("contest.published", actor=actor, target=contest, hash=ranking.hash)
+        if notify:
+            from ecosystem import jobs
+            from hackathon.jobs import notify_results
+
+            await jobs.enqueue(notify_results, contest.id, job_id=f"contest-results:{contest.id}")
+    return contest
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+
+
+async def issue_certificates(contest: Contest, awards: list[tuple[Prize, Submission]]) -> int:
+    """One certificate per participant (winner when their team won) and per judge."""
+    won: dict[int, list[str]] = defaultdict(list)
+    for prize, submission in awards:
+        won[submission.team_id].append(prize.name)  # type: ignore[attr-defined]
+    members = await TeamMember.filter(
+        team__contest_id=contest.id,
+        status=MemberStatus.ACTIVE,
+        user_id__not_isnull=True,
+        team__submission__id__not_isnull=True,
+    ).select_related("team", "user")
+    existing = set(await Certificate.filter(contest_id=contest.id).values_list("user_id", "kind"))
+    rows = []
+    for member in members:
+        kind = CertificateKind.WINNER if member.team.id in won else CertificateKind.PARTICIPANT
+        if (member.user.id, kind.value) in existing or (member.user.id, kind) in existing:
+            continue
+        detail = member.team.name
+        if member.team.id in won:
+            detail += " — " + ", ".join(won[member.team.id])
+        rows.append(
+            Certificate(
+                code=new_code(),
+                contest_id=contest.id,
+                user_id=member.user.id,
+                kind=kind,
+                holder_name=member.user.full_name,
+                detail=detail[:300],
+            )
+        )
+    judges = await ContestRole.filter(
+        contest_id=contest.id, role=ContestRoleKind.JUDGE
+    ).select_related("user")
+    for role in judges:
+        if (role.user.id, CertificateKind.JUDGE.value) in existing:
+            continue
+        rows.append(
+            Certificate(
+                code=new_code(),
+                contest_id=contest.id,
+                user_id=role.user.id,
+                kind=CertificateKind.JUDGE,
+                holder_name=role.user.full_name,
+            )
+        )
+    await Certificate.bulk_create(rows)
+    return len(rows)
+
+
+async def published(contest: Contest, actor: User | None = None) -> dict[str, Any]:
+    """The published results; 404 before publication (403 for a signed-in outsider? no: 404)."""
+    if contest.results_published_at is None or not contest.results:
+        raise NotFound(_("The results of this contest are not published yet."))
+    return contest.results
+
+
+async def certificates_of(user: User, contest: Contest) -> list[Certificate]:
+    return await Certificate.filter(contest_id=contest.id, user_id=user.id).order_by("kind")
+
+
+async def certificate(code: str) -> Certificate:
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())[:16]
+    found = await Certificate.get_or_none(code=cleaned).select_related("contest", "user")
+    if found is None:
+        raise NotFound(_("No certificate has this code."))
+    return found
+
+
+async def own_certificate(user: User, code: str) -> Certificate:
+    found = await certificate(code)
+    if found.user.id != user.id:
+        raise NotPermitted(_("This certificate belongs to someone else."))
+    return found

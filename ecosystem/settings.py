@@ -12,7 +12,7 @@ DEFAULT_DATABASE_URL = f"sqlite://{PROJECT_ROOT / 'var' / 'ecosystem.sqlite3'}"
 
 # Domain packages mounted by the app factory, in order. Each names a module exposing
 # `package: ecosystem.packages.DomainPackage`. The kernel never imports them directly.
-DEFAULT_PACKAGES = ("labs",)
+DEFAULT_PACKAGES = ("labs", "incubator", "hackathon")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -39,10 +39,20 @@ class Settings:
     # Without Redis, cron entries run inside the web process (tests switch this off).
     inline_cron: bool = True
     debug: bool = False
+    # Stripe: without a secret key, priced bookings are paid at the lab and marked by staff.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    payment_hold_minutes: int = 15
 
     @property
     def jobs_backend(self) -> str:
         return "redis" if self.redis_url else "inline"
+
+    @property
+    def online_payments(self) -> bool:
+        """Card payments through Stripe Checkout (both keys set)."""
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
 
     @property
     def secure_cookies(self) -> bool:
@@ -63,6 +73,10 @@ class Settings:
             "max_upload_bytes": _env_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             "default_timezone": env.get("DEFAULT_TIMEZONE") or cls.default_timezone,
             "debug": env.get("DEBUG", "") in ("1", "true", "yes"),
+            "stripe_secret_key": env.get("STRIPE_SECRET_KEY", "").strip(),
+            "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", "").strip(),
+            "stripe_api_base": (env.get("STRIPE_API_BASE") or cls.stripe_api_base).rstrip("/"),
+            "payment_hold_minutes": _env_int("PAYMENT_HOLD_MINUTES", cls.payment_hold_minutes),
         }
         if "PACKAGES" in env:
             values["packages"] = tuple(p for p in env["PACKAGES"].split(",") if p.strip())

@@ -40,6 +40,7 @@ class EquipmentStatus(StrEnum):
 
 class BookingStatus(StrEnum):
     PENDING = "pending"  # waits for staff approval; holds the slot
+    PENDING_PAYMENT = "pending_payment"  # a hold while the card payment runs; holds the slot
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
     DECLINED = "declined"
@@ -48,7 +49,11 @@ class BookingStatus(StrEnum):
 
 
 # Statuses that hold a slot. The PostgreSQL exclusion constraint lists the same values.
-ACTIVE_BOOKING_STATUSES = (BookingStatus.PENDING, BookingStatus.CONFIRMED)
+ACTIVE_BOOKING_STATUSES = (
+    BookingStatus.PENDING,
+    BookingStatus.CONFIRMED,
+    BookingStatus.PENDING_PAYMENT,
+)
 
 
 MINUTES_PER_DAY = 1440
@@ -80,6 +85,8 @@ class Lab(Model):
     contact_phone = fields.CharField(max_length=40, default="")
     timezone = fields.CharField(max_length=64, default="Asia/Ho_Chi_Minh")
     is_published = fields.BooleanField(default=True)
+    # Refund after a machine's cancellation deadline, in percent (0: none). Before it: in full.
+    late_cancellation_refund_percent = fields.SmallIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -273,6 +280,10 @@ class Booking(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     cancelled_at = fields.DatetimeField(null=True)
+    # How a priced booking is paid (ecosystem.models.Payment: payer, method, state).
+    payment: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.Payment", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "labs_booking"

@@ -1,0 +1,1 @@
+"""Payment documents (receipts, statements). The rules are in ecosystem.services.payments."""

@@ -1,0 +1,93 @@
+"""JSON shapes of payments and credits (shared by the kernel's and the packages' APIs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from ecosystem.models import Payment, PaymentMethod, PaymentState
+from ecosystem.schemas import Output
+
+
+class RefundOut(Output):
+    id: int
+    amount: int
+    credit_amount: int = Field(description="The part returned to the credit balance")
+    state: str = Field(description="pending | succeeded | failed")
+    reason: str
+    created_at: datetime
+
+
+class PaymentOut(Output):
+    id: int
+    method: PaymentMethod = Field(
+        description="card | credit | organisation | at_lab (what pays the part not from credit)"
+    )
+    state: PaymentState = Field(
+        description="pending | expired | void | billed | paid | partially_refunded | refunded"
+    )
+    amount: int = Field(description="Whole VND (zero-decimal)")
+    credit_amount: int = Field(description="Paid from a credit balance")
+    refunded_amount: int
+    currency: str
+    organisation_id: int | None = Field(description="The billed organisation, if any")
+    checkout_url: str | None = Field(description="Stripe Checkout page while a card hold is open")
+    hold_expires_at: datetime | None = Field(description="When an unpaid card hold is released")
+    paid_at: datetime | None
+    receipt_url: str | None
+    refunds: list[RefundOut]
+
+
+def payment_out(payment: Payment, refunds: list | None = None) -> PaymentOut:
+    open_hold = payment.state == PaymentState.PENDING and payment.method == PaymentMethod.CARD
+    return PaymentOut(
+        id=payment.id,
+        method=payment.method,
+        state=payment.state,
+        amount=payment.amount,
+        credit_amount=payment.credit_amount,
+        refunded_amount=payment.refunded_amount,
+        currency=payment.currency,
+        organisation_id=payment.organisation_id,  # type: ignore[attr-defined]
+        checkout_url=(payment.checkout_url or None) if open_hold else None,
+        hold_expires_at=payment.hold_expires_at if open_hold else None,
+        paid_at=payment.paid_at,
+        receipt_url=(
+            f"/payments/{payment.id}/receipt" if payment.receipt_number is not None else None
+        ),
+        refunds=[
+            RefundOut(
+                id=r.id,
+                amount=r.amount,
+                credit_amount=r.credit_amount,
+                state=r.state.value,
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in (refunds or [])
+        ],
+    )
+
+
+class CreditEntryOut(Output):
+    id: int
+    amount: int = Field(description="Positive: credit in; negative: used")
+    balance_after: int
+    kind: str = Field(description="grant | consume | refund | release")
+    reason: str
+    source: str
+    created_at: datetime
+
+
+class CreditBalanceOut(Output):
+    owner: str = Field(description="user | organisation")
+    organisation_id: int | None
+    organisation_name: str | None
+    balance: int = Field(description="Whole VND; always the sum of the ledger")
+    currency: str
+    ledger: list[CreditEntryOut] = Field(description="Newest first (at most 200)")
+
+
+class CreditsOut(Output):
+    balances: list[CreditBalanceOut]

@@ -1,0 +1,336 @@
+"""Payments on the web: the Stripe webhook, payment and receipt pages, statements, credits,
+organisations' billing permits, and `GET /api/v1/credits`."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ecosystem.errors import DomainError, NotFound, NotPermitted
+from ecosystem.i18n import _
+from ecosystem.labels import N_
+from ecosystem.models import CreditEntry, Organisation
+from ecosystem.payments import documents
+from ecosystem.payments.schemas import (
+    CreditBalanceOut,
+    CreditEntryOut,
+    CreditsOut,
+)
+from ecosystem.restapi import api_route, api_user, json_response
+from ecosystem.services import credits
+from ecosystem.services import payments as service
+from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
+
+logger = logging.getLogger("ecosystem.payments")
+
+MAX_WEBHOOK_BYTES = 512 * 1024
+
+METHOD_LABELS = {
+    "card": N_("Card (online)"),
+    "credit": N_("Credit"),
+    "organisation": N_("Billed to the organisation"),
+    "at_lab": N_("Pay at the lab"),
+}
+STATE_LABELS = {
+    "pending": N_("Waiting for payment"),
+    "expired": N_("Not paid in time"),
+    "void": N_("Cancelled"),
+    "billed": N_("On the monthly statement"),
+    "paid": N_("Paid"),
+    "partially_refunded": N_("Partly refunded"),
+    "refunded": N_("Refunded"),
+}
+
+
+def _labels() -> dict:
+    return {"method_labels": METHOD_LABELS, "state_labels": STATE_LABELS}
+
+
+def _int(request: Request, name: str) -> int:
+    raw = str(request.path_params[name])
+    if not raw.isdigit() or int(raw) > 2**31 - 1:
+        raise NotFound(_("This page does not exist."))
+    return int(raw)
+
+
+# --- the webhook --------------------------------------------------------------------------------
+
+
+async def stripe_webhook(request: Request) -> Response:
+    """Verified on the raw body; each event id processed at most once; 200 for the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        return JSONResponse({"error": "too large"}, status_code=413)
+    payload = await request.body()
+    if len(payload) > MAX_WEBHOOK_BYTES:
+        return JSONResponse({"error": "too large"}, status_code=413)
+    try:
+        event = service.verify_event(payload, request.headers.get("stripe-signature", ""))
+    except service.BadSignature:
+        return JSONResponse({"error": "invalid signature"}, status_code=400)
+    outcome = await service.process_event(event)
+    logger.info("stripe event %s (%s): %s", event.get("id"), event.get("type"), outcome)
+    return JSONResponse({"received": True, "outcome": outcome})
+
+
+# --- a payment --------------------------------------------------------------------------------
+
+
+async def _payment_context(request: Request, payment_id: int) -> dict:
+    user = await require_user(request)
+    payment, manages = await service.payment_for(user, payment_id)
+    return {
+        "payment": payment,
+        "refunds": list(payment.refunds),
+        "manages": manages,
+        "online": service.online_payments(),
+        "receipt_code": documents.receipt_code(payment) if payment.receipt_number else "",
+        **_labels(),
+    }
+
+
+async def payment_page(request: Request) -> Response:
+    context = await _payment_context(request, _int(request, "payment_id"))
+    fragment = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+    template = "payments/_status.html" if fragment else "payments/payment.html"
+    response = await render(request, template, context)
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request, Cookie"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def payment_return(request: Request) -> Response:
+    """Where Stripe sends the payer back (paid or not): the payment's page, never an error."""
+    payment_id = _int(request, "payment_id")
+    if request.query_params.get("cancelled"):
+        flash(request, _("The payment was not completed. Your hold ends soon if unpaid."), "error")
+    return redirect(request, f"/payments/{payment_id}")
+
+
+async def receipt(request: Request) -> Response:
+    context = await _payment_context(request, _int(request, "payment_id"))
+    if not context["payment"].receipt_number:
+        raise NotFound(_("There is no receipt for this payment yet."))
+    return await render(request, "payments/receipt.html", context)
+
+
+async def receipt_pdf(request: Request) -> Response:
+    context = await _payment_context(request, _int(request, "payment_id"))
+    payment = context["payment"]
+    if not payment.receipt_number:
+        raise NotFound(_("There is no receipt for this payment yet."))
+    await payment.fetch_related("user")
+    body = documents.receipt_pdf(payment, payment.user.full_name, _(METHOD_LABELS[payment.method]))
+    name = documents.receipt_code(payment)
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )
+
+
+async def mark_paid(request: Request) -> Response:
+    user = await require_user(request)
+    payment_id = _int(request, "payment_id")
+    form = await read_form(request)
+    try:
+        await service.mark_paid(user, payment_id)
+        flash(request, _("The payment is recorded as paid."))
+    except DomainError as exc:
+        if isinstance(exc, NotFound | NotPermitted):
+            raise
+        flash(request, exc.message, "error")
+    return redirect(request, service_next(form_text(form, "next"), f"/payments/{payment_id}"))
+
+
+def service_next(value: str, default: str) -> str:
+    from ecosystem.web import safe_next
+
+    return safe_next(value, default)
+
+
+# --- statements ---------------------------------------------------------------------------------
+
+
+async def _statement(request: Request):
+    user = await require_user(request)
+    found = await service.statement(
+        user,
+        request.path_params["issuer"],
+        _int(request, "organisation_id"),
+        request.path_params["period"],
+    )
+    return user, found
+
+
+async def statement_page(request: Request) -> Response:
+    user, found = await _statement(request)
+    context = {
+        "statement": found,
+        "manages": await service.manages_issuer(user, found.issuer_key),
+        "due": service.billed_due,
+        **_labels(),
+    }
+    return await render(request, "payments/statement.html", context)
+
+
+async def statement_csv(request: Request) -> Response:
+    _user, found = await _statement(request)
+    name = f"statement-{found.organisation.slug}-{found.period}.csv"
+    return Response(
+        documents.statement_csv(found),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def statement_pdf(request: Request) -> Response:
+    _user, found = await _statement(request)
+    name = f"statement-{found.organisation.slug}-{found.period}.pdf"
+    return Response(
+        documents.statement_pdf(found),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+async def statement_mark_paid(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    issuer, period = request.path_params["issuer"], request.path_params["period"]
+    organisation_id = _int(request, "organisation_id")
+    try:
+        await service.mark_statement_paid(user, issuer, organisation_id, period)
+        flash(request, _("The statement is marked as paid."))
+    except DomainError as exc:
+        if isinstance(exc, NotFound | NotPermitted):
+            raise
+        flash(request, exc.message, "error")
+    return redirect(request, f"/payments/statements/{issuer}/{organisation_id}/{period}")
+
+
+# --- credits and billing permits ----------------------------------------------------------------
+
+
+async def _balances(user) -> list[CreditBalanceOut]:
+    owners: list[tuple[str, Organisation | None]] = [("user", None)]
+    owners += [("organisation", org) for org in await service.billable_organisations(user)]
+    found = []
+    for kind, org in owners:
+        owner = {"organisation": org} if org else {"user": user}
+        entries: list[CreditEntry] = await credits.ledger(**owner)
+        found.append(
+            CreditBalanceOut(
+                owner=kind,
+                organisation_id=org.id if org else None,
+                organisation_name=org.name if org else None,
+                balance=await credits.balance(**owner),
+                currency=credits.CURRENCY,
+                ledger=[
+                    CreditEntryOut(
+                        id=e.id,
+                        amount=e.amount,
+                        balance_after=e.balance_after,
+                        kind=e.kind,
+                        reason=e.reason,
+                        source=e.source,
+                        created_at=e.created_at,
+                    )
+                    for e in entries
+                ],
+            )
+        )
+    return found
+
+
+async def credits_page(request: Request) -> Response:
+    user = await require_user(request)
+    return await render(request, "payments/credits.html", {"balances": await _balances(user)})
+
+
+async def _organisation(request: Request) -> Organisation:
+    organisation = await Organisation.get_or_none(slug=request.path_params["slug"])
+    if organisation is None:
+        raise NotFound(_("This page does not exist."))
+    return organisation
+
+
+async def billing_page(request: Request) -> Response:
+    user = await require_user(request)
+    organisation = await _organisation(request)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = await read_form(request)
+        try:
+            if form_text(form, "action") == "revoke":
+                raw = form_text(form, "user_id")
+                if raw.isdigit():
+                    await service.revoke_billing(user, organisation, int(raw))
+                flash(request, _("The member may no longer bill the organisation."))
+            else:
+                await service.allow_billing(user, organisation, form_text(form, "email"))
+                flash(request, _("The member may now bill bookings to the organisation."))
+            return redirect(request, f"/payments/organisations/{organisation.slug}/billing")
+        except DomainError as exc:
+            if not exc.fields:
+                raise
+            errors, status = exc.fields, exc.status_code
+    permits = await service.billing_permits(user, organisation)
+    context = {"organisation": organisation, "permits": permits, "errors": errors}
+    return await render(request, "payments/billing.html", context, status)
+
+
+# --- JSON API -----------------------------------------------------------------------------------
+
+
+async def api_credits(request: Request) -> Response:
+    user = await api_user(request)
+    return json_response(CreditsOut(balances=await _balances(user)))
+
+
+routes = [
+    Route("/payments/stripe/webhook", stripe_webhook, methods=["POST"]),
+    Route("/payments/credits", credits_page, methods=["GET"]),
+    Route("/payments/organisations/{slug}/billing", billing_page, methods=["GET", "POST"]),
+    Route(
+        "/payments/statements/{issuer}/{organisation_id}/{period}.csv",
+        statement_csv,
+        methods=["GET"],
+    ),
+    Route(
+        "/payments/statements/{issuer}/{organisation_id}/{period}.pdf",
+        statement_pdf,
+        methods=["GET"],
+    ),
+    Route(
+        "/payments/statements/{issuer}/{organisation_id}/{period}/paid",
+        statement_mark_paid,
+        methods=["POST"],
+    ),
+    Route(
+        "/payments/statements/{issuer}/{organisation_id}/{period}",
+        statement_page,
+        methods=["GET"],
+    ),
+    Route("/payments/{payment_id}", payment_page, methods=["GET"]),
+    Route("/payments/{payment_id}/return", payment_return, methods=["GET"]),
+    Route("/payments/{payment_id}/receipt", receipt, methods=["GET"]),
+    Route("/payments/{payment_id}/receipt.pdf", receipt_pdf, methods=["GET"]),
+    Route("/payments/{payment_id}/mark-paid", mark_paid, methods=["POST"]),
+]
+
+api_routes = [
+    api_route(
+        "GET",
+        "/credits",
+        api_credits,
+        "The caller's credit balances (own and organisations they may bill) with their ledgers",
+        CreditsOut,
+        errors=(401,),
+        tags=("payments",),
+    ),
+]

@@ -1,0 +1,245 @@
+"""Paying for lab time: how bookings plug into the kernel's payments and credits.
+
+- A priced booking gets a payment (`ecosystem.services.payments.create_payment`) inside its
+  own transaction. Paid by card, it starts as a `pending_payment` hold, which blocks the slot
+  like any active booking (the PostgreSQL exclusion constraint counts it, migration 0003).
+- The kernel calls the hooks below in the transaction that changes the payment: `paid`
+  confirms the hold (or re-books a released one if the slot is still free), `released`
+  frees the slot of an unpaid hold.
+- Cancelling refunds in full before the machine's cancellation deadline (and whenever staff
+  cancel), and the lab's `late_cancellation_refund_percent` after it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise import timezone
+
+from ecosystem.i18n import format_dt
+from ecosystem.models import Organisation, Payment, User
+from ecosystem.packages import PaymentHandler
+from ecosystem.services.payments import Subject
+from labs import permissions
+from labs.availability import can_cancel
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Equipment, Lab
+from labs.services.schedule import lab_timezone
+
+SUBJECT_KIND = "labs.booking"
+ISSUER_PREFIX = "labs.lab"
+
+
+def issuer_key(lab_id: int) -> str:
+    return f"{ISSUER_PREFIX}:{lab_id}"
+
+
+def lab_id_of(key: str) -> int | None:
+    prefix, _sep, raw = key.partition(":")
+    return int(raw) if prefix == ISSUER_PREFIX and raw.isdigit() else None
+
+
+def subject_of(booking: Booking, equipment: Equipment, host: Organisation) -> Subject:
+    lab: Lab = equipment.lab
+    tz = lab_timezone(lab)
+    start = booking.starts_at.astimezone(tz)
+    end = booking.ends_at.astimezone(tz)
+    description = f"{equipment.name}, {lab.name}: {format_dt(start, 'short', lab.timezone)}"
+    description += f"–{end:%H:%M}"
+    return Subject(
+        kind=SUBJECT_KIND,
+        id=booking.id,
+        description=description,
+        issuer_key=issuer_key(lab.id),
+        issuer={
+            "name": lab.name,
+            "host": host.name,
+            "address": lab.address,
+            "email": lab.contact_email,
+            "phone": lab.contact_phone,
+        },
+        period=f"{start:%Y-%m}",
+        return_path="/bookings",
+    )
+
+
+def refund_percent(booking: Booking, by_staff: bool, now: datetime) -> int:
+    """How much of a paid booking goes back when it is cancelled now."""
+    from labs.services.bookings import rules_of  # bookings imports this module
+
+    if by_staff or can_cancel(rules_of(booking.equipment), booking.starts_at, now):
+        return 100
+    return max(0, min(100, booking.equipment.lab.late_cancellation_refund_percent))
+
+
+# --- the kernel's hooks ------------------------------------------------------------------------
+
+
+async def _paid(payment: Payment) -> bool:
+    booking = await Booking.get_or_none(id=payment.subject_id).select_related("equipment")
+    if booking is None:
+        return False
+    confirmed = (
+        BookingStatus.PENDING if booking.equipment.requires_approval else BookingStatus.CONFIRMED
+    )
+    now = timezone.now()
+    if booking.status == BookingStatus.PENDING_PAYMENT:
+        await Booking.filter(id=booking.id, status=BookingStatus.PENDING_PAYMENT).update(
+            status=confirmed, updated_at=now
+        )
+        return True
+    if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING):
+        return True
+    if booking.status != BookingStatus.CANCELLED or booking.ends_at <= now:
+        return False
+    # The hold was released: take the slot back only if nobody booked it meanwhile.
+    from labs.services.bookings import lock_machine
+
+    if not await lock_machine(booking.equipment_id):  # type: ignore[attr-defined]
+        return False
+    taken = await Booking.filter(
+        equipment_id=booking.equipment_id,  # type: ignore[attr-defined]
+        status__in=list(ACTIVE_BOOKING_STATUSES),
+        starts_at__lt=booking.ends_at,
+        ends_at__gt=booking.starts_at,
+    ).exists()
+    if taken:
+        return False
+    await Booking.filter(id=booking.id, status=BookingStatus.CANCELLED).update(
+        status=confirmed, cancelled_at=None, updated_at=now
+    )
+    return True
+
+
+async def _released(payment: Payment) -> None:
+    from ecosystem import jobs
+    from labs.services.bookings import WAITLIST_JOB
+
+    now = timezone.now()
+    freed = await Booking.filter(
+        id=payment.subject_id, status=BookingStatus.PENDING_PAYMENT
+    ).update(status=BookingStatus.CANCELLED, cancelled_at=now, updated_at=now)
+    if freed:  # the slot may be offered to the waitlist at once
+        await jobs.enqueue(WAITLIST_JOB, job_id=f"waitlist-after-release:{payment.subject_id}")
+
+
+async def _manages(user: User | None, key: str) -> bool:
+    lab_id = lab_id_of(key)
+    return lab_id is not None and await permissions.allowed(user, "lab.manage_bookings", lab_id)
+
+
+HANDLER = PaymentHandler(
+    issuer_prefix=ISSUER_PREFIX, paid=_paid, released=_released, manages=_manages
+)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def attach_payments(found: list[Booking]) -> list[Booking]:
+    """Load the payments of these bookings in one query (`booking.payment`)."""
+    ids = {b.payment_id for b in found if b.payment_id is not None}  # type: ignore[attr-defined]
+    by_id = {p.id: p for p in await Payment.filter(id__in=list(ids))} if ids else {}
+    for booking in found:
+        booking.payment = by_id.get(booking.payment_id)  # type: ignore[attr-defined,assignment]
+    return found
+
+
+async def booking_for(actor: User, booking_id: int) -> Booking:
+    """One booking with machine, lab, payment and refunds: its owner or the lab's staff."""
+    from ecosystem.errors import NotFound
+    from ecosystem.i18n import _
+
+    booking = await Booking.get_or_none(id=booking_id).select_related("equipment__lab")
+    if booking is None or not (
+        booking.user_id == actor.id  # type: ignore[attr-defined]
+        or await permissions.allowed(actor, "lab.manage_bookings", booking.equipment.lab)
+    ):
+        raise NotFound(_("No such booking."))
+    await attach_payments([booking])
+    payment = booking.payment
+    if isinstance(payment, Payment):
+        payment._api_refunds = await payment.refunds.all().order_by("id")  # type: ignore[attr-defined]
+    return booking
+
+
+async def payment_options(user: User | None, equipment: Equipment) -> dict:
+    """What the booking form offers for a machine: empty for a free one."""
+    from ecosystem.services import credits
+    from ecosystem.services import payments as kernel_payments
+    from labs.models import EquipmentRate
+
+    if user is None or not await EquipmentRate.exists(equipment_id=equipment.id):
+        return {}
+    return {
+        "priced": True,
+        "online": kernel_payments.online_payments(),
+        "credit": await credits.balance(user=user),
+        "organisations": await kernel_payments.billable_organisations(user),
+    }
+
+
+def parse_payer(raw: str) -> tuple[str, int | None]:
+    """The booking form's payer choice: `auto`, `credit` or `organisation:<id>`."""
+    kind, _sep, org = raw.partition(":")
+    if kind == "organisation" and org.isdigit():
+        return "organisation", int(org)
+    return (kind if kind in ("auto", "card", "credit") else "auto"), None
+
+
+# --- the lab staff's payments page ----------------------------------------------------------------
+
+
+async def staff_lab(actor: User, slug: str) -> Lab:
+    """The lab whose payments the actor settles (404 for anybody but its staff)."""
+    from ecosystem.errors import NotFound
+    from ecosystem.i18n import _
+
+    lab = await Lab.get_or_none(slug=slug)
+    if lab is None or not await permissions.allowed(actor, "lab.manage_bookings", lab):
+        raise NotFound(_("This page does not exist."))
+    return lab
+
+
+async def grant_lab_credit(
+    actor: User, lab: Lab, recipient: str, amount_raw: str, reason: str, nonce: str = ""
+):
+    """Lab staff grant credit to a person (by email) or an organisation (by its web address
+    name, the slug). `nonce` makes a resubmitted form grant once."""
+    from ecosystem.errors import Invalid
+    from ecosystem.i18n import _
+    from ecosystem.services import credits
+
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    recipient = recipient.strip()
+    user = await User.get_or_none(email=recipient.lower()) if "@" in recipient else None
+    organisation = None if user else await Organisation.get_or_none(slug=recipient.lower())
+    if user is None and organisation is None:
+        message = _("Give the email of a registered person or the short name of an organisation.")
+        raise Invalid(message, fields={"recipient": message})
+    digits = amount_raw.replace(".", "").replace(",", "").replace(" ", "").strip()
+    if not digits.isdigit():
+        message = _("Give a whole amount of dong greater than zero.")
+        raise Invalid(message, fields={"amount": message})
+    return await credits.grant_credit(
+        actor=actor,
+        amount=int(digits),
+        reason=reason,
+        source=issuer_key(lab.id),
+        user=user,
+        organisation=organisation,
+        reference=f"grant:{nonce}" if nonce else "",
+    )
+
+
+async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:
+    from ecosystem.errors import Invalid
+    from ecosystem.i18n import _
+
+    await permissions.ensure(actor, "lab.manage", lab)
+    raw = percent_raw.strip().rstrip("%")
+    if not raw.isdigit() or not 0 <= int(raw) <= 100:
+        message = _("Give a percentage from 0 to 100.")
+        raise Invalid(message, fields={"percent": message})
+    lab.late_cancellation_refund_percent = int(raw)
+    await lab.save(update_fields=["late_cancellation_refund_percent"])
+    return lab

@@ -2,12 +2,19 @@
 
 Values are JSON. Nothing may live only in one process's memory in production, so with
 REDIS_URL every web process sees the same entries and the same invalidations.
+
+Redis is disposable: while it cannot be reached every read is a miss (the value is computed
+from the database) and writes and invalidations are skipped, with one warning in the log
+per outage. Short socket timeouts keep a hung Redis from holding pages up. When it comes
+back empty, the generations restart at 0 and every entry is rebuilt on first use. An
+invalidation skipped during the outage can leave an entry stale for at most its TTL.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +23,26 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 KEY_PREFIX = "ecosystem-cache:"
+SOCKET_TIMEOUT_SECONDS = 0.5
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, RedisError, asyncio.TimeoutError)
+
+logger = logging.getLogger("ecosystem.cache")
+_outage_reported = False
+
+
+def _outage(exc: BaseException) -> None:
+    """Log once per outage (not once per request) that the cache is unreachable."""
+    global _outage_reported
+    if not _outage_reported:
+        _outage_reported = True
+        logger.warning("the cache (Redis) is unreachable, reading through: %r", exc)
+
+
+def _reachable() -> None:
+    global _outage_reported
+    if _outage_reported:
+        _outage_reported = False
+        logger.warning("the cache (Redis) is reachable again")
 
 
 class MemoryCache:
@@ -45,7 +72,12 @@ class MemoryCache:
 
 class RedisCache:
     def __init__(self, url: str) -> None:
-        self._redis = Redis.from_url(url, decode_responses=True)
+        self._redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        )
 
     async def get(self, key: str) -> str | None:
         return await self._redis.get(KEY_PREFIX + key)
@@ -64,7 +96,8 @@ _backend: MemoryCache | RedisCache = MemoryCache()
 
 
 def start(redis_url: str | None) -> None:
-    global _backend
+    global _backend, _outage_reported
+    _outage_reported = False
     _backend = RedisCache(redis_url) if redis_url else MemoryCache()
 
 
@@ -78,25 +111,35 @@ async def remember(key: str, ttl_seconds: int, compute: Callable[[], Awaitable[A
     A cache that cannot be reached is a miss, never an error: pages keep working.
     """
     try:
-        if (raw := await _backend.get(key)) is not None:
-            return json.loads(raw)
-    except (OSError, RedisError):
+        raw = await _backend.get(key)
+    except OUTAGE_ERRORS as exc:
+        _outage(exc)
         return await compute()
+    _reachable()
+    if raw is not None:
+        return json.loads(raw)
     value = await compute()
-    with contextlib.suppress(OSError, RedisError):
+    try:
         await _backend.set(key, json.dumps(value, separators=(",", ":")), ttl_seconds)
+    except OUTAGE_ERRORS as exc:
+        _outage(exc)
     return value
 
 
 async def generation(name: str) -> int:
-    """A counter that names the current version of a family of keys."""
+    """A counter that names the current version of a family of keys (-1: cache down)."""
     try:
-        return int((await _backend.get(f"generation:{name}")) or 0)
-    except (OSError, RedisError):
+        value = int((await _backend.get(f"generation:{name}")) or 0)
+    except OUTAGE_ERRORS as exc:
+        _outage(exc)
         return -1
+    _reachable()
+    return value
 
 
 async def invalidate(name: str) -> None:
     """Make every key built with `generation(name)` stale at once."""
-    with contextlib.suppress(OSError, RedisError):
+    try:
         await _backend.incr(f"generation:{name}")
+    except OUTAGE_ERRORS as exc:
+        _outage(exc)

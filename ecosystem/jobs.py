@@ -7,6 +7,17 @@ job is retried with exponential backoff (RETRY_BASE_SECONDS, doubling) up to MAX
 
 A job is `async def name(ctx, *args)`: pass ids and plain values, never ORM objects (arq
 pickles the arguments). `ctx` holds at least `job_id` and `job_try` on both backends.
+
+Redis is disposable. When it cannot be reached at the moment a job is enqueued (it is
+restarting, the network blinked), the data that needed the job has already committed, so
+failing the request would be wrong (a 500 after the booking was made) and dropping the job
+would lose an email. `RedisBackend` then hands the job to an in-process fallback that runs
+it in this web process exactly like the embedded default does: after the commit, with the
+same retries, deduplicated by job id within the process. It is logged as a warning. Jobs
+are idempotent by contract, so the rare job that both reached Redis and ran here (the
+connection broke after Redis had taken it) does no harm. A deferred job taken by the
+fallback waits in this process and is lost if the process stops first, as with the
+embedded default.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from arq import cron as arq_cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import CronJob
 from arq.worker import Retry
+from redis.exceptions import RedisError
 
 from ecosystem.db import on_commit
 
@@ -37,6 +49,10 @@ KEEP_JOB_ID_SECONDS = 3600  # the same window arq keeps results (dedupe window)
 # At shutdown the in-process backend waits for jobs due within this horizon; jobs deferred
 # further (a retry far ahead, a reminder tomorrow) are dropped, as on any restart.
 DRAIN_HORIZON_SECONDS = 30.0
+START_CONN_RETRIES = 1  # a web process waits about this many seconds for Redis at start-up
+
+# What an unreachable Redis raises (refused, reset, timed out, DNS).
+REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
 _registry: dict[str, JobFunction] = {}
 
@@ -172,22 +188,38 @@ class InlineBackend:
 
 
 class RedisBackend:
+    """Jobs go to arq; while Redis cannot be reached they run in this process (see above)."""
+
     name = "redis"
 
     def __init__(self, pool: ArqRedis) -> None:
         self.pool = pool
+        self.fallback = InlineBackend()
+        self.fallen_back = 0  # jobs run in-process because Redis was down (for tests, logs)
 
     async def enqueue(
         self, name: str, args: tuple[Any, ...], job_id: str | None, defer_until: datetime | None
     ) -> bool:
-        job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_until=defer_until)
+        try:
+            job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_until=defer_until)
+        except REDIS_DOWN_ERRORS as exc:
+            logger.warning(
+                "Redis is unreachable (%r): job %s (id %s) runs in this process", exc, name, job_id
+            )
+            self.fallen_back += 1
+            return await self.fallback.enqueue(name, args, job_id, defer_until)
         return job is not None
 
     async def drain(self) -> None:
-        return None
+        """Wait for the jobs the fallback took while Redis was down (arq's are the worker's)."""
+        await self.fallback.drain()
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        await self.fallback.close()
+        try:
+            await self.pool.aclose()
+        except REDIS_DOWN_ERRORS:  # closing a pool whose server is gone
+            logger.warning("could not close the Redis pool cleanly", exc_info=True)
 
 
 _backend: InlineBackend | RedisBackend | None = None
@@ -195,11 +227,18 @@ _backend: InlineBackend | RedisBackend | None = None
 
 async def start(redis_url: str | None) -> InlineBackend | RedisBackend:
     global _backend
-    if redis_url:
-        _backend = RedisBackend(await create_pool(RedisSettings.from_dsn(redis_url)))
-    else:
-        _backend = InlineBackend()
+    _backend = RedisBackend(await _arq_pool(redis_url)) if redis_url else InlineBackend()
     return _backend
+
+
+async def _arq_pool(redis_url: str) -> ArqRedis:
+    """arq's pool; a web process also starts while Redis is down (it connects when it can)."""
+    settings = RedisSettings.from_dsn(redis_url)
+    try:
+        return await create_pool(dataclasses.replace(settings, conn_retries=START_CONN_RETRIES))
+    except REDIS_DOWN_ERRORS as exc:
+        logger.warning("Redis is unreachable at start-up (%r): jobs run in-process for now", exc)
+        return ArqRedis.from_url(redis_url, socket_connect_timeout=settings.conn_timeout)
 
 
 async def stop() -> None:

@@ -15,6 +15,7 @@ Run alone: ``python bench/bare_app.py --port 8001`` (loopback only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import string
 
@@ -203,7 +204,7 @@ def organisation_rows(count: int, seed: int = 7) -> list[dict]:
     return rows
 
 
-def create_app(organisation_count: int = 1000) -> Starlette:
+def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
     environment = Environment(
         loader=DictLoader(
             {"base.html": BASE, "home.html": HOME, "directory.html": DIRECTORY, "week.html": WEEK}
@@ -295,13 +296,123 @@ def create_app(organisation_count: int = 1000) -> Starlette:
         }
         return JSONResponse(payload)
 
+    async def availability_db(request: Request) -> Response:
+        """The same job as the app's availability API, with raw SQL and no framework.
+
+        Reads what the app reads from the same SQLite file: the bearer token's user, the
+        machine and its lab, the lab's opening hours, the machine's blackouts and active
+        bookings in the week; answers the same JSON shape. No ORM, no middleware, no
+        validation models, no translations.
+        """
+        import hashlib
+        from datetime import UTC, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        start = datetime.fromisoformat(request.query_params["from"])
+        end = start + timedelta(days=7)
+        machine = int(request.path_params["equipment_id"])
+        db = request.app.state.db
+        fmt = "%Y-%m-%d %H:%M:%S+00:00"
+        lo, hi = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
+        async with db.execute(
+            "SELECT u.id FROM api_token t JOIN user_account u ON u.id = t.user_id "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.is_active",
+            (hashlib.sha256(token.encode()).hexdigest(),),
+        ) as cursor:
+            if await cursor.fetchone() is None:
+                return JSONResponse({"error": "unauthenticated"}, status_code=401)
+        async with db.execute(
+            "SELECT e.id, l.id, l.timezone FROM labs_equipment e "
+            "JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ?",
+            (machine,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        _, lab_id, tz_name = row
+        tz = ZoneInfo(tz_name)
+        async with db.execute(
+            "SELECT weekday, opens_minute, closes_minute FROM labs_opening_hours WHERE lab_id = ?",
+            (lab_id,),
+        ) as cursor:
+            hours = await cursor.fetchall()
+        async with db.execute(
+            "SELECT starts_at, ends_at FROM labs_blackout "
+            "WHERE equipment_id = ? AND starts_at < ? AND ends_at > ?",
+            (machine, hi, lo),
+        ) as cursor:
+            blocked = list(await cursor.fetchall())
+        async with db.execute(
+            "SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ? "
+            "AND status IN ('pending', 'confirmed') AND starts_at < ? AND starts_at > ? "
+            "AND ends_at > ? ORDER BY starts_at",
+            (machine, hi, (start - timedelta(days=8)).astimezone(UTC).strftime(fmt), lo),
+        ) as cursor:
+            booked = list(await cursor.fetchall())
+        local = start.astimezone(tz)
+        opened = []
+        for offset in range(7):
+            day = (local + timedelta(days=offset)).date()
+            for weekday, opens, closes in hours:
+                if weekday == day.weekday():
+                    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+                    opened.append(
+                        (midnight + timedelta(minutes=opens), midnight + timedelta(minutes=closes))
+                    )
+        taken = sorted(
+            (datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in blocked + booked
+        )
+        free = []
+        for a, b in sorted(opened):
+            cursor_at = a
+            for x, y in taken:
+                if y <= cursor_at or x >= b:
+                    continue
+                if x > cursor_at:
+                    free.append((cursor_at, x))
+                cursor_at = max(cursor_at, y)
+            if cursor_at < b:
+                free.append((cursor_at, b))
+        payload = {
+            "equipment_id": machine,
+            "timezone": tz_name,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "free": [
+                {"start": a.astimezone(tz).isoformat(), "end": b.astimezone(tz).isoformat()}
+                for a, b in free
+            ],
+            "busy": [
+                {
+                    "start": datetime.fromisoformat(a).astimezone(tz).isoformat(),
+                    "end": datetime.fromisoformat(b).astimezone(tz).isoformat(),
+                }
+                for a, b in booked
+            ],
+        }
+        return JSONResponse(payload)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        app.state.db = None
+        if database:
+            import aiosqlite
+
+            app.state.db = await aiosqlite.connect(database)
+        yield
+        if app.state.db is not None:
+            await app.state.db.close()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home),
+            Route("/equipment/{equipment_id:int}/availability", availability_db),
             Route("/organisations", directory),
             Route("/week", week),
             Route("/availability", availability),
-        ]
+        ],
     )
 
 
@@ -311,10 +422,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--organisations", type=int, default=1000)
+    parser.add_argument(
+        "--database", default="", help="SQLite file for /equipment/{id}/availability"
+    )
     args = parser.parse_args()
     # The same server settings as `python -m ecosystem serve` (one worker, access log on).
     uvicorn.run(
-        create_app(args.organisations), host="127.0.0.1", port=args.port, proxy_headers=True
+        create_app(args.organisations, args.database),
+        host="127.0.0.1",
+        port=args.port,
+        proxy_headers=True,
     )
 
 

@@ -377,7 +377,10 @@ def main() -> int:
         serve = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST]
         app = start("app", [*serve, "--port", str(app_port)], env, workdir)
         servers.append(app)
-        bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(bare_port)]
+        bare_cmd = [
+            *(sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(bare_port)),
+            *("--database", str(workdir / "labs.sqlite3")),
+        ]
         bare = start("bare", bare_cmd, env, workdir)
         servers.append(bare)
         wait_ready(app, "/healthz")
@@ -393,6 +396,7 @@ def main() -> int:
         )
         avail_path = f"/api/v1/equipment/{machine}/availability?{avail_query}"
         bare_avail = f"/availability?{httpx.QueryParams({'from': week_start.isoformat()})}"
+        bare_avail_db = f"/equipment/{machine}/availability?{avail_query}"
         search_path = f"/labs/search?day={(today + timedelta(1)).isoformat()}&duration=60"
         auth = {"Authorization": f"Bearer {token}"}
 
@@ -416,7 +420,13 @@ def main() -> int:
         bearer.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n' + WRK_SCRIPT)
         for label, app_url, bare_url, script in (
             ("week view", app.base + week_path, bare.base + f"/week?start={monday}", plain),
-            ("availability API", app.base + avail_path, bare.base + bare_avail, bearer),
+            ("availability API", app.base + avail_path, bare.base + bare_avail_db, bearer),
+            (
+                "availability API (bare without database)",
+                app.base + avail_path,
+                bare.base + bare_avail,
+                bearer,
+            ),
         ):
             mine, theirs = wrk_pair(app_url, bare_url, args, script, app, bare)
             errors += mine.errors + theirs.errors

@@ -14,10 +14,12 @@ from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ecosystem.models import Payment
+from ecosystem.payments.schemas import PaymentOut, payment_out
 from ecosystem.restapi import api_route, api_user, client_ip, json_body, json_response
 from ecosystem.schemas import organisation_summary
 from labs.intervals import Interval
-from labs.models import Booking, Equipment, Lab
+from labs.models import Booking, BookingStatus, Equipment, Lab
 from labs.schemas import (
     AvailabilityOut,
     AvailabilityQuery,
@@ -37,9 +39,11 @@ from labs.schemas import (
     PhotoOut,
     PriceOut,
     RateOut,
+    RescheduleIn,
     parse,
 )
-from labs.services import bookings, catalogue
+from labs.services import bookings, catalogue, reschedule
+from labs.services import payments as booking_payments
 from labs.services.schedule import lab_timezone
 
 
@@ -136,7 +140,23 @@ def booking_out(booking: Booking) -> BookingOut:
         check_in_code=booking.check_in_code,
         cancellable_until=_local(until, tz) if until else None,
         created_at=_local(booking.created_at, tz),
+        payment=_payment(booking),
+        checkout_url=_checkout_url(booking),
     )
+
+
+def _payment(booking: Booking) -> PaymentOut | None:
+    payment = booking.payment
+    if not isinstance(payment, Payment):  # free, or not fetched
+        return None
+    return payment_out(payment, list(getattr(payment, "_api_refunds", [])))
+
+
+def _checkout_url(booking: Booking) -> str | None:
+    payment = _payment(booking)
+    if booking.status != BookingStatus.PENDING_PAYMENT or payment is None:
+        return None
+    return payment.checkout_url
 
 
 # --- handlers ----------------------------------------------------------------------------
@@ -193,9 +213,21 @@ async def create_booking(request: Request) -> Response:
     body = await json_body(request, JsonObject)  # 400 for malformed JSON, 413 if too large
     booking_in = parse(BookingIn, body.root)
     booking = await bookings.create_booking(
-        user, booking_in.equipment_id, booking_in.start, booking_in.end, booking_in.purpose
+        user,
+        booking_in.equipment_id,
+        booking_in.start,
+        booking_in.end,
+        booking_in.purpose,
+        payer=booking_in.payer,
+        organisation_id=booking_in.organisation_id,
     )
     return json_response(booking_out(booking), status_code=201)
+
+
+async def get_booking(request: Request) -> Response:
+    user = await api_user(request)
+    booking = await booking_payments.booking_for(user, request.path_params["booking_id"])
+    return json_response(booking_out(booking))
 
 
 async def list_bookings(request: Request) -> Response:
@@ -204,6 +236,7 @@ async def list_bookings(request: Request) -> Response:
     found = await bookings.list_bookings(
         user, query.status, query.upcoming, query.page, query.page_size
     )
+    await booking_payments.attach_payments(found)
     return json_response(BookingListOut(items=[booking_out(b) for b in found]))
 
 
@@ -211,6 +244,17 @@ async def cancel_booking(request: Request) -> Response:
     user = await api_user(request)
     booking = await bookings.cancel_booking(
         user, request.path_params["booking_id"], ip=client_ip(request)
+    )
+    booking = await booking_payments.booking_for(user, booking.id)
+    return json_response(booking_out(booking))
+
+
+async def reschedule_booking(request: Request) -> Response:
+    user = await api_user(request)
+    body = await json_body(request, JsonObject)
+    move = parse(RescheduleIn, body.root)
+    booking = await reschedule.reschedule_booking(
+        user, request.path_params["booking_id"], move.start, move.end, ip=client_ip(request)
     )
     return json_response(booking_out(booking))
 
@@ -267,12 +311,31 @@ routes = [
         tags=("bookings",),
     ),
     api_route(
+        "GET",
+        "/bookings/{booking_id:int}",
+        get_booking,
+        "One booking with its payment state (its owner and the lab's staff)",
+        BookingOut,
+        errors=(404,),
+        tags=("bookings",),
+    ),
+    api_route(
         "POST",
         "/bookings/{booking_id:int}/cancel",
         cancel_booking,
         "Cancel a booking (its owner before the deadline, the lab's staff any time)",
         BookingOut,
         errors=(404, 409, 422),
+        tags=("bookings",),
+    ),
+    api_route(
+        "POST",
+        "/bookings/{booking_id:int}/reschedule",
+        reschedule_booking,
+        "Move a booking to another slot of the same machine, within its rules",
+        BookingOut,
+        body=RescheduleIn,
+        errors=(400, 404, 409, 413, 422),
         tags=("bookings",),
     ),
 ]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
 from ecosystem.errors import Invalid
 from ecosystem.i18n import _
+from ecosystem.payments.schemas import PaymentOut
 from ecosystem.schemas import Input, OrganisationSummaryOut, Output, field_errors
 from labs.models import BookingStatus, EquipmentCategory, EquipmentStatus, LabKind
 
@@ -64,6 +65,19 @@ class BookingIn(Input):
     start: AwareDatetime
     end: AwareDatetime
     purpose: str = Field(default="", max_length=500)
+    payer: Literal["auto", "card", "credit", "organisation"] = Field(
+        default="auto",
+        description="Who pays a priced machine: credit is used first, then the card "
+        "(auto/card), all from credit (credit), or an organisation's statement",
+    )
+    organisation_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="With payer=organisation"
+    )
+
+
+class RescheduleIn(Input):
+    start: AwareDatetime
+    end: AwareDatetime
 
 
 class WindowQuery(BaseModel):
@@ -209,6 +223,10 @@ class BookingOut(Output):
         description="Last moment the booker may cancel (null once no longer active)"
     )
     created_at: datetime
+    payment: PaymentOut | None = Field(description="How a priced booking is paid (null: free)")
+    checkout_url: str | None = Field(
+        description="Stripe Checkout page to pay a pending_payment hold (card payer)"
+    )
 
 
 class BookingListOut(Output):

@@ -17,6 +17,7 @@ from tortoise import timezone
 
 from ecosystem.db import atomic
 from ecosystem.models import Organisation, User
+from ecosystem.services import credits
 from labs.models import (
     Booking,
     BookingStatus,
@@ -31,6 +32,7 @@ from labs.models import (
     OpeningHours,
     TrainingSession,
 )
+from labs.services.payments import issuer_key
 
 HCMC = ZoneInfo("Asia/Ho_Chi_Minh")
 C = EquipmentCategory
@@ -453,6 +455,17 @@ async def seed_labs() -> None:
                 if not await Certification.exists(user_id=users[email].id, category=category):
                     await Certification.create(user_id=users[email].id, category=category)
         becamex = labs["becamex-fablab"]
+        # Payments: half refunded after the deadline, and a welcome credit for the student.
+        await Lab.filter(id=becamex.id).update(late_cancellation_refund_percent=50)
+        if "student@example.org" in users:
+            await credits.grant_credit(
+                actor=None,
+                amount=300_000,
+                reason="Welcome credit of Becamex FabLab for EIU students",
+                source=issuer_key(becamex.id),
+                user=users["student@example.org"],
+                reference="demo:welcome:student",
+            )
         if not await TrainingSession.exists(lab_id=becamex.id):
             day = timezone.now().astimezone(HCMC).date() + timedelta(days=10)
             while day.weekday() >= 5:

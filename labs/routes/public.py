@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tortoise import timezone
 
+from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
-from ecosystem.i18n import _
+from ecosystem.i18n import _, get_locale
+from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
 from ecosystem.settings import get_settings
+from ecosystem.templating import render_text
 from ecosystem.web import (
     current_user,
     flash,
@@ -21,8 +28,11 @@ from ecosystem.web import (
     render,
     require_user,
 )
-from labs.models import EquipmentCategory, LabKind
+from labs.intervals import resolve_local
+from labs.models import Booking, Equipment, EquipmentCategory, LabKind
 from labs.services import bookings, browse, calendar, checkin
+from labs.services import payments as booking_payments
+from labs.services.reschedule import reschedule_booking
 
 KIND_LABELS = {
     LabKind.FABLAB.value: "FabLab",
@@ -49,6 +59,16 @@ STATUS_LABELS = {
     "declined": "Declined",
     "no_show": "No-show",
     "completed": "Completed",
+    "pending_payment": N_("Waiting for payment"),
+}
+PAYMENT_STATE_LABELS = {
+    "pending": N_("Payment due"),
+    "expired": N_("Not paid in time"),
+    "void": N_("Payment cancelled"),
+    "billed": N_("Billed to the organisation"),
+    "paid": N_("Paid"),
+    "partially_refunded": N_("Partly refunded"),
+    "refunded": N_("Refunded"),
 }
 PART_LABELS = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening"}
 WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -62,6 +82,7 @@ def _labels() -> dict:
         "status_labels": STATUS_LABELS,
         "part_labels": PART_LABELS,
         "weekday_labels": WEEKDAY_LABELS,
+        "payment_state_labels": PAYMENT_STATE_LABELS,
     }
 
 
@@ -89,6 +110,16 @@ async def lab_detail(request: Request) -> Response:
     page = await browse.lab_page(user, request.path_params["slug"])
     context = {"page": page, "lab": page.lab, **_labels()}
     return await render(request, "labs/public/lab.html", context)
+
+
+async def lab_week(request: Request) -> Response:
+    """Free hours of every machine of a lab, day by day, for one week."""
+    user = await current_user(request)
+    week = await browse.lab_week(
+        user, request.path_params["slug"], request.query_params.get("start", "")
+    )
+    context = {"week": week, "lab": week.lab, **_labels()}
+    return await render(request, "labs/public/lab_week.html", context)
 
 
 async def search(request: Request) -> Response:
@@ -121,31 +152,48 @@ async def search(request: Request) -> Response:
 # --- a machine ----------------------------------------------------------------------------
 
 
-async def _week_context(request: Request, equipment_id: int) -> dict:
+WEEK_CACHE_SECONDS = 300
+
+
+async def _week_context(
+    request: Request, equipment_id: int, equipment: Equipment | None = None
+) -> dict:
+    """The machine, its lab and its week grid rendered once per distinct input.
+
+    The rendered grid is cached under the fingerprint of what it is computed from (see
+    `browse.WeekInputs`), so a repeated view costs the six reads and no computation.
+    """
     user = await current_user(request)
-    view = await browse.week_view(user, equipment_id, request.query_params.get("start", ""))
-    return {"view": view, "equipment": view.equipment, "lab": view.equipment.lab}
+    start = request.query_params.get("start", "")
+    inputs = await browse.week_inputs(user, equipment_id, start, equipment)
+    equipment = inputs.equipment
+    context = {"equipment": equipment, "lab": equipment.lab}
+
+    async def render_week() -> str:
+        view = browse.week_from_inputs(inputs)
+        return render_text("labs/public/_week.html", {**context, "view": view})
+
+    key = f"labs.week:{inputs.fingerprint(get_locale())}"
+    html = await cache.remember(key, WEEK_CACHE_SECONDS, render_week)
+    return {**context, "week_html": Markup(html)}
 
 
 async def equipment_detail(request: Request) -> Response:
     equipment_id = _int_param(request, "equipment_id")
     user = await current_user(request)
     page = await browse.machine_page(user, equipment_id)
-    context = {
-        "page": page,
-        **await _week_context(request, equipment_id),
-        **_labels(),
-    }
+    week = await _week_context(request, equipment_id, page.equipment)
+    context = {"page": page, **week, **_labels()}
     return await render(request, "labs/public/equipment.html", context)
 
 
 async def equipment_week(request: Request) -> Response:
     equipment_id = _int_param(request, "equipment_id")
-    context = {**await _week_context(request, equipment_id), **_labels()}
     fragment = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
     if not fragment:  # a plain link: the whole machine page at that week
         return await equipment_detail(request)
-    response = await render(request, "labs/public/_week.html", context)
+    context = await _week_context(request, equipment_id)
+    response = await render(request, "labs/public/_week_cached.html", context)
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request, Cookie"
     return response
 
@@ -162,6 +210,7 @@ async def _render_booking_form(
         "values": {"purpose": "", **extra.get("values", {})},
         "errors": extra.get("errors", {}),
         "message": extra.get("message", ""),
+        "pay": await booking_payments.payment_options(user, choice.equipment),
         **_labels(),
     }
     template = "labs/public/_booking_form.html" if is_htmx(request) else "labs/public/book.html"
@@ -180,10 +229,13 @@ async def booking_form(request: Request) -> Response:
     form = await read_form(request)
     start_raw, end_raw = form_text(form, "start"), form_text(form, "end")
     purpose = form_text(form, "purpose")
+    payer, organisation_id = booking_payments.parse_payer(form_text(form, "payer"))
     try:
         start = browse.parse_moment(start_raw, "start")
         end = browse.parse_moment(end_raw, "end")
-        booking = await bookings.create_booking(user, equipment_id, start, end, purpose)
+        booking = await bookings.create_booking(
+            user, equipment_id, start, end, purpose, payer, organisation_id
+        )
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
@@ -191,7 +243,14 @@ async def booking_form(request: Request) -> Response:
         return await _render_booking_form(
             request, equipment_id, start_raw, end_raw, extra, exc.status_code
         )
-    if booking.status == "pending":
+    payment = booking.payment if booking.payment_id else None  # type: ignore[attr-defined]
+    if getattr(booking, "checkout_url", ""):
+        # A hold: the payment page links to Stripe's (a form may not redirect off-site under
+        # the CSP's form-action 'self'); the webhook confirms the booking.
+        return redirect(request, f"/payments/{payment.id}")
+    if payment is not None and payment.method == "at_lab":
+        flash(request, _("Your booking is confirmed. Pay at the lab when you come."))
+    elif booking.status == "pending":
         flash(request, _("Your booking is waiting for the lab staff's approval."))
     else:
         flash(request, _("Your booking is confirmed."))
@@ -203,7 +262,9 @@ async def booking_form(request: Request) -> Response:
 
 async def my_bookings(request: Request) -> Response:
     user = await require_user(request)
-    found = await bookings.list_bookings(user, page_size=200)
+    found = await booking_payments.attach_payments(
+        await bookings.list_bookings(user, page_size=200)
+    )
     now = timezone.now()
     upcoming = sorted((b for b in found if b.ends_at > now), key=lambda b: (b.starts_at, b.id))
     past = [b for b in found if b.ends_at <= now]
@@ -215,6 +276,67 @@ async def my_bookings(request: Request) -> Response:
         **_labels(),
     }
     return await render(request, "labs/public/bookings.html", context)
+
+
+async def _own_booking(user, booking_id: int) -> Booking:
+    booking = await Booking.get_or_none(id=booking_id, user_id=user.id).select_related(
+        "equipment__lab"
+    )
+    if booking is None:
+        raise NotFound(_("No such booking."))
+    return booking
+
+
+def _local_input(moment: datetime, tz_name: str) -> str:
+    """A datetime-local input's value: the lab's wall clock, to the minute."""
+    return moment.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse_local(raw: str, name: str, tz_name: str) -> datetime:
+    try:
+        wall = datetime.fromisoformat(raw)
+    except ValueError:
+        wall = None
+    if wall is None or wall.tzinfo is not None:
+        message = _("Give a date and a time.")
+        raise Invalid(message, fields={name: message})
+    return resolve_local(wall.replace(second=0, microsecond=0), ZoneInfo(tz_name))
+
+
+async def reschedule(request: Request) -> Response:
+    """Move one of my bookings to another slot of the same machine (times in the lab's zone)."""
+    user = await require_user(request)
+    booking = await _own_booking(user, _int_param(request, "booking_id"))
+    lab = booking.equipment.lab
+    values = {
+        "start": _local_input(booking.starts_at, lab.timezone),
+        "end": _local_input(booking.ends_at, lab.timezone),
+    }
+    errors, message, status = {}, "", 200
+    if request.method == "POST":
+        form = await read_form(request)
+        values = {"start": form_text(form, "start"), "end": form_text(form, "end")}
+        try:
+            start = _parse_local(values["start"], "start", lab.timezone)
+            end = _parse_local(values["end"], "end", lab.timezone)
+            await reschedule_booking(user, booking.id, start, end, ip=client_ip(request))
+        except DomainError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            errors, message, status = exc.fields, exc.message, exc.status_code
+        else:
+            flash(request, _("Your booking has been moved."))
+            return redirect(request, "/bookings")
+    context = {
+        "booking": booking,
+        "equipment": booking.equipment,
+        "lab": lab,
+        "values": values,
+        "errors": errors,
+        "message": message,
+        **_labels(),
+    }
+    return await render(request, "labs/public/reschedule.html", context, status)
 
 
 async def cancel(request: Request) -> Response:
@@ -229,6 +351,7 @@ async def cancel(request: Request) -> Response:
         flash(request, exc.message, "error")
         return redirect(request, "/bookings")
     if is_htmx(request):
+        await booking_payments.attach_payments([booking])
         context = {
             "booking": booking,
             "now": timezone.now(),
@@ -280,12 +403,14 @@ routes = [
     Route("/labs", labs_index, methods=["GET"]),
     Route("/labs/search", search, methods=["GET"]),
     Route("/labs/{slug}", lab_detail, methods=["GET"]),
+    Route("/labs/{slug}/week", lab_week, methods=["GET"]),
     Route("/equipment/{equipment_id}", equipment_detail, methods=["GET"]),
     Route("/equipment/{equipment_id}/week", equipment_week, methods=["GET"]),
     Route("/equipment/{equipment_id}/book", booking_form, methods=["GET", "POST"]),
     Route("/bookings", my_bookings, methods=["GET"]),
     Route("/bookings/calendar", calendar_page, methods=["GET", "POST"]),
     Route("/bookings/{booking_id}/cancel", cancel, methods=["POST"]),
+    Route("/bookings/{booking_id}/reschedule", reschedule, methods=["GET", "POST"]),
     Route("/bookings/{booking_id}/qr.svg", check_in_qr, methods=["GET"]),
     Route("/calendar/{token}.ics", calendar_feed, methods=["GET"], name="labs_calendar_feed"),
 ]

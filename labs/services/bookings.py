@@ -29,6 +29,7 @@ from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt
 from ecosystem.models import Membership, MembershipStatus, OrganisationSphere, Role, Sphere, User
 from ecosystem.services import audit
+from ecosystem.services import payments as kernel_payments
 from labs import permissions
 from labs.availability import (
     BookingRules,
@@ -58,12 +59,14 @@ from labs.pricing import (
     price_for,
 )
 from labs.pricing import Membership as PricingMembership
-from labs.services import schedule
+from labs.services import notices, schedule
+from labs.services import payments as booking_payments
 
 # Bookings that count against the weekly quota: everything but the cancelled and declined.
 QUOTA_STATUSES = (
     BookingStatus.PENDING,
     BookingStatus.CONFIRMED,
+    BookingStatus.PENDING_PAYMENT,
     BookingStatus.COMPLETED,
     BookingStatus.NO_SHOW,
 )
@@ -271,6 +274,9 @@ def _check_times(start: datetime, end: datetime) -> Interval:
     if end <= start:
         message = _("The end must be after the start.")
         raise Invalid(message, fields={"end": message})
+    if end - start > schedule.MAX_BOOKING_SPAN:
+        message = _("A booking lasts at most %(days)d days.", days=schedule.MAX_BOOKING_SPAN.days)
+        raise Invalid(message, fields={"end": message}, code="too_long")
     return schedule.utc_window(start, end)
 
 
@@ -303,9 +309,20 @@ async def lock_machine(equipment_id: int) -> bool:
 
 
 async def create_booking(
-    actor: User, equipment_id: int, start: datetime, end: datetime, purpose: str = ""
+    actor: User,
+    equipment_id: int,
+    start: datetime,
+    end: datetime,
+    purpose: str = "",
+    payer: str = "auto",
+    organisation_id: int | None = None,
 ) -> Booking:
     """Book `[start, end)` of a machine for the actor, or raise why not.
+
+    A priced booking is paid by `payer` (see ecosystem.services.payments.create_payment):
+    credit first, then the card (the booking is a `pending_payment` hold and
+    `booking.checkout_url` the Stripe Checkout page), an organisation's statement, or at the
+    lab when no online payment is configured.
 
     NotFound (404); NotPermitted `training_required` / `not_offered` (403); Invalid (422) for
     a machine out of service or a broken rule (the code names the rule); Conflict `conflict`
@@ -369,12 +386,49 @@ async def create_booking(
                 price_category=price.category,
                 check_in_code=secrets.token_urlsafe(12),
             )
+            payment = None
+            if price.amount > 0:
+                payment = await _start_payment(
+                    actor, booking, equipment, price, payer, organisation_id
+                )
     except IntegrityError as exc:
         if _is_overlap_violation(exc):
             raise _conflict() from exc
         raise
     booking.equipment = equipment
+    booking.checkout_url = ""  # type: ignore[attr-defined]
+    if payment is not None and booking.status == BookingStatus.PENDING_PAYMENT:
+        # After the commit: the hold exists, Stripe is asked for the Checkout page.
+        booking.checkout_url = await kernel_payments.start_checkout(payment, actor.email)  # type: ignore[attr-defined]
+        payment.checkout_url = booking.checkout_url  # type: ignore[attr-defined]
     return booking
+
+
+async def _start_payment(
+    actor: User,
+    booking: Booking,
+    equipment: Equipment,
+    price: Price,
+    payer: str,
+    organisation_id: int | None,
+):
+    """The booking's payment, inside its transaction; a card payment makes it a hold."""
+    host = await equipment.lab.organisation  # type: ignore[attr-defined]
+    payment = await kernel_payments.create_payment(
+        actor,
+        booking_payments.subject_of(booking, equipment, host),
+        price.amount,
+        price.currency,
+        payer,
+        organisation_id,
+    )
+    changes: dict = {"payment_id": payment.id}
+    if payment.method == "card" and payment.state == "pending":
+        changes["status"] = BookingStatus.PENDING_PAYMENT
+    await Booking.filter(id=booking.id).update(**changes)
+    booking.payment = payment
+    booking.status = changes.get("status", booking.status)
+    return payment
 
 
 def cancellable_until(booking: Booking) -> datetime | None:
@@ -406,7 +460,12 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
         )
     now = timezone.now()
     rules = rules_of(booking.equipment)
-    if not is_staff and not can_cancel(rules, booking.starts_at, now):
+    # A paid booking may still be cancelled by its owner after the deadline (until it starts):
+    # the lab's late-cancellation policy decides the refund. An unpaid hold may always go.
+    late_but_paid = booking.payment_id is not None and (  # type: ignore[attr-defined]
+        booking.status == BookingStatus.PENDING_PAYMENT or booking.starts_at > now
+    )
+    if not is_staff and not late_but_paid and not can_cancel(rules, booking.starts_at, now):
         deadline = cancellation_deadline(rules, booking.starts_at)
         message = _(
             "Bookings on this machine can be cancelled until %(n)d hours before the start "
@@ -426,6 +485,15 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
             await audit.record(
                 "booking.cancelled", actor=actor, target=booking, ip=ip, by_staff=not is_owner
             )
+            if booking.payment_id is not None:  # type: ignore[attr-defined]
+                await kernel_payments.cancel_payment(
+                    booking.payment_id,  # type: ignore[attr-defined]
+                    booking_payments.refund_percent(booking, is_staff, now),
+                    "cancelled_by_staff" if not is_owner else "cancelled",
+                )
+            if not is_owner:
+                owner = await User.get(id=booking.user_id)  # type: ignore[attr-defined]
+                await notices.booking_changed_by_staff(booking, owner, cancelled=True)
             # The freed slot goes to the waitlist now, not at the next minute's cron run.
             await jobs.enqueue(WAITLIST_JOB, job_id=f"waitlist-after-cancel:{booking.id}")
     await booking.refresh_from_db()

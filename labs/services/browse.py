@@ -6,6 +6,7 @@ fixed number of queries whatever the number of machines, bookings or closures.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,7 +18,14 @@ from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.models import User
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
-from labs.intervals import Interval, local_date_span, normalize, resolve_local, subtract
+from labs.intervals import (
+    Interval,
+    intersect,
+    local_date_span,
+    normalize,
+    resolve_local,
+    subtract,
+)
 from labs.models import (
     ACTIVE_BOOKING_STATUSES,
     Blackout,
@@ -73,6 +81,7 @@ class LabPage:
     equipment_by_category: dict[str, list[Equipment]]
     closures: list[Closure]
     is_staff: bool = False
+    can_grant_staff: bool = False
 
 
 async def lab_page(actor: User | None, slug: str) -> LabPage:
@@ -83,7 +92,8 @@ async def lab_page(actor: User | None, slug: str) -> LabPage:
     if lab is None:
         raise NotFound(_("No such lab."))
     is_staff = await permissions.is_lab_staff(actor, lab) if actor else False
-    if not lab.is_published and not is_staff:
+    can_grant = await permissions.allowed(actor, "lab.grant_staff", lab) if actor else False
+    if not lab.is_published and not (is_staff or can_grant):
         raise NotFound(_("No such lab."))
     hours = (await schedule.weekly_hours([lab.id]))[lab.id]
     machines = await (
@@ -97,7 +107,7 @@ async def lab_page(actor: User | None, slug: str) -> LabPage:
         grouped[machine.category.value].append(machine)
     today = timezone.now().astimezone(schedule.lab_timezone(lab)).date()
     closures = await Closure.filter(lab_id=lab.id, last_day__gte=today).order_by("first_day")[:20]
-    return LabPage(lab, dict(hours), dict(grouped), list(closures), is_staff)
+    return LabPage(lab, dict(hours), dict(grouped), list(closures), is_staff, can_grant)
 
 
 # --- a machine ----------------------------------------------------------------------------
@@ -152,34 +162,174 @@ def week_start_of(raw: str, today: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:
-    """The 7-day grid of a machine: free, busy (anonymous) and closed cells (six queries).
+@dataclass
+class WeekInputs:
+    """Everything a machine's week grid is computed from (read in six queries).
 
-    Cells before the earliest bookable moment (now + notice) and in blackouts are closed.
+    `fingerprint` names the grid: equal fingerprints give the same grid, so a rendered week
+    can be cached under it without any invalidation (a booking, a blackout, an edited rule or
+    the passing of time changes the inputs, hence the key).
     """
-    equipment = await get_bookable_equipment(actor, equipment_id)
+
+    equipment: Equipment
+    tz: ZoneInfo
+    now: datetime
+    monday: date
+    open_time: list[Interval]
+    blackouts: list[Interval]
+    busy: list[Interval]
+
+    @property
+    def earliest(self) -> datetime:
+        """The first bookable moment, rounded up to the minute (cells start on minutes)."""
+        moment = self.now + timedelta(minutes=self.equipment.notice_minutes)
+        rounded = moment.replace(second=0, microsecond=0)
+        return rounded if rounded == moment else rounded + timedelta(minutes=1)
+
+    def fingerprint(self, *extra: object) -> str:
+        machine = self.equipment
+        today = self.now.astimezone(self.tz).date()
+        parts = (
+            machine.id,
+            machine.status.value,
+            machine.slot_step_minutes,
+            machine.min_minutes,
+            machine.lab.timezone,
+            self.monday,
+            today,
+            self.earliest,
+            self.open_time,
+            self.blackouts,
+            self.busy,
+            extra,
+        )
+        return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+async def week_inputs(
+    actor: User | None, equipment_id: int, start_raw: str = "", equipment: Equipment | None = None
+) -> WeekInputs:
+    """The inputs of a machine's week grid (pass `equipment` when already loaded with its lab)."""
+    if equipment is None or equipment.id != equipment_id:
+        equipment = await get_bookable_equipment(actor, equipment_id)
     tz = schedule.lab_timezone(equipment.lab)
     now = timezone.now()
     monday = week_start_of(start_raw, now.astimezone(tz).date())
     window = local_date_span(monday, monday + timedelta(days=6), tz)
-    open_time = await schedule.lab_open_time(equipment.lab, window)
-    blackouts = await schedule.blackouts_of(equipment.id, window)
-    busy = await schedule.busy_of(equipment.id, window)
-    bookable = subtract(open_time, blackouts)
-    earliest = now + timedelta(minutes=equipment.notice_minutes)
+    return WeekInputs(
+        equipment,
+        tz,
+        now,
+        monday,
+        open_time=await schedule.lab_open_time(equipment.lab, window, cached=True),
+        blackouts=await schedule.blackouts_of(equipment.id, window),
+        busy=await schedule.busy_of(equipment.id, window),
+    )
+
+
+def week_from_inputs(inputs: WeekInputs) -> WeekView:
+    """The 7-day grid of a machine: free, busy (anonymous) and closed cells.
+
+    Cells before the earliest bookable moment (now + notice) and in blackouts are closed.
+    """
+    equipment, tz, monday = inputs.equipment, inputs.tz, inputs.monday
+    window = local_date_span(monday, monday + timedelta(days=6), tz)
+    bookable = subtract(inputs.open_time, inputs.blackouts)
+    earliest = inputs.earliest
     if equipment.status != EquipmentStatus.AVAILABLE:
         bookable = []
     elif window.start < earliest:
         bookable = subtract(bookable, [Interval(window.start, max(earliest, window.start))])
     step = timedelta(minutes=equipment.slot_step_minutes)
     # Keep the rows of the lab's opening hours, even in a week where they are all past.
-    grid = week_grid(tz, monday, bookable, busy, step, trim_closed=False)
-    grid = _trim_to_opening(grid, open_time)
-    today = now.astimezone(tz).date()
+    grid = week_grid(tz, monday, bookable, inputs.busy, step, trim_closed=False)
+    grid = _trim_to_opening(grid, inputs.open_time)
+    today = inputs.now.astimezone(tz).date()
     selected = (today - monday).days if 0 <= (today - monday).days < 7 else 0
     length = max(timedelta(minutes=equipment.min_minutes), step)
     previous, following = monday - timedelta(days=7), monday + timedelta(days=7)
     return WeekView(equipment, grid, monday, previous, following, length, selected)
+
+
+async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:
+    """The week grid of a machine (six queries)."""
+    return week_from_inputs(await week_inputs(actor, equipment_id, start_raw))
+
+
+@dataclass
+class LabWeekRow:
+    equipment: Equipment
+    free_minutes: list[int]  # per day of the week, from now on
+    open_minutes: list[int]  # from now on
+
+    def state(self, index: int) -> str:
+        """free, full (open but booked out), or closed (closed, past or out of service)."""
+        if self.free_minutes[index]:
+            return "free"
+        return "full" if self.open_minutes[index] else "closed"
+
+
+@dataclass
+class LabWeek:
+    lab: Lab
+    days: list[date]
+    rows: list[LabWeekRow]
+    start: date
+    previous: date
+    next: date
+
+
+def _minutes(intervals: list[Interval]) -> int:
+    return int(sum((i.end - i.start for i in intervals), timedelta()) // timedelta(minutes=1))
+
+
+async def lab_week(actor: User | None, slug: str, start_raw: str = "") -> LabWeek:
+    """Free hours per machine and day of a whole lab's week (five queries on a cache hit)."""
+    from labs import permissions
+
+    lab = await Lab.get_or_none(slug=slug)
+    if lab is None or not (lab.is_published or await permissions.is_lab_staff(actor, lab)):
+        raise NotFound(_("No such lab."))
+    tz = schedule.lab_timezone(lab)
+    now = timezone.now()
+    monday = week_start_of(start_raw, now.astimezone(tz).date())
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    window = local_date_span(monday, days[-1], tz)
+    machines = await (
+        Equipment.filter(lab_id=lab.id)
+        .exclude(status=EquipmentStatus.RETIRED)
+        .order_by("category", "name", "id")
+    )
+    ids = [machine.id for machine in machines]
+    taken: dict[int, list[Interval]] = defaultdict(list)
+    for equipment_id, start, end in await Booking.filter(
+        equipment_id__in=ids,
+        status__in=list(ACTIVE_BOOKING_STATUSES),
+        starts_at__lt=window.end,
+        starts_at__gt=window.start - schedule.MAX_BOOKING_SPAN,
+        ends_at__gt=window.start,
+    ).values_list("equipment_id", "starts_at", "ends_at"):
+        taken[equipment_id].append(Interval(start, end))
+    for equipment_id, start, end in await Blackout.filter(
+        equipment_id__in=ids, starts_at__lt=window.end, ends_at__gt=window.start
+    ).values_list("equipment_id", "starts_at", "ends_at"):
+        if start < end:
+            taken[equipment_id].append(Interval(start, end))
+    open_time = await schedule.lab_open_time(lab, window, cached=True)
+    day_spans = [local_date_span(day, day, tz) for day in days]
+    open_by_day = [intersect(open_time, [span]) for span in day_spans]
+    past = [Interval(window.start, now)] if now > window.start else []
+    future_by_day = [subtract(spans, past) for spans in open_by_day]
+    rows = []
+    for machine in machines:
+        in_service = machine.status == EquipmentStatus.AVAILABLE
+        free = [
+            _minutes(subtract(future, taken[machine.id])) if in_service else 0
+            for future in future_by_day
+        ]
+        opened = [_minutes(spans) if in_service else 0 for spans in future_by_day]
+        rows.append(LabWeekRow(machine, free, opened))
+    return LabWeek(lab, days, rows, monday, monday - timedelta(days=7), monday + timedelta(days=7))
 
 
 def _trim_to_opening(grid: WeekGrid, open_time: list[Interval]) -> WeekGrid:
@@ -328,6 +478,7 @@ async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> li
         equipment_id__in=ids,
         status__in=list(ACTIVE_BOOKING_STATUSES),
         starts_at__lt=wide.end,
+        starts_at__gt=wide.start - schedule.MAX_BOOKING_SPAN,
         ends_at__gt=wide.start,
     ).values_list("equipment_id", "starts_at", "ends_at"):
         busy[equipment_id].append(Interval(start, end))

@@ -157,7 +157,7 @@ async def machine_availability(
     """
     window = checked_window(start, end)
     equipment = await get_bookable_equipment(actor, equipment_id)
-    open_time = await schedule.lab_open_time(equipment.lab, window)
+    open_time = await schedule.lab_open_time(equipment.lab, window, cached=True)
     blackouts = await schedule.blackouts_of(equipment.id, window)
     busy_time = await schedule.busy_of(equipment.id, window)
     free, busy = availability(open_time, blackouts, busy_time, window)

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ecosystem import cache
 from ecosystem.i18n import DEFAULT_TIMEZONE
 from labs.availability import ClosedDays, WeeklyHours, opening_intervals
 from labs.intervals import Interval, as_utc
 from labs.models import ACTIVE_BOOKING_STATUSES, Blackout, Booking, Closure, Lab, OpeningHours
 
 _DAY = timedelta(days=1)
+# No booking is longer (the services refuse it): bounds both ends of an overlap query so
+# the (equipment_id, starts_at) index scans only the window, not a machine's whole future.
+MAX_BOOKING_SPAN = timedelta(days=8)
+CALENDAR_CACHE_SECONDS = 600
 
 
 def lab_timezone(lab: Lab) -> ZoneInfo:
@@ -74,11 +79,52 @@ def open_time(
     return opening_intervals(hours, closures, lab_timezone(lab), window.start, window.end)
 
 
-async def lab_open_time(lab: Lab, window: Interval) -> list[Interval]:
-    """Open time of one lab in the window (two queries)."""
-    hours = await weekly_hours([lab.id])
-    closures = await closed_days([lab.id], window)
-    return open_time(hours[lab.id], closures.get(lab.id, []), lab, window)
+async def lab_open_time(lab: Lab, window: Interval, *, cached: bool = False) -> list[Interval]:
+    """Open time of one lab in the window (two queries, none with `cached` on a hit).
+
+    Pages and the availability API read the lab's calendar through the cache; the booking
+    service reads the tables, so a rule is always checked against the committed hours.
+    """
+    if cached:
+        hours, closures = await _cached_calendar(lab.id)
+        return open_time(hours, closures, lab, window)
+    hours_of = await weekly_hours([lab.id])
+    closures_of = await closed_days([lab.id], window)
+    return open_time(hours_of[lab.id], closures_of.get(lab.id, []), lab, window)
+
+
+def _calendar_family(lab_id: int) -> str:
+    return f"labs.calendar:{lab_id}"
+
+
+async def calendar_changed(lab_id: int) -> None:
+    """Call after a change of a lab's hours or closures commits (the cached copy goes)."""
+    await cache.invalidate(_calendar_family(lab_id))
+
+
+async def _cached_calendar(lab_id: int) -> tuple[WeeklyHours, list[ClosedDays]]:
+    async def load() -> dict:
+        hours = (await weekly_hours([lab_id]))[lab_id]
+        closures = await Closure.filter(lab_id=lab_id).values_list("first_day", "last_day")
+        return {
+            "hours": {
+                str(day): [[opens.isoformat(), closes.isoformat()] for opens, closes in ranges]
+                for day, ranges in hours.items()
+            },
+            "closures": [[a.isoformat(), b.isoformat()] for a, b in closures if b >= a],
+        }
+
+    family = _calendar_family(lab_id)
+    key = f"{family}:{await cache.generation(family)}"
+    stored = await cache.remember(key, CALENDAR_CACHE_SECONDS, load)
+    hours = {
+        int(day): [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in ranges]
+        for day, ranges in stored["hours"].items()
+    }
+    closures = [
+        ClosedDays(date.fromisoformat(a), date.fromisoformat(b)) for a, b in stored["closures"]
+    ]
+    return hours, closures  # type: ignore[return-value]
 
 
 async def blackouts_of(equipment_id: int, window: Interval) -> list[Interval]:
@@ -95,6 +141,7 @@ async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:
         equipment_id=equipment_id,
         status__in=list(ACTIVE_BOOKING_STATUSES),
         starts_at__lt=window.end,
+        starts_at__gt=window.start - MAX_BOOKING_SPAN,
         ends_at__gt=window.start,
     ).values_list("starts_at", "ends_at")
     return [Interval(start, end) for start, end in rows]

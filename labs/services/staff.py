@@ -16,12 +16,13 @@ from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
 from ecosystem import mail
-from ecosystem.db import atomic
+from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.services import audit
+from ecosystem.services import payments as kernel_payments
 from labs import permissions
 from labs.intervals import Interval, local_date_span, resolve_local, subtract
 from labs.models import (
@@ -66,6 +67,7 @@ CHOICE_LABELS = {
     "maintenance": N_("Under maintenance"),
     "retired": N_("Retired"),
     "pending": N_("Awaiting approval"),
+    "pending_payment": N_("Waiting for payment"),
     "confirmed": N_("Confirmed"),
     "cancelled": N_("Cancelled"),
     "declined": N_("Declined"),
@@ -489,6 +491,7 @@ async def set_opening_hours(actor: User, lab: Lab, values: dict) -> None:
         if rows:
             await OpeningHours.bulk_create(rows)
         await audit.record("lab.hours_changed", actor=actor, target=lab)
+        await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
 async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
@@ -502,13 +505,16 @@ async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
     elif first and last and (last - first).days > 366:
         errors["last_day"] = _("A closure lasts at most a year.")
     errors.raise_if_any()
-    return await Closure.create(lab_id=lab.id, first_day=first, last_day=last, reason=reason)
+    closure = await Closure.create(lab_id=lab.id, first_day=first, last_day=last, reason=reason)
+    await on_commit(lambda: schedule.calendar_changed(lab.id))
+    return closure
 
 
 async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
     await permissions.ensure(actor, "lab.manage", lab)
     if not await Closure.filter(id=closure_id, lab_id=lab.id).delete():
         raise NotFound(_("No such closure."))
+    await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
 async def add_blackout(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Blackout:
@@ -593,6 +599,9 @@ async def decide_booking(
         await audit.record(
             "booking.approved" if approve else "booking.declined", actor=actor, target=booking
         )
+        if not approve and booking.payment_id is not None:  # type: ignore[attr-defined]
+            # A declined booking costs nothing: whatever was paid goes back in full.
+            await kernel_payments.cancel_payment(booking.payment_id, 100, "declined")  # type: ignore[attr-defined]
         await mail.send_mail(
             booking.user.email,
             "labs_booking_decided",

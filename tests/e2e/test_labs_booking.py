@@ -10,30 +10,21 @@ Needs /usr/bin/chromium: without it the test is skipped, unless REQUIRE_BROWSER=
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.test_browser_journey import (
-    HOST,
+from tests.e2e.live import (
     PASSWORD,
-    ROOT,
     SCREENSHOTS,
     VIEWPORTS,
     LiveServer,
-    _free_port,
-    _no_horizontal_scroll,
-    _wait_until_up,
+    live_server,
+    no_horizontal_scroll,
+    run_setup,
+    setup_database,
 )
 
 EMAILS = {name: f"maker.{name}@tdmu.edu.vn" for name in VIEWPORTS}
@@ -53,66 +44,22 @@ def _search_day() -> date:
 
 @pytest.fixture(scope="module")
 def labs_server() -> Iterator[LiveServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="e2e-labs-"))
-    port = _free_port()
-    base_url = f"http://{HOST}:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG", "SMTP_URL")}
-    env.update(
-        PACKAGES="labs",
-        DATABASE_URL=f"sqlite://{workdir / 'e2e.sqlite3'}",
-        SECRET_KEY="e2e-secret-" + "s" * 40,
-        BASE_URL=base_url,
-        MEDIA_DIR=str(workdir / "media"),
-    )
-    run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 60}
-    migrated = subprocess.run([sys.executable, "-m", "ecosystem", "migrate"], **run)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    made = subprocess.run([sys.executable, "-m", "tests.e2e.test_labs_booking", "setup"], **run)
-    assert made.returncode == 0, made.stderr[-3000:]
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_up(process, f"{base_url}/healthz", log)
-        yield LiveServer(base_url, log)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with live_server("tests.e2e.test_labs_booking", packages="labs") as server:
+        yield server
 
 
 async def _setup() -> None:
     """Run in a subprocess with the server's environment: a lab, two lasers, two people."""
-    from tortoise import Tortoise
-
-    from ecosystem.db import init_orm, tortoise_config
-    from ecosystem.packages import load_packages
     from ecosystem.services.accounts import create_user
-    from ecosystem.settings import Settings, configure
     from labs.models import EquipmentCategory
     from tests.labs.conftest import make_equipment, make_lab
 
-    settings = Settings.from_env()
-    configure(settings)
-    await init_orm(tortoise_config(settings.database_url, load_packages(settings.packages)))
-    try:
+    async with setup_database():
         lab = await make_lab(address="Hòa Phú, Thủ Dầu Một")
         for name in MACHINES.values():
             await make_equipment(lab, name, EquipmentCategory.LASER_CUTTER)
         for email in EMAILS.values():
             await create_user(email, PASSWORD, "Trần Thị Lan", False, True)
-    finally:
-        await Tortoise.close_connections()
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))
@@ -132,14 +79,14 @@ def test_find_a_free_slot_book_it_see_it_and_cancel_it(device, chromium, labs_se
         step += 1
         page.screenshot(path=SCREENSHOTS / f"labs-{device}-{step:02d}-{name}.png", full_page=True)
         if device == "phone":
-            _no_horizontal_scroll(page)
+            no_horizontal_scroll(page)
 
     try:
         page.goto("/login")
         page.fill("#f-email", email)
         page.fill("#f-password", PASSWORD)
         page.locator('form[action^="/login"] button[type="submit"]').click()
-        page.wait_for_url(f"{base}/account")
+        page.wait_for_url(f"{base}/dashboard")
 
         # One search across the network: a laser cutter free on that afternoon.
         day = _search_day()
@@ -181,6 +128,4 @@ def test_find_a_free_slot_book_it_see_it_and_cancel_it(device, chromium, labs_se
         context.close()
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["setup"]:
-    sys.path.insert(0, str(ROOT))
-    asyncio.run(_setup())
+run_setup(__name__, _setup)

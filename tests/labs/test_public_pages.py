@@ -7,7 +7,7 @@ import re
 from datetime import time, timedelta
 from urllib.parse import urlencode
 
-from ecosystem.models import MediaFile
+from ecosystem.models import MediaFile, Role
 from labs.models import (
     Blackout,
     Booking,
@@ -15,9 +15,11 @@ from labs.models import (
     Closure,
     EquipmentCategory,
     EquipmentStatus,
+    LabStaff,
     Photo,
 )
-from tests.conftest import person
+from labs.services import schedule
+from tests.conftest import add_member, make_user, person
 from tests.labs.conftest import (
     at,
     local_day,
@@ -300,6 +302,7 @@ async def test_lab_page_and_week_view_run_constant_queries(client, count_queries
     monday = next_weekday(0, 7)
 
     async def measure() -> tuple[int, int]:
+        await schedule.calendar_changed(lab.id)  # cold: the lab's calendar is read too
         with count_queries() as lab_queries:
             assert (await client.get(f"/labs/{lab.slug}")).status_code == 200
         with count_queries() as week_queries:
@@ -316,7 +319,62 @@ async def test_lab_page_and_week_view_run_constant_queries(client, count_queries
         await Closure.create(lab=lab, first_day=local_day(40 + n), last_day=local_day(40 + n))
     many = await measure()
     assert few == many, (few, many)
+    with count_queries() as warm:  # the calendar comes from the cache: machine, blackouts, busy
+        await client.get(
+            f"/equipment/{machines[0].id}/week?start={monday}", headers={"HX-Request": "true"}
+        )
+    assert len(warm.statements) == many[1] - 2
     response = await client.get(
         f"/equipment/{machines[0].id}/week?start={monday}", headers={"HX-Request": "true"}
     )
     assert 'class="cell busy"' in response.text
+
+
+async def test_the_lab_page_leads_staff_and_host_admins_to_their_tools(new_browser):
+    host = await make_host()
+    lab = await make_lab(host)
+    staff = await make_user("staff@example.org")
+    await LabStaff.create(lab=lab, user=staff)
+    admin = await make_user("admin@example.org")
+    await add_member(admin, host, Role.ADMIN)
+    await make_user("visitor@example.org")
+    pages = {}
+    for email in ("staff@example.org", "admin@example.org", "visitor@example.org"):
+        browser = new_browser()
+        await browser.login(email)
+        pages[email] = (await browser.get(f"/labs/{lab.slug}")).text
+    assert f"/labs/{lab.slug}/manage" in pages["staff@example.org"]
+    assert f"/labs/{lab.slug}/staff" not in pages["staff@example.org"]
+    assert f"/labs/{lab.slug}/staff" in pages["admin@example.org"]
+    assert f"/labs/{lab.slug}/manage" not in pages["admin@example.org"]
+    assert "/manage" not in pages["visitor@example.org"]
+    assert f"/labs/{lab.slug}/staff" not in pages["visitor@example.org"]
+
+
+async def test_a_whole_lab_week_shows_free_hours_per_machine_and_day(client, count_queries):
+    lab = await make_lab(await make_host())
+    first = await make_equipment(lab, "Prusa MK4")
+    await make_equipment(lab, "Laser", EquipmentCategory.LASER_CUTTER)
+    user = await person("busy@example.org")
+    monday = next_weekday(0, 7)
+    await book_directly(first, user, at(monday, 8), at(monday, 12))
+    page = await client.get(f"/labs/{lab.slug}/week?start={monday}")
+    assert page.status_code == 200
+    cells = re.findall(r'<td class="(\w+)">\s*(?:<a [^>]*>)?([^<]*)', page.text)
+    assert len(cells) == 14
+    first_monday, second_monday = cells[0], cells[7]
+    # Open 08:00–18:00: 10 hours, 4 of them booked on the first machine.
+    assert first_monday[0] == "free" and "6" in first_monday[1]
+    assert second_monday[0] == "free" and "10" in second_monday[1]
+    assert f"/equipment/{first.id}/week?start={monday}" in page.text
+    with count_queries() as few:
+        await client.get(f"/labs/{lab.slug}/week?start={monday}")
+    for n in range(6):
+        machine = await make_equipment(lab, f"More {n}", EquipmentCategory.CNC)
+        await book_directly(machine, user, at(monday, 9), at(monday, 10))
+    with count_queries() as many:
+        await client.get(f"/labs/{lab.slug}/week?start={monday}")
+    assert len(few.statements) == len(many.statements)
+    assert (await client.get("/labs/no-such-lab/week")).status_code == 404
+    hidden = await make_lab(await make_host("Other host"), "Hidden Lab", is_published=False)
+    assert (await client.get(f"/labs/{hidden.slug}/week")).status_code == 404

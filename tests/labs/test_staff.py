@@ -287,6 +287,9 @@ async def test_a_broken_machine_form_names_the_field_and_writes_nothing(
     assert await Equipment.all().count() == 1
 
 
+HOURS_8_TO_18 = {f"hours_{day}": "08:00-18:00" for day in range(7)}
+
+
 async def test_staff_set_hours_closures_and_blackouts(new_browser):
     world = await make_world()
     staff = await signed_in(new_browser, "staff")
@@ -338,6 +341,34 @@ async def test_staff_set_hours_closures_and_blackouts(new_browser):
     assert (await other.post(f"{blackouts}/{blackout.id}/delete")).status_code == 403
     assert (await staff.post(f"{blackouts}/{blackout.id}/delete")).status_code == 303
     assert not await Blackout.exists()
+
+
+async def test_hours_and_closures_changed_by_staff_show_at_once_on_the_week(new_browser):
+    """The week view reads the lab's calendar through a cache: staff edits replace it."""
+    world = await make_world()
+    staff = await signed_in(new_browser, "staff")
+    slug = world.lab.slug
+    day = local_day(14)
+    monday = day - timedelta(days=day.weekday())
+    week = f"/equipment/{world.machine.id}/week?start={monday}"
+
+    async def cells() -> str:
+        response = await staff.get(week, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return response.text
+
+    assert 'class="cell free"' in await cells()
+    assert (await staff.post(f"/labs/{slug}/manage/hours", {})).status_code == 303
+    assert 'class="cell free"' not in await cells()
+    assert (await staff.post(f"/labs/{slug}/manage/hours", HOURS_8_TO_18)).status_code == 303
+    assert 'class="cell free"' in await cells()
+    closed = {"first_day": str(monday), "last_day": str(monday + timedelta(days=6))}
+    assert (await staff.post(f"/labs/{slug}/manage/closures", closed)).status_code == 303
+    assert 'class="cell free"' not in await cells()
+    closure = await Closure.get(lab_id=world.lab.id)
+    delete = f"/labs/{slug}/manage/closures/{closure.id}/delete"
+    assert (await staff.post(delete)).status_code == 303
+    assert 'class="cell free"' in await cells()
 
 
 # --- approvals ---------------------------------------------------------------------------

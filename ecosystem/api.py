@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +20,7 @@ from ecosystem.schemas import (
     TokenRequestIn,
     organisation_summary,
 )
-from ecosystem.services import accounts, organisations, tokens
+from ecosystem.services import accounts, indicators, organisations, tokens
 
 
 def organisation_out(organisation: Organisation | organisations.DirectoryEntry) -> OrganisationOut:
@@ -86,6 +89,46 @@ async def get_organisation(request: Request) -> Response:
     return json_response(organisation_out(organisation))
 
 
+class IndicatorsQuery(BaseModel):
+    start: date | None = Field(default=None, alias="from", description="First day (inclusive)")
+    end: date | None = Field(default=None, alias="to", description="Last day (inclusive)")
+    format: Literal["json", "csv"] = "json"
+
+
+class LicenceOut(BaseModel):
+    name: str
+    url: str
+    attribution: str
+
+
+class PeriodOut(BaseModel):
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
+class IndicatorsOut(BaseModel):
+    period: PeriodOut
+    generated_at: datetime
+    timezone: str
+    licence: LicenceOut
+    sections: dict[str, dict[str, Any]]
+
+
+async def get_indicators(request: Request) -> Response:
+    """Open data: no token needed. Cached, recomputed hourly by a job."""
+    query = query_params(request, IndicatorsQuery)
+    payload = await indicators.indicators(indicators.parse_period(query.start, query.end))
+    if query.format == "csv":
+        period = payload["period"]
+        name = f"indicators-{period['from']}-{period['to']}.csv"
+        return Response(
+            indicators.as_csv(payload),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return json_response(payload)
+
+
 routes = [
     api_route(
         "POST",
@@ -118,5 +161,17 @@ routes = [
         OrganisationOut,
         errors=(401, 404),
         tags=("organisations",),
+    ),
+    api_route(
+        "GET",
+        "/indicators",
+        get_indicators,
+        "Open ecosystem indicators (labs, startups, contests) for a period, as JSON or CSV",
+        IndicatorsOut,
+        query=IndicatorsQuery,
+        auth=False,
+        errors=(422,),
+        tags=("indicators",),
+        extra_content={"text/csv": {"type": "string"}},
     ),
 ]

@@ -7,8 +7,11 @@ from pathlib import Path
 from ecosystem import api, jobs, mail, media
 from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
-from ecosystem.routes import account, admin, auth, organisations, pages
+from ecosystem.routes import account, admin, auth, dashboard, organisations, pages
 from ecosystem.routes import media as media_routes
+from ecosystem.routes import payments as payment_routes
+from ecosystem.services import dashboard as dashboard_service
+from ecosystem.services import indicators, payments
 
 
 async def _seed_demo() -> None:
@@ -27,11 +30,34 @@ package = DomainPackage(
         *organisations.routes,
         *admin.routes,
         *media_routes.routes,
+        *payment_routes.routes,
+        *dashboard.routes,
     ],
-    api_routes=api.routes,
-    jobs=[mail.deliver_mail, mail.redeliver_stalled_mail, media.make_variants],
-    cron_jobs=[jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0)],
+    api_routes=[*api.routes, *payment_routes.api_routes],
+    jobs=[
+        mail.deliver_mail,
+        mail.redeliver_stalled_mail,
+        media.make_variants,
+        payments.release_expired_hold,
+        payments.expire_holds,
+        payments.expire_checkout,
+        payments.send_refund,
+        indicators.refresh_indicators,
+    ],
+    cron_jobs=[
+        jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
+        jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
+        jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
+    ],
     locale_dir=Path(__file__).parent / "locale",
     seed_demo=_seed_demo,
     nav_links=((N_("Partners"), "/organisations"),),
+    dashboard_panels=(dashboard_service.organisations_panel, dashboard_service.government_panel),
+    indicators=dashboard_service.kernel_indicators,
+    indicator_titles={
+        "verified_organisations": N_("Verified partner organisations"),
+        "organisations_by_sphere": N_("Partner organisations by sphere"),
+    },
+    # Stripe signs its webhook; it cannot send our CSRF token.
+    csrf_exempt_prefixes=("/payments/stripe/",),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 if TYPE_CHECKING:
     from datetime import date
 
-    from ecosystem.models import User
+    from ecosystem.models import Payment, User
 
 
 @dataclass
@@ -39,6 +39,25 @@ PanelProvider = Callable[["User"], Awaitable["DashboardPanel | None"]]
 IndicatorProvider = Callable[["date", "date"], Awaitable[dict[str, Any]]]
 
 
+@dataclass(frozen=True)
+class PaymentHandler:
+    """How a package reacts to payments of its subjects (ecosystem.services.payments).
+
+    Each hook runs inside the kernel's transaction that changes the payment, so the subject and
+    its payment change together; hooks must not call the payment provider.
+    - `paid`: the money arrived (possibly late, after the hold was released). Return False if
+      the subject cannot take it any more (e.g. the slot was booked meanwhile): it is refunded.
+    - `released`: an unpaid hold ended (expired or abandoned): free the subject.
+    - `manages`: may this user settle payments of the issuer (`issuer_key`, e.g. `labs.lab:3`):
+      mark them paid, read and settle organisations' statements.
+    """
+
+    issuer_prefix: str
+    paid: Callable[[Payment], Awaitable[bool]]
+    released: Callable[[Payment], Awaitable[None]]
+    manages: Callable[[User | None, str], Awaitable[bool]]
+
+
 @dataclass
 class DomainPackage:
     """Everything a package contributes. `name` is also its tortoise app label."""
@@ -55,6 +74,11 @@ class DomainPackage:
     nav_links: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (label msgid, url)
     dashboard_panels: Sequence[PanelProvider] = ()
     indicators: IndicatorProvider | None = None
+    # Titles (msgids, translated in the package's catalogue) of the indicator keys, for
+    # the ecosystem dashboard page; the JSON keeps the stable keys.
+    indicator_titles: Mapping[str, str] = field(default_factory=dict)
+    # Subject kind (e.g. `labs.booking`) → what happens to it when its payment changes.
+    payment_handlers: dict[str, PaymentHandler] = field(default_factory=dict)
 
     @property
     def migrations_module(self) -> str:

@@ -48,8 +48,12 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     auth: bool = True
+    # With auth=False: a token is optional (anonymous callers get the public view).
+    optional_auth: bool = False
     errors: Sequence[int] = (400, 401, 422)
     tags: Sequence[str] = field(default_factory=tuple)
+    # Other media types the success response may have, e.g. {"text/csv": {"type": "string"}}.
+    extra_content: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class ApiRoute(Route):
@@ -87,6 +91,13 @@ async def api_user(request: Request) -> User:
         set_locale(user.locale, user.timezone)  # messages in the caller's own language
     request.state.api_user = user
     return user
+
+
+async def optional_api_user(request: Request) -> User | None:
+    """The caller if a bearer token is sent (401 if it is not valid), else None (anonymous)."""
+    if not request.headers.get("authorization", "").strip():
+        return None
+    return await api_user(request)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -197,8 +208,10 @@ def _operation_document(
         success["content"] = {
             "application/json": {"schema": refs[(operation.response, "serialization")]}
         }
+        for media_type, schema in operation.extra_content.items():
+            success["content"][media_type] = {"schema": schema}
     document["responses"][str(operation.status_code)] = success
-    errors = set(operation.errors) | ({401} if operation.auth else set())
+    errors = set(operation.errors) | ({401} if operation.auth or operation.optional_auth else set())
     for status in sorted(errors):
         document["responses"][str(status)] = {
             "description": ERROR_DESCRIPTIONS[status],
@@ -206,6 +219,8 @@ def _operation_document(
         }
     if operation.auth:
         document["security"] = [{"bearerAuth": []}]
+    elif operation.optional_auth:
+        document["security"] = [{}, {"bearerAuth": []}]
     return document
 
 

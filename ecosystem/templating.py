@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -58,6 +59,16 @@ def _request_context(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(env=environment, context_processors=[_request_context])
+
+
+def render_fragment(request: Request, template_name: str, context: dict[str, Any]) -> Markup:
+    """A fragment rendered as a page would render it (the user, CSRF token, …) plus `context`.
+
+    Its variables are the context's keys, and the whole context is `context` too.
+    """
+    template = environment.get_template(template_name)
+    values = {"request": request, **_request_context(request), **context, "context": context}
+    return Markup(template.render(**values))
 
 
 def render_text(template_name: str, context: dict[str, Any]) -> str:

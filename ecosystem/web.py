@@ -49,7 +49,10 @@ async def require_admin(request: Request) -> User:
     return user
 
 
-async def _load_switcher(request: Request) -> None:
+async def load_switcher(request: Request) -> None:
+    """The user's memberships (the organisation switcher) and flashes, once per request."""
+    if hasattr(request.state, "flashes"):
+        return
     user = await current_user(request)
     memberships: list[Membership] = []
     if user is not None:
@@ -76,7 +79,7 @@ async def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Render a page (or, for htmx, a fragment) with the user and switcher loaded."""
-    await _load_switcher(request)
+    await load_switcher(request)
     response = templates.TemplateResponse(request, template, context or {}, status_code=status_code)
     response.headers["Vary"] = "HX-Request"  # SessionMiddleware adds Cookie
     return response

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
-from labs import api, jobs
+from labs import api, dashboard, jobs
+from labs.routes import payments as payment_routes
 from labs.routes import public, staff, training
+from labs.services import payments
 
 
 async def _seed_demo() -> None:
@@ -19,11 +21,20 @@ async def _seed_demo() -> None:
 package = DomainPackage(
     name="labs",
     models="labs.models",
-    routes=[*staff.routes, *public.routes, *training.routes],  # /labs/new before /labs/{slug}
+    routes=[
+        *staff.routes,
+        *payment_routes.routes,
+        *public.routes,
+        *training.routes,
+    ],  # /labs/new before /labs/{slug}
     api_routes=api.routes,
     jobs=jobs.JOBS,
     cron_jobs=jobs.CRON_JOBS,
     locale_dir=Path(__file__).parent / "locale",
     seed_demo=_seed_demo,
     nav_links=((N_("Labs"), "/labs"),),
+    payment_handlers={payments.SUBJECT_KIND: payments.HANDLER},
+    dashboard_panels=(dashboard.labs_panel,),
+    indicators=dashboard.labs_indicators,
+    indicator_titles={**dashboard.INDICATOR_TITLES, **public.CATEGORY_LABELS},
 )

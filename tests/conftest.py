@@ -34,7 +34,9 @@ from ecosystem.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-TEST_PACKAGES = tuple(p for p in os.environ.get("PACKAGES", "labs").split(",") if p)
+TEST_PACKAGES = tuple(
+    p for p in os.environ.get("PACKAGES", "labs,incubator,hackathon").split(",") if p
+)
 PASSWORD = "correct-horse-battery"
 LANG_COOKIE = "lang"  # ecosystem.middleware.LOCALE_COOKIE: a browser's language choice
 

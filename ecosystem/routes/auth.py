@@ -35,6 +35,7 @@ def sign_in(request: Request, user) -> None:
 
 
 async def register(request: Request) -> Response:
+    # A new account lands on its account page, which asks to verify the address.
     next_url = safe_next(request.query_params.get("next"), "/account")
     if request.method == "GET":
         context = {"values": {}, "errors": {}, "next": next_url}
@@ -59,7 +60,7 @@ async def register(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    next_url = safe_next(request.query_params.get("next"), "/account")
+    next_url = safe_next(request.query_params.get("next"), "/dashboard")
     if request.method == "GET":
         context = {"values": {}, "next": next_url, "message": ""}
         return await render(request, "ecosystem/login.html", context)
@@ -76,7 +77,7 @@ async def login(request: Request) -> Response:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     sign_in(request, user)
-    return redirect(request, safe_next(form_text(form, "next"), "/account"))
+    return redirect(request, safe_next(form_text(form, "next"), "/dashboard"))
 
 
 async def logout(request: Request) -> Response:

@@ -15,51 +15,35 @@ it the test is skipped, unless REQUIRE_BROWSER=1, where it fails.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-HOST = "127.0.0.1"
-PASSWORD = "correct-horse-battery"
+from tests.e2e.live import (
+    HOST,
+    PASSWORD,
+    SCREENSHOTS,
+    VIEWPORTS,
+    LiveServer,
+    free_port,
+    live_server,
+    no_horizontal_scroll,
+    run_setup,
+    setup_database,
+)
+
 OWNER = "owner@becamex.com.vn"
 # Names sort in this order: the switcher starts on the first.
 ORGANISATIONS = (("Becamex IDC", "enterprise"), ("Thu Dau Mot University", "university"))
-VIEWPORTS = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-}
 EMAILS = {name: f"lan.{name}@tdmu.edu.vn" for name in VIEWPORTS}
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 # --- a real SMTP server -------------------------------------------------------------------
@@ -109,7 +93,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     from aiosmtpd.controller import Controller
 
     box = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(box, hostname=HOST, port=port)
     controller.start()
     yield box, port
@@ -119,88 +103,28 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 # --- the app as a subprocess --------------------------------------------------------------
 
 
-@dataclass
-class LiveServer:
-    base_url: str
-    log: Path
-
-
-def _wait_until_up(process: subprocess.Popen, url: str, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the app exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the app did not answer {url} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
-def live_server(mailbox: tuple[Mailbox, int]) -> Iterator[LiveServer]:
+def app_server(mailbox: tuple[Mailbox, int]) -> Iterator[LiveServer]:
+    """The app, its mail sent to `mailbox`; set up with the owner, two verified organisations
+    and the invitations to EMAILS (delivered by SMTP)."""
     _, smtp_port = mailbox
-    workdir = Path(tempfile.mkdtemp(prefix="e2e-"))
-    port = _free_port()
-    base_url = f"http://{HOST}:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG")}
-    env.update(
-        DATABASE_URL=f"sqlite://{workdir / 'e2e.sqlite3'}",
-        SECRET_KEY="e2e-secret-" + "s" * 40,
-        BASE_URL=base_url,
-        SMTP_URL=f"smtp://{HOST}:{smtp_port}",
-        MEDIA_DIR=str(workdir / "media"),
-    )
-    run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 60}
-    migrated = subprocess.run([sys.executable, "-m", "ecosystem", "migrate"], **run)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    # The owner, two verified organisations and the invitations (delivered by SMTP).
-    invited = subprocess.run([sys.executable, __file__, "setup", *EMAILS.values()], **run)
-    assert invited.returncode == 0, invited.stderr[-3000:]
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_up(process, f"{base_url}/healthz", log)
-        yield LiveServer(base_url, log)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with live_server(
+        "tests.e2e.test_browser_journey",
+        extra_env={"SMTP_URL": f"smtp://{HOST}:{smtp_port}"},
+        setup_args=list(EMAILS.values()),
+    ) as server:
+        yield server
 
 
-async def _setup(emails: list[str]) -> None:
+async def _setup(*emails: str) -> None:
     """Run in a subprocess with the server's environment (keeps the ORM out of pytest's)."""
-    from tortoise import Tortoise
-
     from ecosystem import jobs
-    from ecosystem.db import init_orm, tortoise_config
     from ecosystem.models import Verification
-    from ecosystem.packages import load_packages
     from ecosystem.schemas import InvitationIn, OrganisationIn
     from ecosystem.services.accounts import create_user
     from ecosystem.services.organisations import create_organisation, invite
-    from ecosystem.settings import Settings, configure
 
-    settings = Settings.from_env()
-    configure(settings)
-    packages = load_packages(settings.packages)
-    for package in packages:
-        jobs.register(package.jobs)
-    await init_orm(tortoise_config(settings.database_url, packages))
-    try:
+    async with setup_database(register_jobs=True):
         owner = await create_user(OWNER, PASSWORD, "Nguyễn Văn Minh")
         for name, sphere in ORGANISATIONS:
             organisation = await create_organisation(
@@ -211,18 +135,9 @@ async def _setup(emails: list[str]) -> None:
             for email in emails:
                 await invite(owner, organisation, InvitationIn(email=email))
         await jobs.drain()  # the invitation emails go out now, over SMTP
-    finally:
-        await Tortoise.close_connections()
 
 
 # --- the browser --------------------------------------------------------------------------
-
-
-def _no_horizontal_scroll(page) -> None:
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
 def _inside_viewport(page, selector: str) -> None:
@@ -247,11 +162,11 @@ def _tap_targets(page, selector: str, minimum: int = 44) -> None:
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))
-def test_register_verify_sign_in_language_and_organisation(device, chromium, live_server, mailbox):
+def test_register_verify_sign_in_language_and_organisation(device, chromium, app_server, mailbox):
     from playwright.sync_api import expect
 
     box, _ = mailbox
-    base, email = live_server.base_url, EMAILS[device]
+    base, email = app_server.base_url, EMAILS[device]
     SCREENSHOTS.mkdir(exist_ok=True)
     context = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS[device])
     page = context.new_page()
@@ -263,7 +178,7 @@ def test_register_verify_sign_in_language_and_organisation(device, chromium, liv
         step += 1
         page.screenshot(path=SCREENSHOTS / f"{device}-{step:02d}-{name}.png", full_page=True)
         if device == "phone":
-            _no_horizontal_scroll(page)
+            no_horizontal_scroll(page)
 
     def open_menu() -> None:
         page.locator("details.menu > summary").click()
@@ -305,8 +220,8 @@ def test_register_verify_sign_in_language_and_organisation(device, chromium, liv
         page.fill("#f-email", email)
         page.fill("#f-password", PASSWORD)
         page.locator('form[action^="/login"] button[type="submit"]').click()
-        page.wait_for_url(f"{base}/account")
-        expect(page.locator("main")).to_contain_text(email)
+        page.wait_for_url(f"{base}/dashboard")  # everyone signed in lands on their dashboard
+        expect(page.locator("main h1")).to_contain_text("Trần Thị Lan")
 
         # Both emailed invitations, accepted while signed in.
         invitations = box.links(email, "/invitations/", base)
@@ -364,6 +279,4 @@ def test_register_verify_sign_in_language_and_organisation(device, chromium, liv
         context.close()
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["setup"]:
-    sys.path.insert(0, str(ROOT))
-    asyncio.run(_setup(sys.argv[2:]))
+run_setup(__name__, _setup)

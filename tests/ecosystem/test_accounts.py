@@ -226,7 +226,7 @@ async def test_sign_in_never_redirects_off_site(browser):
         {"email": "dung@becamex.com.vn", "password": PASSWORD, "next": "https://evil.example/x"},
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/account"
+    assert response.headers["location"] == "/dashboard"
     browser.csrf_token = ""
     await browser.post("/logout")
     browser.csrf_token = ""
@@ -235,7 +235,7 @@ async def test_sign_in_never_redirects_off_site(browser):
         response = await browser.post(
             "/login", {"email": "dung@becamex.com.vn", "password": PASSWORD, "next": target}
         )
-        assert response.headers["location"] == "/account", target
+        assert response.headers["location"] == "/dashboard", target
         browser.csrf_token = ""
         await browser.post("/logout")
         browser.csrf_token = ""

@@ -318,9 +318,15 @@ async def test_every_api_route_requires_a_valid_bearer_token(app, client):
         revoked,
     ]
     checked = 0
-    for method, path, route in operations:
-        if (method, path) == ("POST", TOKEN_URL):
-            assert isinstance(route, ApiRoute) and not route.operation.auth
+    public = {
+        (method, path)
+        for method, path, route in operations
+        if isinstance(route, ApiRoute) and not route.operation.auth
+    }
+    # Public on purpose (auth=False): signing in and the open indicators, at least.
+    assert {("POST", TOKEN_URL), ("GET", "/api/v1/indicators")} <= public
+    for method, path, _route in operations:
+        if (method, path) in public:
             continue
         url = concrete(path)
         for headers in bad_headers:
@@ -556,10 +562,16 @@ async def test_openapi_document_covers_every_api_route(app, client):
             assert operation["responses"], (path, method)
             params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert params == set(re.findall(r"\{(\w+)\}", path)), path
-            public = (path, method) == ("/api/v1/auth/token", "post")
-            if public:
+            if (path, method) == ("/api/v1/auth/token", "post"):
                 assert "security" not in operation
                 assert {"200", "401", "422", "429"} <= set(operation["responses"])
+            elif operation.get("security") == [{}, {"bearerAuth": []}]:  # a token is optional
+                assert "401" in operation["responses"]
+            elif (path, method) == ("/api/v1/indicators", "get"):
+                assert "security" not in operation
+                assert {"text/csv", "application/json"} <= set(
+                    operation["responses"]["200"]["content"]
+                )
             else:
                 assert operation["security"] == [{"bearerAuth": []}]
                 error = operation["responses"]["401"]["content"]["application/json"]["schema"]

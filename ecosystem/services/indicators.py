@@ -1,0 +1,167 @@
+"""Open ecosystem indicators for the province's operations centre and the public dashboard.
+
+Each mounted package contributes a section (`DomainPackage.indicators`): aggregated, public
+or consented data only, small groups already suppressed. This module assembles them with a
+licence and a generation time, caches the result (Redis when configured, so every web
+process shares it) and recomputes it in a job (`refresh_indicators`, hourly), so the
+operations centre's polling never recomputes anything on the request path for the
+standard periods.
+
+Periods are whole local days `[start, end]` (both inclusive) in the platform's time zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tortoise import timezone
+
+from ecosystem import cache
+from ecosystem.errors import Invalid
+from ecosystem.i18n import DEFAULT_TIMEZONE, _
+from ecosystem.packages import DomainPackage
+from ecosystem.settings import get_settings
+
+logger = logging.getLogger("ecosystem.indicators")
+
+LICENCE = {
+    "name": "Creative Commons Attribution 4.0 International (CC BY 4.0)",
+    "url": "https://creativecommons.org/licenses/by/4.0/",
+    "attribution": "Binh Duong innovation region platform",
+}
+CACHE_SECONDS = 2 * 3600  # the hourly job refreshes well before this
+CACHE_FAMILY = "indicators"
+MAX_DAYS = 5 * 366
+DEFAULT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    def key(self) -> str:
+        return f"{self.start.isoformat()}:{self.end.isoformat()}"
+
+
+def today() -> date:
+    from zoneinfo import ZoneInfo
+
+    return timezone.now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+
+
+def default_period(on: date | None = None) -> Period:
+    """The last twelve months: the first day of the month eleven months ago to today."""
+    on = on or today()
+    month = on.month - (DEFAULT_MONTHS - 1)
+    year = on.year
+    while month < 1:
+        month += 12
+        year -= 1
+    return Period(date(year, month, 1), on)
+
+
+def year_to_date(on: date | None = None) -> Period:
+    on = on or today()
+    return Period(date(on.year, 1, 1), on)
+
+
+def parse_period(start: date | None, end: date | None) -> Period:
+    """A requested period (defaults: the last twelve months), 422 when it makes no sense."""
+    fallback = default_period()
+    period = Period(start or fallback.start, end or (fallback.end if start is None else today()))
+    if period.end < period.start:
+        message = _("The end of the period must not be before its start.")
+        raise Invalid(message, fields={"to": message})
+    if (period.end - period.start).days > MAX_DAYS:
+        message = _("A period covers at most five years.")
+        raise Invalid(message, fields={"from": message})
+    return period
+
+
+def _mounted() -> Sequence[DomainPackage]:
+    from ecosystem.packages import load_packages
+
+    return load_packages(get_settings().packages)
+
+
+async def compute(period: Period, packages: Sequence[DomainPackage] | None = None) -> dict:
+    """Every package's section for the period, with the licence and the generation time."""
+    sections: dict[str, Any] = {}
+    for package in packages if packages is not None else _mounted():
+        if package.indicators is not None:
+            sections[package.name] = await package.indicators(period.start, period.end)
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "generated_at": timezone.now().isoformat(),
+        "timezone": DEFAULT_TIMEZONE,
+        "licence": LICENCE,
+        "sections": sections,
+    }
+
+
+async def indicators(period: Period) -> dict:
+    """The indicators of the period, from the cache when fresh."""
+    generation = await cache.generation(CACHE_FAMILY)
+    key = f"{CACHE_FAMILY}:{generation}:{period.key()}"
+    return await cache.remember(key, CACHE_SECONDS, lambda: compute(period))
+
+
+async def refresh_indicators(ctx: dict | None = None) -> None:
+    """Job: recompute the standard periods (new generation), so requests find them ready."""
+    await cache.invalidate(CACHE_FAMILY)
+    for period in (default_period(), year_to_date()):
+        await indicators(period)
+    logger.info("indicators refreshed")
+
+
+def as_rows(payload: dict) -> list[tuple[str, str, str, Any]]:
+    """The indicators flattened: (section, indicator, key, value), a key per grouped value."""
+    rows: list[tuple[str, str, str, Any]] = []
+
+    def walk(section: str, name: str, prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(section, name, f"{prefix}/{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(section, name, f"{prefix}/{index}" if prefix else str(index), inner)
+        else:
+            rows.append((section, name, prefix, value))
+
+    for section, values in payload["sections"].items():
+        for name, value in values.items():
+            walk(section, name, "", value)
+    return rows
+
+
+def as_csv(payload: dict) -> str:
+    """CSV for spreadsheets: a header naming the period, licence and generation time."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["# period", payload["period"]["from"], payload["period"]["to"]])
+    writer.writerow(["# generated_at", payload["generated_at"]])
+    writer.writerow(["# licence", payload["licence"]["name"], payload["licence"]["url"]])
+    writer.writerow(["section", "indicator", "key", "value"])
+    for section, name, key, value in as_rows(payload):
+        writer.writerow([section, name, key, "" if value is None else value])
+    return out.getvalue()
+
+
+def generated_at(payload: dict) -> datetime:
+    return datetime.fromisoformat(payload["generated_at"])
+
+
+def months_between(period: Period) -> list[str]:
+    """'YYYY-MM' of every month the period touches, in order (for monthly series)."""
+    months, cursor = [], date(period.start.year, period.start.month, 1)
+    while cursor <= period.end:
+        months.append(f"{cursor.year:04d}-{cursor.month:02d}")
+        cursor = (cursor + timedelta(days=32)).replace(day=1)
+    return months

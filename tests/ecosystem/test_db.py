@@ -28,3 +28,49 @@ async def test_aware_datetimes_are_stored_and_compared_in_utc(app):
     assert await OutboxMessage.filter(sent_at__gt=later_in_utc).count() == 0
     reloaded = await OutboxMessage.get(id=message.id)
     assert reloaded.sent_at == local
+
+
+async def test_every_declared_index_exists_after_the_migrations(app, settings):
+    """Migrations must leave each model's declared indexes in place on both databases (a
+    table rebuilt on SQLite to add a column once lost all of its indexes)."""
+    from tortoise import Tortoise
+
+    connection = connections.get("default")
+    missing = []
+    for models in Tortoise.apps.values():
+        for model in models.values():
+            table = model._meta.db_table
+            wanted = {tuple(index) for index in model._meta.indexes or ()}
+            if not wanted:
+                continue
+            if is_sqlite(settings.database_url):
+                names = [
+                    row["name"]
+                    for row in await connection.execute_query_dict(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                        [table],
+                    )
+                ]
+                present = set()
+                for name in names:
+                    columns = await connection.execute_query_dict(f'PRAGMA index_info("{name}")')
+                    present.add(tuple(c["name"] for c in sorted(columns, key=lambda c: c["seqno"])))
+            else:
+                rows = await connection.execute_query_dict(
+                    "SELECT array_agg(a.attname ORDER BY k.n) AS columns FROM pg_index i "
+                    "JOIN pg_class t ON t.oid = i.indrelid "
+                    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+                    "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+                    "WHERE t.relname = $1 GROUP BY i.indexrelid",
+                    [table],
+                )
+                present = {tuple(row["columns"]) for row in rows}
+
+            def column(name: str, model=model) -> str:
+                field = model._meta.fields_map.get(name)
+                return getattr(field, "source_field", None) or name
+
+            for index in wanted:
+                if tuple(column(name) for name in index) not in present:
+                    missing.append((table, index))
+    assert not missing, missing

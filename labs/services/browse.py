@@ -463,9 +463,13 @@ async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> li
     machines = Equipment.filter(lab__is_published=True, status=EquipmentStatus.AVAILABLE)
     if query.category is not None:
         machines = machines.filter(category=query.category)
-    candidates = await machines.select_related("lab").order_by("lab__name", "name", "id")
+    candidates = await machines.order_by("lab__name", "name", "id")
     if not candidates:
         return []
+    # The few labs once each, not one copy per machine (a join builds a Lab per row).
+    labs = {lab.id: lab for lab in await Lab.filter(id__in={m.lab_id for m in candidates})}  # type: ignore[attr-defined]
+    for machine in candidates:
+        machine.lab = labs[machine.lab_id]  # type: ignore[attr-defined]
     # A UTC window wide enough for the day in every zone; each lab's own window is cut from it.
     wide = Interval(
         datetime.combine(query.day - timedelta(days=1), time(), tzinfo=UTC),

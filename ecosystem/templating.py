@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -24,6 +25,9 @@ def build_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change with a release, not while serving: no stat() per render
+        # (DEBUG=1 for editing them live).
+        auto_reload=os.environ.get("DEBUG", "") == "1",
     )
     # Plain functions rather than jinja2.ext.i18n's wrappers: several times faster per call,
     # and autoescaping still applies to the whole translated, formatted text.

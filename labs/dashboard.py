@@ -9,18 +9,19 @@ are suppressed for groups of fewer than three people. A constant number of queri
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
-from ecosystem.i18n import _
+from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.indicators import MIN_GROUP, suppress
 from ecosystem.labels import N_
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
 from labs import permissions
 from labs.availability import ClosedDays
-from labs.intervals import Interval
+from labs.intervals import Interval, local_date_span
 from labs.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -89,14 +90,6 @@ def _month(moment: datetime, lab: Lab) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
-def _local_window(lab: Lab, start: date, end: date) -> Interval:
-    tz = schedule.lab_timezone(lab)
-    return Interval(
-        datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC),
-        datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
-    )
-
-
 def _month_windows(window: Interval, lab: Lab) -> list[tuple[str, Interval]]:
     tz = schedule.lab_timezone(lab)
     local = window.start.astimezone(tz)
@@ -121,7 +114,10 @@ async def labs_indicators(start: date, end: date) -> dict:
     now = timezone.now()
     labs = {lab.id: lab for lab in await Lab.filter(is_published=True).order_by("name")}
     machines = await Equipment.filter(lab_id__in=list(labs)).exclude(status=EquipmentStatus.RETIRED)
-    windows = {lab_id: _local_window(lab, start, end) for lab_id, lab in labs.items()}
+    windows = {
+        lab_id: local_date_span(start, end, schedule.lab_timezone(lab))
+        for lab_id, lab in labs.items()
+    }
     wide = Interval(
         min((w.start for w in windows.values()), default=now),
         max((w.end for w in windows.values()), default=now + timedelta(seconds=1)),
@@ -182,7 +178,7 @@ async def labs_indicators(start: date, end: date) -> dict:
             by_category[machine.category.value] += stats
             by_month[month] += stats
 
-    period = _platform_window(start, end)
+    period = local_date_span(start, end, ZoneInfo(DEFAULT_TIMEZONE))
     certified = await Certification.filter(
         granted_at__gte=period.start, granted_at__lt=period.end
     ).values_list("category", "user_id")
@@ -222,18 +218,6 @@ async def labs_indicators(start: date, end: date) -> dict:
         },
         "min_group": MIN_GROUP,
     }
-
-
-def _platform_window(start: date, end: date) -> Interval:
-    from zoneinfo import ZoneInfo
-
-    from ecosystem.i18n import DEFAULT_TIMEZONE
-
-    tz = ZoneInfo(DEFAULT_TIMEZONE)
-    return Interval(
-        datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC),
-        datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
-    )
 
 
 INDICATOR_TITLES = {

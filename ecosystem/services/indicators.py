@@ -17,7 +17,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from tortoise import timezone
@@ -156,12 +156,3 @@ def as_csv(payload: dict) -> str:
 
 def generated_at(payload: dict) -> datetime:
     return datetime.fromisoformat(payload["generated_at"])
-
-
-def months_between(period: Period) -> list[str]:
-    """'YYYY-MM' of every month the period touches, in order (for monthly series)."""
-    months, cursor = [], date(period.start.year, period.start.month, 1)
-    while cursor <= period.end:
-        months.append(f"{cursor.year:04d}-{cursor.month:02d}")
-        cursor = (cursor + timedelta(days=32)).replace(day=1)
-    return months

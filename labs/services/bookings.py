@@ -149,7 +149,7 @@ def violation_message(violation: RuleViolation, timezone_name: str) -> str:
     return _("This booking breaks a rule of this machine.")
 
 
-def _raise_violations(violations: list[RuleViolation], equipment: Equipment) -> None:
+def raise_violations(violations: list[RuleViolation], equipment: Equipment) -> None:
     if violations:
         tz_name = equipment.lab.timezone
         raise RuleBroken(violations, [violation_message(v, tz_name) for v in violations])
@@ -168,7 +168,7 @@ async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equip
     return equipment
 
 
-def _ensure_in_service(equipment: Equipment) -> None:
+def ensure_in_service(equipment: Equipment) -> None:
     if equipment.status == EquipmentStatus.MAINTENANCE:
         raise Invalid(
             _("This machine is under maintenance and cannot be booked."),
@@ -252,7 +252,7 @@ async def price_quote(user: User, equipment: Equipment, start: datetime, end: da
     return Price(amount, by_category[chosen.code].currency, chosen.code)
 
 
-async def _minutes_in_week(user: User, equipment: Equipment, start: datetime) -> int:
+async def minutes_in_week(user: User, equipment: Equipment, start: datetime) -> int:
     """The user's booked minutes on this machine in the lab's local week of `start`."""
     if equipment.weekly_quota_minutes is None:
         return 0
@@ -267,7 +267,7 @@ async def _minutes_in_week(user: User, equipment: Equipment, start: datetime) ->
     return sum(whole_minutes(end - begin) for begin, end in rows)
 
 
-def _check_times(start: datetime, end: datetime) -> Interval:
+def check_times(start: datetime, end: datetime) -> Interval:
     if start.tzinfo is None or end.tzinfo is None:
         message = _("Give a date and time with its UTC offset, e.g. 2026-03-02T09:00:00+07:00.")
         raise Invalid(message, fields={"start" if start.tzinfo is None else "end": message})
@@ -280,7 +280,7 @@ def _check_times(start: datetime, end: datetime) -> Interval:
     return schedule.utc_window(start, end)
 
 
-def _is_overlap_violation(exc: IntegrityError) -> bool:
+def is_overlap_violation(exc: IntegrityError) -> bool:
     """The PostgreSQL exclusion constraint refused the row (SQLSTATE 23P01)."""
     cause = exc.args[0] if exc.args else exc.__cause__
     if getattr(cause, "sqlstate", None) == EXCLUSION_VIOLATION:
@@ -288,7 +288,7 @@ def _is_overlap_violation(exc: IntegrityError) -> bool:
     return "labs_booking_no_overlap" in str(exc)
 
 
-def _conflict() -> Conflict:
+def conflict() -> Conflict:
     return Conflict(_("This machine is already booked at that time."), code="conflict")
 
 
@@ -329,10 +329,10 @@ async def create_booking(
     (409) if an active booking overlaps. Pending if the machine needs staff approval.
     Opens its own transaction: do not call it inside another one (see `lock_machine`).
     """
-    window = _check_times(start, end)
+    window = check_times(start, end)
     purpose = purpose.strip()[:500]
     equipment = await get_bookable_equipment(actor, equipment_id)
-    _ensure_in_service(equipment)
+    ensure_in_service(equipment)
     await _ensure_trained(actor, equipment, window.start)
     price = await price_quote(actor, equipment, window.start, window.end)
 
@@ -341,9 +341,9 @@ async def create_booking(
     now = timezone.now()
     open_time = await schedule.lab_open_time(equipment.lab, window)
     blackouts = await schedule.blackouts_of(equipment.id, window)
-    used = await _minutes_in_week(actor, equipment, window.start)
+    used = await minutes_in_week(actor, equipment, window.start)
     # Every rule first, outside the lock (they do not depend on other people's bookings).
-    _raise_violations(
+    raise_violations(
         check_booking(rules, window.start, window.end, now, tz, open_time, blackouts, used),
         equipment,
     )
@@ -356,14 +356,14 @@ async def create_booking(
                 current = await Equipment.filter(id=equipment.id).first()
                 if current is None:
                     raise NotFound(_("No such machine."))
-                _ensure_in_service(current)
+                ensure_in_service(current)
             # 2. Under the lock: the quota (the user's own bookings may have just changed) …
             if equipment.weekly_quota_minutes is not None:
-                used = await _minutes_in_week(actor, equipment, window.start)
+                used = await minutes_in_week(actor, equipment, window.start)
                 quota = check_booking(
                     rules, window.start, window.end, now, tz, open_time, blackouts, used
                 )
-                _raise_violations([v for v in quota if v.code == ViolationCode.QUOTA], equipment)
+                raise_violations([v for v in quota if v.code == ViolationCode.QUOTA], equipment)
             # … and the overlap with every active booking (half-open: touching is fine).
             overlapping = await Booking.filter(
                 equipment_id=equipment.id,
@@ -372,7 +372,7 @@ async def create_booking(
                 ends_at__gt=window.start,
             ).exists()
             if overlapping:
-                raise _conflict()
+                raise conflict()
             # 3. Insert.
             booking = await Booking.create(
                 equipment_id=equipment.id,
@@ -392,8 +392,8 @@ async def create_booking(
                     actor, booking, equipment, price, payer, organisation_id
                 )
     except IntegrityError as exc:
-        if _is_overlap_violation(exc):
-            raise _conflict() from exc
+        if is_overlap_violation(exc):
+            raise conflict() from exc
         raise
     booking.equipment = equipment
     booking.checkout_url = ""  # type: ignore[attr-defined]

@@ -67,9 +67,9 @@ async def reschedule_booking(
         )
         raise Invalid(message, code="cancellation_deadline")
 
-    window = bookings._check_times(start, end)
+    window = bookings.check_times(start, end)
     owner = await User.get(id=booking.user_id)  # type: ignore[attr-defined]
-    bookings._ensure_in_service(equipment)
+    bookings.ensure_in_service(equipment)
     price = await bookings.price_quote(owner, equipment, window.start, window.end)
     if price.amount != booking.price_amount:
         message = _(
@@ -83,7 +83,7 @@ async def reschedule_booking(
     blackouts = await schedule.blackouts_of(equipment.id, window)
 
     async def quota_minutes() -> int:
-        used = await bookings._minutes_in_week(owner, equipment, window.start)
+        used = await bookings.minutes_in_week(owner, equipment, window.start)
         if local_week(booking.starts_at, tz) == local_week(window.start, tz):
             used -= whole_minutes(booking.ends_at - booking.starts_at)
         return max(used, 0)
@@ -91,7 +91,7 @@ async def reschedule_booking(
     violations = check_booking(
         rules, window.start, window.end, now, tz, open_time, blackouts, await quota_minutes()
     )
-    bookings._raise_violations(violations, equipment)
+    bookings.raise_violations(violations, equipment)
 
     previous = (booking.starts_at, booking.ends_at)
     status = booking.status  # a hold waiting for its payment stays a hold
@@ -103,7 +103,7 @@ async def reschedule_booking(
                 current = await Equipment.get_or_none(id=equipment.id)
                 if current is None:
                     raise NotFound(_("No such machine."))
-                bookings._ensure_in_service(current)
+                bookings.ensure_in_service(current)
             if equipment.weekly_quota_minutes is not None:
                 quota = check_booking(
                     rules,
@@ -115,7 +115,7 @@ async def reschedule_booking(
                     blackouts,
                     await quota_minutes(),
                 )
-                bookings._raise_violations(
+                bookings.raise_violations(
                     [v for v in quota if v.code == ViolationCode.QUOTA], equipment
                 )
             taken = (
@@ -130,7 +130,7 @@ async def reschedule_booking(
                 .exists()
             )
             if taken:
-                raise bookings._conflict()
+                raise bookings.conflict()
             moved = await Booking.filter(
                 id=booking.id, status__in=list(ACTIVE_BOOKING_STATUSES)
             ).update(starts_at=window.start, ends_at=window.end, status=status, updated_at=now)
@@ -153,8 +153,8 @@ async def reschedule_booking(
                 bookings.WAITLIST_JOB, job_id=f"waitlist-after-move:{booking.id}:{now.timestamp()}"
             )
     except IntegrityError as exc:
-        if bookings._is_overlap_violation(exc):
-            raise bookings._conflict() from exc
+        if bookings.is_overlap_violation(exc):
+            raise bookings.conflict() from exc
         raise
     await booking.refresh_from_db()
     booking.equipment = equipment

@@ -775,7 +775,7 @@ async def create_recurring(
         try:
             booking = await _book_for_series(actor, equipment, series, session)
         except IntegrityError as exc:  # the PostgreSQL exclusion constraint
-            if not bookings._is_overlap_violation(exc):
+            if not bookings.is_overlap_violation(exc):
                 raise
             booking = None
         if booking is None:

@@ -306,6 +306,25 @@ async def test_availability_refuses_bad_windows_and_unknown_machines(client):
     error_of(unknown, 404, "not_found")
 
 
+async def test_ids_beyond_the_databases_integers_are_not_found(client):
+    """No row has such an id: 404 on SQLite and PostgreSQL alike, never a driver overflow."""
+    _user, headers = await user_with_token("hoa@eiu.edu.vn")
+    day = local_day(1)
+    window = {"from": at(day, 0).isoformat(), "to": at(day, 23).isoformat()}
+    move = {"start": at(day, 9).isoformat(), "end": at(day, 10).isoformat()}
+    for huge in (2**31, 97317008904582857552587761693954670592):
+        answers = (
+            await client.get(
+                f"/api/v1/equipment/{huge}/availability", params=window, headers=headers
+            ),
+            await client.get(f"{BOOKINGS}/{huge}", headers=headers),
+            await client.post(f"{BOOKINGS}/{huge}/cancel", headers=headers),
+            await client.post(f"{BOOKINGS}/{huge}/reschedule", json=move, headers=headers),
+        )
+        for answer in answers:
+            error_of(answer, 404, "not_found")
+
+
 async def test_availability_runs_a_constant_number_of_queries(client, count_queries):
     machine = await make_equipment(await make_lab())
     owner, headers = await user_with_token("hai@eiu.edu.vn")

@@ -110,6 +110,25 @@ async def remember(key: str, ttl_seconds: int, compute: Callable[[], Awaitable[A
 
     A cache that cannot be reached is a miss, never an error: pages keep working.
     """
+    return await _remember(key, ttl_seconds, compute, json.loads, _compact_json)
+
+
+async def remember_text(key: str, ttl_seconds: int, compute: Callable[[], Awaitable[str]]) -> str:
+    """As `remember`, for text stored as it is (a rendered fragment: no JSON round trip)."""
+    return await _remember(key, ttl_seconds, compute, str, str)
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def _remember(
+    key: str,
+    ttl_seconds: int,
+    compute: Callable[[], Awaitable[Any]],
+    decode: Callable[[str], Any],
+    encode: Callable[[Any], str],
+) -> Any:
     try:
         raw = await _backend.get(key)
     except OUTAGE_ERRORS as exc:
@@ -117,10 +136,10 @@ async def remember(key: str, ttl_seconds: int, compute: Callable[[], Awaitable[A
         return await compute()
     _reachable()
     if raw is not None:
-        return json.loads(raw)
+        return decode(raw)
     value = await compute()
     try:
-        await _backend.set(key, json.dumps(value, separators=(",", ":")), ttl_seconds)
+        await _backend.set(key, encode(value), ttl_seconds)
     except OUTAGE_ERRORS as exc:
         _outage(exc)
     return value

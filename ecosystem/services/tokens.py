@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from tortoise import timezone
 
+from ecosystem import rawsql
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotAuthenticated, NotFound
 from ecosystem.i18n import _
@@ -81,10 +83,25 @@ async def revoke_all(user: User, source: str | None = None) -> int:
     return await active.update(revoked_at=timezone.now())
 
 
+@cache
+def _active_token_sql() -> str:
+    return (
+        f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(User, 'u')} FROM api_token t"
+        " JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+    )
+
+
+async def _active_token(token_hash: str) -> ApiToken | None:
+    """The unrevoked token with its user (plain SQL: every API request reads it)."""
+    rows = await rawsql.fetch_models(_active_token_sql(), (token_hash,), ApiToken, User)
+    if not rows:
+        return None
+    token, user = rows[0]
+    return rawsql.attach(token, "user", user)
+
+
 async def user_for_bearer(plaintext: str, ip: str = "") -> User:
-    token = await ApiToken.get_or_none(
-        token_hash=hash_token(plaintext), revoked_at__isnull=True
-    ).select_related("user")
+    token = await _active_token(hash_token(plaintext))
     if token is None or not token.user.is_active:
         raise NotAuthenticated(_("The API token is missing, revoked or invalid."))
     now = timezone.now()

@@ -174,7 +174,7 @@ async def _week_context(
         return render_text("labs/public/_week.html", {**context, "view": view})
 
     key = f"labs.week:{inputs.fingerprint(get_locale())}"
-    html = await cache.remember(key, WEEK_CACHE_SECONDS, render_week)
+    html = await cache.remember_text(key, WEEK_CACHE_SECONDS, render_week)
     return {**context, "week_html": Markup(html)}
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from ecosystem import jobs
+from ecosystem import jobs, rawsql
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt
@@ -50,6 +51,7 @@ from labs.models import (
     Equipment,
     EquipmentRate,
     EquipmentStatus,
+    Lab,
 )
 from labs.pricing import (
     CURRENCY,
@@ -158,9 +160,26 @@ def raise_violations(violations: list[RuleViolation], equipment: Equipment) -> N
 # --- loading and checks --------------------------------------------------------------------
 
 
+@cache
+def _equipment_with_lab_sql() -> str:
+    return (
+        f"SELECT {rawsql.columns(Equipment, 'e')}, {rawsql.columns(Lab, 'l')}"
+        " FROM labs_equipment e JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ?"
+    )
+
+
+async def equipment_with_lab(equipment_id: int) -> Equipment | None:
+    """The machine with its lab loaded, as `select_related("lab")` (plain SQL: a hot read)."""
+    rows = await rawsql.fetch_models(_equipment_with_lab_sql(), (equipment_id,), Equipment, Lab)
+    if not rows:
+        return None
+    equipment, lab = rows[0]
+    return rawsql.attach(equipment, "lab", lab)
+
+
 async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equipment:
     """The machine with its lab; 404 if unknown or its lab is unpublished (staff still see it)."""
-    equipment = await Equipment.get_or_none(id=equipment_id).select_related("lab")
+    equipment = await equipment_with_lab(equipment_id)
     if equipment is None:
         raise NotFound(_("No such machine."))
     if not equipment.lab.is_published and not await permissions.is_lab_staff(actor, equipment.lab):
@@ -228,13 +247,27 @@ class Price:
     category: str
 
 
+@cache
+def _rates_sql() -> str:
+    return (
+        f"SELECT {rawsql.columns(EquipmentRate, 'r')} FROM labs_equipment_rate r"
+        " WHERE r.equipment_id = ? ORDER BY r.rate_per_hour, r.id"
+    )
+
+
+async def equipment_rates(equipment_id: int) -> list[EquipmentRate]:
+    """The machine's rates, cheapest first (plain SQL: every machine page reads them)."""
+    rows = await rawsql.fetch_models(_rates_sql(), (equipment_id,), EquipmentRate)
+    return [rate for (rate,) in rows]
+
+
 async def price_quote(user: User, equipment: Equipment, start: datetime, end: datetime) -> Price:
     """The price of `[start, end)` for this user: the cheapest category they qualify for.
 
     A machine without rates is free. NotPermitted (`not_offered`) if it has rates but none
     for any category of this user.
     """
-    rates = await EquipmentRate.filter(equipment_id=equipment.id)
+    rates = await equipment_rates(equipment.id)
     if not rates:
         return Price(0, CURRENCY, "")
     by_category = {rate.category: rate for rate in rates}

@@ -39,7 +39,13 @@ from labs.models import (
 )
 from labs.pricing import PUBLIC
 from labs.services import schedule
-from labs.services.bookings import Price, get_bookable_equipment, price_quote, rules_of
+from labs.services.bookings import (
+    Price,
+    equipment_rates,
+    get_bookable_equipment,
+    price_quote,
+    rules_of,
+)
 
 HOUR = timedelta(hours=1)
 WEEKDAYS = range(7)
@@ -124,7 +130,7 @@ class MachinePage:
 async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
     """A machine with its lab, rates and the price per hour for the actor (or the public)."""
     equipment = await get_bookable_equipment(actor, equipment_id)
-    rates = await equipment.rates.all().order_by("rate_per_hour")
+    rates = await equipment_rates(equipment.id)
     price: Price | None = None
     is_public = actor is None
     start = timezone.now().replace(minute=0, second=0, microsecond=0)

@@ -7,16 +7,18 @@ of queries.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ecosystem import cache
+from ecosystem import cache, rawsql
 from ecosystem.i18n import DEFAULT_TIMEZONE
+from ecosystem.rawsql import as_datetime
 from labs.availability import ClosedDays, WeeklyHours, opening_intervals
 from labs.intervals import Interval, as_utc
-from labs.models import ACTIVE_BOOKING_STATUSES, Blackout, Booking, Closure, Lab, OpeningHours
+from labs.models import ACTIVE_BOOKING_STATUSES, Closure, Lab, OpeningHours
 
 _DAY = timedelta(days=1)
 # No booking is longer (the services refuse it): bounds both ends of an overlap query so
@@ -86,11 +88,29 @@ async def lab_open_time(lab: Lab, window: Interval, *, cached: bool = False) -> 
     service reads the tables, so a rule is always checked against the committed hours.
     """
     if cached:
-        hours, closures = await _cached_calendar(lab.id)
-        return open_time(hours, closures, lab, window)
+        return await _cached_open_time(lab, window)
     hours_of = await weekly_hours([lab.id])
     closures_of = await closed_days([lab.id], window)
     return open_time(hours_of[lab.id], closures_of.get(lab.id, []), lab, window)
+
+
+# Computed open time by (cached calendar text, zone, window): the text is the calendar
+# itself, so an entry can never be stale, only unused. Bounded: cleared when full.
+_open_time_memo: dict[tuple[str, str, Interval], tuple[Interval, ...]] = {}
+OPEN_TIME_MEMO_SIZE = 512
+
+
+async def _cached_open_time(lab: Lab, window: Interval) -> list[Interval]:
+    calendar = await _cached_calendar(lab.id)
+    key = (calendar, lab.timezone, window)
+    found = _open_time_memo.get(key)
+    if found is None:
+        hours, closures = _parse_calendar(calendar)
+        found = tuple(open_time(hours, closures, lab, window))
+        if len(_open_time_memo) >= OPEN_TIME_MEMO_SIZE:
+            _open_time_memo.clear()
+        _open_time_memo[key] = found
+    return list(found)
 
 
 def _calendar_family(lab_id: int) -> str:
@@ -102,21 +122,28 @@ async def calendar_changed(lab_id: int) -> None:
     await cache.invalidate(_calendar_family(lab_id))
 
 
-async def _cached_calendar(lab_id: int) -> tuple[WeeklyHours, list[ClosedDays]]:
-    async def load() -> dict:
+async def _cached_calendar(lab_id: int) -> str:
+    """The lab's weekly hours and closures as JSON text, from the cache."""
+
+    async def load() -> str:
         hours = (await weekly_hours([lab_id]))[lab_id]
         closures = await Closure.filter(lab_id=lab_id).values_list("first_day", "last_day")
-        return {
+        calendar = {
             "hours": {
                 str(day): [[opens.isoformat(), closes.isoformat()] for opens, closes in ranges]
-                for day, ranges in hours.items()
+                for day, ranges in sorted(hours.items())
             },
-            "closures": [[a.isoformat(), b.isoformat()] for a, b in closures if b >= a],
+            "closures": [[a.isoformat(), b.isoformat()] for a, b in sorted(closures) if b >= a],
         }
+        return json.dumps(calendar, separators=(",", ":"))
 
     family = _calendar_family(lab_id)
     key = f"{family}:{await cache.generation(family)}"
-    stored = await cache.remember(key, CALENDAR_CACHE_SECONDS, load)
+    return await cache.remember_text(key, CALENDAR_CACHE_SECONDS, load)
+
+
+def _parse_calendar(text: str) -> tuple[WeeklyHours, list[ClosedDays]]:
+    stored = json.loads(text)
     hours = {
         int(day): [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in ranges]
         for day, ranges in stored["hours"].items()
@@ -127,21 +154,33 @@ async def _cached_calendar(lab_id: int) -> tuple[WeeklyHours, list[ClosedDays]]:
     return hours, closures  # type: ignore[return-value]
 
 
+_BLACKOUTS_SQL = (
+    "SELECT starts_at, ends_at FROM labs_blackout"
+    " WHERE equipment_id = ? AND starts_at < ? AND ends_at > ?"
+)
+_BUSY_SQL = (
+    "SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ?"
+    f" AND status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
+    " AND starts_at < ? AND starts_at > ? AND ends_at > ?"
+)
+
+
 async def blackouts_of(equipment_id: int, window: Interval) -> list[Interval]:
-    """The machine's blackouts overlapping the window (one query)."""
-    rows = await Blackout.filter(
-        equipment_id=equipment_id, starts_at__lt=window.end, ends_at__gt=window.start
-    ).values_list("starts_at", "ends_at")
-    return [Interval(start, end) for start, end in rows if start < end]
+    """The machine's blackouts overlapping the window (one query, plain SQL: a hot read)."""
+    rows = await rawsql.fetch(_BLACKOUTS_SQL, (equipment_id, window.end, window.start))
+    spans = [(as_datetime(start), as_datetime(end)) for start, end in rows]
+    return [Interval(start, end) for start, end in spans if start < end]
 
 
 async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:
-    """Active bookings of the machine overlapping the window (one query, who booked omitted)."""
-    rows = await Booking.filter(
-        equipment_id=equipment_id,
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=window.end,
-        starts_at__gt=window.start - MAX_BOOKING_SPAN,
-        ends_at__gt=window.start,
-    ).values_list("starts_at", "ends_at")
-    return [Interval(start, end) for start, end in rows]
+    """Active bookings of the machine overlapping the window (one query, plain SQL: a hot
+    read; who booked is omitted)."""
+    params = (
+        equipment_id,
+        *(status.value for status in ACTIVE_BOOKING_STATUSES),
+        window.end,
+        window.start - MAX_BOOKING_SPAN,
+        window.start,
+    )
+    rows = await rawsql.fetch(_BUSY_SQL, params)
+    return [Interval(as_datetime(start), as_datetime(end)) for start, end in rows]

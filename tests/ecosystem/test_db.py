@@ -74,3 +74,45 @@ async def test_every_declared_index_exists_after_the_migrations(app, settings):
                 if tuple(column(name) for name in index) not in present:
                     missing.append((table, index))
     assert not missing, missing
+
+
+async def test_hand_written_reads_load_what_the_orm_loads(app):
+    """`ecosystem.rawsql` on both databases: `?` placeholders, aware datetimes, instances
+    equal field by field to the ORM's, the joined object attached, and the current
+    transaction's uncommitted rows seen."""
+    from ecosystem import rawsql
+    from ecosystem.db import atomic
+    from ecosystem.models import ApiToken, User
+
+    user = await User.create(email="raw@eiu.edu.vn", full_name="Raw Reader", password_hash="x")
+    token = await ApiToken.create(user=user, name="cli", prefix="eco_abc", token_hash="h" * 64)
+    sql = (
+        f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(User, 'u')} FROM api_token t"
+        " JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ? AND t.id >= ?"
+    )
+    [(loaded, owner)] = await rawsql.fetch_models(sql, ("h" * 64, token.id), ApiToken, User)
+    expected = await ApiToken.get(id=token.id).select_related("user")
+    for name in ApiToken._meta.fields_db_projection:
+        assert getattr(loaded, name) == getattr(expected, name), name
+    for name in User._meta.fields_db_projection:
+        assert getattr(owner, name) == getattr(expected.user, name), name
+    assert loaded.created_at.tzinfo is not None
+    assert rawsql.attach(loaded, "user", owner).user.email == "raw@eiu.edu.vn"
+
+    [(created,)] = await rawsql.fetch("SELECT created_at FROM api_token WHERE id = ?", (token.id,))
+    assert rawsql.as_datetime(created) == expected.created_at
+    assert await rawsql.fetch("SELECT id FROM api_token WHERE token_hash = ?", ("none",)) == []
+
+    class Rollback(Exception):
+        pass
+
+    try:
+        async with atomic():
+            await ApiToken.filter(id=token.id).update(name="renamed")
+            rows = await rawsql.fetch("SELECT name FROM api_token WHERE id = ?", (token.id,))
+            assert rows == [("renamed",)]
+            raise Rollback
+    except Rollback:
+        pass
+    rows = await rawsql.fetch("SELECT name FROM api_token WHERE id = ?", (token.id,))
+    assert rows == [("cli",)]

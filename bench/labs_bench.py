@@ -418,14 +418,15 @@ def main() -> int:
         plain.write_text(WRK_SCRIPT)
         bearer = workdir / "bearer.lua"
         bearer.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n' + WRK_SCRIPT)
-        for label, app_url, bare_url, script in (
-            ("week view", app.base + week_path, bare.base + f"/week?start={monday}", plain),
-            ("availability API", app.base + avail_path, bare.base + bare_avail_db, bearer),
-            (
-                "availability API (bare without database)",
+        for label, app_url, bare_url, script, targeted in (
+            ("week view", app.base + week_path, bare.base + f"/week?start={monday}", plain, True),
+            ("availability API", app.base + avail_path, bare.base + bare_avail_db, bearer, True),
+            (  # for information: the whole price of the ORM, validation and middleware
+                "availability vs bare without database",
                 app.base + avail_path,
                 bare.base + bare_avail,
                 bearer,
+                False,
             ),
         ):
             mine, theirs = wrk_pair(app_url, bare_url, args, script, app, bare)
@@ -437,8 +438,8 @@ def main() -> int:
                     f"{mine.rate:.0f}/{theirs.rate:.0f} = {ratio:.2f} "
                     f"(p50 {statistics.median(mine.p50s):.1f} ms, CPU {mine.cpu_ms:.2f} vs "
                     f"{theirs.cpu_ms:.2f} ms/req)",
-                    f">= {RATIO_TARGET}",
-                    ratio >= RATIO_TARGET,
+                    f">= {RATIO_TARGET}" if targeted else "-",
+                    (ratio >= RATIO_TARGET) if targeted else None,
                 )
             )
         for label, path, headers, target in (

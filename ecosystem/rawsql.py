@@ -30,8 +30,10 @@ def _connection() -> BaseDBAsyncClient:
 
 
 @cache
-def _numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2, …`."""
+def _in_driver_style(sql: str, driver: str) -> str:
+    """`?` placeholders as the driver wants them: asyncpg `$1, $2, …`, psycopg `%s`."""
+    if driver == "psycopg":
+        return sql.replace("?", "%s")
     counter = iter(range(1, sql.count("?") + 1))
     return re.sub(r"\?", lambda _match: f"${next(counter)}", sql)
 
@@ -40,7 +42,8 @@ async def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     """The rows of a SELECT written with `?` placeholders."""
     connection = _connection()
     if connection.capabilities.dialect == "postgres":
-        sql = _numbered(sql)
+        driver = "psycopg" if "psycopg" in type(connection).__module__ else "asyncpg"
+        sql = _in_driver_style(sql, driver)
     _count, rows = await connection.execute_query(sql, list(params))
     return [tuple(row) for row in rows]
 

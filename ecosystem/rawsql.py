@@ -89,6 +89,31 @@ def attach(instance: Model, relation: str, related: Model) -> Model:
     return instance
 
 
+@cache
+def _select_with_related(model: type[Model], relation: str) -> str:
+    field = model._meta.fields_map[relation]
+    related = field.related_model  # type: ignore[attr-defined]
+    return (
+        f"SELECT {columns(model, 'm')}, {columns(related, 'r')}"
+        f' FROM "{model._meta.db_table}" m JOIN "{related._meta.db_table}" r'
+        f' ON r."{related._meta.db_pk_column}" = m."{field.source_field}"'  # type: ignore[attr-defined]
+    )
+
+
+async def fetch_one_with_related(
+    model: type[M], relation: str, where: str, params: Sequence[Any]
+) -> M | None:
+    """The first row of `model` matching `where` (on `m.` columns, or `r.` of the related
+    table) with its foreign key `relation` loaded, as `.select_related(relation)` would."""
+    related = model._meta.fields_map[relation].related_model  # type: ignore[attr-defined]
+    sql = f"{_select_with_related(model, relation)} {where}"
+    rows = await fetch_models(sql, params, model, related)
+    if not rows:
+        return None
+    instance, loaded = rows[0]
+    return attach(instance, relation, loaded)  # type: ignore[return-value]
+
+
 def as_datetime(value: datetime | str) -> datetime:
     """A datetime column read by `fetch` (SQLite returns the stored UTC text)."""
     if isinstance(value, str):

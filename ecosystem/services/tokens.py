@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
 from tortoise import timezone
 
@@ -83,21 +82,10 @@ async def revoke_all(user: User, source: str | None = None) -> int:
     return await active.update(revoked_at=timezone.now())
 
 
-@cache
-def _active_token_sql() -> str:
-    return (
-        f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(User, 'u')} FROM api_token t"
-        " JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL"
-    )
-
-
 async def _active_token(token_hash: str) -> ApiToken | None:
     """The unrevoked token with its user (plain SQL: every API request reads it)."""
-    rows = await rawsql.fetch_models(_active_token_sql(), (token_hash,), ApiToken, User)
-    if not rows:
-        return None
-    token, user = rows[0]
-    return rawsql.attach(token, "user", user)
+    where = "WHERE m.token_hash = ? AND m.revoked_at IS NULL"
+    return await rawsql.fetch_one_with_related(ApiToken, "user", where, (token_hash,))
 
 
 async def user_for_bearer(plaintext: str, ip: str = "") -> User:

@@ -51,7 +51,6 @@ from labs.models import (
     Equipment,
     EquipmentRate,
     EquipmentStatus,
-    Lab,
 )
 from labs.pricing import (
     CURRENCY,
@@ -160,21 +159,9 @@ def raise_violations(violations: list[RuleViolation], equipment: Equipment) -> N
 # --- loading and checks --------------------------------------------------------------------
 
 
-@cache
-def _equipment_with_lab_sql() -> str:
-    return (
-        f"SELECT {rawsql.columns(Equipment, 'e')}, {rawsql.columns(Lab, 'l')}"
-        " FROM labs_equipment e JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ?"
-    )
-
-
 async def equipment_with_lab(equipment_id: int) -> Equipment | None:
     """The machine with its lab loaded, as `select_related("lab")` (plain SQL: a hot read)."""
-    rows = await rawsql.fetch_models(_equipment_with_lab_sql(), (equipment_id,), Equipment, Lab)
-    if not rows:
-        return None
-    equipment, lab = rows[0]
-    return rawsql.attach(equipment, "lab", lab)
+    return await rawsql.fetch_one_with_related(Equipment, "lab", "WHERE m.id = ?", (equipment_id,))
 
 
 async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equipment:

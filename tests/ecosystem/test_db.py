@@ -86,18 +86,17 @@ async def test_hand_written_reads_load_what_the_orm_loads(app):
 
     user = await User.create(email="raw@eiu.edu.vn", full_name="Raw Reader", password_hash="x")
     token = await ApiToken.create(user=user, name="cli", prefix="eco_abc", token_hash="h" * 64)
-    sql = (
-        f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(User, 'u')} FROM api_token t"
-        " JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ? AND t.id >= ?"
+    where = "WHERE m.token_hash = ? AND r.email = ?"
+    loaded = await rawsql.fetch_one_with_related(
+        ApiToken, "user", where, ("h" * 64, "raw@eiu.edu.vn")
     )
-    [(loaded, owner)] = await rawsql.fetch_models(sql, ("h" * 64, token.id), ApiToken, User)
     expected = await ApiToken.get(id=token.id).select_related("user")
     for name in ApiToken._meta.fields_db_projection:
         assert getattr(loaded, name) == getattr(expected, name), name
     for name in User._meta.fields_db_projection:
-        assert getattr(owner, name) == getattr(expected.user, name), name
+        assert getattr(loaded.user, name) == getattr(expected.user, name), name
     assert loaded.created_at.tzinfo is not None
-    assert rawsql.attach(loaded, "user", owner).user.email == "raw@eiu.edu.vn"
+    assert await rawsql.fetch_one_with_related(ApiToken, "user", where, ("h" * 64, "x")) is None
 
     [(created,)] = await rawsql.fetch("SELECT created_at FROM api_token WHERE id = ?", (token.id,))
     assert rawsql.as_datetime(created) == expected.created_at

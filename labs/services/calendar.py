@@ -12,6 +12,7 @@ from datetime import UTC
 
 from icalendar import Calendar, Event
 from tortoise import timezone
+from tortoise.exceptions import IntegrityError
 
 from ecosystem.db import atomic
 from ecosystem.errors import NotFound
@@ -38,7 +39,11 @@ async def regenerate_feed(user: User) -> str:
     async with atomic():
         updated = await CalendarFeed.filter(user_id=user.id).update(token_hash=_hash(token))
         if not updated:
-            await CalendarFeed.create(user_id=user.id, token_hash=_hash(token))
+            try:
+                async with atomic():  # a savepoint: the transaction goes on after a clash
+                    await CalendarFeed.create(user_id=user.id, token_hash=_hash(token))
+            except IntegrityError:  # a simultaneous request made the feed first: replace it
+                await CalendarFeed.filter(user_id=user.id).update(token_hash=_hash(token))
     return token
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import UTC
 
+import pytest
 from icalendar import Calendar
+from tortoise.exceptions import IntegrityError
 
 from labs.models import Booking, BookingStatus, CalendarFeed
 from tests.conftest import person
@@ -96,3 +99,23 @@ async def test_calendar_page_needs_sign_in(client):
     response = await client.get("/bookings/calendar")
     assert response.status_code in (302, 303)
     assert "/login" in response.headers["location"]
+
+
+async def test_simultaneous_first_feeds_leave_one_feed_and_no_error(browser, client):
+    """Two clicks on "create my feed" at once: one feed, the last URL shown works, no 500.
+
+    The database holds one feed per person (a second row for the same person is refused)."""
+    user = await person("twice@example.org")
+    await browser.login("twice@example.org")
+    pages = await asyncio.gather(*(browser.post("/bookings/calendar") for _ in range(6)))
+    assert [page.status_code for page in pages] == [200] * 6
+    tokens = [FEED_URL.search(page.text).group(2) for page in pages]
+    [feed] = await CalendarFeed.filter(user_id=user.id)
+    assert feed.token_hash in {hashlib.sha256(token.encode()).hexdigest() for token in tokens}
+    live = [
+        token for token in tokens if (await client.get(f"/calendar/{token}.ics")).status_code == 200
+    ]
+    assert len(live) == 1
+
+    with pytest.raises(IntegrityError):
+        await CalendarFeed.create(user_id=user.id, token_hash="f" * 64)

@@ -49,16 +49,13 @@ async def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
 
 
 @cache
-def columns(model: type[Model], alias: str) -> str:
-    """The model's columns qualified by a table alias, in the order `fetch_models` reads them.
-
-    Only once the ORM is initialised (foreign-key columns are added then).
-    """
+def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{column}"' for column in _column_names(model))
 
 
 @cache
 def _column_names(model: type[Model]) -> tuple[str, ...]:
+    # Foreign-key columns join the model's fields only when the ORM is initialised.
     if not model._meta._inited:
         raise RuntimeError(f"{model.__name__}: the ORM is not initialised")
     return tuple(model._meta.fields_db_projection.values())
@@ -68,50 +65,40 @@ def _instance(model: type[M], values: Sequence[Any]) -> M:
     return model._init_from_db(**dict(zip(_column_names(model), values, strict=True)))
 
 
-async def fetch_models(
-    sql: str, params: Sequence[Any], *models: type[Model]
-) -> list[tuple[Model, ...]]:
-    """Each row as one instance per model, selected in that order with `columns(model, …)`."""
-    loaded = []
-    for row in await fetch(sql, params):
-        instances, offset = [], 0
-        for model in models:
-            width = len(_column_names(model))
-            instances.append(_instance(model, row[offset : offset + width]))
-            offset += width
-        loaded.append(tuple(instances))
-    return loaded
-
-
-def attach(instance: Model, relation: str, related: Model) -> Model:
-    """Set a loaded foreign-key object on an instance, as `select_related` does."""
-    object.__setattr__(instance, f"_{relation}", related)
-    return instance
-
-
 @cache
-def _select_with_related(model: type[Model], relation: str) -> str:
+def _select(model: type[Model], relation: str | None) -> str:
+    table = f'"{model._meta.db_table}" m'
+    if relation is None:
+        return f"SELECT {_columns(model, 'm')} FROM {table}"
     field = model._meta.fields_map[relation]
     related = field.related_model  # type: ignore[attr-defined]
     return (
-        f"SELECT {columns(model, 'm')}, {columns(related, 'r')}"
-        f' FROM "{model._meta.db_table}" m JOIN "{related._meta.db_table}" r'
+        f"SELECT {_columns(model, 'm')}, {_columns(related, 'r')} FROM {table}"
+        f' JOIN "{related._meta.db_table}" r'
         f' ON r."{related._meta.db_pk_column}" = m."{field.source_field}"'  # type: ignore[attr-defined]
     )
 
 
-async def fetch_one_with_related(
-    model: type[M], relation: str, where: str, params: Sequence[Any]
-) -> M | None:
-    """The first row of `model` matching `where` (on `m.` columns, or `r.` of the related
-    table) with its foreign key `relation` loaded, as `.select_related(relation)` would."""
-    related = model._meta.fields_map[relation].related_model  # type: ignore[attr-defined]
-    sql = f"{_select_with_related(model, relation)} {where}"
-    rows = await fetch_models(sql, params, model, related)
-    if not rows:
-        return None
-    instance, loaded = rows[0]
-    return attach(instance, relation, loaded)  # type: ignore[return-value]
+async def select(
+    model: type[M], tail: str, params: Sequence[Any] = (), *, related: str | None = None
+) -> list[M]:
+    """Instances of `model` from `SELECT <its columns> FROM <its table> m <tail>`, loaded as
+    the ORM loads them. With `related`, that foreign key's object is joined as `r` (an inner
+    join: the key must not be null) and set on each instance, as `select_related` does.
+
+    `tail` is the WHERE / ORDER BY / LIMIT part, on `m.` (and `r.`) columns.
+    """
+    rows = await fetch(f"{_select(model, related)} {tail}", params)
+    if related is None:
+        return [_instance(model, row) for row in rows]
+    width = len(_column_names(model))
+    target = model._meta.fields_map[related].related_model  # type: ignore[attr-defined]
+    loaded = []
+    for row in rows:
+        instance = _instance(model, row[:width])
+        object.__setattr__(instance, f"_{related}", _instance(target, row[width:]))
+        loaded.append(instance)
+    return loaded
 
 
 def as_datetime(value: datetime | str) -> datetime:

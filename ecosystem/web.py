@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ecosystem import rawsql
 from ecosystem.errors import NotAuthenticated, NotPermitted
 from ecosystem.i18n import _, get_locale, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
@@ -21,13 +22,17 @@ SESSION_LOCALE = "locale"
 
 
 async def current_user(request: Request) -> User | None:
-    """The signed-in user (one query, cached on the request), or None."""
+    """The signed-in user (one query, cached on the request), or None.
+
+    This and the switcher run on every signed-in page: plain SQL (see `ecosystem.rawsql`).
+    """
     if hasattr(request.state, "user"):
         return request.state.user
     session = request.session
     user = None
-    if (user_id := session.get(SESSION_USER)) is not None:
-        user = await User.get_or_none(id=user_id, is_active=True)
+    if isinstance(user_id := session.get(SESSION_USER), int):
+        found = await rawsql.select(User, "WHERE m.id = ? AND m.is_active = ?", (user_id, True))
+        user = found[0] if found else None
         if user is None or user.session_version != session.get(SESSION_VERSION):
             session.pop(SESSION_USER, None)
             user = None
@@ -57,10 +62,11 @@ async def load_switcher(request: Request) -> None:
     memberships: list[Membership] = []
     if user is not None:
         set_locale(get_locale(), user.timezone)  # dates in the person's own zone
-        memberships = (
-            await Membership.filter(user_id=user.id, status=MembershipStatus.ACTIVE)
-            .select_related("organisation")
-            .order_by("organisation__name")
+        memberships = await rawsql.select(
+            Membership,
+            "WHERE m.user_id = ? AND m.status = ? ORDER BY r.name, m.id",
+            (user.id, MembershipStatus.ACTIVE.value),
+            related="organisation",
         )
     request.state.memberships = memberships
     chosen = request.session.get(SESSION_ORG)

@@ -85,7 +85,8 @@ async def revoke_all(user: User, source: str | None = None) -> int:
 async def _active_token(token_hash: str) -> ApiToken | None:
     """The unrevoked token with its user (plain SQL: every API request reads it)."""
     where = "WHERE m.token_hash = ? AND m.revoked_at IS NULL"
-    return await rawsql.fetch_one_with_related(ApiToken, "user", where, (token_hash,))
+    found = await rawsql.select(ApiToken, where, (token_hash,), related="user")
+    return found[0] if found else None
 
 
 async def user_for_bearer(plaintext: str, ip: str = "") -> User:

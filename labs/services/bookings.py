@@ -18,7 +18,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
@@ -161,7 +160,8 @@ def raise_violations(violations: list[RuleViolation], equipment: Equipment) -> N
 
 async def equipment_with_lab(equipment_id: int) -> Equipment | None:
     """The machine with its lab loaded, as `select_related("lab")` (plain SQL: a hot read)."""
-    return await rawsql.fetch_one_with_related(Equipment, "lab", "WHERE m.id = ?", (equipment_id,))
+    found = await rawsql.select(Equipment, "WHERE m.id = ?", (equipment_id,), related="lab")
+    return found[0] if found else None
 
 
 async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equipment:
@@ -234,18 +234,10 @@ class Price:
     category: str
 
 
-@cache
-def _rates_sql() -> str:
-    return (
-        f"SELECT {rawsql.columns(EquipmentRate, 'r')} FROM labs_equipment_rate r"
-        " WHERE r.equipment_id = ? ORDER BY r.rate_per_hour, r.id"
-    )
-
-
 async def equipment_rates(equipment_id: int) -> list[EquipmentRate]:
     """The machine's rates, cheapest first (plain SQL: every machine page reads them)."""
-    rows = await rawsql.fetch_models(_rates_sql(), (equipment_id,), EquipmentRate)
-    return [rate for (rate,) in rows]
+    where = "WHERE m.equipment_id = ? ORDER BY m.rate_per_hour, m.id"
+    return await rawsql.select(EquipmentRate, where, (equipment_id,))
 
 
 async def price_quote(user: User, equipment: Equipment, start: datetime, end: datetime) -> Price:

@@ -78,7 +78,7 @@ async def test_every_declared_index_exists_after_the_migrations(app, settings):
 
 async def test_hand_written_reads_load_what_the_orm_loads(app):
     """`ecosystem.rawsql` on both databases: `?` placeholders, aware datetimes, instances
-    equal field by field to the ORM's, the joined object attached, and the current
+    equal field by field to the ORM's, the joined object set, and the current
     transaction's uncommitted rows seen."""
     from ecosystem import rawsql
     from ecosystem.db import atomic
@@ -87,16 +87,16 @@ async def test_hand_written_reads_load_what_the_orm_loads(app):
     user = await User.create(email="raw@eiu.edu.vn", full_name="Raw Reader", password_hash="x")
     token = await ApiToken.create(user=user, name="cli", prefix="eco_abc", token_hash="h" * 64)
     where = "WHERE m.token_hash = ? AND r.email = ?"
-    loaded = await rawsql.fetch_one_with_related(
-        ApiToken, "user", where, ("h" * 64, "raw@eiu.edu.vn")
-    )
+    [loaded] = await rawsql.select(ApiToken, where, ("h" * 64, "raw@eiu.edu.vn"), related="user")
     expected = await ApiToken.get(id=token.id).select_related("user")
     for name in ApiToken._meta.fields_db_projection:
         assert getattr(loaded, name) == getattr(expected, name), name
     for name in User._meta.fields_db_projection:
         assert getattr(loaded.user, name) == getattr(expected.user, name), name
     assert loaded.created_at.tzinfo is not None
-    assert await rawsql.fetch_one_with_related(ApiToken, "user", where, ("h" * 64, "x")) is None
+    assert await rawsql.select(ApiToken, where, ("h" * 64, "x"), related="user") == []
+    [alone] = await rawsql.select(User, "WHERE m.id = ? AND m.is_active = ?", (user.id, True))
+    assert alone.email == "raw@eiu.edu.vn" and alone.created_at == expected.user.created_at
 
     [(created,)] = await rawsql.fetch("SELECT created_at FROM api_token WHERE id = ?", (token.id,))
     assert rawsql.as_datetime(created) == expected.created_at

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import collections
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -62,6 +63,7 @@ LABS = 35
 RATIO_TARGET = 0.4
 SEARCH_TARGET_MS = 100.0
 CATEGORIES = ("3d_printer", "laser_cutter", "cnc", "pcb_mill", "electronics_bench")
+BENCH_PASSWORD = "bench-password-1"
 
 
 def parse_args() -> argparse.Namespace:
@@ -126,7 +128,7 @@ async def _users(count: int) -> list[tuple[int, str]]:
     from ecosystem.models import ApiToken, User
     from ecosystem.security import hash_password, hash_token
 
-    password = hash_password("bench-password-1")
+    password = hash_password(BENCH_PASSWORD)
     tag = secrets.token_hex(3)
     await User.bulk_create(
         [
@@ -196,6 +198,7 @@ async def _machines(lab_id: int, count: int, offset: int = 0, **rules) -> list[i
 async def populate_sqlite(database_url: str, bookings: int) -> dict:
     from tortoise import Tortoise
 
+    from ecosystem.models import User
     from labs.models import Booking
 
     await _orm(database_url)
@@ -228,7 +231,8 @@ async def populate_sqlite(database_url: str, bookings: int) -> dict:
                 )
             )
         await Booking.bulk_create(rows, batch_size=2000)
-        return {"machine": main[0], "token": token}
+        email = (await User.get(id=user_id)).email
+        return {"machine": main[0], "token": token, "email": email}
     finally:
         await Tortoise.close_connections()
 
@@ -247,6 +251,20 @@ def p50_sequential(url: str, count: int, headers: dict | None = None) -> tuple[f
             if n >= 5:
                 times.append(elapsed * 1000)
     return statistics.median(times), errors
+
+
+def session_cookie(base: str, email: str) -> str:
+    """Sign in through the login form; the session cookie as a `Cookie` header value."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        if csrf is None:
+            raise SystemExit("login page: no CSRF token")
+        fields = {"email": email, "password": BENCH_PASSWORD, "csrf_token": csrf.group(1)}
+        client.post("/login", data=fields)
+        if client.get("/account").status_code != 200:
+            raise SystemExit("the bench user could not sign in")
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def wrk_pair(app_url, bare_url, args, script, app_server, bare_server):
@@ -418,8 +436,18 @@ def main() -> int:
         plain.write_text(WRK_SCRIPT)
         bearer = workdir / "bearer.lua"
         bearer.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n' + WRK_SCRIPT)
+        signed_in = workdir / "signed_in.lua"
+        cookie = session_cookie(app.base, data["email"])
+        signed_in.write_text(f'wrk.headers["Cookie"] = "{cookie}"\n' + WRK_SCRIPT)
         for label, app_url, bare_url, script, targeted in (
             ("week view", app.base + week_path, bare.base + f"/week?start={monday}", plain, True),
+            (
+                "week view, signed in",
+                app.base + week_path,
+                bare.base + f"/week?start={monday}",
+                signed_in,
+                True,
+            ),
             ("availability API", app.base + avail_path, bare.base + bare_avail_db, bearer, True),
             (  # for information: the whole price of the ORM, validation and middleware
                 "availability vs bare without database",

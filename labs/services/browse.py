@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
+from ecosystem import rawsql
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.models import User
@@ -466,10 +467,13 @@ async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> li
 
     The day and times are each lab's local wall-clock time.
     """
-    machines = Equipment.filter(lab__is_published=True, status=EquipmentStatus.AVAILABLE)
+    # Plain SQL (see ecosystem.rawsql): a thousand machines through the ORM cost ~40 ms.
+    where = "JOIN labs_lab l ON l.id = m.lab_id WHERE l.is_published = ? AND m.status = ?"
+    params: list = [True, EquipmentStatus.AVAILABLE.value]
     if query.category is not None:
-        machines = machines.filter(category=query.category)
-    candidates = await machines.order_by("lab__name", "name", "id")
+        where += " AND m.category = ?"
+        params.append(query.category.value)
+    candidates = await rawsql.select(Equipment, f"{where} ORDER BY l.name, m.name, m.id", params)
     if not candidates:
         return []
     # The few labs once each, not one copy per machine (a join builds a Lab per row).
@@ -483,21 +487,8 @@ async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> li
     )
     ids = [machine.id for machine in candidates]
     lab_ids = {machine.lab.id for machine in candidates}
-    busy: dict[int, list[Interval]] = defaultdict(list)
-    for equipment_id, start, end in await Booking.filter(
-        equipment_id__in=ids,
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=wide.end,
-        starts_at__gt=wide.start - schedule.MAX_BOOKING_SPAN,
-        ends_at__gt=wide.start,
-    ).values_list("equipment_id", "starts_at", "ends_at"):
-        busy[equipment_id].append(Interval(start, end))
-    blackouts: dict[int, list[Interval]] = defaultdict(list)
-    for equipment_id, start, end in await Blackout.filter(
-        equipment_id__in=ids, starts_at__lt=wide.end, ends_at__gt=wide.start
-    ).values_list("equipment_id", "starts_at", "ends_at"):
-        if start < end:
-            blackouts[equipment_id].append(Interval(start, end))
+    busy = await schedule.busy_by_machine(ids, wide)
+    blackouts = await schedule.blackouts_by_machine(ids, wide)
     hours = await schedule.weekly_hours(lab_ids)
     closures = await schedule.closed_days(lab_ids, wide)
     now = timezone.now()

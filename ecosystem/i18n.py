@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -125,9 +125,18 @@ _ = gettext
 
 def format_money(amount: int, currency: str = "VND") -> str:
     """Amount in the currency's minor unit (VND has none)."""
-    return format_currency(
-        amount, currency, locale=_babel_locale(get_locale()), currency_digits=True
-    )
+    return _formatted_money(amount, currency, get_locale())
+
+
+# Babel reads its patterns on every call; pages show the same few figures again and again.
+@lru_cache(maxsize=4096)
+def _formatted_money(amount: int, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=_babel_locale(locale), currency_digits=True)
+
+
+@lru_cache(maxsize=4096)
+def _formatted_number(value: float | int, locale: str) -> str:
+    return format_decimal(value, locale=_babel_locale(locale))
 
 
 @cache
@@ -136,7 +145,7 @@ def _babel_locale(locale: str) -> Locale:
 
 
 def format_number(value: float | int) -> str:
-    return format_decimal(value, locale=_babel_locale(get_locale()))
+    return _formatted_number(value, get_locale())
 
 
 def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None = None) -> str:

@@ -5,9 +5,11 @@
    34 more labs for 1,000 machines in all, a user and an API token. The real app
    (``python -m ecosystem serve``, one worker) and ``bench/bare_app.py`` get the same wrk
    load for the lab week view (``/equipment/{id}/week?start=…`` as a plain link: the whole
-   machine page) against the bare ``/week`` grid page, and for the availability API
-   (``/api/v1/equipment/{id}/availability``, bearer token) against the bare ``/availability``
-   JSON. Target: app ≥ 0.4 × bare requests/s. Then p50 of ``--sequential`` one-at-a-time
+   machine page, anonymous and signed in) against the bare ``/week`` grid page, and for the
+   availability API (``/api/v1/equipment/{id}/availability``, bearer token) against the bare
+   ``/equipment/{id}/availability``, which does the same reads in raw SQL (and, for
+   information, against ``/availability``, the same JSON from memory). Target: app ≥ 0.4 ×
+   bare requests/s. Then p50 of ``--sequential`` one-at-a-time
    requests for each page and for the cross-lab search ``/labs/search`` over the 1,000
    machines (target: p50 < 100 ms).
 2. PostgreSQL (``--pg``, a throwaway database ``labs_bench_<random>``, dropped at the end):

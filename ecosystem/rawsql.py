@@ -100,7 +100,8 @@ async def select(
     the ORM loads them. With `related`, that foreign key's object is joined as `r` (an inner
     join: the key must not be null) and set on each instance, as `select_related` does.
 
-    `tail` is the WHERE / ORDER BY / LIMIT part, on `m.` (and `r.`) columns.
+    `tail` is the rest of the statement (other JOINs, WHERE, ORDER BY, LIMIT); the model's
+    table is `m`, the related one `r`.
     """
     rows = await fetch(f"{_select(model, related)} {tail}", params)
     if related is None:

@@ -19,14 +19,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from tortoise import connections, fields
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 M = TypeVar("M", bound=Model)
-
-
-def _connection() -> BaseDBAsyncClient:
-    return connections.get("default")
 
 
 @cache
@@ -40,7 +35,7 @@ def _in_driver_style(sql: str, driver: str) -> str:
 
 async def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     """The rows of a SELECT written with `?` placeholders."""
-    connection = _connection()
+    connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         driver = "psycopg" if "psycopg" in type(connection).__module__ else "asyncpg"
         sql = _in_driver_style(sql, driver)

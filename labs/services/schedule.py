@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ecosystem import cache, rawsql
 from ecosystem.i18n import DEFAULT_TIMEZONE
-from ecosystem.rawsql import as_datetime
 from labs.availability import ClosedDays, WeeklyHours, opening_intervals
 from labs.intervals import Interval, as_utc
 from labs.models import ACTIVE_BOOKING_STATUSES, Closure, Lab, OpeningHours
@@ -154,66 +153,62 @@ def _parse_calendar(text: str) -> tuple[WeeklyHours, list[ClosedDays]]:
     return hours, closures  # type: ignore[return-value]
 
 
-_BLACKOUTS_SQL = (
-    "SELECT starts_at, ends_at FROM labs_blackout"
-    " WHERE equipment_id = ? AND starts_at < ? AND ends_at > ?"
-)
-_BUSY_SQL = (
-    "SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ?"
-    f" AND status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
+# Overlap with a window; active bookings also bounded below by MAX_BOOKING_SPAN.
+_BLACKOUT_OVERLAP = "starts_at < ? AND ends_at > ?"
+_BUSY_OVERLAP = (
+    f"status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
     " AND starts_at < ? AND starts_at > ? AND ends_at > ?"
 )
+_BLACKOUTS_SQL = (
+    f"SELECT starts_at, ends_at FROM labs_blackout WHERE equipment_id = ? AND {_BLACKOUT_OVERLAP}"
+)
+_BUSY_SQL = (
+    f"SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ? AND {_BUSY_OVERLAP}"
+)
+_BLACKOUTS_MANY_SQL = (
+    f"SELECT equipment_id, starts_at, ends_at FROM labs_blackout WHERE {_BLACKOUT_OVERLAP}"
+)
+_BUSY_MANY_SQL = f"SELECT equipment_id, starts_at, ends_at FROM labs_booking WHERE {_BUSY_OVERLAP}"
+
+
+def _blackout_params(window: Interval) -> tuple:
+    return (window.end, window.start)
+
+
+def _busy_params(window: Interval) -> tuple:
+    statuses = (status.value for status in ACTIVE_BOOKING_STATUSES)
+    return (*statuses, window.end, window.start - MAX_BOOKING_SPAN, window.start)
+
+
+def _interval(start: datetime | str, end: datetime | str) -> Interval | None:
+    """A row's span (None when empty)."""
+    start, end = rawsql.as_datetime(start), rawsql.as_datetime(end)
+    return Interval(start, end) if start < end else None
 
 
 async def blackouts_of(equipment_id: int, window: Interval) -> list[Interval]:
     """The machine's blackouts overlapping the window (one query, plain SQL: a hot read)."""
-    rows = await rawsql.fetch(_BLACKOUTS_SQL, (equipment_id, window.end, window.start))
-    spans = [(as_datetime(start), as_datetime(end)) for start, end in rows]
-    return [Interval(start, end) for start, end in spans if start < end]
+    rows = await rawsql.fetch(_BLACKOUTS_SQL, (equipment_id, *_blackout_params(window)))
+    return [span for start, end in rows if (span := _interval(start, end))]
 
 
 async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:
     """Active bookings of the machine overlapping the window (one query, plain SQL: a hot
     read; who booked is omitted)."""
-    params = (
-        equipment_id,
-        *(status.value for status in ACTIVE_BOOKING_STATUSES),
-        window.end,
-        window.start - MAX_BOOKING_SPAN,
-        window.start,
-    )
-    rows = await rawsql.fetch(_BUSY_SQL, params)
-    return [Interval(as_datetime(start), as_datetime(end)) for start, end in rows]
+    rows = await rawsql.fetch(_BUSY_SQL, (equipment_id, *_busy_params(window)))
+    return [span for start, end in rows if (span := _interval(start, end))]
 
 
 async def busy_by_machine(equipment_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
     """`busy_of` for many machines at once (one query)."""
-    params = (
-        *(status.value for status in ACTIVE_BOOKING_STATUSES),
-        window.end,
-        window.start - MAX_BOOKING_SPAN,
-        window.start,
-    )
-    return await _intervals_by_machine(_BUSY_MANY_SQL, equipment_ids, params)
+    return await _intervals_by_machine(_BUSY_MANY_SQL, equipment_ids, _busy_params(window))
 
 
 async def blackouts_by_machine(
     equipment_ids: list[int], window: Interval
 ) -> dict[int, list[Interval]]:
     """`blackouts_of` for many machines at once (one query)."""
-    return await _intervals_by_machine(
-        _BLACKOUTS_MANY_SQL, equipment_ids, (window.end, window.start)
-    )
-
-
-_BUSY_MANY_SQL = (
-    "SELECT equipment_id, starts_at, ends_at FROM labs_booking"
-    f" WHERE status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
-    " AND starts_at < ? AND starts_at > ? AND ends_at > ?"
-)
-_BLACKOUTS_MANY_SQL = (
-    "SELECT equipment_id, starts_at, ends_at FROM labs_blackout WHERE starts_at < ? AND ends_at > ?"
-)
+    return await _intervals_by_machine(_BLACKOUTS_MANY_SQL, equipment_ids, _blackout_params(window))
 
 
 async def _intervals_by_machine(
@@ -224,8 +219,6 @@ async def _intervals_by_machine(
     wanted = set(equipment_ids)
     found: dict[int, list[Interval]] = defaultdict(list)
     for equipment_id, start, end in await rawsql.fetch(sql, params):
-        if equipment_id in wanted:
-            start, end = as_datetime(start), as_datetime(end)
-            if start < end:
-                found[equipment_id].append(Interval(start, end))
+        if equipment_id in wanted and (span := _interval(start, end)):
+            found[equipment_id].append(span)
     return found

@@ -4,7 +4,7 @@ week view, booking through the HTML form, my bookings and cancelling."""
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from urllib.parse import urlencode
 
 from ecosystem.models import MediaFile, Role
@@ -288,9 +288,10 @@ async def test_the_check_in_qr_code_is_for_the_owner_of_an_active_booking(browse
 # --- constant queries ----------------------------------------------------------------------
 
 
-async def _fill(machine, user, count: int) -> None:
+async def _fill(machine, user, count: int, first_day: date) -> None:
+    """`count` one-hour bookings, ten a day from `first_day` on (the week the test shows)."""
     for index in range(count):
-        day = local_day(7 + index // 10)
+        day = first_day + timedelta(days=index // 10)
         await book_directly(machine, user, at(day, 8 + index % 10), at(day, 9 + index % 10))
 
 
@@ -313,7 +314,7 @@ async def test_lab_page_and_week_view_run_constant_queries(client, count_queries
         return len(lab_queries.statements), len(week_queries.statements)
 
     few = await measure()
-    await _fill(machines[0], user, 40)
+    await _fill(machines[0], user, 40, monday)
     for n in range(5):
         await make_equipment(lab, f"More {n}", EquipmentCategory.CNC)
         await Closure.create(lab=lab, first_day=local_day(40 + n), last_day=local_day(40 + n))

@@ -10,7 +10,32 @@ from collections.abc import Awaitable, Callable
 
 from ecosystem.errors import NotPermitted
 from ecosystem.i18n import _
-from ecosystem.models import Membership, MembershipStatus, Organisation, Role, User
+from ecosystem.models import Membership, MembershipStatus, Organisation, Role, User, Verification
+
+# --- the trust model (DESIGN.md §3): every power needs a verified identity, and every
+# institutional power a verified organisation. Each package's permission module calls these.
+
+
+def has_verified_identity(user: User | None) -> bool:
+    """An active account whose e-mail address has been verified."""
+    return bool(user and user.is_active and user.is_verified)
+
+
+def is_verified_organisation(organisation: Organisation | None) -> bool:
+    """An organisation a platform admin has verified (pending, rejected and unverified are not)."""
+    return organisation is not None and organisation.verification == Verification.VERIFIED
+
+
+def ensure_verified_identity(user: User | None) -> None:
+    if not has_verified_identity(user):
+        raise NotPermitted(_("Verify your e-mail address first: this needs a verified account."))
+
+
+def ensure_verified_organisation(organisation: Organisation | None) -> None:
+    if not is_verified_organisation(organisation):
+        raise NotPermitted(
+            _("This needs an organisation that the platform administrators have verified.")
+        )
 
 
 async def role_in(user: User | None, organisation_id: int) -> Role | None:

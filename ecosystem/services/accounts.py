@@ -54,6 +54,18 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+async def verified_user_by_email(email: str) -> User | None:
+    """The active account that has verified this very address, or None.
+
+    Every role, invitation or grant addressed to an e-mail goes through this lookup: an account
+    that merely registered the address (never verified) must not receive what was meant for its
+    owner. Callers keep an invitation waiting when this returns None.
+    """
+    return await User.get_or_none(
+        email=normalise_email(email), is_active=True, email_verified_at__isnull=False
+    )
+
+
 def password_problem(password: str, email: str = "") -> str | None:
     """A translated reason the password is too weak, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:

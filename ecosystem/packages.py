@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from ecosystem.models import Payment, User
 
 
+# Organisation ids → for each, the drafts it waits to publish: (translated kind, title) pairs.
+PendingPublications = Callable[[Sequence[int]], Awaitable[dict[int, list[tuple[str, str]]]]]
+
+
 @dataclass
 class DashboardPanel:
     """One package's part of a signed-in user's personal dashboard (`/dashboard`).
@@ -79,6 +83,9 @@ class DomainPackage:
     indicator_titles: Mapping[str, str] = field(default_factory=dict)
     # Subject kind (e.g. `labs.booking`) → what happens to it when its payment changes.
     payment_handlers: dict[str, PaymentHandler] = field(default_factory=dict)
+    # What organisations that a platform admin has not verified yet are waiting to publish
+    # (labs, programmes, calls, contests…), shown on the admin's verification page.
+    pending_publications: PendingPublications | None = None
 
     @property
     def migrations_module(self) -> str:

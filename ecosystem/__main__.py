@@ -122,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 workers=args.workers,
                 reload=args.reload,
-                proxy_headers=True,
+                # The app reads X-Forwarded-For itself, only from FORWARDED_ALLOW_IPS
+                # (ecosystem.middleware.ClientAddressMiddleware): uvicorn must not rewrite
+                # the client address first (it trusts 127.0.0.1 by default).
+                proxy_headers=False,
             )
         elif args.command == "worker":
             from ecosystem.worker import build_worker

@@ -20,7 +20,12 @@ from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
 from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
 from ecosystem.i18n import _
-from ecosystem.middleware import CSRFMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from ecosystem.middleware import (
+    ClientAddressMiddleware,
+    CSRFMiddleware,
+    LocaleMiddleware,
+    SecurityHeadersMiddleware,
+)
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     exempt = ALWAYS_EXEMPT + tuple(p for pkg in packages for p in pkg.csrf_exempt_prefixes)
     middleware = [
+        Middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips),
         Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
         Middleware(
             SessionMiddleware,

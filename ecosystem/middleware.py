@@ -1,7 +1,9 @@
-"""ASGI middleware: locale per request, CSRF protection, security headers."""
+"""ASGI middleware: the client's address, locale per request, CSRF protection, security
+headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Sequence
 
@@ -20,6 +22,68 @@ LOCALE_COOKIE = "lang"
 
 
 API_LOCALE_CHOSEN = "ecosystem.api_locale_chosen"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
+    """`FORWARDED_ALLOW_IPS` entries (addresses or CIDR networks) as networks; a typo fails
+    at start-up rather than silently trusting nobody (or everybody)."""
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+
+
+def _is_trusted(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: str, networks: Sequence[IPNetwork]) -> str:
+    """The client's address for a request from `peer` carrying `X-Forwarded-For`.
+
+    Only a trusted peer's header is believed. Each proxy appends the address it received the
+    request from, so the header is read from the right: the first address that is not itself
+    a trusted proxy is the client. Whatever a client wrote at the left end is ignored, so
+    rotating fake addresses there changes nothing.
+    """
+    if not forwarded_for or not _is_trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where an address should be: trust nothing of it
+    return hops[0] if hops else peer  # every hop is a trusted proxy: the farthest one
+
+
+class ClientAddressMiddleware:
+    """Sets `scope["client"]` (and the scheme) from a trusted proxy's forwarded headers.
+
+    `FORWARDED_ALLOW_IPS` lists the proxies (default: none, so the headers are ignored and the
+    direct peer is the client). uvicorn's own proxy-header handling is switched off in
+    `python -m ecosystem serve`, so this is the one place that decides.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[str] = ()) -> None:
+        self.app = app
+        self.networks = parse_networks(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.networks and scope["type"] in ("http", "websocket") and scope.get("client"):
+            peer_host, peer_port = scope["client"]
+            headers = Headers(scope=scope)
+            forwarded = ",".join(headers.getlist("x-forwarded-for"))
+            if forwarded and _is_trusted(peer_host, self.networks):
+                client = forwarded_client(peer_host, forwarded, self.networks)
+                scope = {**scope, "client": (client, 0 if client != peer_host else peer_port)}
+                proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+                if proto in ("http", "https") and scope["type"] == "http":
+                    scope["scheme"] = proto
+        await self.app(scope, receive, send)
 
 
 class LocaleMiddleware:

@@ -73,7 +73,8 @@ class User(Model):
     email_verified_at = fields.DatetimeField(null=True)
     is_active = fields.BooleanField(default=True)
     is_platform_admin = fields.BooleanField(default=False)
-    # Bumped on password change or deactivation: every older session cookie stops working.
+    # Counts the times every session was ended at once (password reset, "sign out
+    # everywhere", deactivation). The sessions themselves are `UserSession` rows.
     session_version = fields.IntField(default=0)
     avatar: fields.ForeignKeyNullableRelation[MediaFile] = fields.ForeignKeyField(
         "ecosystem.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
@@ -200,13 +201,43 @@ class ApiToken(Model):
     name = fields.CharField(max_length=100)
     prefix = fields.CharField(max_length=12)
     source = fields.CharField(max_length=8, default="manual")  # manual | login
+    # "full", or "read": only GET and HEAD requests (403 on any other method).
+    scope = fields.CharField(max_length=8, default="full")
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)  # refused from then on (401)
     revoked_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_token"
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == "read"
+
+
+class UserSession(Model):
+    """One signed-in browser, ended on the server at sign-out.
+
+    The signed cookie carries only a random key; its SHA-256 is stored here. Signing out, a
+    password reset or "sign out everywhere" sets `revoked_at`: a replayed cookie is anonymous.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    key_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    user_agent = fields.CharField(max_length=200, default="")
+    ip = fields.CharField(max_length=45, default="")
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "user_session"
+        indexes = (("user_id", "revoked_at"),)
 
 
 class AuditEvent(Model):

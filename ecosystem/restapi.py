@@ -75,6 +75,8 @@ def api_route(
 
 
 def client_ip(request: Request) -> str:
+    """The client's address: the direct peer, or the one a trusted proxy forwarded (see
+    `ecosystem.middleware.ClientAddressMiddleware`, which sets it for the whole request)."""
     return request.client.host if request.client else ""
 
 
@@ -86,9 +88,11 @@ async def api_user(request: Request) -> User:
     scheme, _sep, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthenticated(_("Send an API token as 'Authorization: Bearer <token>'."))
-    user = await tokens.user_for_bearer(value.strip(), ip=client_ip(request))
+    token = await tokens.token_for_bearer(value.strip(), ip=client_ip(request))
+    user = token.user
     if not request.scope.get(API_LOCALE_CHOSEN):
         set_locale(user.locale, user.timezone)  # messages in the caller's own language
+    tokens.ensure_allows(token, request.method)
     request.state.api_user = user
     return user
 

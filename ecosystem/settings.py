@@ -32,9 +32,16 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     default_timezone: str = "Asia/Ho_Chi_Minh"
     default_locale: str = "vi"
-    login_attempts_per_account: int = 5
+    # Sign-in throttle (ecosystem.services.throttle): wrong passwords per (address, account)
+    # pair and per address in the window, then growing; the account-wide ceiling per
+    # `login_ceiling_seconds`, from every address, is much higher and e-mails the owner.
+    login_attempts_per_pair: int = 5
     login_attempts_per_address: int = 20
     login_window_seconds: int = 900
+    login_attempts_per_account: int = 100
+    login_ceiling_seconds: int = 3600
+    # Direct peers (IPs or CIDR networks) whose X-Forwarded-For/-Proto are believed.
+    forwarded_allow_ips: tuple[str, ...] = ()
     packages: tuple[str, ...] = DEFAULT_PACKAGES
     # Without Redis, cron entries run inside the web process (tests switch this off).
     inline_cron: bool = True
@@ -78,6 +85,10 @@ class Settings:
             "stripe_api_base": (env.get("STRIPE_API_BASE") or cls.stripe_api_base).rstrip("/"),
             "payment_hold_minutes": _env_int("PAYMENT_HOLD_MINUTES", cls.payment_hold_minutes),
         }
+        if forwarded := env.get("FORWARDED_ALLOW_IPS", "").strip():
+            values["forwarded_allow_ips"] = tuple(
+                part.strip() for part in forwarded.split(",") if part.strip()
+            )
         if "PACKAGES" in env:
             values["packages"] = tuple(p for p in env["PACKAGES"].split(",") if p.strip())
         values.update(overrides)

@@ -13,10 +13,11 @@ from ecosystem import rawsql
 from ecosystem.errors import NotAuthenticated, NotPermitted
 from ecosystem.i18n import _, get_locale, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
+from ecosystem.restapi import client_ip
+from ecosystem.services import sessions
 from ecosystem.templating import templates
 
-SESSION_USER = "uid"
-SESSION_VERSION = "sv"
+SESSION_KEY = "sid"  # the server-side session's random key (see ecosystem.services.sessions)
 SESSION_ORG = "org"
 SESSION_LOCALE = "locale"
 
@@ -24,20 +25,41 @@ SESSION_LOCALE = "locale"
 async def current_user(request: Request) -> User | None:
     """The signed-in user (one query, cached on the request), or None.
 
-    This and the switcher run on every signed-in page: plain SQL (see `ecosystem.rawsql`).
+    The cookie names a server-side session; a revoked, expired or unknown one is anonymous
+    (and dropped from the cookie). This and the switcher run on every signed-in page: plain
+    SQL (see `ecosystem.rawsql`).
     """
     if hasattr(request.state, "user"):
         return request.state.user
     session = request.session
     user = None
-    if isinstance(user_id := session.get(SESSION_USER), int):
-        found = await rawsql.select(User, "WHERE m.id = ? AND m.is_active = ?", (user_id, True))
-        user = found[0] if found else None
-        if user is None or user.session_version != session.get(SESSION_VERSION):
-            session.pop(SESSION_USER, None)
-            user = None
+    if isinstance(key := session.get(SESSION_KEY), str):
+        user = await sessions.user_for_key(key)
+        if user is None:
+            session.pop(SESSION_KEY, None)
     request.state.user = user
     return user
+
+
+async def sign_in(request: Request, user: User) -> None:
+    """A new server-side session for `user`, named by a fresh cookie (and CSRF token)."""
+    key = await sessions.start(
+        user, ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
+    )
+    request.session.clear()
+    request.session.update({SESSION_KEY: key, SESSION_LOCALE: user.locale})
+    request.state.user = user
+
+
+async def sign_out(request: Request) -> None:
+    """End this browser's session on the server; the cookie keeps only the language."""
+    if isinstance(key := request.session.get(SESSION_KEY), str):
+        await sessions.end(key)
+    locale = request.session.get(SESSION_LOCALE)
+    request.session.clear()
+    if locale:
+        request.session[SESSION_LOCALE] = locale
+    request.state.user = None
 
 
 async def require_user(request: Request) -> User:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from tortoise import timezone
 
-from ecosystem.errors import DomainError, NotPermitted
+from ecosystem.errors import DomainError, Invalid, NotPermitted
 from ecosystem.i18n import _, normalise_locale
 from ecosystem.middleware import LOCALE_COOKIE
 from ecosystem.restapi import client_ip
-from ecosystem.services import accounts, organisations, tokens
+from ecosystem.services import accounts, organisations, sessions, tokens
 from ecosystem.settings import get_settings
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
-    SESSION_VERSION,
     current_user,
     flash,
     form_text,
@@ -24,6 +26,7 @@ from ecosystem.web import (
     render,
     require_user,
     safe_next,
+    sign_in,
 )
 
 
@@ -83,20 +86,48 @@ async def switch_organisation(request: Request) -> Response:
 
 async def api_tokens(request: Request) -> Response:
     user = await require_user(request)
-    context: dict = {"tokens": await tokens.list_tokens(user), "new_token": None, "errors": {}}
+    context: dict = {
+        "tokens": await tokens.list_tokens(user),
+        "new_token": None,
+        "errors": {},
+        "values": {},
+        "now": timezone.now(),
+    }
     if request.method == "POST":
         form = await read_form(request)
+        values = {
+            "name": form_text(form, "name"),
+            "expires_on": form_text(form, "expires_on"),
+            "read_only": form_text(form, "read_only") == "1",
+        }
+        context["values"] = values
         try:
+            expires_on = _parse_day(values["expires_on"], "expires_on")
             _token, plaintext = await tokens.create_token(
-                user, form_text(form, "name"), ip=client_ip(request)
+                user,
+                values["name"],
+                ip=client_ip(request),
+                scope="read" if values["read_only"] else "full",
+                expires_on=expires_on,
             )
         except DomainError as exc:
             context["errors"] = exc.fields or {"name": exc.message}
             return await render(request, "ecosystem/tokens.html", context, exc.status_code)
         context["new_token"] = plaintext
+        context["values"] = {}
         context["tokens"] = await tokens.list_tokens(user)
         return await render(request, "ecosystem/tokens.html", context, 201)
     return await render(request, "ecosystem/tokens.html", context)
+
+
+def _parse_day(raw: str, field: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        message = _("Enter a date as YYYY-MM-DD.")
+        raise Invalid(message, fields={field: message}) from None
 
 
 async def revoke_api_token(request: Request) -> Response:
@@ -106,12 +137,28 @@ async def revoke_api_token(request: Request) -> Response:
     return redirect(request, "/account/tokens")
 
 
-async def sign_out_elsewhere(request: Request) -> Response:
+async def sessions_page(request: Request) -> Response:
+    """Signed-in devices, and what "sign out everywhere" will end, before it is confirmed."""
     user = await require_user(request)
-    request.session[SESSION_VERSION] = await accounts.sign_out_other_sessions(
-        user, ip=client_ip(request)
+    context = {
+        "sessions": await sessions.list_active(user),
+        "active_tokens": await tokens.count_active(user),
+    }
+    return await render(request, "ecosystem/sessions.html", context)
+
+
+async def sign_out_everywhere(request: Request) -> Response:
+    """End every session and revoke every personal token; this browser starts a new session."""
+    user = await require_user(request)
+    organisation = request.session.get(SESSION_ORG)
+    await sessions.sign_out_everywhere(user, ip=client_ip(request))
+    await sign_in(request, user)
+    if organisation is not None:
+        request.session[SESSION_ORG] = organisation
+    flash(
+        request,
+        _("Every other device has been signed out and every API token of yours revoked."),
     )
-    flash(request, _("You have been signed out on every other device."))
     return redirect(request, "/account")
 
 
@@ -121,5 +168,6 @@ routes = [
     Route("/account/organisation", switch_organisation, methods=["POST"]),
     Route("/account/tokens", api_tokens, methods=["GET", "POST"]),
     Route("/account/tokens/{token_id:int}/revoke", revoke_api_token, methods=["POST"]),
-    Route("/account/sessions/revoke", sign_out_elsewhere, methods=["POST"]),
+    Route("/account/sessions", sessions_page, methods=["GET"]),
+    Route("/account/sessions/revoke", sign_out_everywhere, methods=["POST"]),
 ]

@@ -14,8 +14,6 @@ from ecosystem.services import accounts
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
-    SESSION_USER,
-    SESSION_VERSION,
     current_user,
     flash,
     form_text,
@@ -24,14 +22,9 @@ from ecosystem.web import (
     render,
     require_user,
     safe_next,
+    sign_in,
+    sign_out,
 )
-
-
-def sign_in(request: Request, user) -> None:
-    request.session.clear()  # a fresh session (and CSRF token) at each sign-in
-    request.session.update(
-        {SESSION_USER: user.id, SESSION_VERSION: user.session_version, SESSION_LOCALE: user.locale}
-    )
 
 
 async def register(request: Request) -> Response:
@@ -54,7 +47,7 @@ async def register(request: Request) -> Response:
         values.pop("password")
         context = {"values": values, "errors": exc.fields, "message": exc.message, "next": next_url}
         return await render(request, "ecosystem/register.html", context, exc.status_code)
-    sign_in(request, user)
+    await sign_in(request, user)
     flash(request, _("Welcome! We sent a verification link to %(email)s.", email=user.email))
     return redirect(request, next_url)
 
@@ -76,15 +69,12 @@ async def login(request: Request) -> Response:
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    sign_in(request, user)
+    await sign_in(request, user)
     return redirect(request, safe_next(form_text(form, "next"), "/dashboard"))
 
 
 async def logout(request: Request) -> Response:
-    locale = request.session.get(SESSION_LOCALE)
-    request.session.clear()
-    if locale:
-        request.session[SESSION_LOCALE] = locale
+    await sign_out(request)
     flash(request, _("You have signed out."))
     return redirect(request, "/")
 
@@ -133,11 +123,13 @@ async def reset_password(request: Request) -> Response:
     form = await read_form(request)
     token = form_text(form, "token") or token
     try:
-        user = await accounts.reset_password(token, form_text(form, "password"), client_ip(request))
+        user = await accounts.reset_password(
+            token, form_text(form, "password"), client_ip(request), request.app.state.limiter
+        )
     except DomainError as exc:
         context = {"token": token, "errors": exc.fields, "message": exc.message}
         return await render(request, "ecosystem/reset_password.html", context, exc.status_code)
-    sign_in(request, user)
+    await sign_in(request, user)
     flash(request, _("Your password has been changed."))
     return redirect(request, "/account")
 

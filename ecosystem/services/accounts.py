@@ -6,7 +6,6 @@ import asyncio
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
 from ecosystem import i18n
 from ecosystem.db import atomic
@@ -24,7 +23,7 @@ from ecosystem.models import MediaFile, User
 from ecosystem.ratelimit import FailureLimiter
 from ecosystem.schemas import RegistrationIn
 from ecosystem.security import SignedLinks, hash_password, password_needs_rehash, verify_password
-from ecosystem.services import audit, tokens
+from ecosystem.services import audit, sessions, throttle, tokens
 from ecosystem.settings import get_settings
 
 VERIFY_LINK_SECONDS = 3 * 24 * 3600
@@ -162,23 +161,31 @@ async def resend_verification(user: User, limiter: FailureLimiter) -> None:
 
 
 async def authenticate(email: str, password: str, limiter: FailureLimiter, ip: str = "") -> User:
-    """Check credentials under rate limits per account and per client address."""
-    settings = get_settings()
+    """Check credentials under the sign-in throttle (see `ecosystem.services.throttle`):
+    wrong guesses lock out their (address, account) pair and their address, never the owner
+    elsewhere, until the account-wide ceiling, whose reaching is e-mailed to the owner."""
     email = normalise_email(email)
-    window = settings.login_window_seconds
-    per_account = settings.login_attempts_per_account
-    per_address = settings.login_attempts_per_address
-    await limiter.check("login-address", ip, per_address, window)
     # Counted before the password is checked, so parallel guesses cannot outrun the limit.
-    await limiter.reserve("login-account", email, per_account, window)
+    await throttle.before_attempt(limiter, ip, email)
     user = await User.get_or_none(email=email)
     # An unknown email is checked against a dummy hash: it takes as long as a wrong password.
     password_ok = await _verify(user.password_hash if user else None, password)
     if password_ok:
-        await limiter.clear("login-account", email, per_account, window)
+        await throttle.after_success(limiter, ip, email)
     if user is None or not password_ok or not user.is_active:
-        await limiter.record_failure("login-address", ip, per_address, window)
-        await audit.record("login.failed", actor=user, ip=ip, email=email)
+        ceiling_reached = False
+        if not password_ok:
+            ceiling_reached = await throttle.after_failure(limiter, ip, email)
+        async with atomic():
+            await audit.record("login.failed", actor=user, ip=ip, email=email)
+            if ceiling_reached and user is not None and user.is_active:
+                await audit.record("login.ceiling_reached", actor=None, target=user, ip=ip)
+                await send_mail(
+                    user.email,
+                    "login_ceiling",
+                    {"user_name": user.full_name, "ip": ip, "path": "/password/forgot"},
+                    locale=user.locale,
+                )
         if user is not None and password_ok:  # only the password's owner learns this
             raise NotPermitted(_("This account has been deactivated."))
         raise NotAuthenticated(_("Wrong email or password."), code="invalid_credentials")
@@ -222,7 +229,12 @@ async def user_for_reset_token(token: str) -> User:
     return user
 
 
-async def reset_password(token: str, new_password: str, ip: str = "") -> User:
+async def reset_password(
+    token: str, new_password: str, ip: str = "", limiter: FailureLimiter | None = None
+) -> User:
+    """Set a new password from a mailed link. Every session and every personal API token of
+    the account ends (whoever knew the old password may have signed in or made tokens), and
+    the account-wide sign-in ceiling is lifted: the owner has proven the mailbox."""
     user = await user_for_reset_token(token)
     if problem := password_problem(new_password, user.email):
         raise Invalid(problem, fields={"password": problem})
@@ -234,16 +246,19 @@ async def reset_password(token: str, new_password: str, ip: str = "") -> User:
             id=user.id, password_hash=user.password_hash, is_active=True
         ).update(
             password_hash=new_hash,
-            session_version=user.session_version + 1,
             email_verified_at=user.email_verified_at or timezone.now(),  # mailbox proven
         )
         if not changed:
             raise Invalid(
                 _("This reset link is invalid, expired or already used. Ask for a new one.")
             )
-        # Whoever knew the old password may have traded it for API tokens: those go too.
-        await tokens.revoke_all(user, source="login")
-        await audit.record("password.reset", actor=user, target=user, ip=ip)
+        ended = await sessions.end_all(user)
+        revoked = await tokens.revoke_all(user)
+        await audit.record(
+            "password.reset", actor=user, target=user, ip=ip, sessions=ended, tokens=revoked
+        )
+    if limiter is not None:
+        await throttle.forget_account(limiter, user.email)
     await user.refresh_from_db()
     return user
 
@@ -274,26 +289,14 @@ async def set_locale(user: User, locale: str) -> None:
         await user.save(update_fields=["locale"])
 
 
-async def sign_out_other_sessions(user: User, ip: str = "") -> int:
-    """Void every session cookie of the user; returns the new version for this session.
-
-    Sessions are signed cookies, so a stolen one cannot be deleted: it is outdated instead.
-    """
-    async with atomic():
-        await User.filter(id=user.id).update(session_version=F("session_version") + 1)
-        await user.refresh_from_db(fields=["session_version"])
-        await audit.record("sessions.revoked", actor=user, target=user, ip=ip)
-    return user.session_version
-
-
 async def deactivate_user(actor: User, user: User, ip: str = "") -> User:
     if user.id == actor.id:
         raise Invalid(_("You cannot deactivate your own account."))
     async with atomic():
         user.is_active = False
-        user.session_version += 1
-        await user.save(update_fields=["is_active", "session_version"])
-        # Revoked, not just refused: reactivating the account must not revive them.
+        await user.save(update_fields=["is_active"])
+        # Ended, not just refused: reactivating the account must not revive them.
+        await sessions.end_all(user)
         await tokens.revoke_all(user)
         await audit.record("user.deactivated", actor=actor, target=user, ip=ip)
     return user

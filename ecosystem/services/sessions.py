@@ -1,0 +1,91 @@
+"""Server-side sessions: a row per signed-in browser, ended on the server.
+
+The signed cookie (Starlette's SessionMiddleware) carries a random key and nothing secret
+besides; the database keeps the key's SHA-256, the user, when the session started and was
+last seen, and when it was revoked. Any web process can answer for any session (one small
+query per signed-in request, joined with the user), so several processes need no shared
+memory. Signing out revokes the row: a copy of the cookie replayed later is anonymous.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise import timezone
+from tortoise.expressions import F
+
+from ecosystem import rawsql
+from ecosystem.db import atomic
+from ecosystem.models import User, UserSession
+from ecosystem.security import hash_token, new_secret_token
+from ecosystem.services import audit, tokens
+
+# A session not seen for this long is over, whatever the cookie says (the cookie's own
+# max-age is the same 14 days).
+IDLE_LIMIT = timedelta(days=14)
+# Writing "last seen" on every request would turn every page view into a write.
+SEEN_RECORD_INTERVAL = timedelta(minutes=5)
+
+
+async def start(user: User, ip: str = "", user_agent: str = "") -> str:
+    """A new session for `user`; returns the key to put in the signed cookie."""
+    key = new_secret_token()
+    await UserSession.create(
+        user_id=user.id,
+        key_hash=hash_token(key),
+        last_seen_at=timezone.now(),
+        ip=ip[:45],
+        user_agent=user_agent[:200],
+    )
+    return key
+
+
+async def user_for_key(key: str) -> User | None:
+    """The active user of an unrevoked, recently seen session, else None (one query)."""
+    now = timezone.now()
+    found = await rawsql.select(
+        UserSession,
+        "WHERE m.key_hash = ? AND m.revoked_at IS NULL AND r.is_active = ?",
+        (hash_token(key), True),
+        related="user",
+    )
+    if not found or now - (session := found[0]).last_seen_at > IDLE_LIMIT:
+        return None
+    if now - session.last_seen_at > SEEN_RECORD_INTERVAL:
+        await UserSession.filter(id=session.id).update(last_seen_at=now)
+    return session.user
+
+
+async def end(key: str) -> None:
+    """Sign-out: the session with this key is over (nothing happens for an unknown key)."""
+    await UserSession.filter(key_hash=hash_token(key), revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+async def end_all(user: User) -> int:
+    """End every session of the user; how many were open. Run inside the caller's
+    transaction with the audit entry and the tokens' revocation."""
+    ended = await UserSession.filter(user_id=user.id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    await User.filter(id=user.id).update(session_version=F("session_version") + 1)
+    return ended
+
+
+async def list_active(user: User) -> list[UserSession]:
+    cutoff = timezone.now() - IDLE_LIMIT
+    return await UserSession.filter(
+        user_id=user.id, revoked_at__isnull=True, last_seen_at__gt=cutoff
+    ).order_by("-last_seen_at")
+
+
+async def sign_out_everywhere(user: User, ip: str = "") -> tuple[int, int]:
+    """Every session and every personal API token of the user ends (sessions, tokens)."""
+    async with atomic():
+        ended = await end_all(user)
+        revoked = await tokens.revoke_all(user)
+        await audit.record(
+            "sessions.revoked", actor=user, target=user, ip=ip, sessions=ended, tokens=revoked
+        )
+    return ended, revoked

@@ -57,7 +57,8 @@ def forwarded_client(peer: str, forwarded_for: str, networks: Sequence[IPNetwork
                 return str(ipaddress.ip_address(hop))
             except ValueError:
                 return peer  # garbage where an address should be: trust nothing of it
-    return hops[0] if hops else peer  # every hop is a trusted proxy: the farthest one
+    # Every hop is a trusted proxy: the farthest one.
+    return str(ipaddress.ip_address(hops[0])) if hops else peer
 
 
 class ClientAddressMiddleware:

@@ -1,8 +1,28 @@
+"""Server-side sessions (`user_session`), and personal API tokens' expiry and scope.
+
+Existing tokens keep working as before: no expiry, scope "full".
+"""
+
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+
+
+
+class AddColumnWithDefault(ops.AddField):
+    """AddField whose column gets a SQL DEFAULT: tortoise adds NOT NULL columns without one,
+    which SQLite and PostgreSQL refuse on a table that already has rows."""
+
+    def __init__(self, model_name: str, name: str, field, sql: str) -> None:
+        super().__init__(model_name, name, field)
+        self.sql = sql
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if state_editor:
+            await state_editor.client.execute_script(self.sql)
+
 
 class Migration(migrations.Migration):
     dependencies = [('ecosystem', '0003_payments')]
@@ -30,9 +50,10 @@ class Migration(migrations.Migration):
             name='expires_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
-        ops.AddField(
+        AddColumnWithDefault(
             model_name='ApiToken',
             name='scope',
             field=fields.CharField(default='full', max_length=8),
+            sql='ALTER TABLE "api_token" ADD COLUMN "scope" VARCHAR(8) NOT NULL DEFAULT \'full\'',
         ),
     ]

@@ -40,7 +40,9 @@ async def create_token(request: Request) -> Response:
     user = await accounts.authenticate(
         data.email, data.password, request.app.state.limiter, ip=client_ip(request)
     )
-    plaintext = await tokens.issue_login_token(user, ip=client_ip(request))
+    _token, plaintext = await tokens.issue_login_token(
+        user, ip=client_ip(request), scope=data.scope, expires_on=data.expires_on
+    )
     return json_response(TokenOut(token=plaintext))
 
 

@@ -215,7 +215,10 @@ def _operation_document(
         for media_type, schema in operation.extra_content.items():
             success["content"][media_type] = {"schema": schema}
     document["responses"][str(operation.status_code)] = success
-    errors = set(operation.errors) | ({401} if operation.auth or operation.optional_auth else set())
+    authenticated = operation.auth or operation.optional_auth
+    errors = set(operation.errors) | ({401} if authenticated else set())
+    if authenticated and route.api_method not in ("get", "head"):
+        errors.add(403)  # a read-only token (see tokens.ensure_allows)
     for status in sorted(errors):
         document["responses"][str(status)] = {
             "description": ERROR_DESCRIPTIONS[status],

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
 
@@ -29,6 +29,12 @@ class RegistrationIn(Input):
 class TokenRequestIn(Input):
     email: str = Field(max_length=254)
     password: str = Field(max_length=200)
+    scope: Literal["full", "read"] = Field(
+        default="full", description='"read": the token may only make GET and HEAD calls'
+    )
+    expires_on: date | None = Field(
+        default=None, description="The last day (UTC) the token works; none: until revoked"
+    )
 
 
 class OrganisationIn(Input):

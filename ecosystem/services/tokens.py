@@ -48,11 +48,11 @@ async def create_token(
         raise Invalid(_("Unknown token scope."), fields={"scope": _("Unknown token scope.")})
     expires_at = None
     if expires_on is not None:
-        expires_at = datetime.combine(expires_on + timedelta(days=1), time(), tzinfo=UTC)
-        now = timezone.now()
-        if expires_at <= now or expires_at - now > MAX_LIFETIME:
-            message = _("Choose an expiry date from tomorrow to five years ahead.")
+        today = timezone.now().astimezone(UTC).date()
+        if not today <= expires_on <= today + MAX_LIFETIME:
+            message = _("Choose an expiry date from today to five years ahead.")
             raise Invalid(message, fields={"expires_on": message})
+        expires_at = datetime.combine(expires_on + timedelta(days=1), time(), tzinfo=UTC)
     async with atomic():
         active = await ApiToken.filter(
             user_id=user.id, revoked_at__isnull=True, source=source
@@ -146,9 +146,15 @@ def ensure_allows(token: ApiToken, method: str) -> None:
         raise NotPermitted(_("This API token is read-only."))
 
 
-async def issue_login_token(user: User, ip: str = "") -> str:
+async def issue_login_token(
+    user: User, ip: str = "", scope: str = "full", expires_on: date | None = None
+) -> tuple[ApiToken, str]:
     """`POST /api/v1/auth/token`: a new named token per sign-in from a client."""
-    _token, plaintext = await create_token(
-        user, f"API sign-in {timezone.now():%Y-%m-%d %H:%M} UTC", ip=ip, source="login"
+    return await create_token(
+        user,
+        f"API sign-in {timezone.now():%Y-%m-%d %H:%M} UTC",
+        ip=ip,
+        source="login",
+        scope=scope,
+        expires_on=expires_on,
     )
-    return plaintext

@@ -305,12 +305,41 @@ async def test_an_expired_token_is_refused(client, browser):
         assert vi("Expired") in listing.text
 
 
+async def test_the_api_issues_read_only_and_expiring_sign_in_tokens(app, client):
+    await make_user("phat@becamex.com.vn")
+    credentials = {"email": "phat@becamex.com.vn", "password": PASSWORD}
+    with time_machine.travel(datetime(2026, 5, 4, 10, 0, tzinfo=UTC), tick=False):
+        issued = await client.post(
+            TOKEN_URL, json={**credentials, "scope": "read", "expires_on": "2026-05-05"}
+        )
+        assert issued.status_code == 200
+        assert set(issued.json()) == {"token", "token_type"}  # the response keeps its shape
+        token = issued.json()["token"]
+        stored = await ApiToken.get(source="login")
+        assert stored.scope == "read"
+        assert stored.expires_at == datetime(2026, 5, 6, tzinfo=UTC)
+        assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
+        for method, path in write_operations(app)[:3]:
+            refused = await client.request(method, path, headers=bearer(token), json={})
+            assert refused.status_code == 403
+        past = await client.post(TOKEN_URL, json={**credentials, "expires_on": "2026-05-01"})
+        assert past.status_code == 422 and "expires_on" in past.json()["error"]["fields"]
+        far = await client.post(TOKEN_URL, json={**credentials, "expires_on": "9999-12-31"})
+        assert far.status_code == 422 and "expires_on" in far.json()["error"]["fields"]
+        scope = await client.post(TOKEN_URL, json={**credentials, "scope": "admin"})
+        assert scope.status_code == 422 and "scope" in scope.json()["error"]["fields"]
+        assert await ApiToken.all().count() == 1
+    with time_machine.travel(datetime(2026, 5, 6, 0, 0, tzinfo=UTC), tick=False):
+        assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+
+
 @pytest.mark.parametrize(
     ("expires_on", "message"),
     [
         ("not-a-date", "Enter a date as YYYY-MM-DD."),
-        ("2026-05-03", "Choose an expiry date from tomorrow to five years ahead."),
-        ("2040-01-01", "Choose an expiry date from tomorrow to five years ahead."),
+        ("2026-05-03", "Choose an expiry date from today to five years ahead."),
+        ("2040-01-01", "Choose an expiry date from today to five years ahead."),
+        ("9999-12-31", "Choose an expiry date from today to five years ahead."),
     ],
 )
 async def test_a_bad_expiry_date_is_refused_and_the_form_kept(browser, expires_on, message):

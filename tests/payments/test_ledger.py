@@ -214,3 +214,33 @@ async def test_any_sequence_keeps_the_books_balanced(app, operations):
         found = await CreditAccount.get_or_none(kind=AccountKind.REVENUE, issuer_key=issuer)
         assert (found.balance if found else 0) == revenue[issuer]
     await assert_books_balance()
+
+
+async def test_concurrent_cohort_perks_are_all_or_nothing_within_the_budget(app, backend):
+    from incubator.models import Cohort, Enrolment, Perk, PerkAward, ProgrammeRole
+    from incubator.models import ProgrammeRoleKind as Kind
+    from incubator.services.portfolio import grant_perk, perk_issuer_key
+    from tests.incubator.conftest import organisation, programme, startup
+
+    manager = await person("manager@bbi.vn")
+    prog = await programme(await organisation("Becamex Business Incubator"))
+    await ProgrammeRole.create(programme=prog, user=manager, role=Kind.MANAGER)
+    cohort = await Cohort.create(programme=prog, name="2026", starts_on="2026-01-01")
+    for name in ("Lumi", "GreenFarm"):
+        founder = await person(f"founder@{name.lower()}.vn")
+        made = await startup(name, founder)
+        await Enrolment.create(cohort=cohort, startup=made, enrolled_on="2026-01-01")
+    await cohort.fetch_related("programme")
+    await credits.fund(perk_issuer_key(prog), 700_000)  # three perks for two startups, and a bit
+    perks = [await Perk.create(programme=prog, name=f"P{i}", amount=100_000) for i in range(10)]
+
+    results = await asyncio.gather(
+        *[grant_perk(manager, perk.id, cohort) for perk in perks], return_exceptions=True
+    )
+
+    assert sorted(r if isinstance(r, int) else -1 for r in results) == [-1] * 7 + [2] * 3
+    assert all(isinstance(r, int | credits.BudgetExceeded) for r in results), results
+    for perk in perks:  # never half a cohort
+        assert await PerkAward.filter(perk_id=perk.id).count() in (0, 2)
+    assert await credits.budget_balance(perk_issuer_key(prog)) == 100_000
+    await assert_books_balance()

@@ -449,20 +449,38 @@ class StatementMark(Model):
         unique_together = (("issuer_key", "organisation", "period"),)
 
 
-class CreditAccount(Model):
-    """The credit balance of one user or one organisation, in VND.
+class AccountKind(StrEnum):
+    """Where credit rests (see ecosystem.services.credits for how it moves)."""
 
-    `balance` is the sum of the account's ledger entries: both change in one transaction, the
-    balance by a conditional UPDATE that never lets it go below zero.
+    FUNDING = "funding"  # the platform's source: minus everything admins put into budgets
+    BUDGET = "budget"  # an issuer's budget (`issuer_key`: incubator.programme:3, labs.lab:5)
+    USER = "user"  # a person's balance
+    ORGANISATION = "organisation"  # an organisation's balance
+    REVENUE = "revenue"  # an issuer's takings from credit spent on it (refunds go back out)
+
+
+class CreditAccount(Model):
+    """One account of the double-entry credit ledger, in VND.
+
+    `balance` is the sum of the account's entries: both change in one transaction, the balance
+    by a conditional UPDATE that never lets it go below zero. The funding account alone goes
+    below zero (a CHECK constraint holds it): its balance is minus all the credit put into
+    issuers' budgets, so the balances of all accounts add up to zero.
     """
 
     id = fields.IntField(primary_key=True)
+    # (A SQL default too: accounts of an older database get a kind when the column is added.)
+    kind = fields.CharEnumField(
+        AccountKind, max_length=16, default=AccountKind.USER, db_default=AccountKind.USER
+    )
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "ecosystem.User", related_name=False, null=True, on_delete=fields.CASCADE
     )
     organisation: fields.ForeignKeyNullableRelation[Organisation] = fields.ForeignKeyField(
         "ecosystem.Organisation", related_name=False, null=True, on_delete=fields.CASCADE
     )
+    # A budget's or a revenue account's issuer (`funding` for the funding account).
+    issuer_key = fields.CharField(max_length=60, null=True)
     currency = fields.CharField(max_length=3, default="VND")
     balance = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -470,19 +488,57 @@ class CreditAccount(Model):
     class Meta:
         table = "credit_account"
         # (A unique=True foreign key gets no UNIQUE constraint from tortoise's migrations.)
-        unique_together = (("user",), ("organisation",))
+        unique_together = (("user",), ("organisation",), ("kind", "issuer_key"))
+
+
+class CreditTransfer(Model):
+    """One movement of credit: `amount` leaves `debit_account` and arrives on `credit_account`.
+
+    Each transfer has exactly two entries (-amount and +amount), so the entries of the whole
+    ledger add up to zero. Once per `(source, reference)` when a reference is given.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=16)  # fund|grant|reversal|consume|release|refund|opening
+    amount = fields.BigIntField()
+    debit_account: fields.ForeignKeyRelation[CreditAccount] = fields.ForeignKeyField(
+        "ecosystem.CreditAccount", related_name=False, on_delete=fields.RESTRICT
+    )
+    credit_account: fields.ForeignKeyRelation[CreditAccount] = fields.ForeignKeyField(
+        "ecosystem.CreditAccount", related_name=False, on_delete=fields.RESTRICT
+    )
+    reason = fields.CharField(max_length=300, default="")
+    source = fields.CharField(max_length=40)
+    reference = fields.CharField(max_length=120, null=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    payment_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "credit_transfer"
+        unique_together = (("source", "reference"),)
+        indexes = (("payment_id",),)
 
 
 class CreditEntry(Model):
-    """One line of the append-only credit ledger (positive: credit in, negative: used)."""
+    """One side of a transfer on one account (positive: credit in, negative: out).
+
+    `reference` is kept for entries written before the double-entry ledger (migration 0004);
+    newer entries leave it empty and their transfer holds it.
+    """
 
     id = fields.BigIntField(primary_key=True)
     account: fields.ForeignKeyRelation[CreditAccount] = fields.ForeignKeyField(
         "ecosystem.CreditAccount", related_name="entries", on_delete=fields.CASCADE
     )
+    transfer: fields.ForeignKeyNullableRelation[CreditTransfer] = fields.ForeignKeyField(
+        "ecosystem.CreditTransfer", related_name="entries", null=True, on_delete=fields.CASCADE
+    )
     amount = fields.BigIntField()
     balance_after = fields.BigIntField()
-    kind = fields.CharField(max_length=16)  # grant | consume | refund | release
+    kind = fields.CharField(max_length=16)  # the transfer's kind
     reason = fields.CharField(max_length=300, default="")
     source = fields.CharField(max_length=40)
     reference = fields.CharField(max_length=120, null=True)

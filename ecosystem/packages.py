@@ -63,6 +63,21 @@ class PaymentHandler:
 
 
 @dataclass
+class CreditIssuer:
+    """Something that issues credit out of a budget (a lab, an incubator programme)."""
+
+    key: str  # the budget's issuer key, e.g. labs.lab:3, incubator.programme:2
+    name: str
+    organisation_name: str
+    organisation_verified: bool
+    budget: int = 0  # filled in by ecosystem.services.credits.issuers
+
+
+# Every issuer of a package, for the platform admins' budgets page.
+CreditIssuers = Callable[[], Awaitable[list[CreditIssuer]]]
+
+
+@dataclass
 class DomainPackage:
     """Everything a package contributes. `name` is also its tortoise app label."""
 
@@ -86,6 +101,8 @@ class DomainPackage:
     # What organisations that a platform admin has not verified yet are waiting to publish
     # (labs, programmes, calls, contests…), shown on the admin's verification page.
     pending_publications: PendingPublications | None = None
+    # What issues credit out of a budget that platform admins fund (labs, programmes).
+    credit_issuers: CreditIssuers | None = None
 
     @property
     def migrations_module(self) -> str:

@@ -65,6 +65,11 @@ async def _platform_admin(user: User | None, _target: object = None) -> bool:
     return _is_admin(user)
 
 
+async def _verified_platform_admin(user: User | None, _target: object = None) -> bool:
+    # Funding issuers' budgets moves money: a platform admin with a verified identity.
+    return _is_admin(user) and has_verified_identity(user)
+
+
 async def _org_member_or_platform_admin(user: User | None, organisation: Organisation) -> bool:
     # Platform admins read member lists to verify and moderate; they never manage them.
     return _is_admin(user) or await _org_member(user, organisation)
@@ -77,6 +82,7 @@ RULES: dict[str, Rule] = {
     "organisation.manage_members": _org_admin,  # type: ignore[dict-item]
     "organisation.view_members": _org_member_or_platform_admin,  # type: ignore[dict-item]
     "organisation.verify": _platform_admin,
+    "budget.fund": _verified_platform_admin,
     "user.deactivate": _platform_admin,
     "audit.read": _platform_admin,
     "outbox.read": _platform_admin,

@@ -8,13 +8,14 @@ from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
 from incubator import api, dashboard, jobs
 from incubator.routes import manage, public, startup
-from incubator.services import startups
+from incubator.services import portfolio, startups
 
 
 async def _seed_demo() -> None:
-    from incubator.seed import seed_incubator
+    from incubator.seed import seed_demo_perks, seed_incubator
 
     await seed_incubator()
+    await seed_demo_perks()
 
 
 package = DomainPackage(
@@ -29,6 +30,7 @@ package = DomainPackage(
     seed_demo=_seed_demo,
     nav_links=((N_("Incubator"), "/incubator"),),
     dashboard_panels=(dashboard.panel,),
+    credit_issuers=portfolio.credit_issuers,
     indicators=dashboard.indicators,
     # The keys' titles, and the stage and sector codes of the grouped indicators.
     indicator_titles={

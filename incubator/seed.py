@@ -39,6 +39,7 @@ from incubator.models import (
     Metric,
     Milestone,
     MilestoneStatus,
+    Perk,
     Programme,
     ProgrammeRole,
     ProgrammeRoleKind,
@@ -470,3 +471,35 @@ async def seed_incubator() -> None:
     from incubator.services.reports import materialise
 
     await materialise(timezone.now())
+
+
+PERK_BUDGET = 30_000_000  # VND the platform admins put into the Becamex programme's budget
+PERK_NAME = "Tín dụng phòng lab cho tạo mẫu (Lab credit for prototyping)"
+
+
+async def seed_demo_perks() -> None:
+    """The Becamex programme's demo perk, granted to its 2018 cohort out of a funded budget.
+
+    Idempotent: the budget is funded once (a ledger reference), the perk created once, and a
+    perk is granted at most once per startup.
+    """
+    from ecosystem.services import credits
+    from incubator.services.portfolio import grant_perk, perk_issuer_key
+
+    programme = await Programme.get_or_none(slug=BECAMEX_SLUG).select_related("organisation")
+    manager = await User.get_or_none(email="manager@example.org")
+    if programme is None or manager is None:
+        return
+    await credits.fund(
+        perk_issuer_key(programme),
+        PERK_BUDGET,
+        reason="Demo: the province's support for the Becamex programme",
+        reference=f"demo:budget:{programme.slug}",
+    )
+    perk, _created = await Perk.get_or_create(
+        programme=programme, name=PERK_NAME, defaults={"amount": 2_000_000}
+    )
+    cohort = await Cohort.filter(programme_id=programme.id).order_by("starts_on").first()
+    if cohort is not None:
+        cohort.programme = programme
+        await grant_perk(manager, perk.id, cohort)

@@ -34,6 +34,7 @@ package = DomainPackage(
     seed_demo=_seed_demo,
     nav_links=((N_("Labs"), "/labs"),),
     payment_handlers={payments.SUBJECT_KIND: payments.HANDLER},
+    credit_issuers=payments.credit_issuers,
     dashboard_panels=(dashboard.labs_panel,),
     indicators=dashboard.labs_indicators,
     indicator_titles={**dashboard.INDICATOR_TITLES, **public.CATEGORY_LABELS},

@@ -458,6 +458,13 @@ async def seed_labs() -> None:
         # Payments: half refunded after the deadline, and a welcome credit for the student.
         await Lab.filter(id=becamex.id).update(late_cancellation_refund_percent=50)
         if "student@example.org" in users:
+            # Granted out of the lab's budget, which the platform admins funded.
+            await credits.fund(
+                issuer_key(becamex.id),
+                5_000_000,
+                reason="Demo: the province's support for Becamex FabLab's welcome credit",
+                reference="demo:budget:becamex-fablab",
+            )
             await credits.grant_credit(
                 actor=None,
                 amount=300_000,

@@ -74,7 +74,7 @@ class CreditEntryOut(Output):
     id: int
     amount: int = Field(description="Positive: credit in; negative: used")
     balance_after: int
-    kind: str = Field(description="grant | consume | refund | release")
+    kind: str = Field(description="grant | consume | refund | release | reversal | opening")
     reason: str
     source: str
     created_at: datetime

@@ -36,8 +36,6 @@ from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import (
     BillingPermit,
-    CreditAccount,
-    CreditEntry,
     Membership,
     MembershipStatus,
     Organisation,
@@ -235,7 +233,11 @@ async def create_payment(
             user=None if organisation else user, organisation=organisation
         )
         await credits.consume(
-            account, credit_part, payment_id=payment.id, reason=subject.description
+            account,
+            credit_part,
+            payment_id=payment.id,
+            issuer_key=subject.issuer_key,
+            reason=subject.description,
         )
     if state == PaymentState.PAID:
         payment.receipt_number = await _next_receipt_number(subject.issuer_key)
@@ -325,20 +327,9 @@ async def start_checkout(payment: Payment, customer_email: str) -> str:
 
 
 async def _give_back_credit(payment: Payment, amount: int, kind: str, reference: str) -> None:
-    if amount <= 0:
-        return
-    consumed = await CreditEntry.get_or_none(
-        source="payment", reference=f"payment:{payment.id}:consume"
-    )
-    if consumed is None:
-        return
+    """Credit the payment used goes back from the issuer's revenue to the payer."""
     await credits.give_back(
-        consumed.account_id,  # type: ignore[attr-defined]
-        amount,
-        payment_id=payment.id,
-        kind=kind,
-        reference=reference,
-        reason=payment.description,
+        payment.id, amount, kind=kind, reference=reference, reason=payment.description
     )
 
 
@@ -658,24 +649,7 @@ class _Declined(Exception):
 
 
 async def _take_credit_again(payment: Payment) -> None:
-    if payment.credit_amount <= 0:
-        return
-    released = await CreditEntry.get_or_none(
-        source="payment", reference=f"payment:{payment.id}:release"
-    )
-    if released is None:
-        return
-    account = await CreditAccount.get(id=released.account_id)  # type: ignore[attr-defined]
-    await credits._post(  # noqa: SLF001 - the ledger's own writer, with its own reference
-        account,
-        -payment.credit_amount,
-        kind="consume",
-        reason=payment.description,
-        source="payment",
-        reference=f"payment:{payment.id}:consume-late",
-        actor=None,
-        payment_id=payment.id,
-    )
+    await credits.take_again(payment.id, payment.credit_amount, reason=payment.description)
 
 
 async def _refund_changed(obj: dict[str, Any]) -> str:

@@ -70,6 +70,7 @@ async def _manage_context(user, programme, **extra) -> dict:
         "cohorts": sorted(programme.cohorts, key=lambda c: c.starts_on, reverse=True),
         "metrics": await Metric.filter(programme_id=programme.id).order_by("position"),
         "perks": await portfolio.perks_of(programme),
+        "perk_budget": await portfolio.perk_budget(programme),
         "calls": await applications.ApplicationCall.filter(programme_id=programme.id).order_by(
             "-id"
         ),
@@ -184,6 +185,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
         "stage_chart": stage_chart,
         "mentors": await milestones.mentors_of_programme(cohort.programme.id),
         "perks": await portfolio.perks_of(cohort.programme) if access.manager else [],
+        "perk_budget": await portfolio.perk_budget(cohort.programme) if access.manager else 0,
         "candidates": await _enrol_candidates(cohort) if access.manager else [],
         "today": local_today(),
         "errors": {},
@@ -258,7 +260,12 @@ async def cohort_mentor(request: Request) -> Response:
 async def cohort_perk(request: Request) -> Response:
     user = await require_user(request)
     cohort = await _cohort(request)
-    awarded = await portfolio.grant_perk(user, int_param(request, "perk_id"), cohort)
+    try:
+        awarded = await portfolio.grant_perk(user, int_param(request, "perk_id"), cohort)
+    except DomainError as exc:
+        if isinstance(exc, NotPermitted | NotFound):
+            raise
+        return await cohort_page(request, exc.status_code, message=exc.message)
     flash(
         request,
         ngettext(

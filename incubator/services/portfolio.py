@@ -10,9 +10,15 @@ from datetime import date
 from typing import Any
 
 from ecosystem.db import atomic
-from ecosystem.errors import Conflict, Invalid, NotFound
-from ecosystem.i18n import _
-from ecosystem.models import Organisation, User
+from ecosystem.errors import Invalid, NotFound
+from ecosystem.i18n import _, format_money
+from ecosystem.models import AccountKind, Organisation, User
+from ecosystem.packages import CreditIssuer
+from ecosystem.permissions import (
+    ensure_verified_identity,
+    ensure_verified_organisation,
+    is_verified_organisation,
+)
 from ecosystem.services import audit
 from incubator.models import (
     Cohort,
@@ -183,18 +189,61 @@ def _csv_safe(text: str) -> str:
 # --- perks: lab credit --------------------------------------------------------------------------
 
 
-async def create_perk(actor: User, programme: Programme, name: str, amount: str) -> Perk:
+def perk_issuer_key(programme: Programme) -> str:
+    """The programme's credit budget in the kernel's ledger (funded by platform admins)."""
+    return f"incubator.programme:{programme.id}"
+
+
+async def _ensure_issuer(actor: User, programme: Programme) -> None:
+    """Issuing perks needs a verified manager and a verified host organisation (403)."""
     await ensure_manager(actor, programme)
+    ensure_verified_identity(actor)
+    ensure_verified_organisation(await Organisation.get_or_none(id=programme.organisation_id))  # type: ignore[attr-defined]
+
+
+async def credit_issuers() -> list[CreditIssuer]:
+    """Every programme, as an issuer of perks (for the platform admins' budgets page)."""
+    programmes = await Programme.all().select_related("organisation").order_by("name")
+    return [
+        CreditIssuer(
+            key=perk_issuer_key(p),
+            name=p.name,
+            organisation_name=p.organisation.name,
+            organisation_verified=is_verified_organisation(p.organisation),
+        )
+        for p in programmes
+    ]
+
+
+async def perk_budget(programme: Programme) -> int:
+    """What is left in the programme's credit budget."""
+    from ecosystem.services.credits import budget_balance
+
+    return await budget_balance(perk_issuer_key(programme))
+
+
+async def create_perk(actor: User, programme: Programme, name: str, amount: str) -> Perk:
+    """A perk of `amount` VND per startup: at most what the programme's budget holds now
+    (422 beyond it; each grant is checked against the budget again)."""
+    await _ensure_issuer(actor, programme)
     errors = {}
     if not name.strip():
         errors["name"] = _("Give a name.")
     try:
-        value = int(str(amount).replace(".", "").replace(",", "").replace(" ", ""))
+        value = int(str(amount).replace(".", "").replace(",", "").replace(" ", "")[:16])
         if not 1000 <= value <= 10**10:
             raise ValueError
     except ValueError:
         value = 0
         errors["amount"] = _("Give a whole amount of dong, at least 1,000.")
+    if value:
+        left = await perk_budget(programme)
+        if value > left:
+            errors["amount"] = _(
+                "The programme's budget has %(left)s left: a perk cannot be worth more. "
+                "A platform administrator can top the budget up.",
+                left=format_money(left),
+            )
     if errors:
         raise Invalid(_("Please correct the highlighted fields."), errors)
     return await Perk.create(programme=programme, name=name.strip()[:200], amount=value)
@@ -205,35 +254,58 @@ async def perks_of(programme: Programme) -> list[Perk]:
 
 
 async def grant_perk(actor: User, perk_id: int, cohort: Cohort) -> int:
-    """Credit every enrolled startup of the cohort with the perk, once each. Returns how many
-    startups were credited now (the credits ledger is idempotent on the reference too)."""
+    """Credit every enrolled, verified startup of the cohort with the perk, once each, out of
+    the programme's budget. All or nothing: BudgetExceeded (409) if the budget cannot cover
+    every startup still due, and nothing is granted. Returns how many startups were credited
+    now (the ledger is idempotent on the reference too)."""
+    from ecosystem.services import credits
+
     programme = cohort.programme
-    await ensure_manager(actor, programme)
+    await _ensure_issuer(actor, programme)
     perk = await Perk.get_or_none(id=perk_id, programme_id=programme.id)
     if perk is None:
         raise NotFound(_("Not found."))
-    try:
-        from ecosystem.services.credits import grant_credit
-    except ImportError as exc:  # the payments part of the kernel is not installed
-        raise Conflict(_("Lab credit is not available on this platform yet.")) from exc
-    enrolments = await Enrolment.filter(cohort_id=cohort.id, active=True).select_related("startup")
+    budget = await credits.issuer_account(AccountKind.BUDGET, perk_issuer_key(programme))
     awarded = 0
-    for enrolment in enrolments:
-        startup: Organisation = enrolment.startup
-        async with atomic():
-            award, created = await PerkAward.get_or_create(
-                perk_id=perk.id, startup_id=startup.id, defaults={"awarded_by_id": actor.id}
+    async with atomic():
+        # 1. Lock the budget first: grants of this programme run one after the other.
+        await credits.lock_account(budget)
+        # 2. Under the lock: who is still due (verified startups without this award).
+        enrolments = (
+            await Enrolment.filter(cohort_id=cohort.id, active=True)
+            .select_related("startup")
+            .order_by("startup_id")
+        )
+        done = set(await PerkAward.filter(perk_id=perk.id).values_list("startup_id", flat=True))
+        due = [
+            e.startup
+            for e in enrolments
+            if e.startup.id not in done and is_verified_organisation(e.startup)
+        ]
+        left = await perk_budget(programme)
+        if perk.amount * len(due) > left:
+            message = _(
+                "The programme's budget has %(left)s left, not enough for %(n)d startups "
+                "at %(amount)s each. A platform administrator can top it up.",
+                left=format_money(left),
+                n=len(due),
+                amount=format_money(perk.amount),
             )
-            await grant_credit(
+            raise credits.BudgetExceeded(message)
+        # 3. One award and one transfer per startup.
+        for startup in due:
+            await PerkAward.create(perk_id=perk.id, startup_id=startup.id, awarded_by_id=actor.id)
+            await credits.grant_credit(
                 actor=actor,
                 amount=perk.amount,
                 reason=f"{programme.name}: {perk.name}",
                 source=f"incubator:programme:{programme.id}",
                 reference=f"perk:{perk.id}:{startup.id}",
+                issuer_key=perk_issuer_key(programme),
                 organisation=startup,
                 currency=perk.currency,
             )
-            awarded += int(created)
+            awarded += 1
     await audit.record(
         "incubator.perk_granted", actor=actor, target=perk, cohort=cohort.id, startups=awarded
     )

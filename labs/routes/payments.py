@@ -54,6 +54,7 @@ async def lab_payments(request: Request) -> Response:
         "due": await kernel_payments.payments_due_at_issuer(user, key),
         "statements": await kernel_payments.statements_of_issuer(user, key),
         "issuer_key": key,
+        "budget": await booking_payments.lab_budget(lab),
         "online": kernel_payments.online_payments(),
         "values": values,
         "errors": errors,

@@ -203,24 +203,37 @@ async def staff_lab(actor: User, slug: str) -> Lab:
 async def grant_lab_credit(
     actor: User, lab: Lab, recipient: str, amount_raw: str, reason: str, nonce: str = ""
 ):
-    """Lab staff grant credit to a person (by email) or an organisation (by its web address
-    name, the slug). `nonce` makes a resubmitted form grant once."""
+    """Lab staff grant credit out of the lab's budget to a person (by the e-mail address that
+    person has verified) or a verified organisation (by its web address name, the slug).
+
+    Needs a verified account on the lab's staff and a verified host organisation (403);
+    an unknown or unverified recipient is 422; past the lab's budget 409 (budget_exceeded).
+    `nonce` makes a resubmitted form grant once. Returns the recipient's new entry.
+    """
     from ecosystem.errors import Invalid
     from ecosystem.i18n import _
+    from ecosystem.permissions import ensure_verified_identity, ensure_verified_organisation
     from ecosystem.services import credits
+    from ecosystem.services.accounts import verified_user_by_email
 
     await permissions.ensure(actor, "lab.manage_bookings", lab)
+    ensure_verified_identity(actor)
+    ensure_verified_organisation(await Organisation.get_or_none(id=lab.organisation_id))  # type: ignore[attr-defined]
     recipient = recipient.strip()
-    user = await User.get_or_none(email=recipient.lower()) if "@" in recipient else None
-    organisation = None if user else await Organisation.get_or_none(slug=recipient.lower())
+    user = await verified_user_by_email(recipient) if "@" in recipient else None
+    organisation = None
+    if user is None and "@" not in recipient:
+        organisation = await Organisation.get_or_none(slug=recipient.lower())
     if user is None and organisation is None:
-        message = _("Give the email of a registered person or the short name of an organisation.")
+        message = _(
+            "Give the verified email of a registered person or the short name of an organisation."
+        )
         raise Invalid(message, fields={"recipient": message})
     digits = amount_raw.replace(".", "").replace(",", "").replace(" ", "").strip()
-    if not digits.isdigit():
+    if not digits.isdigit() or len(digits) > 13:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})
-    return await credits.grant_credit(
+    moved = await credits.grant_credit(
         actor=actor,
         amount=int(digits),
         reason=reason,
@@ -229,6 +242,31 @@ async def grant_lab_credit(
         organisation=organisation,
         reference=f"grant:{nonce}" if nonce else "",
     )
+    return await credits.entry_of(moved, moved.credit_account_id)  # type: ignore[attr-defined]
+
+
+async def credit_issuers() -> list:
+    """Every lab, as an issuer of credit (for the platform admins' budgets page)."""
+    from ecosystem.packages import CreditIssuer
+    from ecosystem.permissions import is_verified_organisation
+
+    labs = await Lab.all().select_related("organisation").order_by("name")
+    return [
+        CreditIssuer(
+            key=issuer_key(lab.id),
+            name=lab.name,
+            organisation_name=lab.organisation.name,
+            organisation_verified=is_verified_organisation(lab.organisation),
+        )
+        for lab in labs
+    ]
+
+
+async def lab_budget(lab: Lab) -> int:
+    """What is left in the lab's credit budget."""
+    from ecosystem.services import credits
+
+    return await credits.budget_balance(issuer_key(lab.id))
 
 
 async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:

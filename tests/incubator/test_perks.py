@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecosystem.errors import NotPermitted
+from ecosystem.models import CreditTransfer
 from incubator.models import Perk, PerkAward
 from incubator.services import portfolio
 from tests.incubator.conftest import world
@@ -16,6 +17,7 @@ credits = pytest.importorskip(
 
 async def test_a_perk_credits_each_startup_once(new_browser):
     w = await world()
+    await credits.fund(portfolio.perk_issuer_key(w.programme), 4_000_000)
     manager = new_browser(lang="en")
     await manager.login(w.manager.email)
     added = await manager.post(
@@ -37,9 +39,11 @@ async def test_a_perk_credits_each_startup_once(new_browser):
     assert await credits.balance(organisation=w.other) == 2_000_000
     assert await PerkAward.filter(perk_id=perk.id).count() == 2
     entries = await credits.ledger(organisation=w.startup)
-    assert [(e.source, e.reference) for e in entries] == [
+    transfers = await CreditTransfer.filter(id__in=[e.transfer_id for e in entries])
+    assert [(t.source, t.reference) for t in transfers] == [
         (f"incubator:programme:{w.programme.id}", f"perk:{perk.id}:{w.startup.id}")
     ]
+    assert await credits.budget_balance(portfolio.perk_issuer_key(w.programme)) == 0
 
     cohort = await __import__("incubator.services.programmes", fromlist=["x"]).get_cohort(
         w.cohort.id

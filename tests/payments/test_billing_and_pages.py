@@ -7,6 +7,7 @@ from __future__ import annotations
 from ecosystem.models import Membership, MembershipStatus, Payment, Role
 from ecosystem.services import credits
 from labs.models import LabStaff
+from labs.services.payments import issuer_key
 from tests.conftest import make_organisation, person
 from tests.labs.conftest import bearer, make_host, make_lab
 from tests.payments.conftest import RATE, booking_body, post_event, priced_machine, slot
@@ -135,6 +136,7 @@ async def test_receipts_are_numbered_per_lab_and_shown_only_to_whom_they_concern
     lab_a = await make_lab(name="Becamex FabLab", contact_phone="0274 0000")
     lab_b = await make_lab(await make_host("TDMU", "university"), name="TDMU ICT FabLab")
     payer = await person("lan@becamex.com.vn")
+    await credits.fund("test", 10 * RATE)
     await credits.grant_credit(
         actor=None, amount=10 * RATE, reason="Perk", source="test", user=payer
     )
@@ -177,6 +179,7 @@ async def test_staff_grant_credit_once_per_form_and_set_the_refund_policy(
     staff = await person("staff@becamex.vn")
     await LabStaff.create(lab=lab, user=staff)
     student = await person("lan@eiu.edu.vn")
+    await credits.fund(issuer_key(lab.id), 200_000)  # the platform admins funded the lab
     staff_browser = new_browser()
     await staff_browser.login(staff.email)
     page = await staff_browser.get(f"/labs/{lab.slug}/payments")

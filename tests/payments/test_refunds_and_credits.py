@@ -11,7 +11,7 @@ from tortoise import timezone
 
 from ecosystem import jobs
 from ecosystem.errors import Invalid
-from ecosystem.models import CreditAccount, CreditEntry, Payment, Refund
+from ecosystem.models import AccountKind, CreditAccount, CreditEntry, Payment, Refund
 from ecosystem.services import credits
 from labs.models import Booking, LabStaff
 from tests.labs.conftest import bearer, make_lab, quick_user
@@ -119,15 +119,19 @@ async def test_a_free_booking_past_its_deadline_still_cannot_be_cancelled(client
 
 
 async def assert_ledger_holds() -> None:
+    """Double entry: every balance is its entries, none but the funding one below zero, and
+    the entries of the whole ledger add up to zero."""
     for account in await CreditAccount.all():
-        assert account.balance >= 0
+        assert account.balance >= 0 or account.kind == AccountKind.FUNDING
         assert account.balance == await credits.ledger_sum(account.id)
+    assert sum(await CreditEntry.all().values_list("amount", flat=True)) == 0
 
 
 async def test_credit_pays_first_and_goes_back_to_credit(client, fake_stripe):
     machine = await priced_machine()
     user = await quick_user("lan@becamex.com.vn")
     headers = await bearer(user)
+    await credits.fund("test", 3 * RATE)
     await credits.grant_credit(
         actor=None, amount=3 * RATE, reason="Welcome", source="test", user=user
     )
@@ -163,6 +167,7 @@ async def test_credit_short_of_the_price_leaves_the_rest_to_the_card(client, fak
     machine = await priced_machine()
     user = await quick_user("lan@becamex.com.vn")
     headers = await bearer(user)
+    await credits.fund("test", 50_000)
     await credits.grant_credit(actor=None, amount=50_000, reason="Perk", source="test", user=user)
     start, end = slot()
 
@@ -202,6 +207,7 @@ async def test_paying_all_by_credit_needs_enough_credit(client, fake_stripe):
 
 async def test_grants_are_idempotent_per_reference_even_at_once(app):
     user = await quick_user("founder@startup.vn")
+    await credits.fund("incubator", 500_000)  # one grant's worth: a repeat would be refused
     entries = await asyncio.gather(
         *[
             credits.grant_credit(
@@ -229,6 +235,7 @@ async def test_the_ledger_sum_holds_under_concurrent_bookings(client, fake_strip
     machines = [await priced_machine(lab) for _ in range(8)]
     user = await quick_user("lan@becamex.com.vn")
     headers = await bearer(user)
+    await credits.fund("test", 5 * 2 * RATE)
     await credits.grant_credit(
         actor=None, amount=5 * 2 * RATE, reason="Perk", source="test", user=user
     )
@@ -250,6 +257,8 @@ async def test_the_ledger_sum_holds_under_concurrent_bookings(client, fake_strip
     assert await credits.balance(user=user) == 0
     assert await Booking.all().count() == 5
     await assert_ledger_holds()
-    entries = await CreditEntry.all()
+    entries = await CreditEntry.filter(account__user_id=user.id)
     assert sum(e.amount for e in entries) == 0
     assert len([e for e in entries if e.kind == "consume"]) == 5
+    revenue = await CreditAccount.get(kind=AccountKind.REVENUE, issuer_key=f"labs.lab:{lab.id}")
+    assert revenue.balance == 5 * 2 * RATE  # what was spent went to the lab's revenue

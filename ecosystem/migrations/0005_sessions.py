@@ -25,7 +25,7 @@ class AddColumnWithDefault(ops.AddField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('ecosystem', '0003_payments')]
+    dependencies = [('ecosystem', '0004_ledger')]
 
     initial = False
 

@@ -8,7 +8,7 @@ from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
 from incubator import api, dashboard, jobs
 from incubator.routes import manage, public, startup
-from incubator.services import startups
+from incubator.services import programmes, startups
 
 
 async def _seed_demo() -> None:
@@ -30,6 +30,7 @@ package = DomainPackage(
     nav_links=((N_("Incubator"), "/incubator"),),
     dashboard_panels=(dashboard.panel,),
     indicators=dashboard.indicators,
+    pending_publications=programmes.pending_publications,
     # The keys' titles, and the stage and sector codes of the grouped indicators.
     indicator_titles={
         **dashboard.INDICATOR_TITLES,

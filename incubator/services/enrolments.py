@@ -229,9 +229,8 @@ async def answer(actor: User, access: StartupAccess, enrolment_id: int, accept: 
 
 
 async def _programme_id(enrolment: Enrolment) -> int:
-    return (
-        await Cohort.filter(id=enrolment.cohort_id).values_list("programme_id", flat=True).first()
-    )  # type: ignore[attr-defined,return-value]
+    cohort = await Cohort.get(id=enrolment.cohort_id)  # type: ignore[attr-defined]
+    return cohort.programme_id  # type: ignore[attr-defined]
 
 
 async def leave(actor: User, access: StartupAccess, enrolment_id: int) -> Enrolment:

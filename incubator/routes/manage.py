@@ -23,7 +23,7 @@ from incubator.services import (
     programmes,
     startups,
 )
-from incubator.services.reports import local_today
+from incubator.services.reports import local_today, log_programme_reads
 
 SCHEDULE_FIELDS = (
     "schedule",
@@ -193,6 +193,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     if not access.staff:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
+    await log_programme_reads([row.enrolment.id for row in dashboard.rows], user, "web")
     stage_chart = None
     if dashboard.by_stage:
         stage_chart = bar_chart(
@@ -224,6 +225,7 @@ async def cohort_csv(request: Request) -> Response:
     if not access.staff:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
+    await log_programme_reads([row.enrolment.id for row in dashboard.rows], user, "csv")
     return Response(
         portfolio.cohort_csv(dashboard),
         media_type="text/csv; charset=utf-8",

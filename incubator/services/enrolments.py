@@ -97,6 +97,7 @@ async def offer(actor: User, cohort: Cohort, startup_id: int, metrics_from: str 
             startup_id=startup.id,
             enrolled_on=max(cohort.starts_on, timezone.now().date()),
             status=EnrolmentStatus.OFFERED,
+            active=False,  # in the cohort only once accepted (perks, report requests)
             metrics=keys,
             metrics_from=start,
             offered_at=timezone.now(),

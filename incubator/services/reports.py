@@ -503,6 +503,17 @@ async def time_series(
     return series
 
 
+async def log_programme_reads(enrolment_ids: list[int], actor: User | None, channel: str) -> None:
+    """Programme staff read these enrolments' figures (a cohort dashboard or its export):
+    each read is logged for the startup, like any other."""
+    await EnrolmentRead.bulk_create(
+        [
+            EnrolmentRead(enrolment_id=e, user_id=actor.id if actor else None, channel=channel)
+            for e in enrolment_ids
+        ]
+    )
+
+
 def series_csv(series: list[SeriesMetric]) -> str:
     """period, then one column per metric key; periods in time order."""
     import csv

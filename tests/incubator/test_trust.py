@@ -417,3 +417,42 @@ async def test_pending_publications_lists_drafts_of_pending_organisations(app):
         ]
     }
     assert await package.pending_publications([]) == {}
+
+
+async def test_only_a_verified_owner_or_admin_or_a_platform_admin_answers_an_offer(new_browser):
+    w = await world()
+    second = await Cohort.create(programme=w.programme, name="K9", starts_on=date(2027, 1, 1))
+
+    async def offer() -> Enrolment:
+        return await Enrolment.create(
+            cohort=second,
+            startup=w.startup,
+            enrolled_on=date(2027, 1, 1),
+            status=EnrolmentStatus.OFFERED,
+            metrics=["revenue"],
+        )
+
+    pending = await offer()
+    url = f"/incubator/startups/{w.startup.id}/enrolments/{pending.id}"
+    plain_member = await person("dev@lumi.vn")
+    await member(plain_member, w.startup)  # a member, not an admin: sees the offer only
+    unverified_owner = await person("cofounder@lumi.vn", verified=False)
+    await member(unverified_owner, w.startup, Role.OWNER)
+    for who in (plain_member, unverified_owner, w.manager):
+        session = new_browser(lang="en")
+        await session.login(who.email)
+        assert (await session.post(f"{url}/accept")).status_code == 403, who.email
+    session = new_browser(lang="en")
+    await session.login(plain_member.email)
+    page = (await session.get(f"/incubator/startups/{w.startup.id}")).text
+    assert f'id="enrolment-{pending.id}"' in page and f"{url}/accept" not in page
+    await pending.refresh_from_db()
+    assert pending.status == EnrolmentStatus.OFFERED
+
+    admin = await person("admin@platform.vn", admin=True)
+    session = new_browser(lang="en")
+    await session.login(admin.email)
+    assert (await session.post(f"{url}/decline")).status_code == 303
+    await pending.refresh_from_db()
+    assert pending.status == EnrolmentStatus.DECLINED
+    assert pending.decided_by_id == admin.id  # type: ignore[attr-defined]

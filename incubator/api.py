@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ecosystem.errors import NotPermitted
 from ecosystem.i18n import _
-from ecosystem.models import Organisation
+from ecosystem.models import Organisation, Verification
 from ecosystem.restapi import (
     api_route,
     api_user,
@@ -25,7 +25,7 @@ from ecosystem.restapi import (
     query_params,
 )
 from ecosystem.schemas import organisation_summary
-from incubator.models import Enrolment
+from incubator.models import Enrolment, EnrolmentStatus
 from incubator.permissions import ensure_startup, managed_programme_ids
 from incubator.schemas import (
     CohortOut,
@@ -89,7 +89,9 @@ async def list_startups(request: Request) -> Response:
                     profiles.append(profile)
     enrolled: dict[int, set[int]] = {}
     for startup_id, programme_id in await Enrolment.filter(
-        startup_id__in=[p.organisation_id for p in profiles]  # type: ignore[attr-defined]
+        startup_id__in=[p.organisation_id for p in profiles],  # type: ignore[attr-defined]
+        status=EnrolmentStatus.ACCEPTED,
+        cohort__programme__organisation__verification=Verification.VERIFIED,
     ).values_list("startup_id", "cohort__programme_id"):
         enrolled.setdefault(startup_id, set()).add(programme_id)
     items = [

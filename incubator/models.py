@@ -78,6 +78,16 @@ class Recommendation(StrEnum):
     DECLINE = "decline"
 
 
+class EnrolmentStatus(StrEnum):
+    """An enrolment is the startup's act: offered by the programme, then accepted or declined
+    by the startup (or accepted at once when its own application was admitted); it may leave."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    LEFT = "left"
+
+
 class MilestoneStatus(StrEnum):
     PLANNED = "planned"
     IN_PROGRESS = "in_progress"
@@ -140,6 +150,27 @@ class ProgrammeRole(Model):
     class Meta:
         table = "incubator_programme_role"
         unique_together = (("programme", "user", "role"),)
+
+
+class ProgrammeRoleInvitation(Model):
+    """A role named for an e-mail address that no verified account holds yet: it becomes a
+    `ProgrammeRole` only for the account that verifies this very address (never for one that
+    merely registered it), when that account's roles are next looked up."""
+
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="role_invitations", on_delete=fields.CASCADE
+    )
+    email = fields.CharField(max_length=254, db_index=True)
+    role = fields.CharEnumField(ProgrammeRoleKind, max_length=16)
+    invited_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_programme_role_invitation"
+        unique_together = (("programme", "email", "role"),)
 
 
 class Cohort(Model):
@@ -295,11 +326,44 @@ class Enrolment(Model):
     )
     enrolled_on = fields.DateField()
     active = fields.BooleanField(default=True)
+    # Consent: the programme reads `metrics` (keys) of periods from `metrics_from` on, only
+    # once the startup accepted; after it left, only what was submitted before `left_at`.
+    status = fields.CharEnumField(EnrolmentStatus, max_length=8, default=EnrolmentStatus.OFFERED)
+    metrics = fields.JSONField(default=list)
+    metrics_from = fields.DateField(null=True)  # first day of the start month; None: all
+    offered_at = fields.DatetimeField(null=True)
+    offered_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    accepted_at = fields.DatetimeField(null=True)
+    declined_at = fields.DatetimeField(null=True)
+    left_at = fields.DatetimeField(null=True)
+    decided_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "incubator_enrolment"
         unique_together = (("cohort", "startup"),)
+
+
+class EnrolmentRead(Model):
+    """Every read of a startup's figures by its programme's staff, shown to the startup
+    (the programme's counterpart of `ShareAccess`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="reads", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharField(max_length=8, default="web")  # web | api | csv
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_enrolment_read"
 
 
 class Milestone(Model):

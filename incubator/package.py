@@ -8,7 +8,7 @@ from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
 from incubator import api, dashboard, jobs
 from incubator.routes import manage, public, startup
-from incubator.services import portfolio, startups
+from incubator.services import portfolio, programmes, startups
 
 
 async def _seed_demo() -> None:
@@ -32,6 +32,7 @@ package = DomainPackage(
     dashboard_panels=(dashboard.panel,),
     credit_issuers=portfolio.credit_issuers,
     indicators=dashboard.indicators,
+    pending_publications=programmes.pending_publications,
     # The keys' titles, and the stage and sector codes of the grouped indicators.
     indicator_titles={
         **dashboard.INDICATOR_TITLES,

@@ -33,6 +33,7 @@ from incubator.models import (
     CallStatus,
     Cohort,
     Enrolment,
+    EnrolmentStatus,
     MentorAssignment,
     MentoringSession,
     MentorProfile,
@@ -404,6 +405,11 @@ async def seed_incubator() -> None:
         (cohort_2018, BECAMEX_STARTUPS, 24),
         (cohort_2020, CENTER_STARTUPS, 14),
     ):
+        metric_keys = list(
+            await Metric.filter(programme_id=cohort.programme_id)  # type: ignore[attr-defined]
+            .order_by("position")
+            .values_list("key", flat=True)
+        )
         for entry in entries:
             startup = await _startup(entry)
             owner = None
@@ -420,8 +426,16 @@ async def seed_incubator() -> None:
                     organisation_id=startup.id,
                     defaults={"role": Role.MEMBER, "status": MembershipStatus.ACTIVE},
                 )
+            # Demo enrolments are accepted by the startup (every metric, from the start).
             enrolment = await Enrolment.create(
-                cohort=cohort, startup=startup, enrolled_on=cohort.starts_on
+                cohort=cohort,
+                startup=startup,
+                enrolled_on=cohort.starts_on,
+                status=EnrolmentStatus.ACCEPTED,
+                metrics=metric_keys,
+                metrics_from=cohort.starts_on.replace(day=1),
+                offered_at=timezone.now(),
+                accepted_at=timezone.now(),
             )
             await _reports(enrolment, entry, history[-months:], rng)
             await _milestones(enrolment, owner, today, rng)

@@ -10,14 +10,20 @@ from starlette.routing import Route
 from ecosystem.charts import bar_chart
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
-from ecosystem.models import Organisation
 from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
-from incubator.models import Cohort, Metric
+from incubator.models import Cohort, Metric, ProgrammeRole
 from incubator.permissions import ensure_manager, programme_access
 from incubator.routes.common import form_values, int_param, render
-from incubator.services import applications, milestones, portfolio, programmes, startups
-from incubator.services.reports import local_today
+from incubator.services import (
+    applications,
+    enrolments,
+    milestones,
+    portfolio,
+    programmes,
+    startups,
+)
+from incubator.services.reports import local_today, log_programme_reads
 
 SCHEDULE_FIELDS = (
     "schedule",
@@ -67,6 +73,7 @@ async def _manage_context(user, programme, **extra) -> dict:
         "programme": programme,
         "access": access,
         "roles": await programmes.list_roles(programme),
+        "invitations": await programmes.list_invitations(programme),
         "cohorts": sorted(programme.cohorts, key=lambda c: c.starts_on, reverse=True),
         "metrics": await Metric.filter(programme_id=programme.id).order_by("position"),
         "perks": await portfolio.perks_of(programme),
@@ -119,8 +126,15 @@ async def manage_action(request: Request) -> Response:
     values = form_values(form, names[what])
     try:
         if what == "roles":
-            await programmes.grant_role(user, programme, values["email"], values["role"])
-            message = _("The role has been granted.")
+            granted = await programmes.grant_role(user, programme, values["email"], values["role"])
+            message = (
+                _("The role has been granted.")
+                if isinstance(granted, ProgrammeRole)
+                else _(
+                    "No verified account has this address yet: the role waits for whoever "
+                    "verifies it."
+                )
+            )
         elif what == "cohorts":
             await programmes.create_cohort(user, programme, values)
             message = _("The cohort has been created.")
@@ -150,6 +164,14 @@ async def manage_action(request: Request) -> Response:
     return redirect(request, f"/incubator/programmes/{programme.id}/manage#{what}")
 
 
+async def withdraw_invitation(request: Request) -> Response:
+    user = await require_user(request)
+    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    await programmes.withdraw_invitation(user, programme, int_param(request, "invitation_id"))
+    flash(request, _("The invitation has been withdrawn."))
+    return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
+
+
 async def revoke_role(request: Request) -> Response:
     user = await require_user(request)
     programme = await programmes.get_programme(int_param(request, "programme_id"))
@@ -172,6 +194,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     if not access.staff:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
+    await log_programme_reads([row.enrolment.id for row in dashboard.rows], user, "web")
     stage_chart = None
     if dashboard.by_stage:
         stage_chart = bar_chart(
@@ -186,24 +209,15 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
         "mentors": await milestones.mentors_of_programme(cohort.programme.id),
         "perks": await portfolio.perks_of(cohort.programme) if access.manager else [],
         "perk_budget": await portfolio.perk_budget(cohort.programme) if access.manager else 0,
-        "candidates": await _enrol_candidates(cohort) if access.manager else [],
+        "candidates": await enrolments.offer_candidates(cohort) if access.can_offer else [],
+        "enrolment_labels": enrolments.STATUS_LABELS,
+        "offers": await enrolments.offers_in(cohort) if access.manager else [],
+        "this_month": local_today().strftime("%Y-%m"),
         "today": local_today(),
         "errors": {},
         **extra,
     }
     return await render(request, "incubator/cohort.html", context, status)
-
-
-async def _enrol_candidates(cohort: Cohort) -> list[Organisation]:
-    enrolled = await cohort.enrolments.all().values_list("startup_id", flat=True)
-    from ecosystem.models import OrganisationSphere, Sphere
-
-    ids = (
-        await OrganisationSphere.filter(sphere=Sphere.STARTUP)
-        .exclude(organisation_id__in=list(enrolled))
-        .values_list("organisation_id", flat=True)
-    )
-    return await Organisation.filter(id__in=list(ids)).order_by("name")
 
 
 async def cohort_csv(request: Request) -> Response:
@@ -213,6 +227,7 @@ async def cohort_csv(request: Request) -> Response:
     if not access.staff:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
+    await log_programme_reads([row.enrolment.id for row in dashboard.rows], user, "csv")
     return Response(
         portfolio.cohort_csv(dashboard),
         media_type="text/csv; charset=utf-8",
@@ -224,18 +239,32 @@ async def cohort_csv(request: Request) -> Response:
 
 
 async def cohort_enrol(request: Request) -> Response:
+    """Offer a startup a place in the cohort: it joins only when it accepts."""
     user = await require_user(request)
     cohort = await _cohort(request)
-    access = await ensure_manager(user, cohort.programme)
-    raw = form_text(await read_form(request), "startup_id")
-    startup = await Organisation.get_or_none(id=as_id(raw))
-    if startup is None:
-        return await cohort_page(request, 422, message=_("Choose a startup."))
+    await ensure_manager(user, cohort.programme)
+    form = await read_form(request)
+    raw, metrics_from = form_text(form, "startup_id"), form_text(form, "metrics_from")
     try:
-        await startups.enrol(access.manager, cohort, startup, local_today())
+        enrolment = await enrolments.offer(user, cohort, as_id(raw), metrics_from)
     except DomainError as exc:
-        return await cohort_page(request, exc.status_code, message=exc.message)
-    flash(request, _("%(name)s is enrolled.", name=startup.name))
+        if isinstance(exc, NotPermitted):
+            raise
+        return await cohort_page(
+            request,
+            exc.status_code,
+            message=exc.message,
+            errors=exc.fields,
+            values={"startup_id": raw, "metrics_from": metrics_from},
+        )
+    await enrolment.fetch_related("startup")
+    flash(
+        request,
+        _(
+            "%(name)s has been offered a place: it joins when it accepts.",
+            name=enrolment.startup.name,
+        ),
+    )
     return redirect(request, f"/incubator/cohorts/{cohort.id}")
 
 
@@ -373,6 +402,11 @@ async def application_action(request: Request) -> Response:
 routes = [
     Route("/incubator/programmes/new", new_programme, methods=["GET", "POST"]),
     Route("/incubator/programmes/{programme_id:int}/manage", manage, methods=["GET"]),
+    Route(
+        "/incubator/programmes/{programme_id:int}/invitations/{invitation_id:int}/delete",
+        withdraw_invitation,
+        methods=["POST"],
+    ),
     Route(
         "/incubator/programmes/{programme_id:int}/roles/{role_id:int}/delete",
         revoke_role,

@@ -6,12 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ecosystem.errors import DomainError
+from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _
 from ecosystem.web import current_user, flash, form_text, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import ApplicationCall, Sector, Stage
-from incubator.permissions import programme_access
+from incubator.permissions import ensure_visible
 from incubator.routes.common import int_param, render
 from incubator.services import applications, milestones, programmes, reports, startups
 
@@ -47,7 +47,7 @@ async def directory(request: Request) -> Response:
 async def programme_page(request: Request) -> Response:
     user = await current_user(request)
     programme = await programmes.get_programme(int_param(request, "programme_id"))
-    access = await programme_access(user, programme)
+    access = await ensure_visible(user, programme)  # a draft: its host's members only
     await programme.fetch_related("cohorts")
     calls = await ApplicationCall.filter(programme_id=programme.id).order_by("-deadline")
     context = {
@@ -65,12 +65,17 @@ async def programme_page(request: Request) -> Response:
 async def call_page(request: Request, status: int = 200, **extra) -> Response:
     user = await current_user(request)
     call = await applications.get_call(int_param(request, "call_id"))
+    try:
+        access = await ensure_visible(user, call.programme)
+    except NotFound as exc:
+        raise NotFound(_("There is no such call.")) from exc
     context = {
         "call": call,
         "programme": call.programme,
-        "open": applications.is_open(call),
+        "open": applications.is_open(call) and access.published,
         "my_startups": await startups.my_startups(user) if user else [],
-        "access": await programme_access(user, call.programme),
+        "access": access,
+        "metric_names": [_(m.name) for m in await programmes.metrics_of([call.programme.id])],
         "errors": {},
         "values": {},
         **extra,

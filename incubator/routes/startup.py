@@ -19,7 +19,7 @@ from incubator.forms import as_id
 from incubator.models import Document, MentorAssignment
 from incubator.permissions import StartupAccess, ensure_startup
 from incubator.routes.common import form_values, int_param, render
-from incubator.services import milestones, reports, sharing, startups
+from incubator.services import enrolments, milestones, reports, sharing, startups
 from incubator.services.reports import local_today
 
 PROFILE_FIELDS = ("sector", "stage", "founded_on", "team", "team_size", "links", "in_directory")
@@ -60,18 +60,64 @@ async def startup_page(request: Request, status: int = 200, **extra) -> Response
     }
     if access.can_view_metrics:
         context["charts"] = charts_of(await reports.time_series(access, user, channel="web"))
+    if access.member or access.can_answer_offers:
+        context.update(await _offers_context(access))
     if access.insider:
-        context["enrolments"] = await startups.enrolments_of(access.startup)
-        context["plan"] = await milestones.plan_of(access.startup.id)
-        context["reports"] = await reports.reports_of(access.startup)
-        context["sessions"] = await milestones.sessions_of(access.startup.id)
+        # Programme staff see only their own programmes' accepted enrolments.
+        mine = None if access.member else [v.enrolment_id for v in access.views if v.current]
+        found = await startups.enrolments_of(access.startup)
+        context["enrolments"] = [e for e in found if mine is None or e.id in mine]
+        context["plan"] = await milestones.plan_of(access.startup.id, mine)
+        context["reports"] = await reports.reports_of(access.startup, mine)
+        context["sessions"] = await milestones.sessions_of(access.startup.id, mine)
         context["members"] = await _members(access)
-        context["mentors"] = (
-            await MentorAssignment.filter(enrolment__startup_id=access.startup.id)
-            .select_related("mentor")
-            .order_by("mentor__full_name")
-        )
+        mentors = MentorAssignment.filter(enrolment__startup_id=access.startup.id)
+        if mine is not None:
+            mentors = mentors.filter(enrolment_id__in=mine or [0])
+        context["mentors"] = await mentors.select_related("mentor").order_by("mentor__full_name")
     return await render(request, "incubator/startup.html", context, status)
+
+
+async def _offers_context(access: StartupAccess) -> dict:
+    found = await enrolments.offers_of(access.startup)
+    return {
+        "offers": found,
+        "offer_metrics": await enrolments.metric_names(found),
+        "enrolment_labels": enrolments.STATUS_LABELS,
+    }
+
+
+async def answer_enrolment(request: Request) -> Response:
+    """Accept or decline an enrolment offer, or leave a programme (page or htmx fragment)."""
+    user = await require_user(request)
+    access = await ensure_startup(user, int_param(request, "startup_id"), "can_answer_offers")
+    what = request.path_params["what"]
+    enrolment_id = int_param(request, "enrolment_id")
+    messages = {
+        "accept": _("The startup has joined the programme."),
+        "decline": _("The offer has been declined."),
+        "leave": _("The startup has left the programme: it sees nothing new."),
+    }
+    if what not in messages:
+        raise NotFound(_("Not found."))
+    message, status = messages[what], 200
+    try:
+        if what == "leave":
+            await enrolments.leave(user, access, enrolment_id)
+        else:
+            await enrolments.answer(user, access, enrolment_id, what == "accept")
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        message, status = exc.message, exc.status_code
+    if is_htmx(request):
+        context = {"access": access, "startup": access.startup, "offers_message": message}
+        context.update(await _offers_context(access))
+        return await render(request, "incubator/_offers.html", context, status)
+    if status != 200:
+        return await startup_page(request, status, message=message)
+    flash(request, message)
+    return redirect(request, f"/incubator/startups/{access.startup.id}#programmes")
 
 
 async def metrics_csv(request: Request) -> Response:
@@ -379,6 +425,11 @@ routes = [
         methods=["POST"],
     ),
     Route("/incubator/startups/{startup_id:int}/sessions", log_session, methods=["POST"]),
+    Route(
+        "/incubator/startups/{startup_id:int}/enrolments/{enrolment_id:int}/{what}",
+        answer_enrolment,
+        methods=["POST"],
+    ),
     Route("/incubator/startups/{startup_id:int}/sharing", sharing_page, methods=["GET", "POST"]),
     Route(
         "/incubator/startups/{startup_id:int}/sharing/{grant_id:int}/revoke",

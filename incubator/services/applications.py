@@ -17,7 +17,8 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
-from ecosystem.models import Membership, MembershipStatus, Organisation, User
+from ecosystem.models import Membership, MembershipStatus, Organisation, User, Verification
+from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.scoring import Criterion, validate_scores, weighted_score
 from ecosystem.services import audit
 from ecosystem.settings import get_settings
@@ -37,7 +38,12 @@ from incubator.models import (
     Recommendation,
     Review,
 )
-from incubator.permissions import ensure_manager, programme_access, user_organisation_roles
+from incubator.permissions import (
+    ensure_manager,
+    programme_access,
+    role_programme_ids,
+    user_organisation_roles,
+)
 from incubator.services.startups import ensure_profile, is_startup_organisation
 
 STATUS_LABELS = {
@@ -166,8 +172,13 @@ def is_open(call: ApplicationCall, now: datetime | None = None) -> bool:
 
 
 async def open_calls() -> list[ApplicationCall]:
+    """Open calls of published programmes (their host organisation is verified)."""
     return (
-        await ApplicationCall.filter(status=CallStatus.OPEN, deadline__gt=timezone.now())
+        await ApplicationCall.filter(
+            status=CallStatus.OPEN,
+            deadline__gt=timezone.now(),
+            programme__organisation__verification=Verification.VERIFIED,
+        )
         .select_related("programme__organisation")
         .order_by("deadline")
     )
@@ -180,6 +191,9 @@ async def apply(
     answers: dict[str, str],
     uploads: dict[str, Any],
 ) -> Application:
+    ensure_verified_identity(actor)
+    if not is_verified_organisation(call.programme.organisation):
+        raise NotFound(_("There is no such call."))
     if not is_open(call):
         raise Conflict(_("This call is closed."))
     roles = await user_organisation_roles(actor)
@@ -245,7 +259,7 @@ async def may_see_application(actor: User | None, application: Application) -> b
     access = await programme_access(actor, application.call.programme)
     if access.manager:
         return True
-    if await Review.exists(application_id=application.id, reviewer_id=actor.id):
+    if access.reviewer and await Review.exists(application_id=application.id, reviewer_id=actor.id):
         return True
     return await Membership.exists(
         user_id=actor.id,
@@ -275,7 +289,7 @@ async def submit_review(
     actor: User, application: Application, scores: dict[str, Any], recommendation: str, comment: str
 ) -> Review:
     review = await Review.get_or_none(application_id=application.id, reviewer_id=actor.id)
-    if review is None:
+    if review is None or not (await programme_access(actor, application.call.programme)).reviewer:
         raise NotPermitted(_("Only an assigned reviewer may review this application."))
     if application.status != ApplicationStatus.SUBMITTED:
         raise Conflict(_("This application has been decided."))
@@ -351,21 +365,33 @@ async def enrol_admitted(actor: User, application: Application, cohort: Cohort) 
         )
     if application.status not in (ApplicationStatus.ADMITTED, ApplicationStatus.ENROLLED):
         raise Conflict(_("Only admitted startups can be enrolled."))
+    access = await programme_access(actor, application.call.programme)
+    if not access.can_offer:
+        raise NotPermitted(
+            _(
+                "The programme's organisation is not verified yet: "
+                "it cannot offer places to startups."
+            )
+        )
+    from incubator.services.enrolments import enrol_admitted_application
     from incubator.services.reports import local_today
 
     async with atomic():
-        enrolment, _created = await Enrolment.get_or_create(
-            cohort_id=cohort.id,
-            startup_id=application.startup_id,
-            defaults={"enrolled_on": local_today()},  # type: ignore[attr-defined]
-        )
+        enrolment = await enrol_admitted_application(actor, application, cohort, local_today())
         await Application.filter(id=application.id).update(status=ApplicationStatus.ENROLLED)
     return enrolment
 
 
 async def reviews_for(user: User) -> list[Review]:
+    programme_ids = await role_programme_ids(user, ProgrammeRoleKind.REVIEWER)
+    if not programme_ids:
+        return []
     return (
-        await Review.filter(reviewer_id=user.id, submitted_at__isnull=True)
+        await Review.filter(
+            reviewer_id=user.id,
+            submitted_at__isnull=True,
+            application__call__programme_id__in=list(programme_ids),
+        )
         .select_related("application__startup", "application__call")
         .order_by("id")
     )

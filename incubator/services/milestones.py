@@ -14,6 +14,7 @@ from incubator import periods
 from incubator.forms import as_id
 from incubator.models import (
     Enrolment,
+    EnrolmentStatus,
     MentorAssignment,
     MentoringSession,
     MentorProfile,
@@ -23,7 +24,7 @@ from incubator.models import (
     ProgrammeRole,
     ProgrammeRoleKind,
 )
-from incubator.permissions import StartupAccess, ensure_manager
+from incubator.permissions import StartupAccess, ensure_manager, role_programme_ids
 from incubator.services.reports import local_today
 
 STATUS_LABELS = {
@@ -40,10 +41,18 @@ def is_late(milestone: Milestone, today: date) -> bool:
     return periods.is_late(milestone.due_on, today, milestone.completed_on)
 
 
-async def _enrolment_of(access: StartupAccess, enrolment_id: int) -> Enrolment:
+async def _enrolment_of(
+    access: StartupAccess, enrolment_id: int, *, mentor: bool = False, assigned: bool = False
+) -> Enrolment:
+    """One enrolment of the startup the actor may act on: any of its own for a member;
+    for programme staff, only an accepted enrolment of their programme."""
     enrolment = await Enrolment.get_or_none(id=enrolment_id, startup_id=access.startup.id)
     if enrolment is None:
         raise NotFound(_("Not found."))
+    if not access.member and not access.staff_on(enrolment.id, mentor=mentor, assigned=assigned):
+        raise NotPermitted(
+            _("The programme may act only while the startup has accepted its enrolment.")
+        )
     return enrolment
 
 
@@ -114,6 +123,7 @@ async def update_milestone(
     if not access.can_plan_milestones:
         raise NotPermitted(_("You do not have permission to do this."))
     milestone = await get_milestone(access, milestone_id)
+    await _enrolment_of(access, milestone.enrolment_id)  # type: ignore[attr-defined]
     data = _parse(values)
     milestone.owner_id = await _owner(access, values.get("owner_id"))  # type: ignore[attr-defined]
     if data["status"] == MilestoneStatus.DONE and milestone.status != MilestoneStatus.DONE:
@@ -135,14 +145,18 @@ async def comment(
     if not body:
         raise Invalid(_("Please correct the highlighted fields."), {"body": _("Write a comment.")})
     milestone = await get_milestone(access, milestone_id)
+    await _enrolment_of(access, milestone.enrolment_id, mentor=True)  # type: ignore[attr-defined]
     return await MilestoneComment.create(milestone=milestone, author=actor, body=body[:4000])
 
 
-async def plan_of(startup_id: int) -> list[Milestone]:
-    """Every milestone of the startup, with owner, comments and programme (three queries)."""
+async def plan_of(startup_id: int, enrolment_ids: list[int] | None = None) -> list[Milestone]:
+    """Every milestone of the startup (of these enrolments, if given), with owner, comments
+    and programme (three queries)."""
+    query = Milestone.filter(enrolment__startup_id=startup_id)
+    if enrolment_ids is not None:
+        query = query.filter(enrolment_id__in=enrolment_ids or [0])
     return (
-        await Milestone.filter(enrolment__startup_id=startup_id)
-        .select_related("owner")
+        await query.select_related("owner")
         # Prefetched, not joined: PostgreSQL cuts column aliases at 63 characters.
         .prefetch_related("enrolment__cohort__programme", "comments__author")
         .order_by("due_on", "id")
@@ -188,6 +202,8 @@ async def assign_mentor(actor: User, enrolment: Enrolment, mentor_id: int) -> Me
             _("Please correct the highlighted fields."),
             {"mentor_id": _("Choose a mentor of this programme.")},
         )
+    if enrolment.status != EnrolmentStatus.ACCEPTED:
+        raise Conflict(_("The startup has not accepted this enrolment."))
     assignment, created = await MentorAssignment.get_or_create(
         enrolment_id=enrolment.id, mentor_id=mentor_id
     )
@@ -202,7 +218,7 @@ async def log_session(
 ) -> MentoringSession:
     if not access.can_log_session:
         raise NotPermitted(_("Only the startup's mentors and managers may log sessions."))
-    enrolment = await _enrolment_of(access, enrolment_id)
+    enrolment = await _enrolment_of(access, enrolment_id, assigned=True)
     errors: dict[str, str] = {}
     held_on = None
     try:
@@ -225,17 +241,28 @@ async def log_session(
     )
 
 
-async def sessions_of(startup_id: int) -> list[MentoringSession]:
-    return (
-        await MentoringSession.filter(enrolment__startup_id=startup_id)
-        .select_related("mentor")
-        .order_by("-held_on", "-id")
-    )
+async def sessions_of(
+    startup_id: int, enrolment_ids: list[int] | None = None
+) -> list[MentoringSession]:
+    query = MentoringSession.filter(enrolment__startup_id=startup_id)
+    if enrolment_ids is not None:
+        query = query.filter(enrolment_id__in=enrolment_ids or [0])
+    return await query.select_related("mentor").order_by("-held_on", "-id")
 
 
 async def mentees(user: User) -> list[Enrolment]:
+    """Accepted enrolments the (verified) mentor follows, in programmes where they still
+    hold the mentor role."""
+    programme_ids = await role_programme_ids(user, ProgrammeRoleKind.MENTOR)
+    if not programme_ids:
+        return []
     return (
-        await Enrolment.filter(mentors__mentor_id=user.id, active=True)
+        await Enrolment.filter(
+            mentors__mentor_id=user.id,
+            active=True,
+            status=EnrolmentStatus.ACCEPTED,
+            cohort__programme_id__in=list(programme_ids),
+        )
         .select_related("startup", "cohort__programme")
         .order_by("startup__name")
     )

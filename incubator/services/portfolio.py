@@ -23,6 +23,7 @@ from ecosystem.services import audit
 from incubator.models import (
     Cohort,
     Enrolment,
+    EnrolmentStatus,
     Metric,
     Milestone,
     MilestoneStatus,
@@ -33,7 +34,7 @@ from incubator.models import (
     RequestStatus,
     StartupProfile,
 )
-from incubator.permissions import ensure_manager
+from incubator.permissions import enrolment_covers, ensure_manager
 from incubator.services.reports import local_today
 
 
@@ -69,8 +70,11 @@ def _share(part: int, whole: int) -> float | None:
 async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortDashboard:
     """Aggregates of one cohort in a fixed number of queries, whatever its size."""
     today = today or local_today()
+    # Only startups that accepted (or have left: what they reported while enrolled).
     enrolments = (
-        await Enrolment.filter(cohort_id=cohort.id)
+        await Enrolment.filter(
+            cohort_id=cohort.id, status__in=[EnrolmentStatus.ACCEPTED, EnrolmentStatus.LEFT]
+        )
         .select_related("startup")
         .order_by("startup__name")
     )
@@ -118,7 +122,15 @@ async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortD
         row.reports_on_time += int(on_time)
         report_kept += int(on_time)
         if report.status == RequestStatus.SUBMITTED:
-            row.latest.update(report.values or {})
+            row.latest.update(
+                {
+                    key: value
+                    for key, value in (report.values or {}).items()
+                    if enrolment_covers(
+                        row.enrolment, key, report.period_start, report.submitted_at
+                    )
+                }
+            )
     metrics = await Metric.filter(programme_id=cohort.programme_id).order_by("position")  # type: ignore[attr-defined]
     totals: dict[str, float] = defaultdict(float)
     for row in rows.values():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,20 +14,31 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
-from ecosystem.models import Organisation, Role, User
+from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.permissions import ensure_verified_identity
 from ecosystem.services import audit
+from ecosystem.services.accounts import normalise_email, verified_user_by_email
 from ecosystem.text import slugify
 from incubator import periods
 from incubator.models import (
+    ApplicationCall,
     Cohort,
     Metric,
     MetricPeriod,
     Programme,
     ProgrammeRole,
+    ProgrammeRoleInvitation,
     ProgrammeRoleKind,
     Schedule,
 )
-from incubator.permissions import ensure_manager, managed_programme_ids, user_organisation_roles
+from incubator.permissions import (
+    ensure_manager,
+    managed_programme_ids,
+    role_programme_ids,
+    user_organisation_roles,
+)
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # The metrics every programme starts with (custom ones are added by its managers).
 STANDARD_METRICS: list[tuple[str, str, str, bool]] = [
@@ -57,9 +70,10 @@ async def get_programme(programme_id: int) -> Programme:
 
 
 async def list_programmes() -> list[Programme]:
-    """Every programme with its host and cohorts (three queries)."""
+    """Every published programme (its host is verified) with host and cohorts (three queries).
+    Programmes of organisations not verified yet are drafts: never listed publicly."""
     return (
-        await Programme.all()
+        await Programme.filter(organisation__verification=Verification.VERIFIED)
         .select_related("organisation")
         .prefetch_related("cohorts", "organisation__spheres")
         .order_by("name")
@@ -101,10 +115,16 @@ def _day(raw: str, name: str, errors: dict, required: bool = True) -> date | Non
 async def create_programme(
     actor: User, host_id: int, name: str, description: str = ""
 ) -> Programme:
+    ensure_verified_identity(actor)
     roles = await user_organisation_roles(actor)
     role = roles.get(host_id)
     if role is None or role.rank < Role.ADMIN.rank:
         raise NotPermitted(_("Only an admin of the host organisation can create a programme."))
+    host = await Organisation.get(id=host_id)
+    if host.verification == Verification.REJECTED:
+        raise NotPermitted(
+            _("This needs an organisation that the platform administrators have verified.")
+        )
     name = name.strip()
     if not 2 <= len(name) <= 200:
         raise Invalid(_("Please correct the highlighted fields."), {"name": _("Give a name.")})
@@ -132,18 +152,36 @@ async def create_programme(
     return programme
 
 
-async def grant_role(actor: User, programme: Programme, email: str, role: str) -> ProgrammeRole:
+async def grant_role(
+    actor: User, programme: Programme, email: str, role: str
+) -> ProgrammeRole | ProgrammeRoleInvitation:
+    """Give the role to the account that verified this address; for an address no verified
+    account holds (unknown, or registered but never verified) the role waits as an
+    invitation, claimed by whoever verifies that very address."""
     access = await ensure_manager(actor, programme)
     if not access.host_admin and role == ProgrammeRoleKind.MANAGER:
         raise NotPermitted(_("Only an admin of the host organisation can appoint managers."))
     if role not in ProgrammeRoleKind.__members__.values():
         raise Invalid(_("Choose one of the offered values."), {"role": _("Choose a role.")})
-    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
-    if user is None:
+    address = normalise_email(email)
+    if not EMAIL.match(address) or len(address) > 254:
         raise Invalid(
             _("Please correct the highlighted fields."),
-            {"email": _("No one has an account with this email address.")},
+            {"email": _("Enter an e-mail address.")},
         )
+    user = await verified_user_by_email(address)
+    if user is None:
+        try:
+            async with atomic():
+                invitation = await ProgrammeRoleInvitation.create(
+                    programme=programme, email=address, role=role, invited_by_id=actor.id
+                )
+                await audit.record(
+                    "incubator.role_invited", actor=actor, target=programme, role=role
+                )
+        except IntegrityError as exc:
+            raise Conflict(_("This address has already been invited to this role.")) from exc
+        return invitation
     try:
         async with atomic():
             granted = await ProgrammeRole.create(programme=programme, user=user, role=role)
@@ -161,6 +199,25 @@ async def revoke_role(actor: User, programme: Programme, role_id: int) -> None:
     if not deleted:
         raise NotFound(_("Not found."))
     await audit.record("incubator.role_revoked", actor=actor, target=programme, role=role_id)
+
+
+async def list_invitations(programme: Programme) -> list[ProgrammeRoleInvitation]:
+    return await ProgrammeRoleInvitation.filter(programme_id=programme.id).order_by("role", "email")
+
+
+async def withdraw_invitation(actor: User, programme: Programme, invitation_id: int) -> None:
+    await ensure_manager(actor, programme)
+    deleted = await ProgrammeRoleInvitation.filter(
+        id=invitation_id, programme_id=programme.id
+    ).delete()
+    if not deleted:
+        raise NotFound(_("Not found."))
+    await audit.record(
+        "incubator.role_invitation_withdrawn",
+        actor=actor,
+        target=programme,
+        invitation=invitation_id,
+    )
 
 
 async def list_roles(programme: Programme) -> list[ProgrammeRole]:
@@ -287,7 +344,30 @@ def schedule_config(programme: Programme) -> periods.ScheduleConfig:
 async def my_programmes(user: User) -> list[Programme]:
     """Programmes where the user has a role or which they manage as host admins."""
     ids = await managed_programme_ids(user)
-    ids |= set(await ProgrammeRole.filter(user_id=user.id).values_list("programme_id", flat=True))
+    ids |= await role_programme_ids(user)
     if not ids:
         return []
     return await Programme.filter(id__in=ids).select_related("organisation").order_by("name")
+
+
+async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """What organisations not verified yet wait to publish here: their programmes and calls
+    (drafts seen by their members only until a platform admin verifies the organisation)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    ids = list(organisation_ids)
+    if not ids:
+        return found
+    for programme in await Programme.filter(organisation_id__in=ids).order_by("name", "id"):
+        found.setdefault(programme.organisation_id, []).append(  # type: ignore[attr-defined]
+            (_("Incubator programme"), programme.name)
+        )
+    calls = (
+        await ApplicationCall.filter(programme__organisation_id__in=ids)
+        .select_related("programme")
+        .order_by("title", "id")
+    )
+    for call in calls:
+        found.setdefault(call.programme.organisation_id, []).append(  # type: ignore[attr-defined]
+            (_("Call for applications"), call.title)
+        )
+    return found

@@ -30,6 +30,8 @@ from ecosystem.settings import get_settings
 from incubator import periods
 from incubator.models import (
     Enrolment,
+    EnrolmentRead,
+    EnrolmentStatus,
     MentorAssignment,
     Metric,
     Milestone,
@@ -96,7 +98,9 @@ async def materialise(now: datetime, programme_id: int | None = None) -> Schedul
     )
     for programme in programmes:
         config = schedule_config(programme)
-        enrolments = await Enrolment.filter(cohort__programme_id=programme.id, active=True)
+        enrolments = await Enrolment.filter(
+            cohort__programme_id=programme.id, active=True, status=EnrolmentStatus.ACCEPTED
+        )
         if not enrolments:
             continue
         milestone_days: dict[int, list[date]] = defaultdict(list)
@@ -431,8 +435,10 @@ class SeriesMetric:
 async def time_series(
     access: StartupAccess, actor: User | None, channel: str = "web"
 ) -> list[SeriesMetric]:
-    """The startup's submitted KPI values per metric. Insiders see everything; a grantee
-    only what its live grants cover, and each such read is logged for the startup."""
+    """The startup's submitted KPI values per metric. Its members see everything; a
+    programme only the metrics and months its accepted enrolment covers (after the startup
+    left, only what was submitted before); a grantee only what its live grants cover. Every
+    read by someone other than the startup's members is logged for the startup."""
     if not access.can_view_metrics:
         raise NotPermitted(_("You may not see this startup's metrics."))
     reports = await (
@@ -440,49 +446,72 @@ async def time_series(
         .select_related("enrolment__cohort")
         .order_by("period_start", "id")
     )
-    programme_ids = set(
-        await Enrolment.filter(startup_id=access.startup.id).values_list(
-            "cohort__programme_id", flat=True
+    enrolments = Enrolment.filter(startup_id=access.startup.id)
+    if not access.member:
+        enrolments = enrolments.filter(id__in=[v.enrolment_id for v in access.views] or [0])
+    programme_ids = set(await enrolments.values_list("cohort__programme_id", flat=True))
+    if not access.member and access.grants:  # a grantee sees the names of granted metrics
+        programme_ids |= set(
+            await Enrolment.filter(startup_id=access.startup.id).values_list(
+                "cohort__programme_id", flat=True
+            )
         )
-    )
     metrics = await Metric.filter(programme_id__in=programme_ids).order_by(
         "programme_id", "position"
     )
     definitions: dict[str, Metric] = {}
     for metric in metrics:
         definitions.setdefault(metric.key, metric)
+
+    def allowed(key: str, report: ReportRequest) -> bool:
+        if access.member:
+            return True
+        if any(v.covers(key, report.period_start, report.submitted_at) for v in access.views):
+            return True
+        return any(
+            key in grant.metrics
+            and periods.period_contains(grant.period_from, grant.period_to, report.period)
+            for grant in access.grants
+        )
+
     points: dict[str, dict[str, float]] = defaultdict(dict)
     for report in reports:
         for key, value in (report.values or {}).items():
-            points[key].setdefault(report.period, value)
-    if not access.insider:
-        grants = access.grants
-
-        def allowed(key: str, period: str) -> bool:
-            return any(
-                key in grant.metrics
-                and periods.period_contains(grant.period_from, grant.period_to, period)
-                for grant in grants
-            )
-
-        points = {
-            key: {p: v for p, v in by_period.items() if allowed(key, p)}
-            for key, by_period in points.items()
-        }
+            if allowed(key, report):
+                points[key].setdefault(report.period, value)
+    if not access.member:
+        user_id = actor.id if actor else None
         await ShareAccess.bulk_create(
             [
-                ShareAccess(grant_id=grant.id, user_id=actor.id if actor else None, channel=channel)
-                for grant in grants
+                ShareAccess(grant_id=grant.id, user_id=user_id, channel=channel)
+                for grant in access.grants
+            ]
+        )
+        await EnrolmentRead.bulk_create(
+            [
+                EnrolmentRead(enrolment_id=view.enrolment_id, user_id=user_id, channel=channel)
+                for view in access.views
             ]
         )
     series: list[SeriesMetric] = []
     for key, metric in definitions.items():
         by_period = points.get(key, {})
-        if not access.insider and not by_period:
+        if not access.member and not by_period:
             continue
         ordered = sorted(by_period.items(), key=lambda item: periods.bounds(item[0]) or (date.min,))
         series.append(SeriesMetric(key, metric.name, metric.unit, metric.period.value, ordered))
     return series
+
+
+async def log_programme_reads(enrolment_ids: list[int], actor: User | None, channel: str) -> None:
+    """Programme staff read these enrolments' figures (a cohort dashboard or its export):
+    each read is logged for the startup, like any other."""
+    await EnrolmentRead.bulk_create(
+        [
+            EnrolmentRead(enrolment_id=e, user_id=actor.id if actor else None, channel=channel)
+            for e in enrolment_ids
+        ]
+    )
 
 
 def series_csv(series: list[SeriesMetric]) -> str:
@@ -519,10 +548,15 @@ async def latest_values(startup: Organisation, before: date) -> dict[str, Any]:
     return found
 
 
-async def reports_of(startup: Organisation) -> list[ReportRequest]:
+async def reports_of(
+    startup: Organisation, enrolment_ids: list[int] | None = None
+) -> list[ReportRequest]:
+    """The startup's report requests (only those of these enrolments, if given)."""
+    query = ReportRequest.filter(startup_id=startup.id)
+    if enrolment_ids is not None:
+        query = query.filter(enrolment_id__in=enrolment_ids or [0])
     return (
-        await ReportRequest.filter(startup_id=startup.id)
-        .exclude(status=RequestStatus.CANCELLED)
+        await query.exclude(status=RequestStatus.CANCELLED)
         .prefetch_related("enrolment__cohort__programme")
         .order_by("-period_start", "-id")
     )

@@ -3,6 +3,7 @@ an expiry; it may revoke at any time (the next read is refused); every read is l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,21 +13,29 @@ from tortoise import timezone
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.models import Organisation, User
+from ecosystem.models import Organisation, User, Verification
+from ecosystem.permissions import is_verified_organisation
 from ecosystem.services import audit
 from ecosystem.settings import get_settings
 from incubator import periods
 from incubator.forms import as_id
-from incubator.models import Enrolment, Metric, ShareAccess, ShareGrant
+from incubator.models import (
+    Enrolment,
+    EnrolmentRead,
+    EnrolmentStatus,
+    Metric,
+    ShareAccess,
+    ShareGrant,
+)
 from incubator.permissions import StartupAccess
 
 MAX_DAYS = 3 * 366
 
 
 async def metric_choices(startup: Organisation) -> list[Metric]:
-    programme_ids = await Enrolment.filter(startup_id=startup.id).values_list(
-        "cohort__programme_id", flat=True
-    )
+    programme_ids = await Enrolment.filter(
+        startup_id=startup.id, status__in=[EnrolmentStatus.ACCEPTED, EnrolmentStatus.LEFT]
+    ).values_list("cohort__programme_id", flat=True)
     seen: dict[str, Metric] = {}
     for metric in await Metric.filter(programme_id__in=list(programme_ids)).order_by("position"):
         seen.setdefault(metric.key, metric)
@@ -41,7 +50,7 @@ async def create_grant(
     errors: dict[str, str] = {}
     raw = str(values.get("grantee_id") or "")
     grantee = await Organisation.get_or_none(id=as_id(raw))
-    if grantee is None or grantee.id == access.startup.id:
+    if grantee is None or grantee.id == access.startup.id or not is_verified_organisation(grantee):
         errors["grantee_id"] = _("Choose an organisation.")
     known = {m.key for m in await metric_choices(access.startup)}
     keys = [key for key in dict.fromkeys(metric_keys) if key]
@@ -106,14 +115,51 @@ async def grants_of(startup: Organisation) -> list[ShareGrant]:
     return await ShareGrant.filter(startup_id=startup.id).select_related("grantee").order_by("-id")
 
 
-async def access_log(startup: Organisation, limit: int = 100) -> list[ShareAccess]:
-    return (
+@dataclass
+class Read:
+    """One line of the startup's read log: who read its figures, for which organisation."""
+
+    created_at: datetime
+    user: User | None
+    organisation: Organisation
+    channel: str
+    programme: str = ""  # the programme's name, for a read by programme staff
+
+
+async def access_log(startup: Organisation, limit: int = 100) -> list[Read]:
+    """The latest reads of the startup's figures by grantees and by programme staff."""
+    grants = (
         await ShareAccess.filter(grant__startup_id=startup.id)
         .select_related("grant__grantee", "user")
         .order_by("-id")
         .limit(limit)
     )
+    reads = (
+        await EnrolmentRead.filter(enrolment__startup_id=startup.id)
+        .select_related("user")
+        .prefetch_related("enrolment__cohort__programme__organisation")
+        .order_by("-id")
+        .limit(limit)
+    )
+    lines = [Read(a.created_at, a.user, a.grant.grantee, a.channel) for a in grants]
+    lines += [
+        Read(
+            r.created_at,
+            r.user,
+            r.enrolment.cohort.programme.organisation,
+            r.channel,
+            r.enrolment.cohort.programme.name,
+        )
+        for r in reads
+    ]
+    lines.sort(key=lambda line: line.created_at, reverse=True)
+    return lines[:limit]
 
 
 async def grantee_choices(startup: Organisation) -> list[Organisation]:
-    return await Organisation.exclude(id=startup.id).order_by("name")
+    """Possible recipients: organisations a platform admin has verified, only."""
+    return (
+        await Organisation.filter(verification=Verification.VERIFIED)
+        .exclude(id=startup.id)
+        .order_by("name")
+    )

@@ -12,7 +12,7 @@ from ecosystem.labels import N_
 from ecosystem.models import Organisation, OrganisationSphere, Sphere, User
 from ecosystem.services import audit
 from incubator.documents import store_pdf
-from incubator.models import Cohort, Enrolment, Sector, Stage, StartupProfile
+from incubator.models import Enrolment, EnrolmentStatus, Sector, Stage, StartupProfile
 from incubator.permissions import StartupAccess, user_organisation_roles
 
 STAGE_LABELS = {
@@ -124,9 +124,9 @@ async def directory(programme_id: int | None = None, include_private: bool = Fal
     startup of the programme for its managers (`include_private`)."""
     query = StartupProfile.all().select_related("organisation")
     if programme_id is not None:
-        startup_ids = await Enrolment.filter(cohort__programme_id=programme_id).values_list(
-            "startup_id", flat=True
-        )
+        startup_ids = await Enrolment.filter(
+            cohort__programme_id=programme_id, status=EnrolmentStatus.ACCEPTED
+        ).values_list("startup_id", flat=True)
         query = query.filter(organisation_id__in=list(startup_ids))
     if not include_private:
         query = query.filter(in_directory=True)
@@ -135,23 +135,12 @@ async def directory(programme_id: int | None = None, include_private: bool = Fal
 
 
 async def enrolments_of(startup: Organisation) -> list[Enrolment]:
+    """The programmes the startup belongs to (accepted enrolments)."""
     return (
-        await Enrolment.filter(startup_id=startup.id)
+        await Enrolment.filter(startup_id=startup.id, status=EnrolmentStatus.ACCEPTED)
         .prefetch_related("cohort__programme__organisation")
         .order_by("-enrolled_on")
     )
-
-
-async def enrol(
-    actor_access_manager: bool, cohort: Cohort, startup: Organisation, on: date
-) -> Enrolment:
-    if not actor_access_manager:
-        raise NotPermitted(_("Only the programme's managers may do this."))
-    await ensure_profile(startup)
-    enrolment, _created = await Enrolment.get_or_create(
-        cohort_id=cohort.id, startup_id=startup.id, defaults={"enrolled_on": on}
-    )
-    return enrolment
 
 
 async def get_enrolment(enrolment_id: int) -> Enrolment:

@@ -55,9 +55,16 @@ async def _setup() -> None:
     from ecosystem.models import Role
     from ecosystem.services.accounts import create_user
     from incubator import periods
-    from incubator.models import Cohort, Enrolment, ProgrammeRole, ProgrammeRoleKind, ReportRequest
+    from incubator.models import Cohort, ProgrammeRole, ProgrammeRoleKind, ReportRequest
     from incubator.services.reports import local_today, materialise
-    from tests.incubator.conftest import member, organisation, programme, startup, submitted
+    from tests.incubator.conftest import (
+        accepted_enrolment,
+        member,
+        organisation,
+        programme,
+        startup,
+        submitted,
+    )
 
     async with setup_database():
         founder = await create_user(FOUNDER, PASSWORD, "Lê Hoàng Nam", False, True)
@@ -68,9 +75,7 @@ async def _setup() -> None:
         await ProgrammeRole.create(programme=prog, user=manager, role=ProgrammeRoleKind.MANAGER)
         cohort = await Cohort.create(programme=prog, name="Khóa 2018", starts_on=date(2018, 3, 1))
         lumi = await startup("Lumi Smart Lighting", founder, sector="smart_city", stage="mvp")
-        enrolment = await Enrolment.create(
-            cohort=cohort, startup=lumi, enrolled_on=date(2018, 3, 1)
-        )
+        enrolment = await accepted_enrolment(cohort, lumi, date(2018, 3, 1))
         today = local_today()
         last = periods.add_months(date(today.year, today.month, 1), -1)
         for back in range(6, 0, -1):

@@ -27,6 +27,7 @@ from ecosystem.services.tokens import create_token
 from incubator.models import (
     Cohort,
     Enrolment,
+    EnrolmentStatus,
     MentorAssignment,
     Metric,
     Programme,
@@ -113,6 +114,19 @@ async def open_request(enrolment: Enrolment, period: str, due: date | None = Non
     )
 
 
+async def accepted_enrolment(
+    cohort: Cohort, startup: Organisation, enrolled_on: date = date(2026, 1, 1), **fields
+) -> Enrolment:
+    """An enrolment the startup accepted: the programme reads every standard metric."""
+    values = {
+        "status": EnrolmentStatus.ACCEPTED,
+        "metrics": [key for key, *_rest in STANDARD_METRICS],
+        "accepted_at": timezone.now(),
+        **fields,
+    }
+    return await Enrolment.create(cohort=cohort, startup=startup, enrolled_on=enrolled_on, **values)
+
+
 @dataclass
 class World:
     host: Organisation
@@ -152,8 +166,8 @@ async def world(enrolled_on: date = date(2026, 1, 1)) -> World:
     green = await startup(
         "GreenFarm IoT", other_founder, sector="agritech", stage="growth", in_directory=True
     )
-    enrolment = await Enrolment.create(cohort=cohort, startup=lumi, enrolled_on=enrolled_on)
-    other_enrolment = await Enrolment.create(cohort=cohort, startup=green, enrolled_on=enrolled_on)
+    enrolment = await accepted_enrolment(cohort, lumi, enrolled_on)
+    other_enrolment = await accepted_enrolment(cohort, green, enrolled_on)
     await MentorAssignment.create(enrolment=enrolment, mentor=mentor)
     funder = await organisation("Sở Khoa học và Công nghệ", Sphere.GOVERNMENT)
     fund = await organisation("Mekong Fund", Sphere.INVESTOR)

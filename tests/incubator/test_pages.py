@@ -23,7 +23,14 @@ from incubator.models import (
     StartupProfile,
 )
 from incubator.services.reports import local_today
-from tests.incubator.conftest import member, open_request, startup, submitted, world
+from tests.incubator.conftest import (
+    accepted_enrolment,
+    member,
+    open_request,
+    startup,
+    submitted,
+    world,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -399,9 +406,7 @@ async def test_the_cohort_dashboard_csv_and_constant_queries(new_browser, count_
         await manager.get(url)
     for index in range(6):
         extra = await startup(f"Startup {index}")
-        enrolment = await Enrolment.create(
-            cohort=w.cohort, startup=extra, enrolled_on=date(2026, 1, 1)
-        )
+        enrolment = await accepted_enrolment(w.cohort, extra)
         await Milestone.create(enrolment=enrolment, title="M", due_on=today)
         await submitted(enrolment, "2026-05", {"revenue": 1})
     with count_queries() as large:

@@ -2,19 +2,51 @@
 
 Roles: the startup's member (its founder), another startup's founder, the programme's
 manager, the startup's mentor, a grantee in scope, a grantee whose grant covers another
-startup (out of scope), a grantee whose grant was revoked, a signed-in stranger, anonymous.
+startup (out of scope), a grantee whose grant was revoked, a signed-in stranger, anonymous,
+an unverified account (that nevertheless holds the manager and mentor roles, an assignment
+and a membership of the grantee organisation: none of it counts), and the admin of a pending
+organisation (hosting a programme the startup is enrolled in and holding a live grant: none
+of it counts until a platform admin verifies the organisation).
 The startup is not in the public directory. "login" means the sign-in redirect.
 """
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from tortoise import timezone
+
+from ecosystem.models import Organisation, Role, Verification
 from incubator.documents import document_path
-from incubator.models import Document, Milestone, StartupProfile
-from tests.incubator.conftest import bearer, open_request, world
+from incubator.models import (
+    ApplicationCall,
+    Cohort,
+    Document,
+    Enrolment,
+    EnrolmentStatus,
+    MentorAssignment,
+    Milestone,
+    ProgrammeRole,
+    ProgrammeRoleKind,
+    ShareGrant,
+    StartupProfile,
+)
+from tests.conftest import person
+from tests.incubator.conftest import (
+    accepted_enrolment,
+    bearer,
+    member,
+    open_request,
+    organisation,
+    programme,
+    startup,
+    world,
+)
 
 ROLES = (
+    "unverified",
+    "pending_member",
     "other_founder",
     "grantee_out_of_scope",
     "revoked_grantee",
@@ -25,7 +57,14 @@ ROLES = (
     "manager",
     "member",  # last: its POSTs change the state the others were refused
 )
-OUTSIDERS = {"other_founder", "grantee_out_of_scope", "revoked_grantee", "stranger"}
+OUTSIDERS = {
+    "other_founder",
+    "grantee_out_of_scope",
+    "revoked_grantee",
+    "stranger",
+    "unverified",
+    "pending_member",
+}
 
 
 def expect(default, **per_role):
@@ -57,9 +96,50 @@ def outcome(response) -> int | str:
     return response.status_code
 
 
+async def untrusted(w) -> Organisation:
+    """The unverified account and the pending organisation's admin, with every role and
+    grant that would give them power if identity and organisation were verified."""
+    unverified = await person("newbie@bbi.vn", verified=False)
+    for role in (ProgrammeRoleKind.MANAGER, ProgrammeRoleKind.MENTOR):
+        await ProgrammeRole.create(programme=w.programme, user=unverified, role=role)
+    await MentorAssignment.create(enrolment=w.enrolment, mentor=unverified)
+    await member(unverified, await Organisation.get(id=w.grant.grantee_id))
+    pending_admin = await person("partner@shadow.vn")
+    shadow = await organisation("Shadow Capital")
+    await Organisation.filter(id=shadow.id).update(verification=Verification.PENDING)
+    await member(pending_admin, shadow, Role.ADMIN)
+    draft = await programme(shadow, "Shadow Accelerator")
+    cohort = await Cohort.create(programme=draft, name="S1", starts_on=date(2026, 1, 1))
+    await accepted_enrolment(cohort, w.startup)
+    await ShareGrant.create(
+        startup=w.startup,
+        grantee=shadow,
+        metrics=["revenue", "users"],
+        period_from="2026-01",
+        period_to="2026-12",
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    w.people["unverified"] = unverified
+    w.people["pending_member"] = pending_admin
+    return shadow
+
+
 @pytest.fixture
 async def setup(app, tmp_path):
     w = await world()
+    await untrusted(w)
+    second = await Cohort.create(
+        programme=w.programme, name="Khóa 2027", starts_on=date(2027, 1, 1)
+    )
+    offer = await Enrolment.create(
+        cohort=second,
+        startup=w.startup,
+        enrolled_on=date(2027, 1, 1),
+        status=EnrolmentStatus.OFFERED,
+        metrics=["revenue"],
+        metrics_from=date(2027, 1, 1),
+    )
+    w.offer = offer  # type: ignore[attr-defined]
     september = await open_request(w.enrolment, "2026-09")
     await open_request(w.enrolment, "2026-10")
     milestone = await Milestone.create(enrolment=w.enrolment, title="Pilot", due_on="2026-12-01")
@@ -137,6 +217,8 @@ async def test_every_startup_page_by_role(setup, new_browser):
             only({"member": 303}),
         ),
         ("POST", f"{base}/sharing/{w.grant.id}/revoke", None, only({"member": 303})),
+        ("POST", f"{base}/enrolments/{w.offer.id}/accept", None, only({"member": 303})),
+        ("POST", f"{base}/enrolments/{w.offer.id}/leave", None, only({"member": 303})),
     ]
     seen = {}
     for method, url, data, expected in matrix:
@@ -213,3 +295,94 @@ async def test_every_api_route_by_role(setup, client):
             f"/api/v1/startups?programme={w.programme.id}", headers=headers[role]
         )
         assert s not in {item["id"] for item in listed.json()["items"]}, role
+
+
+PROGRAMME_ROLES = ("unverified", "pending_member", "stranger", "anonymous", "mentor", "manager")
+
+
+async def test_every_programme_action_by_role(app, new_browser):
+    """Managing a programme, its cohorts, offers and calls: the programme's managers only
+    (its mentors read cohorts); an unverified holder of the manager role and the admin of a
+    pending organisation are strangers. The pending organisation's own draft is theirs."""
+    w = await world()
+    shadow = await untrusted(w)
+    draft = await programme(shadow, "Shadow Draft")
+    aurora = await startup("Aurora Robotics", in_directory=True)
+    call = await ApplicationCall.create(
+        programme=w.programme,
+        title="Call 2027",
+        deadline=datetime.now(UTC) + timedelta(days=30),
+        criteria=[{"id": "team", "label": "Team", "weight": 1, "scale_min": 1, "scale_max": 5}],
+    )
+    p, c = w.programme.id, w.cohort.id
+    sessions = await browsers(w, new_browser)
+    deadline = (date.today() + timedelta(days=40)).isoformat()
+
+    def managers(code=303, mentor=403):
+        table = {role: 403 for role in PROGRAMME_ROLES}
+        table.update(anonymous="login", manager=code, mentor=mentor)
+        return table
+
+    public = {role: 200 for role in PROGRAMME_ROLES}
+    matrix = [
+        ("GET", f"/incubator/programmes/{p}", None, public),
+        ("GET", f"/incubator/calls/{call.id}", None, public),
+        (
+            "GET",
+            f"/incubator/programmes/{draft.id}",
+            None,
+            {**{r: 404 for r in PROGRAMME_ROLES}, "pending_member": 200},
+        ),
+        ("GET", f"/incubator/programmes/{p}/manage", None, managers(200)),
+        (
+            "POST",
+            f"/incubator/programmes/{p}/roles",
+            {"email": "x@bbi.vn", "role": "reviewer"},
+            managers(),
+        ),
+        (
+            "POST",
+            f"/incubator/programmes/{p}/cohorts",
+            {"name": "K3", "starts_on": "2027-03-01"},
+            managers(),
+        ),
+        ("POST", f"/incubator/programmes/{p}/metrics", {"name": "Pilots", "unit": ""}, managers()),
+        (
+            "POST",
+            f"/incubator/programmes/{p}/schedule",
+            {
+                "schedule": "monthly",
+                "due_days": "10",
+                "remind_days_before": "3",
+                "remind_days_after": "2",
+                "escalate_days_after": "7",
+            },
+            managers(),
+        ),
+        (
+            "POST",
+            f"/incubator/programmes/{p}/calls",
+            {"title": "Call 2028", "deadline": deadline, "criteria": "Team | 1"},
+            managers(),
+        ),
+        ("GET", f"/incubator/cohorts/{c}", None, managers(200, mentor=200)),
+        ("GET", f"/incubator/cohorts/{c}/export.csv", None, managers(200, mentor=200)),
+        ("POST", f"/incubator/cohorts/{c}/enrol", {"startup_id": str(aurora.id)}, managers()),
+        (
+            "POST",
+            f"/incubator/cohorts/{c}/mentors",
+            {"enrolment_id": str(w.other_enrolment.id), "mentor_id": str(w.mentor.id)},
+            managers(),
+        ),
+        ("GET", f"/incubator/calls/{call.id}/applications", None, managers(200)),
+    ]
+    for method, url, data, expected in matrix:
+        for role in PROGRAMME_ROLES:
+            browser = sessions[role]
+            if method == "GET":
+                response = await browser.get(url)
+            else:
+                response = await browser.post(url, data or {})
+            assert outcome(response) == expected[role], (method, url, role, response.text[:300])
+    offer = await Enrolment.get(cohort_id=c, startup_id=aurora.id)
+    assert offer.status == EnrolmentStatus.OFFERED  # an offer, not an enrolment

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tortoise import timezone
 
-from ecosystem.errors import DomainError, Invalid, NotFound
+from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, get_locale, use_locale
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
@@ -153,7 +153,7 @@ async def accept(request: Request) -> Response:
         await teams.accept_invitation(user, member_id)
         flash(request, _("You joined the team."))
     except DomainError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | NotPermitted):  # 403: not the verified addressee
             raise
         flash(request, exc.message, "error")
     return redirect(request, f"/contests/{contest.slug}")

@@ -87,6 +87,9 @@ async def test_an_impostor_cannot_accept_an_organisation_invitation(new_browser)
     )
     impostor_session.csrf_token = ""
     impostor = await User.get(email="ceo@vnpt.vn")
+    page = await impostor_session.get(link)
+    assert 'action="/verify/resend"' in page.text  # the page says what to do first
+    assert f'action="{link}"' not in page.text  # no accept button
     response = await impostor_session.post(link)
     assert response.status_code == 403
     # (a new account reads Vietnamese, the default language)

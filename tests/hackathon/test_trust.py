@@ -121,6 +121,9 @@ async def test_an_unverified_address_named_judge_or_organiser_gets_nothing(new_b
         contest_id=contest.id, user_id=impostor.id, role=ContestRoleKind.ORGANISER
     )
     assert (await judge_session.get(f"/contests/{contest.slug}/manage")).status_code == 403
+    dashboard = await judge_session.get("/dashboard")
+    assert dashboard.status_code == 200
+    assert f"/contests/{contest.slug}/manage" not in dashboard.text
 
     # Once the address is verified, the organiser names the judge again and it takes effect.
     await verify(impostor)

@@ -57,6 +57,20 @@ async def _org_admin(user: User | None, organisation: Organisation) -> bool:
     return role is not None and role.rank >= Role.ADMIN.rank
 
 
+async def _verified_org_admin(user: User | None, organisation: Organisation) -> bool:
+    # Inviting, granting roles and answering join requests give power to others: only an
+    # account with a verified identity may do it (an unverified owner keeps a pending draft).
+    return has_verified_identity(user) and await _org_admin(user, organisation)
+
+
+async def _org_editor(user: User | None, organisation: Organisation) -> bool:
+    # An unverified account may still edit the draft of an organisation waiting for
+    # verification (its own pending organisation), never a verified organisation's public page.
+    if not await _org_admin(user, organisation):
+        return False
+    return has_verified_identity(user) or not is_verified_organisation(organisation)
+
+
 async def _org_member(user: User | None, organisation: Organisation) -> bool:
     return await role_in(user, organisation.id) is not None
 
@@ -78,8 +92,8 @@ async def _org_member_or_platform_admin(user: User | None, organisation: Organis
 Rule = Callable[[User | None, object], Awaitable[bool]]
 
 RULES: dict[str, Rule] = {
-    "organisation.edit": _org_admin,  # type: ignore[dict-item]
-    "organisation.manage_members": _org_admin,  # type: ignore[dict-item]
+    "organisation.edit": _org_editor,  # type: ignore[dict-item]
+    "organisation.manage_members": _verified_org_admin,  # type: ignore[dict-item]
     "organisation.view_members": _org_member_or_platform_admin,  # type: ignore[dict-item]
     "organisation.verify": _platform_admin,
     "budget.fund": _verified_platform_admin,

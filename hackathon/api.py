@@ -122,8 +122,8 @@ async def list_contests(request: Request) -> Response:
 
 
 async def get_contest(request: Request) -> Response:
-    await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    user = await api_user(request)
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     return json_response(contest_out(await contests.contest_view(contest)))
 
 
@@ -137,7 +137,7 @@ async def create_contest(request: Request) -> Response:
 
 async def submit(request: Request) -> Response:
     user = await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     body = await json_body(request, JsonObject)
     data = validate(SubmissionIn, body.root)
     submission = await teams.save_submission(user, contest, data)
@@ -196,7 +196,7 @@ async def put_scores(request: Request) -> Response:
 
 async def undo_score(request: Request) -> Response:
     user = await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     sheet = await judging.undo_last(user, contest)
     if sheet is None:
         from ecosystem.errors import Conflict
@@ -207,8 +207,8 @@ async def undo_score(request: Request) -> Response:
 
 
 async def contest_results(request: Request) -> Response:
-    await optional_api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    user = await optional_api_user(request)
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     data = await results.published(contest)
     return json_response(
         ResultsOut(
@@ -224,7 +224,7 @@ async def contest_results(request: Request) -> Response:
 
 async def cast_vote(request: Request) -> Response:
     user = await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     body = await json_body(request, JsonObject)
     data = validate(VoteIn, body.root)
     vote = await votes.cast_vote(user, contest, data.submission_id, client_ip(request))
@@ -233,7 +233,7 @@ async def cast_vote(request: Request) -> Response:
 
 async def compare(request: Request) -> Response:
     user = await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     body = await json_body(request, JsonObject)
     data = validate(ComparisonIn, body.root)
     row = await expo.compare(user, contest, data.winner_id, data.loser_id)
@@ -245,7 +245,7 @@ async def compare(request: Request) -> Response:
 
 async def next_pair(request: Request) -> Response:
     user = await api_user(request)
-    contest = await contests.get_contest(request.path_params["contest_id"])
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
     pair = await expo.next_pair(user, contest)
     if pair is None:
         return json_response(NextPairOut(pair=None, compared=0))

@@ -8,7 +8,7 @@ from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
 from hackathon import api, jobs
 from hackathon.routes import judge, manage, public
-from hackathon.services import dashboard
+from hackathon.services import contests, dashboard
 
 
 async def _seed_demo() -> None:
@@ -33,4 +33,5 @@ package = DomainPackage(
         dashboard.participant_panel,
     ),
     indicators=dashboard.indicators,
+    pending_publications=contests.pending_publications,
 )

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from ecosystem.errors import NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import Role, User
-from ecosystem.permissions import role_in
+from ecosystem.permissions import has_verified_identity, role_in
 from hackathon.models import Contest, ContestRole, ContestRoleKind, MemberStatus, Team, TeamMember
 
 
 def _active(user: User | None) -> bool:
-    return bool(user and user.is_active)
+    # A contest role (organiser, judge, team member) takes effect only for an account that has
+    # verified its e-mail address (DESIGN.md §3).
+    return has_verified_identity(user)
 
 
 async def is_organiser(user: User | None, contest: Contest) -> bool:

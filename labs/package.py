@@ -10,6 +10,7 @@ from labs import api, dashboard, jobs
 from labs.routes import payments as payment_routes
 from labs.routes import public, staff, training
 from labs.services import payments
+from labs.services import staff as staff_services
 
 
 async def _seed_demo() -> None:
@@ -38,4 +39,5 @@ package = DomainPackage(
     dashboard_panels=(dashboard.labs_panel,),
     indicators=dashboard.labs_indicators,
     indicator_titles={**dashboard.INDICATOR_TITLES, **public.CATEGORY_LABELS},
+    pending_publications=staff_services.pending_publications,
 )

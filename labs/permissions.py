@@ -11,15 +11,16 @@ from collections.abc import Awaitable, Callable
 
 from ecosystem.errors import NotPermitted
 from ecosystem.i18n import _
-from ecosystem.models import Role, User
-from ecosystem.permissions import role_in
+from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.permissions import has_verified_identity, is_verified_organisation, role_in
 from labs.models import Booking, Equipment, Lab, LabStaff
 
 LabTarget = Lab | Booking | int
 
 
 def _active(user: User | None) -> bool:
-    return bool(user and user.is_active)
+    # A lab role takes effect only for an account that has verified its e-mail (DESIGN.md §3).
+    return has_verified_identity(user)
 
 
 async def _lab(target: LabTarget) -> Lab:
@@ -37,6 +38,20 @@ async def _lab_id_of_booking(booking: Booking) -> int:
         return fetched.lab_id  # type: ignore[attr-defined]
     equipment_id = booking.equipment_id  # type: ignore[attr-defined]
     return await Equipment.filter(id=equipment_id).values_list("lab_id", flat=True).get()
+
+
+def public_labs(prefix: str = "") -> dict:
+    """The filter of labs everyone may see: published by an organisation a platform admin has
+    verified (a pending or rejected host's lab is a draft its members and staff still see).
+    `prefix` is the relation path from the queried model, e.g. `lab__`."""
+    return {
+        f"{prefix}is_published": True,
+        f"{prefix}organisation__verification": Verification.VERIFIED,
+    }
+
+
+def is_public_lab(lab: Lab, organisation: Organisation) -> bool:
+    return lab.is_published and is_verified_organisation(organisation)
 
 
 def _lab_id(target: LabTarget) -> int | None:

@@ -22,7 +22,11 @@ PAGE_SIZE = admin.PAGE_SIZE
 async def overview(request: Request) -> Response:
     user = await require_user(request)
     await permissions.ensure(user, "organisation.verify")
-    context = {"pending": await organisations.pending_verification()}
+    pending = await organisations.pending_verification()
+    context = {
+        "pending": pending,
+        "publications": await organisations.pending_publications([o.id for o in pending]),
+    }
     return await render(request, "ecosystem/admin/overview.html", context)
 
 

@@ -65,6 +65,19 @@ async def verified_user_by_email(email: str) -> User | None:
     )
 
 
+async def verified_account_for_role(email: str, field: str = "email") -> User:
+    """`verified_user_by_email` for a form that names someone for a role (lab staff, judge,
+    organiser): the account, or Invalid on `field` telling what the person must do first."""
+    user = await verified_user_by_email(email)
+    if user is None:
+        message = _(
+            "No account has verified this e-mail address. Ask the person to sign up (or verify "
+            "their address) first, then add them again."
+        )
+        raise Invalid(message, fields={field: message})
+    return user
+
+
 def password_problem(password: str, email: str = "") -> str | None:
     """A translated reason the password is too weak, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:

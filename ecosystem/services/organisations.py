@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -29,9 +30,11 @@ from ecosystem.models import (
     User,
     Verification,
 )
+from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.schemas import InvitationIn, OrganisationIn
 from ecosystem.security import hash_token, new_secret_token
 from ecosystem.services import audit
+from ecosystem.settings import get_settings
 from ecosystem.text import fold, slugify
 
 INVITATION_DAYS = 7
@@ -341,6 +344,25 @@ async def pending_verification() -> list[Organisation]:
     )
 
 
+async def pending_publications(
+    organisation_ids: list[int], packages: Sequence[DomainPackage] | None = None
+) -> dict[int, list[tuple[str, str]]]:
+    """What each organisation waits to publish (labs, programmes, contests…), asking every
+    mounted package's `pending_publications` provider: organisation id → (kind, title) pairs,
+    in package order. One call per package, whatever the number of organisations."""
+    found: dict[int, list[tuple[str, str]]] = {oid: [] for oid in organisation_ids}
+    if not organisation_ids:
+        return found
+    if packages is None:
+        packages = load_packages(get_settings().packages)
+    for package in packages:
+        if package.pending_publications is None:
+            continue
+        for oid, items in (await package.pending_publications(organisation_ids)).items():
+            found.setdefault(oid, []).extend(items)
+    return found
+
+
 # --- memberships --------------------------------------------------------------------------
 
 
@@ -421,6 +443,12 @@ async def change_role(
             raise NotPermitted(_("You cannot grant or change a role above your own."))
         if role == membership.role:
             return membership
+        if role.rank > membership.role.rank and not permissions.has_verified_identity(
+            membership.user
+        ):
+            raise Conflict(
+                _("This person has not verified their e-mail address: no role can be granted yet.")
+            )
         if role != Role.OWNER:
             _ensure_not_last_owner(membership, owners)
         previous = membership.role
@@ -543,6 +571,10 @@ async def decide_join_request(
         membership = await _membership_in(organisation, membership_id)
         if membership.status != MembershipStatus.REQUESTED:
             raise Conflict(_("This request has already been answered."))
+        if accept and not permissions.has_verified_identity(membership.user):
+            raise Conflict(
+                _("This person has not verified their e-mail address: they cannot join yet.")
+            )
         membership.status = MembershipStatus.ACTIVE if accept else MembershipStatus.LEFT
         membership.role = Role.MEMBER
         await membership.save(update_fields=["status", "role", "updated_at"])
@@ -631,18 +663,34 @@ async def invitation_for_token(token: str) -> Invitation:
     return invitation
 
 
+def ensure_addressee(user: User, email: str) -> None:
+    """Only the account that has verified the very address an invitation was sent to may act on it.
+
+    Someone who registered that address without verifying it (an impostor, or its owner who has
+    not confirmed it yet) is refused with the way forward: verify the address, then accept.
+    """
+    if user.email.lower() != email.strip().lower():
+        raise NotPermitted(
+            _(
+                "This invitation was sent to %(email)s. Sign in with that address to accept it.",
+                email=email,
+            )
+        )
+    if not permissions.has_verified_identity(user):
+        raise NotPermitted(
+            _(
+                "Verify your e-mail address %(email)s first (follow the link we sent you), "
+                "then accept the invitation.",
+                email=email,
+            )
+        )
+
+
 async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
     """Single use, before it expires, by the addressee, and never above the inviter's role."""
     async with atomic():
         invitation = await invitation_for_token(token)
-        if invitation.email != user.email.lower():
-            raise NotPermitted(
-                _(
-                    "This invitation was sent to %(email)s. "
-                    "Sign in with that address to accept it.",
-                    email=invitation.email,
-                )
-            )
+        ensure_addressee(user, invitation.email)
         # The inviter may have been demoted or have left since: the invitation cannot
         # grant more than the inviter holds now.
         inviter_role = await Membership.filter(
@@ -685,9 +733,6 @@ async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
                 membership.role = invitation.role
             membership.status = MembershipStatus.ACTIVE
             await membership.save(update_fields=["role", "status", "updated_at"])
-        if user.email_verified_at is None:
-            user.email_verified_at = timezone.now()  # the link arrived in this mailbox
-            await user.save(update_fields=["email_verified_at"])
         await audit.record(
             "invitation.accepted",
             actor=user,

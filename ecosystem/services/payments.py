@@ -30,7 +30,7 @@ from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from ecosystem import jobs, mail
+from ecosystem import jobs, mail, permissions
 from ecosystem.db import atomic
 from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -49,6 +49,7 @@ from ecosystem.models import (
     Role,
     StatementMark,
     User,
+    Verification,
 )
 from ecosystem.packages import PaymentHandler, load_packages
 from ecosystem.services import audit, credits
@@ -152,9 +153,18 @@ class Subject:
 
 
 async def may_bill(user: User, organisation_id: int) -> bool:
-    """Billing to an organisation: its owners and admins, and members they allowed."""
+    """Billing to an organisation: its owners and admins, and members they allowed.
+
+    Only a verified account may bill, and only an organisation a platform admin has verified
+    (DESIGN.md §3): a pending organisation is never a recipient of anyone's bookings.
+    """
+    if not permissions.has_verified_identity(user):
+        return False
     membership = await Membership.get_or_none(
-        user_id=user.id, organisation_id=organisation_id, status=MembershipStatus.ACTIVE
+        user_id=user.id,
+        organisation_id=organisation_id,
+        status=MembershipStatus.ACTIVE,
+        organisation__verification=Verification.VERIFIED,
     )
     if membership is None:
         return False
@@ -951,9 +961,13 @@ async def revoke_billing(actor: User, organisation: Organisation, user_id: int) 
 
 
 async def billable_organisations(user: User) -> list[Organisation]:
-    """Organisations this user may bill bookings to."""
+    """Organisations this user may bill bookings to: verified ones, for a verified account."""
+    if not permissions.has_verified_identity(user):
+        return []
     memberships = await Membership.filter(
-        user_id=user.id, status=MembershipStatus.ACTIVE
+        user_id=user.id,
+        status=MembershipStatus.ACTIVE,
+        organisation__verification=Verification.VERIFIED,
     ).select_related("organisation")
     permitted = set(
         await BillingPermit.filter(user_id=user.id).values_list("organisation_id", flat=True)

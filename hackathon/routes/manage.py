@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
-from ecosystem.models import Membership, MembershipStatus, Role
+from ecosystem.models import Membership, MembershipStatus, Role, Verification
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon import permissions
@@ -67,7 +67,11 @@ async def _admin_organisations(user) -> list:
     return [
         m.organisation
         for m in await Membership.filter(
-            user_id=user.id, status=MembershipStatus.ACTIVE, role__in=[Role.OWNER, Role.ADMIN]
+            user_id=user.id,
+            status=MembershipStatus.ACTIVE,
+            role__in=[Role.OWNER, Role.ADMIN],
+            # a pending organisation prepares a hidden draft; a rejected one organises nothing
+            organisation__verification__in=[Verification.VERIFIED, Verification.PENDING],
         ).select_related("organisation")
     ]
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tortoise import timezone
 
-from ecosystem.errors import DomainError, Invalid, NotFound
+from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, get_locale, use_locale
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
@@ -51,7 +51,7 @@ async def index(request: Request) -> Response:
 
 async def _contest_context(request: Request, slug: str) -> dict:
     user = await current_user(request)
-    contest = await contests.get_contest(slug)
+    contest = await contests.visible_contest(await current_user(request), slug)
     view = await contests.contest_view(contest)
     prizes = (
         await Prize.filter(contest_id=contest.id)
@@ -99,7 +99,7 @@ async def contest_page(request: Request) -> Response:
 async def create_team(request: Request) -> Response:
     user = await require_user(request)
     slug = request.path_params["slug"]
-    contest = await contests.get_contest(slug)
+    contest = await contests.visible_contest(await current_user(request), slug)
     form = await read_form(request)
     values = {k: form_text(form, k) for k in ("name", "site", "track", "organisation_id")}
     try:
@@ -125,7 +125,9 @@ async def create_team(request: Request) -> Response:
 
 async def invite(request: Request) -> Response:
     user = await require_user(request)
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     form = await read_form(request)
     team = await teams.team_of(user, contest)
     if team is None:
@@ -142,14 +144,16 @@ async def invite(request: Request) -> Response:
 
 async def accept(request: Request) -> Response:
     user = await require_user(request)
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     await read_form(request)
     member_id = request.path_params["member_id"]
     try:
         await teams.accept_invitation(user, member_id)
         flash(request, _("You joined the team."))
     except DomainError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | NotPermitted):  # 403: not the verified addressee
             raise
         flash(request, exc.message, "error")
     return redirect(request, f"/contests/{contest.slug}")
@@ -168,7 +172,9 @@ ENTRY_FIELDS = (
 
 async def entry(request: Request) -> Response:
     user = await require_user(request)
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     team = await teams.team_of(user, contest)
     if team is None:
         raise NotFound(_("You have no team in this contest."))
@@ -222,7 +228,9 @@ async def entry(request: Request) -> Response:
 
 async def entry_image(request: Request) -> Response:
     user = await require_user(request)
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     from ecosystem import media
 
     try:
@@ -239,7 +247,9 @@ async def entry_image(request: Request) -> Response:
 
 async def vote(request: Request) -> Response:
     user = await require_user(request)
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     form = await read_form(request)
     raw = form_text(form, "submission_id")
     try:
@@ -253,7 +263,9 @@ async def vote(request: Request) -> Response:
 
 
 async def results_page(request: Request) -> Response:
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     data = await results.published(contest)
     view = await contests.contest_view(contest)
     tracks = {t.code: t for t in view.tracks}
@@ -263,7 +275,9 @@ async def results_page(request: Request) -> Response:
 
 async def results_inputs(request: Request) -> Response:
     """The exact inputs of the published hash: anyone can recompute it."""
-    contest = await contests.get_contest(request.path_params["slug"])
+    contest = await contests.visible_contest(
+        await current_user(request), request.path_params["slug"]
+    )
     await results.published(contest)
     round_ = await contests.current_round(contest)
     ranking = await results.compute(contest, round_)

@@ -8,20 +8,27 @@ site and 17:00 in Seoul (two hours earlier) for the Korean one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
-from ecosystem.models import Organisation, Role, User
-from ecosystem.permissions import role_in
+from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.permissions import (
+    ensure_verified_identity,
+    ensure_verified_organisation,
+    role_in,
+)
 from ecosystem.services import audit
+from ecosystem.services.accounts import verified_account_for_role
 from hackathon import permissions
 from hackathon.models import (
     Contest,
@@ -96,8 +103,9 @@ class ContestView:
 
 
 async def list_contests() -> list[ContestView]:
-    """Every contest, newest deadline first, with its sites and tracks (three queries)."""
-    contests = await Contest.all().order_by("-submission_closes_at", "id")
+    """Every public contest (see `visible_contest`), newest deadline first, with its sites and
+    tracks (three queries)."""
+    contests = await Contest.filter(_public_filter()).order_by("-submission_closes_at", "id")
     ids = [contest.id for contest in contests]
     sites = await Site.filter(contest_id__in=ids).order_by("id") if ids else []
     tracks = await Track.filter(contest_id__in=ids).order_by("position", "id") if ids else []
@@ -166,6 +174,11 @@ def _check_dates(data: ContestIn) -> None:
 
 
 async def _may_create(actor: User, organisation_id: int | None) -> None:
+    """A verified account, admin of the organising organisation (platform admins may also run
+    a contest of the platform itself). A pending organisation prepares its contest as a draft:
+    only its members and organisers see it until a platform admin verifies the organisation;
+    a rejected one cannot create any."""
+    ensure_verified_identity(actor)
     if actor.is_platform_admin:
         return
     if organisation_id is None:
@@ -173,6 +186,48 @@ async def _may_create(actor: User, organisation_id: int | None) -> None:
     role = await role_in(actor, organisation_id)
     if role is None or role.rank < Role.ADMIN.rank:
         raise NotPermitted(_("Create a contest on behalf of an organisation you administer."))
+    organisation = await Organisation.get(id=organisation_id)
+    if organisation.verification not in (Verification.VERIFIED, Verification.PENDING):
+        ensure_verified_organisation(organisation)
+
+
+def _public_filter() -> Q:
+    """Contests everyone sees: the platform's own, or an organisation's that is verified."""
+    return Q(organisation_id__isnull=True) | Q(organisation__verification=Verification.VERIFIED)
+
+
+async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """The contests that organisations not verified yet wait to publish (the admin's
+    verification page): every contest they organise is a draft until then (one query)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    rows = (
+        await Contest.filter(organisation_id__in=list(organisation_ids))
+        .order_by("title", "id")
+        .values_list("organisation_id", "title")
+    )
+    for organisation_id, title in rows:
+        found.setdefault(organisation_id, []).append((_("Contest"), title))
+    return found
+
+
+async def is_public(contest: Contest) -> bool:
+    return await Contest.filter(_public_filter(), id=contest.id).exists()
+
+
+async def visible_contest(actor: User | None, contest_id: int | str) -> Contest:
+    """A contest as the public pages and API show it: one of a pending (or rejected)
+    organisation is a draft, seen only by its organisers, the organisation's members and
+    platform admins; everyone else gets 404."""
+    contest = await get_contest(contest_id)
+    if await is_public(contest):
+        return contest
+    if actor is not None and actor.is_active and actor.is_platform_admin:
+        return contest
+    if await permissions.is_organiser(actor, contest):
+        return contest
+    if actor is not None and await role_in(actor, contest.organisation_id) is not None:  # type: ignore[attr-defined]
+        return contest
+    raise NotFound(_("This contest does not exist."))
 
 
 async def create_contest(actor: User, data: ContestIn) -> Contest:
@@ -313,11 +368,7 @@ async def add_judge(
 ) -> ContestRole:
     """Make an existing account a judge of the contest (again, if it had dropped out)."""
     await permissions.ensure(actor, "contest.manage", contest)
-    user = await User.get_or_none(email=email.strip().lower())
-    if user is None:
-        raise Invalid(
-            _("No account uses this email address."), fields={"email": _("Unknown account.")}
-        )
+    user = await verified_account_for_role(email)
     site = None
     if site_code:
         site = await Site.get_or_none(contest_id=contest.id, code=site_code)
@@ -342,11 +393,7 @@ async def add_judge(
 
 async def add_organiser(actor: User, contest: Contest, email: str) -> ContestRole:
     await permissions.ensure(actor, "contest.manage", contest)
-    user = await User.get_or_none(email=email.strip().lower())
-    if user is None:
-        raise Invalid(
-            _("No account uses this email address."), fields={"email": _("Unknown account.")}
-        )
+    user = await verified_account_for_role(email)
     role, _created = await ContestRole.get_or_create(
         contest_id=contest.id, user_id=user.id, role=ContestRoleKind.ORGANISER
     )

@@ -15,6 +15,7 @@ from ecosystem.i18n import _
 from ecosystem.indicators import suppress, suppress_counts
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
+from ecosystem.permissions import has_verified_identity
 from hackathon import permissions
 from hackathon.models import (
     Contest,
@@ -168,6 +169,8 @@ async def export(actor: User, contest: Contest, what: str) -> str:
 
 
 async def judge_panel(user: User) -> DashboardPanel | None:
+    if not has_verified_identity(user):  # a role of an unverified account is not in effect
+        return None
     queues = [q for q in await judging.all_queues(user) if q.total]
     if not queues:
         return None
@@ -192,6 +195,8 @@ async def judge_panel(user: User) -> DashboardPanel | None:
 
 
 async def organiser_panel(user: User) -> DashboardPanel | None:
+    if not has_verified_identity(user):  # a role of an unverified account is not in effect
+        return None
     contest_ids = await ContestRole.filter(
         user_id=user.id, role=ContestRoleKind.ORGANISER
     ).values_list("contest_id", flat=True)

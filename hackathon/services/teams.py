@@ -16,8 +16,10 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, format_dt
 from ecosystem.mail import send_mail
-from ecosystem.models import Membership, MembershipStatus, User
+from ecosystem.models import Membership, MembershipStatus, User, Verification
+from ecosystem.permissions import ensure_verified_identity, has_verified_identity
 from ecosystem.services import audit
+from ecosystem.services.accounts import verified_user_by_email
 from hackathon import permissions
 from hackathon.models import (
     Contest,
@@ -78,7 +80,12 @@ def submission_deadline(contest: Contest, team: Team) -> datetime:
 
 
 async def create_team(actor: User, contest: Contest, data: TeamIn) -> Team:
-    """A team at a site and in a track; its creator is its first member and lead."""
+    """A team at a site and in a track; its creator is its first member and lead.
+
+    Only a verified account registers, and a team represents only a verified organisation
+    the creator is an active member of (its name is shown on the contest's public pages).
+    """
+    ensure_verified_identity(actor)
     site = await Site.get_or_none(contest_id=contest.id, code=data.site)
     track = await Track.get_or_none(contest_id=contest.id, code=data.track)
     fields = {}
@@ -102,7 +109,10 @@ async def create_team(actor: User, contest: Contest, data: TeamIn) -> Team:
     if await team_of(actor, contest) is not None:
         raise Conflict(_("You are already in a team of this contest."), code="already_in_team")
     if data.organisation_id is not None and not await Membership.exists(
-        user_id=actor.id, organisation_id=data.organisation_id, status=MembershipStatus.ACTIVE
+        user_id=actor.id,
+        organisation_id=data.organisation_id,
+        status=MembershipStatus.ACTIVE,
+        organisation__verification=Verification.VERIFIED,
     ):
         raise Invalid(
             _("A team can only represent an organisation you belong to."),
@@ -155,7 +165,7 @@ async def invite_member(actor: User, team_id: int, email: str) -> TeamMember:
             member = await TeamMember.create(
                 team_id=team.id, email=email, status=MemberStatus.INVITED
             )
-            invited = await User.get_or_none(email=email)
+            invited = await verified_user_by_email(email)
             await send_mail(
                 email,
                 "hackathon_team_invitation",
@@ -168,11 +178,21 @@ async def invite_member(actor: User, team_id: int, email: str) -> TeamMember:
 
 
 async def accept_invitation(actor: User, member_id: int) -> Team:
+    """Only the account that verified the invited address joins: one that merely registered it
+    (never verified) is refused and told to verify first."""
     member = await TeamMember.get_or_none(
-        id=member_id, email=actor.email, status=MemberStatus.INVITED
+        id=member_id, email=actor.email.lower(), status=MemberStatus.INVITED
     ).select_related("team__contest")
     if member is None:
         raise NotFound(_("This invitation does not exist."))
+    if not has_verified_identity(actor):
+        raise NotPermitted(
+            _(
+                "Verify your e-mail address %(email)s first (follow the link we sent you), "
+                "then accept the invitation.",
+                email=member.email,
+            )
+        )
     if await team_of(actor, member.team.contest) is not None:
         raise Conflict(_("You are already in a team of this contest."), code="already_in_team")
     member.user_id = actor.id  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
 from ecosystem.web import render as _render
 from labs import permissions
@@ -78,11 +79,15 @@ def _common(**extra) -> dict:
 
 async def new_lab(request: Request) -> Response:
     user = await require_user(request)
+    ensure_verified_identity(user)
     hosts = await staff.creatable_hosts(user)
     if not hosts:
         raise NotPermitted(_("Only an admin of a verified organisation can create a lab."))
+    # A pending host prepares a draft: the box starts unticked unless a host may publish.
+    publishable = any(is_verified_organisation(host) for host in hosts)
     context = _common(
-        hosts=hosts, values={"kind": "fablab", "timezone": "Asia/Ho_Chi_Minh", "is_published": True}
+        hosts=hosts,
+        values={"kind": "fablab", "timezone": "Asia/Ho_Chi_Minh", "is_published": publishable},
     )
     if request.method == "GET":
         return await render(request, "labs/staff/lab_form.html", context)

@@ -27,7 +27,15 @@ from ecosystem import jobs, rawsql
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt
-from ecosystem.models import Membership, MembershipStatus, OrganisationSphere, Role, Sphere, User
+from ecosystem.models import (
+    Membership,
+    MembershipStatus,
+    OrganisationSphere,
+    Role,
+    Sphere,
+    User,
+    Verification,
+)
 from ecosystem.services import audit
 from ecosystem.services import payments as kernel_payments
 from labs import permissions
@@ -210,8 +218,12 @@ async def user_facts(user: User) -> UserFacts:
 
     A plain member (not an admin or owner) of a university counts as a student.
     """
+    # Only organisations a platform admin has verified count: a self-made pending
+    # "university" must not buy anyone a student's price.
     memberships = await Membership.filter(
-        user_id=user.id, status=MembershipStatus.ACTIVE
+        user_id=user.id,
+        status=MembershipStatus.ACTIVE,
+        organisation__verification=Verification.VERIFIED,
     ).values_list("organisation_id", "role")
     if not memberships:
         return UserFacts()

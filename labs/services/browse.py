@@ -17,7 +17,8 @@ from tortoise import timezone
 from ecosystem import rawsql
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
-from ecosystem.models import User
+from ecosystem.models import User, Verification
+from labs import permissions
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
     Interval,
@@ -67,7 +68,7 @@ DEFAULT_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 
 async def list_labs(kind: str = "") -> list[Lab]:
     """Published labs with host organisation, opening hours and photos (four queries)."""
-    query = Lab.filter(is_published=True)
+    query = Lab.filter(**permissions.public_labs())
     if kind:
         try:
             query = query.filter(kind=LabKind(kind))
@@ -100,7 +101,7 @@ async def lab_page(actor: User | None, slug: str) -> LabPage:
         raise NotFound(_("No such lab."))
     is_staff = await permissions.is_lab_staff(actor, lab) if actor else False
     can_grant = await permissions.allowed(actor, "lab.grant_staff", lab) if actor else False
-    if not lab.is_published and not (is_staff or can_grant):
+    if not permissions.is_public_lab(lab, lab.organisation) and not (is_staff or can_grant):
         raise NotFound(_("No such lab."))
     hours = (await schedule.weekly_hours([lab.id]))[lab.id]
     machines = await (
@@ -294,8 +295,11 @@ async def lab_week(actor: User | None, slug: str, start_raw: str = "") -> LabWee
     """Free hours per machine and day of a whole lab's week (five queries on a cache hit)."""
     from labs import permissions
 
-    lab = await Lab.get_or_none(slug=slug)
-    if lab is None or not (lab.is_published or await permissions.is_lab_staff(actor, lab)):
+    lab = await Lab.get_or_none(slug=slug).select_related("organisation")
+    if lab is None or not (
+        permissions.is_public_lab(lab, lab.organisation)
+        or await permissions.is_lab_staff(actor, lab)
+    ):
         raise NotFound(_("No such lab."))
     tz = schedule.lab_timezone(lab)
     now = timezone.now()
@@ -468,8 +472,11 @@ async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> li
     The day and times are each lab's local wall-clock time.
     """
     # Plain SQL (see ecosystem.rawsql): a thousand machines through the ORM cost ~40 ms.
-    where = "JOIN labs_lab l ON l.id = m.lab_id WHERE l.is_published = ? AND m.status = ?"
-    params: list = [True, EquipmentStatus.AVAILABLE.value]
+    where = (
+        "JOIN labs_lab l ON l.id = m.lab_id JOIN organisation o ON o.id = l.organisation_id"
+        " WHERE l.is_published = ? AND o.verification = ? AND m.status = ?"
+    )
+    params: list = [True, Verification.VERIFIED.value, EquipmentStatus.AVAILABLE.value]
     if query.category is not None:
         where += " AND m.category = ?"
         params.append(query.category.value)

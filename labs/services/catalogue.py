@@ -14,6 +14,7 @@ from tortoise import timezone
 from ecosystem.errors import Invalid
 from ecosystem.i18n import _
 from ecosystem.models import User
+from labs import permissions
 from labs.availability import availability
 from labs.intervals import Interval, covers, normalize, subtract
 from labs.models import (
@@ -44,7 +45,7 @@ def checked_window(start: datetime, end: datetime, names: tuple[str, str] = ("fr
 async def list_labs() -> list[Lab]:
     """Published labs with host organisation (and its spheres), hours and photos."""
     return (
-        await Lab.filter(is_published=True)
+        await Lab.filter(**permissions.public_labs())
         .select_related("organisation")
         .prefetch_related("organisation__spheres", "opening_hours", "photos")
         .order_by("name", "id")
@@ -73,7 +74,7 @@ async def list_equipment(
     if (free_from is None) != (free_to is None):
         message = _("Give both free_from and free_to, or neither.")
         raise Invalid(message, fields={"free_to" if free_to is None else "free_from": message})
-    query = Equipment.filter(lab__is_published=True)
+    query = Equipment.filter(**permissions.public_labs("lab__"))
     if lab_id is not None:
         query = query.filter(lab_id=lab_id)
     if category is not None:

@@ -9,6 +9,7 @@ field, before anything is written.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -21,8 +22,14 @@ from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.permissions import (
+    ensure_verified_identity,
+    has_verified_identity,
+    is_verified_organisation,
+)
 from ecosystem.services import audit
 from ecosystem.services import payments as kernel_payments
+from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
 from labs.intervals import Interval, local_date_span, resolve_local, subtract
 from labs.models import (
@@ -196,16 +203,30 @@ def _local_datetime(values: dict, name: str, errors: Errors, lab: Lab) -> dateti
 
 
 async def creatable_hosts(actor: User) -> list[Organisation]:
-    """Verified organisations in which the actor is an admin or owner."""
+    """Organisations in which the (verified) actor is an admin or owner: verified ones host
+    labs, pending ones may prepare an unpublished draft that only their members see."""
     from ecosystem.models import Membership, MembershipStatus
 
+    if not has_verified_identity(actor):
+        return []
     memberships = await Membership.filter(
         user_id=actor.id,
         status=MembershipStatus.ACTIVE,
         role__in=[Role.ADMIN, Role.OWNER],
-        organisation__verification=Verification.VERIFIED,
+        organisation__verification__in=[Verification.VERIFIED, Verification.PENDING],
     ).select_related("organisation")
     return sorted((m.organisation for m in memberships), key=lambda o: o.name)
+
+
+def _ensure_may_publish(organisation: Organisation, fields: dict) -> None:
+    """A lab goes public only when its host organisation is verified (DESIGN.md §3)."""
+    if fields.get("is_published") and not is_verified_organisation(organisation):
+        message = _(
+            "The lab can be published once the platform administrators have verified "
+            "%(name)s. Until then it stays a draft that only the organisation's members see.",
+            name=organisation.name,
+        )
+        raise Invalid(message, fields={"is_published": message})
 
 
 def _lab_values(values: dict, errors: Errors) -> dict:
@@ -234,6 +255,7 @@ def _lab_values(values: dict, errors: Errors) -> dict:
 
 async def create_lab(actor: User, values: dict) -> Lab:
     """An admin of a verified organisation creates a lab hosted by it (and becomes its staff)."""
+    ensure_verified_identity(actor)
     hosts = {org.id: org for org in await creatable_hosts(actor)}
     if not hosts:
         raise NotPermitted(_("Only an admin of a verified organisation can create a lab."))
@@ -251,6 +273,7 @@ async def create_lab(actor: User, values: dict) -> Lab:
     elif slug and (slug in ("new", "checkin", "search") or await Lab.exists(slug=slug)):
         errors["slug"] = _("This address is taken.")
     errors.raise_if_any()
+    _ensure_may_publish(hosts[host_id], fields)
     async with atomic():
         lab = await Lab.create(organisation_id=host_id, slug=slug, **fields)
         await LabStaff.create(lab=lab, user_id=actor.id)
@@ -258,11 +281,27 @@ async def create_lab(actor: User, values: dict) -> Lab:
     return lab
 
 
+async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """The labs that organisations not verified yet wait to publish (the admin's verification
+    page): every lab they host is a draft until then (one query)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    rows = (
+        await Lab.filter(organisation_id__in=list(organisation_ids))
+        .order_by("name", "id")
+        .values_list("organisation_id", "name")
+    )
+    for organisation_id, name in rows:
+        found.setdefault(organisation_id, []).append((_("Lab"), name))
+    return found
+
+
 async def update_lab(actor: User, lab: Lab, values: dict) -> Lab:
     await permissions.ensure(actor, "lab.manage", lab)
     errors = Errors()
     fields = _lab_values(values, errors)
     errors.raise_if_any()
+    if fields["is_published"] and not lab.is_published:
+        _ensure_may_publish(await Organisation.get(id=lab.organisation_id), fields)  # type: ignore[attr-defined]
     lab.update_from_dict(fields)
     await lab.save(update_fields=list(fields))
     return lab
@@ -275,10 +314,9 @@ async def list_staff(actor: User, lab: Lab) -> list[LabStaff]:
 
 async def grant_staff(actor: User, lab: Lab, email: str) -> LabStaff:
     await permissions.ensure(actor, "lab.grant_staff", lab)
-    user = await User.get_or_none(email__iexact=email.strip(), is_active=True)
-    if user is None:
-        message = _("No active account with this email address.")
-        raise Invalid(message, fields={"email": message})
+    # Only the account that verified this very address: someone who merely registered it
+    # must not receive a role meant for its owner.
+    user = await verified_account_for_role(email)
     staff, created = await LabStaff.get_or_create(lab_id=lab.id, user_id=user.id)
     if not created:
         message = _("This person is already staff of the lab.")

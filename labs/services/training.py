@@ -122,7 +122,7 @@ async def upcoming_sessions(viewer: User | None, now: datetime | None = None) ->
     """Sessions not yet started across the network, soonest first (three queries)."""
     now = now or timezone.now()
     sessions = (
-        await TrainingSession.filter(starts_at__gt=now, lab__is_published=True)
+        await TrainingSession.filter(starts_at__gt=now, **permissions.public_labs("lab__"))
         .select_related("lab")
         .order_by("starts_at", "id")
         .limit(200)

@@ -34,6 +34,8 @@ ROLES = [
     "org owner",
     "platform admin",
     "deactivated",
+    "unverified org admin",  # named admin of EIU, e-mail never verified
+    "pending org owner",  # verified, owner of an organisation still waiting for verification
 ]
 
 
@@ -41,6 +43,7 @@ ROLES = [
 class World:
     eiu: Organisation  # verified, with a member, an admin, an owner and a join request
     pending: Organisation  # waiting for a platform admin
+    draft: Organisation  # the pending organisation an unverified newcomer created
     target: Membership  # an ordinary member others act upon
     request: Membership  # a join request
     victim: User  # an account a platform admin may deactivate
@@ -62,21 +65,28 @@ async def build_world() -> World:
         user_id=applicant.id, organisation_id=eiu.id, status=MembershipStatus.REQUESTED
     )
     pending = await make_organisation(applicant, "Pending Lab", verified=False)
+    newcomer = await person("new@example.com", verified=False)
+    draft = await make_organisation(newcomer, "Newcomer Draft", verified=False)
+    unverified_admin = await person("unverified-admin@eiu.edu.vn", verified=False)
+    await add_member(unverified_admin, eiu, "admin")
     return World(
         eiu=eiu,
         pending=pending,
+        draft=draft,
         target=target,
         request=request,
         victim=await person("victim@example.com"),
         actors={
             "anonymous": None,
-            "unverified user": await person("new@example.com", verified=False),
+            "unverified user": newcomer,
             "plain user": await person("plain@example.com"),
             "member": member,
             "org admin": admin,
             "org owner": owner,
             "platform admin": await person("admin@binhduong.gov.vn", admin=True),
             "deactivated": gone,
+            "unverified org admin": unverified_admin,
+            "pending org owner": applicant,
         },
     )
 
@@ -89,6 +99,9 @@ class Action:
     success: int  # the status of an allowed request
     data: Callable[[World], dict] | None = None
     done: Callable[[World], Awaitable[bool]] | None = None  # did the change happen?
+    # An organisation not verified yet is hidden (404) from all but its members and platform
+    # admins; None: the target is public.
+    visible_to: frozenset[str] | None = None
 
 
 async def _renamed(w: World) -> bool:
@@ -115,12 +128,45 @@ async def _verified(w: World) -> bool:
     return (await Organisation.get(id=w.pending.id)).verification == Verification.VERIFIED
 
 
+async def _created(w: World) -> bool:
+    # Whoever creates an organisation gets a pending draft, never a verified one.
+    return await Organisation.filter(name="New Co", verification=Verification.PENDING).exists()
+
+
+async def _pending_renamed(w: World) -> bool:
+    return (await Organisation.get(id=w.pending.id)).name == "Pending renamed"
+
+
+async def _draft_renamed(w: World) -> bool:
+    return (await Organisation.get(id=w.draft.id)).name == "Draft renamed"
+
+
+async def _invited_to_pending(w: World) -> bool:
+    return await Invitation.filter(organisation_id=w.pending.id).exists()
+
+
+async def _invited_to_draft(w: World) -> bool:
+    return await Invitation.filter(organisation_id=w.draft.id).exists()
+
+
 async def _victim_deactivated(w: World) -> bool:
     return not (await User.get(id=w.victim.id)).is_active
 
 
 MANAGERS = frozenset({"org admin", "org owner"})
 PLATFORM = frozenset({"platform admin"})
+SIGNED_IN = frozenset(
+    {
+        "unverified user",
+        "plain user",
+        "member",
+        "org admin",
+        "org owner",
+        "platform admin",
+        "unverified org admin",
+        "pending org owner",
+    }
+)
 
 ACTIONS: dict[str, Action] = {
     "edit org": Action(
@@ -134,8 +180,52 @@ ACTIONS: dict[str, Action] = {
     "view members": Action(
         "GET",
         lambda w: f"/organisations/{w.eiu.slug}/members",
-        MANAGERS | PLATFORM | {"member"},
+        MANAGERS | PLATFORM | {"member", "unverified org admin"},  # reading, not power
         200,
+    ),
+    "create org": Action(
+        "POST",
+        lambda w: "/organisations/new",
+        SIGNED_IN,
+        303,
+        data=lambda w: {"name": "New Co", "spheres": ["startup"]},
+        done=_created,
+    ),
+    "edit pending org": Action(
+        "POST",
+        lambda w: f"/organisations/{w.pending.slug}/edit",
+        frozenset({"pending org owner"}),
+        303,
+        data=lambda w: {"name": "Pending renamed", "spheres": ["university"]},
+        done=_pending_renamed,
+        visible_to=frozenset({"pending org owner", "platform admin"}),
+    ),
+    "invite to pending org": Action(
+        "POST",
+        lambda w: f"/organisations/{w.pending.slug}/invitations",
+        frozenset({"pending org owner"}),  # drafts are prepared together
+        303,
+        data=lambda w: {"email": "colleague@example.com", "role": "member"},
+        done=_invited_to_pending,
+        visible_to=frozenset({"pending org owner", "platform admin"}),
+    ),
+    "edit own draft (unverified)": Action(
+        "POST",
+        lambda w: f"/organisations/{w.draft.slug}/edit",
+        frozenset({"unverified user"}),
+        303,
+        data=lambda w: {"name": "Draft renamed", "spheres": ["startup"]},
+        done=_draft_renamed,
+        visible_to=frozenset({"unverified user", "platform admin"}),
+    ),
+    "invite to own draft (unverified)": Action(
+        "POST",
+        lambda w: f"/organisations/{w.draft.slug}/invitations",
+        frozenset(),  # an unverified account gives nobody a role, not even in its own draft
+        303,
+        data=lambda w: {"email": "friend@example.com", "role": "admin"},
+        done=_invited_to_draft,
+        visible_to=frozenset({"unverified user", "platform admin"}),
     ),
     "invite": Action(
         "POST",
@@ -195,13 +285,17 @@ SIGNED_OUT = {"anonymous", "deactivated"}
 def expected_status(role: str, action: Action) -> int:
     if role in SIGNED_OUT:
         return 303
-    return action.success if role in action.allowed else 403
+    if role in action.allowed:
+        return action.success
+    if action.visible_to is not None and role not in action.visible_to:
+        return 404
+    return 403
 
 
 def test_the_matrix_covers_every_role_and_action():
     allowed_anywhere = set().union(*(a.allowed for a in ACTIONS.values()))
     assert allowed_anywhere <= set(ROLES) - SIGNED_OUT
-    assert len(ACTIONS) == 10 and len(ROLES) == 8
+    assert len(ACTIONS) == 15 and len(ROLES) == 10
 
 
 @pytest.mark.parametrize("action_name", list(ACTIONS))

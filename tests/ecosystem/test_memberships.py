@@ -20,6 +20,7 @@ from ecosystem.models import (
     User,
 )
 from tests.conftest import add_member, make_organisation, person
+from tests.ecosystem.test_accounts import mailed_path
 
 
 async def signed_in(new_browser, user: User):
@@ -85,14 +86,22 @@ async def test_an_invitation_is_mailed_and_accepted_once(new_browser):
     page = await minh_session.get(link)
     assert page.status_code == 200
     assert "Join Eastern International University" in page.text
+    # Not verified yet: refused with the way forward, nothing written, the link still valid.
+    response = await minh_session.post(link)
+    assert response.status_code == 403
+    assert "Verify your e-mail address minh@becamex.com.vn first" in response.text
+    assert await membership_of(minh, eiu) is None
+    await minh.refresh_from_db()
+    assert minh.email_verified_at is None  # holding the invitation proves nothing
+    # Minh verifies the address (the link mailed on request), then accepts.
+    await minh_session.post("/verify/resend")
+    assert (await minh_session.get(await mailed_path(minh.email, "/verify"))).status_code == 303
     response = await minh_session.post(link)
     assert response.status_code == 303
     assert response.headers["location"] == f"/organisations/{eiu.slug}"
     membership = await membership_of(minh, eiu)
     assert membership is not None
     assert (membership.role, membership.status) == (Role.ADMIN, MembershipStatus.ACTIVE)
-    await minh.refresh_from_db()
-    assert minh.email_verified_at is not None  # the link proved the mailbox
     assert await AuditEvent.filter(action="invitation.accepted", actor_id=minh.id).count() == 1
 
     # Used once: the link is dead now, for everybody.

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ecosystem.models import User
+from ecosystem.models import Organisation, User, Verification
 from hackathon import permissions
+from hackathon.models import ContestRole, ContestRoleKind
 from tests.conftest import add_member, person
 from tests.hackathon.conftest import make_contest, make_judge, make_org, make_team
 
@@ -32,7 +33,22 @@ async def _world():
     await add_member(office_admin, office, "admin")
     office_member = await person("office.member@example.org")
     await add_member(office_member, office, "member")
+    # Roles held by accounts whose e-mail was never verified: no power (DESIGN.md §3).
+    unverified_judge = await person("unverified.judge@example.org", verified=False)
+    await ContestRole.create(
+        contest_id=contest.id, user_id=unverified_judge.id, role=ContestRoleKind.JUDGE
+    )
+    unverified_admin = await person("unverified.admin@example.org", verified=False)
+    await add_member(unverified_admin, office, "admin")
+    # The admin of an organisation still waiting for verification: a stranger here.
+    pending_admin = await person("pending.admin@example.org")
+    pending = await make_org("Pending Office")
+    await Organisation.filter(id=pending.id).update(verification=Verification.PENDING)
+    await add_member(pending_admin, pending, "admin")
     return contest, {
+        "unverified_judge": unverified_judge,
+        "unverified_admin": unverified_admin,
+        "pending_admin": pending_admin,
         "organiser": contest.organiser,
         "office_admin": office_admin,
         "judge": judge,
@@ -51,6 +67,9 @@ async def _world():
         ("member", False, False, False),
         ("office_member", False, False, False),
         ("stranger", False, False, False),
+        ("unverified_judge", False, False, False),
+        ("unverified_admin", False, False, False),
+        ("pending_admin", False, False, False),
     ],
 )
 async def test_the_rules_per_role(app, who, manage, see_ranking, judge):
@@ -64,7 +83,18 @@ async def test_the_rules_per_role(app, who, manage, see_ranking, judge):
     assert not await permissions.allowed(user, "contest.manage", contest)
 
 
-@pytest.mark.parametrize("who", ["judge", "member", "office_member", "stranger"])
+@pytest.mark.parametrize(
+    "who",
+    [
+        "judge",
+        "member",
+        "office_member",
+        "stranger",
+        "unverified_judge",
+        "unverified_admin",
+        "pending_admin",
+    ],
+)
 async def test_only_organisers_reach_the_organiser_pages_and_actions(new_browser, who):
     contest, people = await _world()
     browser = new_browser()

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 
 import pytest
+from tortoise import timezone
 
-from ecosystem.models import Organisation, OutboxMessage, Verification
+from ecosystem.models import Organisation, OutboxMessage, User, Verification
 from labs.models import (
     Blackout,
     Booking,
@@ -23,9 +24,19 @@ from labs.models import (
     OpeningHours,
 )
 from tests.conftest import add_member, make_organisation, person
-from tests.labs.conftest import at, local_day, make_equipment, make_host, make_lab
+from tests.labs.conftest import at, bearer, local_day, make_equipment, make_host, make_lab
 
-ROLES = ("anonymous", "plain", "member", "org_admin", "staff", "other_staff")
+ROLES = (
+    "anonymous",
+    "plain",
+    "member",
+    "org_admin",
+    "staff",
+    "other_staff",
+    "unverified_staff",
+    "unverified_admin",
+    "pending_admin",
+)
 
 
 @dataclass
@@ -46,6 +57,14 @@ async def make_world() -> World:
     await add_member(await person("admin@example.org"), host, "admin")
     await LabStaff.create(lab=lab, user=await person("staff@example.org"))
     await LabStaff.create(lab=other_lab, user=await person("other@example.org"))
+    # Named staff and made admin, but their e-mail was never verified: no power (DESIGN.md §3).
+    await LabStaff.create(lab=lab, user=await person("unverified@example.org", verified=False))
+    await add_member(await person("unv-admin@example.org", verified=False), host, "admin")
+    # Owner of a pending organisation (a draft lab of its own): no power over this lab.
+    pending = await make_organisation(
+        await person("pending@example.org"), "Pending Works", verified=False
+    )
+    await Organisation.filter(id=pending.id).update(verification=Verification.PENDING)
     return World(host, lab, other_lab, machine)
 
 
@@ -55,6 +74,9 @@ EMAILS = {
     "org_admin": "admin@example.org",
     "staff": "staff@example.org",
     "other_staff": "other@example.org",
+    "unverified_staff": "unverified@example.org",
+    "unverified_admin": "unv-admin@example.org",
+    "pending_admin": "pending@example.org",
 }
 
 
@@ -95,6 +117,9 @@ EXPECTED = {
         "checkin": 200,
     },
     "other_staff": {},
+    "unverified_staff": {},
+    "unverified_admin": {},
+    "pending_admin": {},
 }
 
 
@@ -110,7 +135,10 @@ async def test_who_may_open_each_staff_page(new_browser, role):
             assert response.headers["location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("role", ["plain", "member", "org_admin", "other_staff"])
+@pytest.mark.parametrize(
+    "role",
+    ["plain", "member", "org_admin", "other_staff", "unverified_staff", "unverified_admin"],
+)
 async def test_who_may_not_change_the_lab(new_browser, role):
     world = await make_world()
     browser = await signed_in(new_browser, role)
@@ -157,7 +185,7 @@ async def test_an_admin_of_a_verified_organisation_creates_a_lab(new_browser):
     assert await LabStaff.exists(lab_id=lab.id, user__email="admin@example.org")
 
 
-@pytest.mark.parametrize("role", ["plain", "member", "staff"])
+@pytest.mark.parametrize("role", ["plain", "member", "staff", "unverified_admin"])
 async def test_only_organisation_admins_create_labs(new_browser, role):
     world = await make_world()
     browser = await signed_in(new_browser, role)
@@ -167,12 +195,48 @@ async def test_only_organisation_admins_create_labs(new_browser, role):
 
 
 async def test_an_unverified_organisation_cannot_host_a_lab(new_browser):
+    """A pending organisation prepares an unpublished draft its members see; publishing waits
+    for a platform admin's verification; a rejected one cannot even prepare one."""
     world = await make_world()
     world.host.verification = Verification.PENDING
     await world.host.save(update_fields=["verification"])
     admin = await signed_in(new_browser, "org_admin")
     data = {"organisation_id": str(world.host.id), "slug": "x-lab", "kind": "fablab", "name": "X"}
-    assert (await admin.post("/labs/new", data)).status_code == 403
+
+    published = await admin.post("/labs/new", {**data, "is_published": "1"})
+    assert published.status_code == 422
+    assert "The lab can be published once the platform administrators have verified" in (
+        published.text
+    )
+    assert 'value="x-lab"' in published.text  # the form keeps what was typed
+    assert not await Lab.exists(slug="x-lab")
+
+    assert (await admin.post("/labs/new", data)).status_code == 303  # a draft
+    draft = await Lab.get(slug="x-lab")
+    assert not draft.is_published
+    assert (await admin.get("/labs/x-lab")).status_code == 200  # its staff see it
+    for who in ("anonymous", "plain"):
+        browser = await signed_in(new_browser, who)
+        assert (await browser.get("/labs/x-lab")).status_code == 404
+        assert "x-lab" not in (await browser.get("/labs")).text
+    # Publishing the draft is refused too, until the organisation is verified.
+    form = {"name": "X", "kind": "fablab", "timezone": "UTC", "is_published": "1"}
+    refused = await admin.post("/labs/x-lab/manage", form)
+    assert refused.status_code == 422
+    assert not (await Lab.get(slug="x-lab")).is_published
+    # Its already published lab disappears from public pages while the host is pending.
+    anonymous = await signed_in(new_browser, "anonymous")
+    assert (await anonymous.get(f"/labs/{world.lab.slug}")).status_code == 404
+    assert world.lab.name not in (await anonymous.get("/labs")).text
+    headers = await bearer(await User.get(email="plain@example.org"))
+    listed = (await anonymous.get("/api/v1/labs", headers=headers)).json()["items"]
+    assert world.other_lab.slug in [item["slug"] for item in listed]
+    assert world.lab.slug not in [item["slug"] for item in listed]
+
+    await Organisation.filter(id=world.host.id).update(verification=Verification.REJECTED)
+    rejected = await admin.post("/labs/new", {**data, "slug": "y-lab"})
+    assert rejected.status_code == 403
+    assert not await Lab.exists(slug="y-lab")
 
 
 async def test_host_admins_grant_and_withdraw_the_staff_role(new_browser):
@@ -182,7 +246,17 @@ async def test_host_admins_grant_and_withdraw_the_staff_role(new_browser):
     url = f"/labs/{world.lab.slug}/staff"
     unknown = await admin.post(url, {"email": "nobody@example.org"})
     assert unknown.status_code == 422
-    assert "No active account with this email address." in unknown.text
+    assert "No account has verified this e-mail address." in unknown.text
+    # An account that registered the address but never verified it is not its owner.
+    impostor = await person("chi@example.org", verified=False)
+    refused = await admin.post(url, {"email": "chi@example.org"})
+    assert refused.status_code == 422
+    assert "No account has verified this e-mail address." in refused.text
+    assert not await LabStaff.exists(user_id=impostor.id)
+    # Once the address is verified, the same request makes them staff.
+    await User.filter(id=impostor.id).update(email_verified_at=timezone.now())
+    assert (await admin.post(url, {"email": "chi@example.org"})).status_code == 303
+    assert await LabStaff.exists(user_id=impostor.id, lab_id=world.lab.id)
     again = await admin.post(url, {"email": "staff@example.org"})
     assert again.status_code == 409
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tortoise import timezone
 
+from ecosystem.i18n import use_locale
 from ecosystem.models import Organisation, Role, User, Verification
 from incubator.models import (
     ApplicationCall,
@@ -409,7 +410,8 @@ async def test_pending_publications_lists_drafts_of_pending_organisations(app):
         programme=draft, title="Draft call", deadline=datetime.now(UTC) + timedelta(days=9)
     )
     assert package.pending_publications is not None
-    found = await package.pending_publications([host.id])  # translated: Vietnamese by default
+    with use_locale("vi"):  # the kinds are translated in the reader's language
+        found = await package.pending_publications([host.id])
     assert found == {
         host.id: [
             ("Chương trình ươm tạo", "Draft programme"),

@@ -11,7 +11,7 @@ from ecosystem.routes import account, admin, auth, dashboard, organisations, pag
 from ecosystem.routes import media as media_routes
 from ecosystem.routes import payments as payment_routes
 from ecosystem.services import dashboard as dashboard_service
-from ecosystem.services import indicators, payments
+from ecosystem.services import indicators, payments, sessions
 
 
 async def _seed_demo() -> None:
@@ -43,11 +43,13 @@ package = DomainPackage(
         payments.expire_checkout,
         payments.send_refund,
         indicators.refresh_indicators,
+        sessions.purge_ended_sessions,
     ],
     cron_jobs=[
         jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
         jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
         jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
+        jobs.cron(sessions.purge_ended_sessions, hour={3}, minute={17}, second=0),  # daily
     ],
     locale_dir=Path(__file__).parent / "locale",
     seed_demo=_seed_demo,

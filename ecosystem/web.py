@@ -34,9 +34,11 @@ async def current_user(request: Request) -> User | None:
     session = request.session
     user = None
     if isinstance(key := session.get(SESSION_KEY), str):
-        user = await sessions.user_for_key(key)
+        user, seen_again = await sessions.user_for_key(key)
         if user is None:
             session.pop(SESSION_KEY, None)
+        elif seen_again:
+            session[SESSION_KEY] = key  # re-signed: the cookie's max-age starts again
     request.state.user = user
     return user
 

@@ -3,9 +3,13 @@
 Every route needs a bearer token, like the rest of /api/v1 (people browse the startup
 directory without an account on the HTML pages). `GET /programmes` and `GET /startups`
 answer any caller with the public directory; a programme's managers also see its startups
-that are not in the directory. Reports are sent by the startup's members only; metrics are
-read by members, the programme's managers and mentors, and grantees within their grant
-(each grantee read is logged for the startup).
+that are not in the directory (only startups that accepted their enrolment). Programmes of
+organisations not verified yet are drafts: never listed. Reports are sent by the startup's
+members only; metrics are read by members (everything), the verified managers and mentors of
+a programme of a verified organisation whose enrolment the startup accepted (only the
+accepted metrics and months; after it left, only what was reported while enrolled), and
+members of verified grantee organisations within their grant. Anyone else gets 403 or 404.
+Every read by a programme or a grantee is logged for the startup.
 """
 
 from __future__ import annotations
@@ -203,7 +207,8 @@ routes = [
         "GET",
         "/startups/{startup_id:int}/metrics",
         startup_metrics,
-        "KPI time series: members, managers and mentors see all; a grantee what it was granted",
+        "KPI time series: members see all; a programme what the startup accepted; "
+        "a grantee what it was granted",
         MetricsOut,
         errors=(403, 404),
         tags=("incubator",),

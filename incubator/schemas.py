@@ -102,5 +102,9 @@ class StartupRefOut(Output):
 
 class MetricsOut(Output):
     startup: StartupRefOut
-    scope: str = Field(description="full (member, manager, mentor) or granted (a grantee)")
+    scope: str = Field(
+        description="full (a member; or a manager or mentor of a programme the startup "
+        "accepted, within the accepted metrics and months) or granted (a grantee, or a "
+        "programme the startup has left)"
+    )
     metrics: list[SeriesOut]

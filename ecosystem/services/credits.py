@@ -302,8 +302,18 @@ async def top_up_budget(
     _ensure_funder(actor)
     _check_amount(amount)
     await issuer_by_key(issuer_key)
-    async with atomic():
-        moved = await fund(issuer_key, amount, actor=actor, reason=reason.strip())
+    budget = await issuer_account(AccountKind.BUDGET, issuer_key)
+    funding = await funding_account()
+    async with atomic():  # the transfer's first statement is a write (SQLite's lock)
+        moved = await transfer(
+            funding,
+            budget,
+            amount,
+            kind="fund",
+            reason=reason.strip() or _("Budget funded"),
+            source="budget",
+            actor=actor,
+        )
         await audit.record(
             "credits.budget_funded",
             actor=actor,

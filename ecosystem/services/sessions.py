@@ -25,6 +25,8 @@ from ecosystem.services import audit, tokens
 IDLE_LIMIT = timedelta(days=14)
 # Writing "last seen" on every request would turn every page view into a write.
 SEEN_RECORD_INTERVAL = timedelta(minutes=5)
+# Ended sessions stay listed this long (for the audit of what signed in when), then go.
+KEEP_ENDED = timedelta(days=30)
 
 
 async def start(user: User, ip: str = "", user_agent: str = "") -> str:
@@ -40,8 +42,10 @@ async def start(user: User, ip: str = "", user_agent: str = "") -> str:
     return key
 
 
-async def user_for_key(key: str) -> User | None:
-    """The active user of an unrevoked, recently seen session, else None (one query)."""
+async def user_for_key(key: str) -> tuple[User | None, bool]:
+    """The active user of an unrevoked, recently seen session, else None (one query), and
+    whether "last seen" was just moved on (the caller then re-issues the cookie, so its own
+    14-day life slides along with the session's)."""
     now = timezone.now()
     found = await rawsql.select(
         UserSession,
@@ -50,10 +54,11 @@ async def user_for_key(key: str) -> User | None:
         related="user",
     )
     if not found or now - (session := found[0]).last_seen_at > IDLE_LIMIT:
-        return None
+        return None, False
     if now - session.last_seen_at > SEEN_RECORD_INTERVAL:
         await UserSession.filter(id=session.id).update(last_seen_at=now)
-    return session.user
+        return session.user, True
+    return session.user, False
 
 
 async def end(key: str) -> None:
@@ -89,3 +94,11 @@ async def sign_out_everywhere(user: User, ip: str = "") -> tuple[int, int]:
             "sessions.revoked", actor=user, target=user, ip=ip, sessions=ended, tokens=revoked
         )
     return ended, revoked
+
+
+async def purge_ended_sessions(ctx: dict | None = None) -> int:
+    """Cron job: delete sessions ended (revoked or idle) more than 30 days ago."""
+    now = timezone.now()
+    revoked = await UserSession.filter(revoked_at__lt=now - KEEP_ENDED).delete()
+    idle = await UserSession.filter(last_seen_at__lt=now - IDLE_LIMIT - KEEP_ENDED).delete()
+    return revoked + idle

@@ -58,7 +58,14 @@ START = {
         "/trainings",
         "/no-such-page",
     ],
-    "student@example.org": ["/", "/account", "/account/tokens", "/bookings", "/waitlist"],
+    "student@example.org": [
+        "/",
+        "/account",
+        "/account/tokens",
+        "/account/sessions",
+        "/bookings",
+        "/waitlist",
+    ],
     "staff@example.org": ["/", "/labs", "/labs/becamex-fablab/manage", "/labs/new"],
     "admin@example.org": ["/admin", "/admin/users", "/admin/audit", "/admin/outbox"],
 }

@@ -162,6 +162,32 @@ async def test_an_idle_session_ends_after_fourteen_days(browser):
         assert await signed_in_as(browser) is None
 
 
+async def test_ended_sessions_are_purged_after_thirty_days(new_browser):
+    from ecosystem.services.sessions import purge_ended_sessions
+
+    await make_user("lam@eiu.edu.vn")
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        signed_out, idle, active = new_browser(), new_browser(), new_browser()
+        for browser in (signed_out, idle, active):
+            await browser.login("lam@eiu.edu.vn")
+        await signed_out.post("/logout")
+    for day in (10, 20):  # the active one keeps being used
+        with time_machine.travel(start + timedelta(days=day), tick=False):
+            assert await signed_in_as(active) == "lam@eiu.edu.vn"
+    with time_machine.travel(start + timedelta(days=29), tick=False):
+        assert await signed_in_as(active) == "lam@eiu.edu.vn"
+        assert await signed_in_as(idle) is None  # not seen for 29 days: over, kept a while
+        assert await purge_ended_sessions() == 0
+    with time_machine.travel(start + timedelta(days=31), tick=False):
+        assert await purge_ended_sessions() == 1  # the signed-out one
+        assert await signed_in_as(active) == "lam@eiu.edu.vn"
+    with time_machine.travel(start + timedelta(days=44, hours=1), tick=False):
+        assert await purge_ended_sessions() == 1  # idle 14 days + 31 days ago
+        assert await UserSession.all().count() == 1
+        assert await signed_in_as(active) == "lam@eiu.edu.vn"
+
+
 # --- 2. password reset and "sign out everywhere" ----------------------------------------------
 
 

@@ -20,7 +20,12 @@ from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
 from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
 from ecosystem.i18n import _
-from ecosystem.middleware import CSRFMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from ecosystem.middleware import (
+    CSRFMiddleware,
+    InputGuardMiddleware,
+    LocaleMiddleware,
+    SecurityHeadersMiddleware,
+)
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
@@ -80,6 +85,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
         code = HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, message, headers=exc.headers)
     return await _render_error(request, exc.status_code, message)
+
+
+async def input_refused(request: Request, status_code: int, message: str) -> Response:
+    """What `InputGuardMiddleware` answers: the same pages and JSON errors as elsewhere."""
+    if status_code == 404:
+        message = _("This page does not exist.")
+    if _is_api(request):
+        code = "not_found" if status_code == 404 else "invalid_characters"
+        return error_response(status_code, code, message)
+    return await _render_error(request, status_code, message)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -148,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, exempt_prefixes=exempt),
+        Middleware(InputGuardMiddleware, refuse=input_refused),
     ]
     app = Starlette(
         debug=settings.debug,

@@ -14,6 +14,7 @@ from tortoise import timezone
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, get_locale
+from ecosystem.inputs import iso_datetime
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
 from ecosystem.settings import get_settings
@@ -294,7 +295,7 @@ def _local_input(moment: datetime, tz_name: str) -> str:
 
 def _parse_local(raw: str, name: str, tz_name: str) -> datetime:
     try:
-        wall = datetime.fromisoformat(raw)
+        wall = iso_datetime(raw)
     except ValueError:
         wall = None
     if wall is None or wall.tzinfo is not None:

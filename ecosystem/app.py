@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
+from tortoise.exceptions import ValidationError as FieldValueError
 
 from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
@@ -85,6 +86,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
         code = HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, message, headers=exc.headers)
     return await _render_error(request, exc.status_code, message)
+
+
+async def field_value_error(request: Request, exc: Exception) -> Response:
+    """A value past a column's limit (length, range) reached the ORM without a schema in front
+    of it (e.g. a 5,000-character e-mail looked up at sign-in). The ORM checks before it
+    sends anything, so nothing of it was written: a 422 naming the field, never a 500."""
+    field = str(exc).partition(":")[0].strip()
+    message = _("This value is too long or not valid.")
+    if _is_api(request):
+        return error_response(422, "invalid", message, {field: message} if field else None)
+    return await _render_error(request, 422, message)
 
 
 async def input_refused(request: Request, status_code: int, message: str) -> Response:
@@ -171,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         exception_handlers={
             DomainError: domain_error,
+            FieldValueError: field_value_error,
             HTTPException: http_error,
             Exception: server_error,
         },

@@ -9,6 +9,11 @@
   refused like a malformed one (`iso_date`, `iso_datetime`, `in_window`).
 - JSON: at most `MAX_JSON_DEPTH` levels, integers of at most `MAX_INT_DIGITS` digits within a
   64-bit column, finite numbers (`loads`).
+- Whole numbers: ASCII digits within a range (`whole_number`): `str.isdigit` also accepts
+  "²" (which `int` refuses) and any number of digits (`int` refuses more than 4,300, and a
+  database column fewer than 20). A path's `{id:int}` has at most 9 digits, so it always fits
+  a 32-bit id column (a longer one matches no route: 404); importing this module installs
+  that convertor, before any route is built (`ecosystem.web` and `ecosystem.restapi` do).
 - Time zones: names the zone database knows (`known_zone`).
 
 Refusals are `DomainError`s (or `ValueError` from the parsers, like the standard library's),
@@ -24,6 +29,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from starlette.convertors import IntegerConvertor, register_url_convertor
+
 from ecosystem.errors import DomainError, Invalid
 from ecosystem.i18n import _
 
@@ -37,6 +44,26 @@ LAST_DAY = date(2199, 12, 31)
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 19  # 2**63 has 19 digits: anything longer cannot fit a database column
 INT64 = 2**63 - 1
+INT32 = 2**31 - 1
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(raw: object, low: int = 0, high: int = INT32) -> int | None:
+    """The whole number `raw` spells in ASCII digits if it lies in `low`..`high`, else None."""
+    text = str(raw if raw is not None else "").strip()
+    if not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+class _IdConvertor(IntegerConvertor):
+    """`{name:int}` in a path: at most 9 digits, so below 2**31 (any id column)."""
+
+    regex = "[0-9]{1,9}"
+
+
+register_url_convertor("int", _IdConvertor())
 
 
 def has_control(text: str, multiline: bool = True) -> bool:

@@ -104,7 +104,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The body, refused with a JSON 413 past `limit` bytes (before reading, if declared)."""
     too_large = TooLarge(_("The request body is too large (at most %(n)d KB).", n=limit // 1024))
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise too_large
     chunks: list[bytes] = []
     size = 0

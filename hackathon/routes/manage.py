@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_datetime, zone_or_invalid
+from ecosystem.inputs import iso_datetime, whole_number, zone_or_invalid
 from ecosystem.models import Membership, MembershipStatus, Role
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
@@ -211,12 +211,13 @@ async def coverage_fragment(request: Request) -> Response:
 
 
 def _int(value: str, field: str, low: int, high: int) -> int:
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    number = whole_number(value, low, high)
+    if number is None:
         raise Invalid(
             _("Please correct the highlighted fields."),
             fields={field: _("Between %(low)d and %(high)d.", low=low, high=high)},
         )
-    return int(value)
+    return number
 
 
 async def action(request: Request) -> Response:

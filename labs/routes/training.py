@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date, iso_datetime
+from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.labels import N_
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
 from labs.models import EquipmentCategory
@@ -54,7 +54,7 @@ def _local_day(raw: str) -> date | None:
 
 
 def _int(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+    return whole_number(raw, 0, 99_999)
 
 
 # --- staff: a lab's sessions ------------------------------------------------------------

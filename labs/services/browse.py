@@ -17,7 +17,7 @@ from tortoise import timezone
 from ecosystem import rawsql
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
-from ecosystem.inputs import iso_date, iso_datetime
+from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
@@ -457,10 +457,11 @@ def parse_search(params: dict[str, str], today: date) -> SearchQuery:
         part = ""
         from_time, to_time = time(0), time(23, 59)
     raw_minutes = params.get("duration", "") or "60"
-    if not raw_minutes.isdigit() or not 15 <= int(raw_minutes) <= 24 * 60:
+    minutes = whole_number(raw_minutes, 15, 24 * 60)
+    if minutes is None:
         message = _("Give a duration between 15 and 1440 minutes.")
         raise Invalid(message, fields={"duration": message})
-    return SearchQuery(category, day, part, from_time, to_time, timedelta(minutes=int(raw_minutes)))
+    return SearchQuery(category, day, part, from_time, to_time, timedelta(minutes=minutes))
 
 
 async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> list[SearchHit]:

@@ -19,7 +19,7 @@ from ecosystem import mail
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date, iso_datetime, known_zone, zone_message
+from ecosystem.inputs import iso_date, iso_datetime, known_zone, whole_number, zone_message
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.services import audit
@@ -659,8 +659,8 @@ def _recurring_pattern(values: dict, errors: Errors):
     duration = _int(values, "duration_minutes", errors, 5, MINUTES_PER_DAY)
     weekdays = set()
     for raw in values.get("weekdays", []) or []:
-        if str(raw).isdigit() and int(raw) in WEEKDAYS:
-            weekdays.add(int(raw))
+        if (weekday := whole_number(raw)) in WEEKDAYS:
+            weekdays.add(weekday)
     if not weekdays:
         errors["weekdays"] = _("Choose at least one weekday.")
     until = _date(values, "until", errors, optional=True)

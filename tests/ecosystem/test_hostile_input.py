@@ -349,3 +349,37 @@ async def test_an_unknown_zone_in_the_contest_api_is_a_422_naming_the_field(clie
     response = await client.post("/api/v1/contests", json=body, headers=headers)
     error = assert_json_error(response, 422)
     assert "timezone" in error["fields"]
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/bookings/99999999999",
+        "/api/v1/bookings/" + "9" * 5000,
+        "/api/v1/contests/2147483648",
+        "/contests/%C2%B2",
+        "/contests/" + "9" * 5000,
+        "/equipment/%C2%B2",
+        "/equipment/" + "9" * 30,
+        "/bookings/" + "9" * 30 + "/qr.svg",
+        "/payments/statements/labs:1/1/2026-%C2%B2.csv",
+        "/incubator/programmes/99999999999",
+    ],
+)
+async def test_numbers_no_column_can_hold_are_no_page(client, path):
+    await person("caller@example.org")
+    headers = await bearer(await User.get(email="caller@example.org"))
+    response = await client.get(path, headers=headers)
+    if path.startswith("/api/"):
+        assert_json_error(response, 404)
+    else:  # or, for a page that needs an account, the way to sign in
+        assert response.status_code in (303, 404), response.text[:300]
+
+
+@pytest.mark.parametrize("page", ["9" * 5000, "²", "-1", "99999999999999999999"])
+async def test_odd_page_numbers_show_the_first_page(client, page):
+    response = await client.get(f"/organisations?page={quote(page)}")
+    assert response.status_code == 200, response.text[:300]

@@ -183,6 +183,19 @@ def _schema_keys(operation: Operation) -> list[SchemaKey]:
     return keys
 
 
+def _kernel_errors(route: ApiRoute) -> set[int]:
+    """What the kernel may answer before the handler runs, whatever the operation lists: 400
+    for control characters in the query string (`InputGuardMiddleware`), 400/413/422 for a
+    body that is not JSON, too large, or holds control characters (`json_body`), 404 for a
+    path parameter no row can have (control characters, an id past 9 digits)."""
+    errors = {400}
+    if route.operation.body is not None:
+        errors |= {413, 422}
+    if "{" in route.path:
+        errors.add(404)
+    return errors
+
+
 def _operation_document(
     route: ApiRoute, refs: dict[SchemaKey, dict[str, Any]], operation_id: str
 ) -> dict[str, Any]:
@@ -210,6 +223,7 @@ def _operation_document(
             success["content"][media_type] = {"schema": schema}
     document["responses"][str(operation.status_code)] = success
     errors = set(operation.errors) | ({401} if operation.auth or operation.optional_auth else set())
+    errors |= _kernel_errors(route)
     for status in sorted(errors):
         document["responses"][str(status)] = {
             "description": ERROR_DESCRIPTIONS[status],

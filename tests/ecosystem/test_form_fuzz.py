@@ -28,7 +28,6 @@ from tests.production.shape import DEMO_PASSWORD
 
 HOSTILE: dict[str, Any] = {
     "nul": "a\x00b",
-    "escape": "\x1b[31m\x07",
     "huge-int": "9" * 5000,
     "big-int": "9" * 25,
     "superscript": "²",
@@ -37,7 +36,6 @@ HOSTILE: dict[str, Any] = {
     "last-moment": "9999-12-31T23:59:59+14:00",
     "long": "Đ" * 20_000,
     "negative": "-1",
-    "not-a-number": "NaN",
     "float": "1e309",
     "repeated": ["1", "abc", "2026-02-30"],
 }

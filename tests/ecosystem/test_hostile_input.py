@@ -383,3 +383,55 @@ async def test_numbers_no_column_can_hold_are_no_page(client, path):
 async def test_odd_page_numbers_show_the_first_page(client, page):
     response = await client.get(f"/organisations?page={quote(page)}")
     assert response.status_code == 200, response.text[:300]
+
+
+# --- every route -----------------------------------------------------------------------------
+
+
+def _all_routes() -> list:
+    from starlette.routing import Route
+
+    from ecosystem.packages import load_packages
+    from tests.conftest import TEST_PACKAGES
+
+    packages = load_packages(TEST_PACKAGES)
+    routes = [r for p in packages for r in (*p.api_routes, *p.routes)]
+    return [r for r in routes if isinstance(r, Route)]
+
+
+def _url(path: str) -> str:
+    import re
+
+    return re.sub(r"\{([^}:]+)(:int)?\}", lambda m: "1" if m.group(2) else "x", path)
+
+
+ROUTES = _all_routes()
+GET_URLS = sorted({_url(r.path) for r in ROUTES if "GET" in (r.methods or ())})
+JSON_BODIES = [
+    (sorted(r.methods)[0], _url(r.path), r.operation.body)
+    for r in ROUTES
+    if getattr(r, "operation", None) is not None and r.operation.body is not None
+]
+
+
+@pytest.mark.parametrize("url", GET_URLS)
+async def test_every_get_route_refuses_a_nul_in_its_query_string(client, url):
+    response = await client.get(f"{url}?q=%00&day=a%00b")
+    assert response.status_code == 400, response.text[:300]
+    if url.startswith("/api/"):
+        assert_json_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "model"), JSON_BODIES, ids=[u for _m, u, _b in JSON_BODIES]
+)
+async def test_every_json_body_refuses_a_nul_in_any_field_naming_it(client, method, url, model):
+    await person("caller@example.org")
+    headers = await bearer(await User.get(email="caller@example.org"))
+    for name in model.model_fields:
+        field = model.model_fields[name].alias or name
+        response = await client.request(method, url, json={field: "a\x00b"}, headers=headers)
+        if response.status_code in (401, 403, 404):  # refused before the body is read
+            continue
+        error = assert_json_error(response, 422)
+        assert field in error["fields"], (field, error)

@@ -89,7 +89,7 @@ def live_api(
             env=env,
             check=True,
             capture_output=True,
-            timeout=120,
+            timeout=600,  # a loaded CI machine: migrating and seeding took over 2 minutes
         )
     port = free_port()
     log = workdir / "serve.log"

@@ -16,6 +16,7 @@ from ecosystem.schemas import (
     MeOut,
     OrganisationListOut,
     OrganisationOut,
+    Query,
     TokenOut,
     TokenRequestIn,
     organisation_summary,
@@ -66,7 +67,7 @@ async def me(request: Request) -> Response:
     )
 
 
-class DirectoryQuery(BaseModel):
+class DirectoryQuery(Query):
     sphere: Sphere | None = None
     q: str = Field(default="", max_length=100)
     page: int = Field(default=1, ge=1, le=10_000)
@@ -91,7 +92,7 @@ async def get_organisation(request: Request) -> Response:
     return json_response(organisation_out(organisation))
 
 
-class IndicatorsQuery(BaseModel):
+class IndicatorsQuery(Query):
     start: date | None = Field(default=None, alias="from", description="First day (inclusive)")
     end: date | None = Field(default=None, alias="to", description="Last day (inclusive)")
     format: Literal["json", "csv"] = "json"

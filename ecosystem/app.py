@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
+from tortoise.exceptions import ValidationError as FieldValueError
 
 from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
@@ -23,6 +24,7 @@ from ecosystem.i18n import _
 from ecosystem.middleware import (
     ClientAddressMiddleware,
     CSRFMiddleware,
+    InputGuardMiddleware,
     LocaleMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -85,6 +87,27 @@ async def http_error(request: Request, exc: Exception) -> Response:
         code = HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, message, headers=exc.headers)
     return await _render_error(request, exc.status_code, message)
+
+
+async def field_value_error(request: Request, exc: Exception) -> Response:
+    """A value past a column's limit (length, range) reached the ORM without a schema in front
+    of it (e.g. a 5,000-character e-mail looked up at sign-in). The ORM checks before it
+    sends anything, so nothing of it was written: a 422 naming the field, never a 500."""
+    field = str(exc).partition(":")[0].strip()
+    message = _("This value is too long or not valid.")
+    if _is_api(request):
+        return error_response(422, "invalid", message, {field: message} if field else None)
+    return await _render_error(request, 422, message)
+
+
+async def input_refused(request: Request, status_code: int, message: str) -> Response:
+    """What `InputGuardMiddleware` answers: the same pages and JSON errors as elsewhere."""
+    if status_code == 404:
+        message = _("This page does not exist.")
+    if _is_api(request):
+        code = "not_found" if status_code == 404 else "invalid_characters"
+        return error_response(status_code, code, message)
+    return await _render_error(request, status_code, message)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -154,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, exempt_prefixes=exempt),
+        Middleware(InputGuardMiddleware, refuse=input_refused),
     ]
     app = Starlette(
         debug=settings.debug,
@@ -161,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         exception_handlers={
             DomainError: domain_error,
+            FieldValueError: field_value_error,
             HTTPException: http_error,
             Exception: server_error,
         },

@@ -1,18 +1,20 @@
-"""ASGI middleware: the client's address, locale per request, CSRF protection, security
-headers."""
+"""ASGI middleware: the client's address, locale per request, CSRF protection, refused input,
+security headers."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request, cookie_parser
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ecosystem import i18n
+from ecosystem import i18n, inputs
 from ecosystem.security import constant_time_equals
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -201,6 +203,79 @@ async def _form_token(scope: Scope, body: bytes) -> str:
             return value if isinstance(value, str) else ""
     except Exception:  # malformed body: treat as missing token (403), the route never sees it
         return ""
+
+
+Refuse = Callable[[Request, int, str], Awaitable[Response]]
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A multipart body without any of these bytes holds no control character in any field (C1
+# characters are \xc2\x80-\xc2\x9f in UTF-8): only such bodies are parsed here.
+_SUSPECT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+class InputGuardMiddleware:
+    """Refuses control characters in any text a client sends, before a route sees it.
+
+    One place for every page, form and API route (see `ecosystem.inputs`): a path holding
+    one is not a page of ours (404), a query string or a form field holding one is a bad
+    request (400). JSON bodies are checked where the API reads them
+    (`ecosystem.restapi.json_body`), which names the field (422). `refuse` renders the
+    refusal (an HTML page or the API's JSON error).
+    """
+
+    def __init__(self, app: ASGIApp, refuse: Refuse) -> None:
+        self.app = app
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if inputs.has_control(scope["path"], multiline=False):
+            await self._refuse(scope, receive, send, 404, "")
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query and any(
+            inputs.has_control(name + value, multiline=False)
+            for name, value in parse_qsl(query, keep_blank_values=True)
+        ):
+            message = i18n._("The address contains control characters that are not allowed.")
+            await self._refuse(scope, receive, send, 400, message)
+            return
+        content_type = Headers(scope=scope).get("content-type", "")
+        if scope["method"] in UNSAFE_METHODS and content_type.startswith(FORM_TYPES):
+            body, receive = await _buffer_body(receive)
+            if await _form_has_control(scope, body, content_type):
+                await self._refuse(scope, receive, send, 400, inputs.control_message())
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, message: str
+    ) -> None:
+        response = await self.refuse(Request(scope, receive), status, message)
+        await response(scope, receive, send)
+
+
+async def _form_has_control(scope: Scope, body: bytes, content_type: str) -> bool:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        return inputs.bad_text_in(pairs)
+    if not _SUSPECT_BYTES.search(body):
+        return False
+    delivered = False
+
+    async def receive_once() -> Message:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(scope, receive_once).form(max_files=50, max_fields=1000) as form:
+            return inputs.bad_text_in(form.multi_items())
+    except Exception:  # malformed body: the route's own parsing refuses it
+        return False
 
 
 class SecurityHeadersMiddleware:

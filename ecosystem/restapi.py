@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ecosystem import inputs
 from ecosystem.errors import DomainError, NotAuthenticated, TooLarge
 from ecosystem.i18n import _, set_locale
 from ecosystem.middleware import API_LOCALE_CHOSEN
@@ -108,7 +108,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The body, refused with a JSON 413 past `limit` bytes (before reading, if declared)."""
     too_large = TooLarge(_("The request body is too large (at most %(n)d KB).", n=limit // 1024))
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise too_large
     chunks: list[bytes] = []
     size = 0
@@ -121,11 +121,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def json_body(request: Request, model: type[ModelT]) -> ModelT:
-    raw = await _read_body(request, MAX_JSON_BYTES)
-    try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DomainError(_("The request body is not valid JSON."), code="malformed_json") from exc
+    """The body as `model` (400 malformed, too deep or a number too large; 413 too large;
+    422 naming the field that breaks a rule or holds control characters)."""
+    data = inputs.loads(await _read_body(request, MAX_JSON_BYTES))
     if not isinstance(data, dict):
         raise DomainError(_("The request body must be a JSON object."), code="malformed_json")
     return validate(model, data)
@@ -189,6 +187,19 @@ def _schema_keys(operation: Operation) -> list[SchemaKey]:
     return keys
 
 
+def _kernel_errors(route: ApiRoute) -> set[int]:
+    """What the kernel may answer before the handler runs, whatever the operation lists: 400
+    for control characters in the query string (`InputGuardMiddleware`), 400/413/422 for a
+    body that is not JSON, too large, or holds control characters (`json_body`), 404 for a
+    path parameter no row can have (control characters, an id past 9 digits)."""
+    errors = {400}
+    if route.operation.body is not None:
+        errors |= {413, 422}
+    if "{" in route.path:
+        errors.add(404)
+    return errors
+
+
 def _operation_document(
     route: ApiRoute, refs: dict[SchemaKey, dict[str, Any]], operation_id: str
 ) -> dict[str, Any]:
@@ -219,6 +230,7 @@ def _operation_document(
     errors = set(operation.errors) | ({401} if authenticated else set())
     if authenticated and route.api_method not in ("get", "head"):
         errors.add(403)  # a read-only token (see tokens.ensure_allows)
+    errors |= _kernel_errors(route)
     for status in sorted(errors):
         document["responses"][str(status)] = {
             "description": ERROR_DESCRIPTIONS[status],

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from ecosystem import inputs
 from ecosystem.errors import Invalid
 from ecosystem.i18n import _
 from ecosystem.models import Role, Sphere
@@ -15,8 +25,27 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 
 
-class Input(BaseModel):
+class Checked(BaseModel):
+    """Every field of every input model is checked once here, whatever its type: no control
+    characters in text, dates within the window the app computes with, integers that fit a
+    64-bit column (`ecosystem.inputs.check_value`)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _usable(cls, value: Any) -> Any:
+        if (problem := inputs.check_value(value)) is not None:
+            raise PydanticCustomError("unusable_value", "{reason}", {"reason": problem})
+        return value
+
+
+class Input(Checked):
+    """A form or JSON body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Query(Checked):
+    """A query string: unknown parameters are ignored (tracking, cache-busting)."""
 
 
 class RegistrationIn(Input):
@@ -134,6 +163,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
+    if kind == "unusable_value":
+        return str(ctx["reason"])
     if kind == "missing":
         return _("This field is required.")
     if kind in ("string_too_short", "too_short"):

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+import ecosystem.inputs  # noqa: F401  (installs the bounded `{id:int}` before routes are built)
 from ecosystem import rawsql
 from ecosystem.errors import NotAuthenticated, NotPermitted
 from ecosystem.i18n import _, get_locale, set_locale

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, Field, HttpUrl, field_validator
+from pydantic_core import PydanticCustomError
 
+from ecosystem.inputs import known_zone, zone_message
 from ecosystem.schemas import Input, Output
 from hackathon.models import ContestKind, JudgingMode
 
@@ -19,10 +20,8 @@ LANGUAGES = ("vi", "en", "ko")
 
 
 def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("unknown time zone") from exc
+    if known_zone(value) is None:
+        raise PydanticCustomError("unusable_value", "{reason}", {"reason": zone_message()})
     return value
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecosystem.inputs import whole_number
+
 
 def as_id(raw: Any) -> int:
-    text = str(raw or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 9 else 0
+    return whole_number(raw, 1) or 0

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_val
 from ecosystem.errors import Invalid
 from ecosystem.i18n import _
 from ecosystem.payments.schemas import PaymentOut
-from ecosystem.schemas import Input, OrganisationSummaryOut, Output, field_errors
+from ecosystem.schemas import Input, OrganisationSummaryOut, Output, Query, field_errors
 from labs.models import BookingStatus, EquipmentCategory, EquipmentStatus, LabKind
 
 MAX_WINDOW_DAYS = 31
@@ -80,7 +80,7 @@ class RescheduleIn(Input):
     end: AwareDatetime
 
 
-class WindowQuery(BaseModel):
+class WindowQuery(Query):
     """Query parameters: unknown ones are ignored, an unencoded `+` in an offset is restored."""
 
     @field_validator("*", mode="before")
@@ -105,7 +105,7 @@ class AvailabilityQuery(WindowQuery):
     end: AwareDatetime = Field(alias="to")
 
 
-class BookingsQuery(BaseModel):
+class BookingsQuery(Query):
     status: BookingStatus | None = None
     upcoming: bool = Field(default=False, description="Only bookings that have not ended")
     page: int = Field(default=1, ge=1, le=10_000)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from ecosystem import permissions
 from ecosystem.errors import DomainError, Invalid
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.labels import label
 from ecosystem.models import Verification
 from ecosystem.restapi import client_ip
@@ -49,7 +50,7 @@ async def users(request: Request) -> Response:
     me = await require_user(request)
     query = request.query_params.get("q", "")[:100].strip()
     raw_page = request.query_params.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
+    page = whole_number(raw_page, 1, 99_999) or 1
     people, has_next = await admin.list_users(me, query, page)
     context = {"users": people, "q": query, "page": page, "has_next": has_next, "me": me}
     return await render(request, "ecosystem/admin/users.html", context)
@@ -75,9 +76,7 @@ async def audit_log(request: Request) -> Response:
     await permissions.ensure(user, "audit.read")
     action = request.query_params.get("action", "")[:64]
     before = request.query_params.get("before", "")
-    events = await audit.list_events(
-        action=action, limit=PAGE_SIZE, before_id=int(before) if before.isdigit() else None
-    )
+    events = await audit.list_events(action=action, limit=PAGE_SIZE, before_id=whole_number(before))
     context = {
         "events": events,
         "action": action,

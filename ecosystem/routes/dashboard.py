@@ -13,6 +13,7 @@ from starlette.routing import Route
 from ecosystem import charts
 from ecosystem.errors import Invalid
 from ecosystem.i18n import _, gettext
+from ecosystem.inputs import iso_date
 from ecosystem.labels import label as kernel_label
 from ecosystem.packages import DomainPackage
 from ecosystem.services import dashboard, indicators
@@ -121,7 +122,7 @@ def _date_param(request: Request, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        return iso_date(raw)
     except ValueError as exc:
         message = _("Give a date such as 2026-01-31.")
         raise Invalid(message, fields={name: message}) from exc

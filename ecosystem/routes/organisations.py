@@ -10,6 +10,7 @@ from starlette.routing import Route
 from ecosystem import permissions
 from ecosystem.errors import DomainError, Invalid
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.models import Role, Sphere
 from ecosystem.restapi import client_ip
 from ecosystem.schemas import InvitationIn, OrganisationIn, validate
@@ -28,7 +29,7 @@ from ecosystem.web import (
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return whole_number(raw, 1, 99_999) or 1
 
 
 async def directory(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.labels import N_
 from ecosystem.models import CreditEntry, Organisation
 from ecosystem.payments import documents
@@ -50,10 +51,10 @@ def _labels() -> dict:
 
 
 def _int(request: Request, name: str) -> int:
-    raw = str(request.path_params[name])
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
+    number = whole_number(request.path_params[name])
+    if number is None:
         raise NotFound(_("This page does not exist."))
-    return int(raw)
+    return number
 
 
 # --- the webhook --------------------------------------------------------------------------------
@@ -62,7 +63,11 @@ def _int(request: Request, name: str) -> int:
 async def stripe_webhook(request: Request) -> Response:
     """Verified on the raw body; each event id processed at most once; 200 for the rest."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > MAX_WEBHOOK_BYTES)
+    ):
         return JSONResponse({"error": "too large"}, status_code=413)
     payload = await request.body()
     if len(payload) > MAX_WEBHOOK_BYTES:
@@ -267,9 +272,9 @@ async def billing_page(request: Request) -> Response:
         form = await read_form(request)
         try:
             if form_text(form, "action") == "revoke":
-                raw = form_text(form, "user_id")
-                if raw.isdigit():
-                    await service.revoke_billing(user, organisation, int(raw))
+                member_id = whole_number(form_text(form, "user_id"))
+                if member_id is not None:
+                    await service.revoke_billing(user, organisation, member_id)
                 flash(request, _("The member may no longer bill the organisation."))
             else:
                 await service.allow_billing(user, organisation, form_text(form, "email"))

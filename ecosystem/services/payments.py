@@ -34,6 +34,7 @@ from ecosystem import jobs, mail, permissions
 from ecosystem.db import atomic
 from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.models import (
     BillingPermit,
     Membership,
@@ -593,8 +594,8 @@ async def _payment_of_session(obj: dict[str, Any]) -> Payment | None:
         reference = str(obj.get("client_reference_id") or "")
         metadata = obj.get("metadata") or {}
         reference = reference or str(metadata.get("payment_id") or "")
-        if reference.isdigit():
-            payment = await Payment.get_or_none(id=int(reference), method=PaymentMethod.CARD)
+        if (payment_id := whole_number(reference)) is not None:
+            payment = await Payment.get_or_none(id=payment_id, method=PaymentMethod.CARD)
     return payment
 
 
@@ -666,8 +667,8 @@ async def _refund_changed(obj: dict[str, Any]) -> str:
     """A refund moved on at Stripe: settle ours (pending → succeeded or failed, never back)."""
     metadata = obj.get("metadata") or {}
     refund = None
-    if str(metadata.get("refund_id") or "").isdigit():
-        refund = await Refund.get_or_none(id=int(metadata["refund_id"]))
+    if (refund_id := whole_number(metadata.get("refund_id"))) is not None:
+        refund = await Refund.get_or_none(id=refund_id)
     if refund is None and obj.get("id"):
         refund = await Refund.get_or_none(provider_refund_id=obj["id"])
     if refund is None:
@@ -789,9 +790,10 @@ def billed_due(payment: Payment) -> int:
 
 def _check_period(period: str) -> str:
     year, _sep, month = period.partition("-")
-    if not (len(year) == 4 and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+    number = whole_number(month, 1, 12)
+    if len(year) != 4 or whole_number(year) is None or number is None:
         raise NotFound(_("No such statement."))
-    return f"{year}-{int(month):02d}"
+    return f"{year}-{number:02d}"
 
 
 async def statement(actor: User, issuer_key: str, organisation_id: int, period: str) -> Statement:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon.services import contests, expo, judging
 
@@ -124,10 +125,11 @@ async def pairs_page(request: Request) -> Response:
                     else _("There is nothing to undo."),
                 )
             else:
-                winner, loser = form_text(form, "winner"), form_text(form, "loser")
-                if not (winner.isdigit() and loser.isdigit()):
+                winner = whole_number(form_text(form, "winner"))
+                loser = whole_number(form_text(form, "loser"))
+                if winner is None or loser is None:
                     raise Invalid(_("Choose the better entry."))
-                await expo.compare(user, contest, int(winner), int(loser))
+                await expo.compare(user, contest, winner, loser)
         except DomainError as exc:
             if exc.status_code in (403, 404):
                 raise

@@ -5,7 +5,6 @@ publication, late windows, suspicious votes and CSV exports."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +12,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_datetime, whole_number, zone_or_invalid
 from ecosystem.models import Membership, MembershipStatus, Role, Verification
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
@@ -53,13 +53,13 @@ def _criteria(text: str) -> list[CriterionIn]:
 
 def _local(value: str, zone: str, field: str) -> datetime:
     try:
-        naive = datetime.fromisoformat(value)
+        naive = iso_datetime(value)
     except ValueError as exc:
         raise Invalid(
             _("Please correct the highlighted fields."), fields={field: _("Enter a date and time.")}
         ) from exc
     if naive.tzinfo is None:
-        naive = naive.replace(tzinfo=ZoneInfo(zone))
+        naive = naive.replace(tzinfo=zone_or_invalid(zone))
     return naive
 
 
@@ -111,6 +111,7 @@ async def new_contest(request: Request) -> Response:
         values = {k: form_text(form, k) for k in keys}
         try:
             zone = values["timezone"] or "Asia/Ho_Chi_Minh"
+            zone_or_invalid(zone)  # before the dates are read in it
             data = validate(
                 ContestIn,
                 {
@@ -214,12 +215,13 @@ async def coverage_fragment(request: Request) -> Response:
 
 
 def _int(value: str, field: str, low: int, high: int) -> int:
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    number = whole_number(value, low, high)
+    if number is None:
         raise Invalid(
             _("Please correct the highlighted fields."),
             fields={field: _("Between %(low)d and %(high)d.", low=low, high=high)},
         )
-    return int(value)
+    return number
 
 
 async def action(request: Request) -> Response:

@@ -12,6 +12,7 @@ from tortoise import timezone
 
 from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, get_locale, use_locale
+from ecosystem.inputs import whole_number
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
 from ecosystem.schemas import validate
@@ -253,9 +254,9 @@ async def vote(request: Request) -> Response:
     form = await read_form(request)
     raw = form_text(form, "submission_id")
     try:
-        if not raw.isdigit() or int(raw) > 2**31 - 1:
+        if (submission_id := whole_number(raw)) is None:
             raise Invalid(_("Choose an entry."))
-        await votes.cast_vote(user, contest, int(raw), client_ip(request))
+        await votes.cast_vote(user, contest, submission_id, client_ip(request))
         flash(request, _("Thank you for your vote."))
     except DomainError as exc:
         flash(request, exc.message, "error")

@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import whole_number
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.permissions import (
@@ -122,8 +123,8 @@ async def get_contest(contest_id: int | str) -> Contest:
     """By id (an int or digits) or slug; NotFound otherwise."""
     contest = None
     if isinstance(contest_id, int) or str(contest_id).isdigit():
-        if int(contest_id) <= 2**31 - 1:
-            contest = await Contest.get_or_none(id=int(contest_id))
+        if (number := whole_number(contest_id)) is not None:
+            contest = await Contest.get_or_none(id=number)
     else:
         contest = await Contest.get_or_none(slug=str(contest_id)[:80])
     if contest is None:

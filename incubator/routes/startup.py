@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from starlette.requests import Request
@@ -245,6 +246,8 @@ async def report_form(request: Request) -> Response:
                 cleaned = cleaned.replace(".", "")
             try:
                 number = float(cleaned)
+                if not math.isfinite(number) or abs(number) > 1e15:
+                    raise ValueError(cleaned)
                 values[key] = int(number) if number.is_integer() else number
             except ValueError:
                 bad[f"metrics.{key}"] = _("Enter a number.")

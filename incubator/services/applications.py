@@ -16,6 +16,7 @@ from ecosystem import mail
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.labels import N_
 from ecosystem.models import Membership, MembershipStatus, Organisation, User, Verification
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
@@ -123,7 +124,7 @@ async def create_call(actor: User, programme: Programme, values: dict[str, str])
         errors["title"] = _("Give a title.")
     deadline = None
     try:
-        day = datetime.strptime(values.get("deadline", "").strip(), "%Y-%m-%d").date()
+        day = iso_date(values.get("deadline", ""))
         zone = ZoneInfo(get_settings().default_timezone)
         deadline = datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
         if deadline <= timezone.now():

@@ -7,6 +7,7 @@ from typing import Any
 
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.labels import N_
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.services import audit
@@ -63,7 +64,7 @@ def _parse(values: dict[str, Any]) -> dict[str, Any]:
         errors["title"] = _("Give a title.")
     due_on = None
     try:
-        due_on = date.fromisoformat(str(values.get("due_on", "")).strip())
+        due_on = iso_date(str(values.get("due_on", "")).strip())
     except ValueError:
         errors["due_on"] = _("Enter a date as YYYY-MM-DD.")
     status = str(values.get("status", "planned") or "planned")
@@ -222,7 +223,7 @@ async def log_session(
     errors: dict[str, str] = {}
     held_on = None
     try:
-        held_on = date.fromisoformat(str(values.get("held_on", "")).strip())
+        held_on = iso_date(str(values.get("held_on", "")).strip())
         if held_on > local_today():
             errors["held_on"] = _("A session is logged after it took place.")
     except ValueError:

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.permissions import ensure_verified_identity
@@ -106,7 +107,7 @@ def _day(raw: str, name: str, errors: dict, required: bool = True) -> date | Non
             errors[name] = _("This field is required.")
         return None
     try:
-        return date.fromisoformat(raw)
+        return iso_date(raw)
     except ValueError:
         errors[name] = _("Enter a date as YYYY-MM-DD.")
         return None

@@ -13,6 +13,7 @@ from tortoise import timezone
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.models import Organisation, User, Verification
 from ecosystem.permissions import is_verified_organisation
 from ecosystem.services import audit
@@ -66,7 +67,7 @@ async def create_grant(
         errors["period_to"] = _("The end must come after the start.")
     expires_at = None
     try:
-        day = datetime.strptime(str(values.get("expires_on", "")).strip(), "%Y-%m-%d").date()
+        day = iso_date(str(values.get("expires_on", "")))
         zone = ZoneInfo(get_settings().default_timezone)
         expires_at = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         if expires_at <= timezone.now():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, OrganisationSphere, Sphere, User
 from ecosystem.services import audit
@@ -86,7 +86,7 @@ async def update_profile(
     founded_on = None
     if raw := str(values.get("founded_on", "")).strip():
         try:
-            founded_on = date.fromisoformat(raw)
+            founded_on = iso_date(raw)
         except ValueError:
             errors["founded_on"] = _("Enter a date as YYYY-MM-DD.")
     try:

@@ -14,6 +14,7 @@ from tortoise import timezone
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, get_locale
+from ecosystem.inputs import iso_datetime, whole_number
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
 from ecosystem.settings import get_settings
@@ -87,10 +88,10 @@ def _labels() -> dict:
 
 
 def _int_param(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if not str(raw).isdigit() or int(raw) > 2**31 - 1:
+    number = whole_number(request.path_params[name])
+    if number is None:
         raise NotFound(_("This page does not exist."))
-    return int(raw)
+    return number
 
 
 # --- the network --------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def _local_input(moment: datetime, tz_name: str) -> str:
 
 def _parse_local(raw: str, name: str, tz_name: str) -> datetime:
     try:
-        wall = datetime.fromisoformat(raw)
+        wall = iso_datetime(raw)
     except ValueError:
         wall = None
     if wall is None or wall.tzinfo is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,6 +9,7 @@ from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
 from ecosystem.web import render as _render
@@ -339,7 +338,7 @@ async def agenda(request: Request) -> Response:
     tz = schedule.lab_timezone(lab)
     raw = request.query_params.get("day", "")
     try:
-        day = date.fromisoformat(raw) if raw else timezone.now().astimezone(tz).date()
+        day = iso_date(raw) if raw else timezone.now().astimezone(tz).date()
     except ValueError as exc:
         message = _("Enter a date as YYYY-MM-DD.")
         raise Invalid(message, fields={"day": message}) from exc

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.labels import N_
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
 from labs.models import EquipmentCategory
@@ -39,7 +40,7 @@ def category_label(value: object) -> str:
 def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:
     """A `datetime-local` input value read in the lab's zone (None if empty or invalid)."""
     try:
-        value = datetime.fromisoformat(raw)
+        value = iso_datetime(raw)
     except ValueError:
         return None
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
@@ -47,13 +48,13 @@ def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:
 
 def _local_day(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        return iso_date(raw)
     except ValueError:
         return None
 
 
 def _int(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+    return whole_number(raw, 0, 99_999)
 
 
 # --- staff: a lab's sessions ------------------------------------------------------------
@@ -188,8 +189,8 @@ async def waitlist_page(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
-            start = datetime.fromisoformat(form_text(form, "start"))
-            end = datetime.fromisoformat(form_text(form, "end"))
+            start = iso_datetime(form_text(form, "start"))
+            end = iso_datetime(form_text(form, "end"))
         except ValueError:
             flash(request, _("Give a date and time with its UTC offset."), "error")
             return redirect(request, "/waitlist")

@@ -17,6 +17,7 @@ from tortoise import timezone
 from ecosystem import rawsql
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
+from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User, Verification
 from labs import permissions
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
@@ -164,7 +165,7 @@ class WeekView:
 def week_start_of(raw: str, today: date) -> date:
     """The Monday of the week holding the given ISO date (this week if missing or bad)."""
     try:
-        day = date.fromisoformat(raw) if raw else today
+        day = iso_date(raw) if raw else today
     except ValueError:
         day = today
     return day - timedelta(days=day.weekday())
@@ -373,7 +374,7 @@ class SlotChoice:
 def parse_moment(raw: str, name: str) -> datetime:
     """An ISO datetime with offset (422 naming the field if missing, naive or malformed)."""
     try:
-        moment = datetime.fromisoformat(raw)
+        moment = iso_datetime(raw)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
@@ -443,7 +444,7 @@ def parse_search(params: dict[str, str], today: date) -> SearchQuery:
             message = _("Unknown category.")
             raise Invalid(message, fields={"category": message}) from exc
     try:
-        day = date.fromisoformat(params["day"]) if params.get("day") else today
+        day = iso_date(params["day"]) if params.get("day") else today
     except ValueError as exc:
         message = _("Give a date such as 2026-03-03.")
         raise Invalid(message, fields={"day": message}) from exc
@@ -460,10 +461,11 @@ def parse_search(params: dict[str, str], today: date) -> SearchQuery:
         part = ""
         from_time, to_time = time(0), time(23, 59)
     raw_minutes = params.get("duration", "") or "60"
-    if not raw_minutes.isdigit() or not 15 <= int(raw_minutes) <= 24 * 60:
+    minutes = whole_number(raw_minutes, 15, 24 * 60)
+    if minutes is None:
         message = _("Give a duration between 15 and 1440 minutes.")
         raise Invalid(message, fields={"duration": message})
-    return SearchQuery(category, day, part, from_time, to_time, timedelta(minutes=int(raw_minutes)))
+    return SearchQuery(category, day, part, from_time, to_time, timedelta(minutes=minutes))
 
 
 async def search_free(query: SearchQuery, limit: int = MAX_SEARCH_RESULTS) -> list[SearchHit]:

@@ -17,6 +17,7 @@ from datetime import datetime
 from tortoise import timezone
 
 from ecosystem.i18n import format_dt
+from ecosystem.inputs import whole_number
 from ecosystem.models import Organisation, Payment, User
 from ecosystem.packages import PaymentHandler
 from ecosystem.services.payments import Subject
@@ -35,7 +36,7 @@ def issuer_key(lab_id: int) -> str:
 
 def lab_id_of(key: str) -> int | None:
     prefix, _sep, raw = key.partition(":")
-    return int(raw) if prefix == ISSUER_PREFIX and raw.isdigit() else None
+    return whole_number(raw) if prefix == ISSUER_PREFIX else None
 
 
 def subject_of(booking: Booking, equipment: Equipment, host: Organisation) -> Subject:
@@ -181,8 +182,8 @@ async def payment_options(user: User | None, equipment: Equipment) -> dict:
 def parse_payer(raw: str) -> tuple[str, int | None]:
     """The booking form's payer choice: `auto`, `credit` or `organisation:<id>`."""
     kind, _sep, org = raw.partition(":")
-    if kind == "organisation" and org.isdigit():
-        return "organisation", int(org)
+    if kind == "organisation" and (org_id := whole_number(org)) is not None:
+        return "organisation", org_id
     return (kind if kind in ("auto", "card", "credit") else "auto"), None
 
 
@@ -230,12 +231,13 @@ async def grant_lab_credit(
         )
         raise Invalid(message, fields={"recipient": message})
     digits = amount_raw.replace(".", "").replace(",", "").replace(" ", "").strip()
-    if not digits.isdigit() or len(digits) > 13:
+    amount = whole_number(digits, 1, 10**13 - 1)
+    if amount is None:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})
     moved = await credits.grant_credit(
         actor=actor,
-        amount=int(digits),
+        amount=amount,
         reason=reason,
         source=issuer_key(lab.id),
         user=user,
@@ -275,9 +277,10 @@ async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:
 
     await permissions.ensure(actor, "lab.manage", lab)
     raw = percent_raw.strip().rstrip("%")
-    if not raw.isdigit() or not 0 <= int(raw) <= 100:
+    percent = whole_number(raw, 0, 100)
+    if percent is None:
         message = _("Give a percentage from 0 to 100.")
         raise Invalid(message, fields={"percent": message})
-    lab.late_cancellation_refund_percent = int(raw)
+    lab.late_cancellation_refund_percent = percent
     await lab.save(update_fields=["late_cancellation_refund_percent"])
     return lab

@@ -20,6 +20,7 @@ from ecosystem import mail
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
+from ecosystem.inputs import iso_date, iso_datetime, known_zone, whole_number, zone_message
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.permissions import (
@@ -171,7 +172,7 @@ def _date(values: dict, name: str, errors: Errors, optional=False) -> date | Non
     if raw == "" and optional:
         return None
     try:
-        return date.fromisoformat(raw)
+        return iso_date(raw)
     except ValueError:
         errors[name] = _("Enter a date as YYYY-MM-DD.")
         return None
@@ -190,7 +191,7 @@ def _time(values: dict, name: str, errors: Errors) -> time | None:
 def _local_datetime(values: dict, name: str, errors: Errors, lab: Lab) -> datetime | None:
     raw = str(values.get(name, "")).strip()
     try:
-        parsed = datetime.fromisoformat(raw)
+        parsed = iso_datetime(raw)
     except ValueError:
         errors[name] = _("Enter a date and time as YYYY-MM-DD HH:MM.")
         return None
@@ -235,12 +236,8 @@ def _lab_values(values: dict, errors: Errors) -> dict:
     if email and "@" not in email:
         errors["contact_email"] = _("Enter an email address.")
     tz_name = _text(values, "timezone", errors, 64) or "Asia/Ho_Chi_Minh"
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(tz_name)
-    except (ValueError, KeyError, Exception):
-        errors["timezone"] = _("Unknown time zone.")
+    if known_zone(tz_name) is None:
+        errors["timezone"] = zone_message()
     return {
         "name": _text(values, "name", errors, 200, required=True),
         "kind": kind,
@@ -700,8 +697,8 @@ def _recurring_pattern(values: dict, errors: Errors):
     duration = _int(values, "duration_minutes", errors, 5, MINUTES_PER_DAY)
     weekdays = set()
     for raw in values.get("weekdays", []) or []:
-        if str(raw).isdigit() and int(raw) in WEEKDAYS:
-            weekdays.add(int(raw))
+        if (weekday := whole_number(raw)) in WEEKDAYS:
+            weekdays.add(weekday)
     if not weekdays:
         errors["weekdays"] = _("Choose at least one weekday.")
     until = _date(values, "until", errors, optional=True)

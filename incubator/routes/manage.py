@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import tabular
 from ecosystem.charts import bar_chart
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
@@ -204,21 +205,18 @@ async def _enrol_candidates(cohort: Cohort) -> list[Organisation]:
     return await Organisation.filter(id__in=list(ids)).order_by("name")
 
 
-async def cohort_csv(request: Request) -> Response:
+async def cohort_table(request: Request) -> Response:
+    """The cohort dashboard as CSV or .xlsx (`export.csv`, `export.xlsx`)."""
     user = await require_user(request)
     cohort = await _cohort(request)
     access = await programme_access(user, cohort.programme)
     if not access.staff:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
-    return Response(
-        portfolio.cohort_csv(dashboard),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="cohort-{cohort.id}.csv"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    table = portfolio.cohort_table(dashboard)
+    response = tabular.download(table, f"cohort-{cohort.id}", request.path_params["format"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def cohort_enrol(request: Request) -> Response:
@@ -373,7 +371,9 @@ routes = [
     ),
     Route("/incubator/programmes/{programme_id:int}/{what}", manage_action, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}", cohort_page, methods=["GET"]),
-    Route("/incubator/cohorts/{cohort_id:int}/export.csv", cohort_csv, methods=["GET"]),
+    Route(
+        "/incubator/cohorts/{cohort_id:int}/export.{format:tabular}", cohort_table, methods=["GET"]
+    ),
     Route("/incubator/cohorts/{cohort_id:int}/enrol", cohort_enrol, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/mentors", cohort_mentor, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/perks/{perk_id:int}", cohort_perk, methods=["POST"]),

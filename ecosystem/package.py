@@ -42,11 +42,19 @@ package = DomainPackage(
         payments.expire_holds,
         payments.expire_checkout,
         payments.send_refund,
+        payments.send_stalled_refunds,
         indicators.refresh_indicators,
     ],
     cron_jobs=[
         jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
         jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
+        # Refunds whose job was lost (Redis restarted): every 5 minutes and at worker start.
+        jobs.cron(
+            payments.send_stalled_refunds,
+            minute=set(range(3, 60, 5)),
+            second=15,
+            run_at_startup=True,
+        ),
         jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
     ],
     locale_dir=Path(__file__).parent / "locale",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.convertors import Convertor, register_url_convertor
@@ -155,8 +156,20 @@ def download(table: Table, name: str, format: str = "csv") -> Response:
     return Response(
         render(table, format),
         media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'},
+        headers={"Content-Disposition": content_disposition(f"{name}.{format}")},
     )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII name for every client and the exact (UTF-8) name for
+    those that read RFC 6266's `filename*` (a slug may keep Vietnamese letters)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    exact = quote(filename, safe="")
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 class TabularConvertor(Convertor[str]):

@@ -112,3 +112,17 @@ async def test_the_open_api_document_offers_csv_and_xlsx_indicators(client):
     )
     bad = await client.get("/api/v1/indicators?format=xls")
     assert bad.status_code == 422
+
+
+def test_a_download_name_with_vietnamese_letters_is_a_valid_header():
+    assert (
+        tabular.content_disposition("usage-fablab.csv") == 'attachment; filename="usage-fablab.csv"'
+    )
+    header = tabular.content_disposition("cuộc-thi-2026-teams.xlsx")
+    header.encode("latin-1")  # what an HTTP header must be
+    assert header == (
+        'attachment; filename="cu_c-thi-2026-teams.xlsx"; '
+        "filename*=UTF-8''cu%E1%BB%99c-thi-2026-teams.xlsx"
+    )
+    response = tabular.download(tabular.Table(["a"], [[1]]), "cuộc-thi", "csv")
+    assert response.headers["content-disposition"].endswith("cu%E1%BB%99c-thi.csv")

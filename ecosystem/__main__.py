@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -15,7 +16,7 @@ from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.errors import DomainError
 from ecosystem.i18n import set_locale
 from ecosystem.packages import load_packages
-from ecosystem.settings import Settings, configure
+from ecosystem.settings import SERVED_URL_ENV, Settings, configure, served_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             import uvicorn
+
+            if not settings.base_url_is_set:
+                # Links (e-mails, calendar feed, QR codes, certificates) point where we serve;
+                # the environment carries it to uvicorn's workers and reloader.
+                os.environ[SERVED_URL_ENV] = served_url(args.host, args.port)
+                settings = Settings.from_env()
+                configure(settings)
 
             uvicorn.run(
                 "ecosystem.asgi:app",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ecosystem import tabular
 from ecosystem.models import Organisation, Sphere
 from ecosystem.restapi import api_route, api_user, client_ip, json_body, json_response, query_params
 from ecosystem.schemas import (
@@ -95,7 +96,7 @@ async def get_organisation(request: Request) -> Response:
 class IndicatorsQuery(Query):
     start: date | None = Field(default=None, alias="from", description="First day (inclusive)")
     end: date | None = Field(default=None, alias="to", description="Last day (inclusive)")
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "xlsx"] = "json"
 
 
 class LicenceOut(BaseModel):
@@ -121,14 +122,10 @@ async def get_indicators(request: Request) -> Response:
     """Open data: no token needed. Cached, recomputed hourly by a job."""
     query = query_params(request, IndicatorsQuery)
     payload = await indicators.indicators(indicators.parse_period(query.start, query.end))
-    if query.format == "csv":
+    if query.format in tabular.FORMATS:
         period = payload["period"]
-        name = f"indicators-{period['from']}-{period['to']}.csv"
-        return Response(
-            indicators.as_csv(payload),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        name = f"indicators-{period['from']}-{period['to']}"
+        return tabular.download(indicators.as_table(payload), name, query.format)
     return json_response(payload)
 
 
@@ -175,6 +172,9 @@ routes = [
         auth=False,
         errors=(422,),
         tags=("indicators",),
-        extra_content={"text/csv": {"type": "string"}},
+        extra_content={
+            "text/csv": {"type": "string"},
+            tabular.MEDIA_TYPES["xlsx"]: {"type": "string", "format": "binary"},
+        },
     ),
 ]

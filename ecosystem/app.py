@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 from tortoise.exceptions import ValidationError as FieldValueError
@@ -75,8 +75,28 @@ async def domain_error(request: Request, exc: Exception) -> Response:
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this request's path, OPTIONS included (empty if
+    no route has the path). Starlette's own 405 names the methods of the first route that
+    has the path only, e.g. GET of `GET /api/v1/bookings` but not POST of its neighbour."""
+    # The scope as the router first saw it (a Mount has changed root_path since).
+    top = request.scope.get("app_root_path", request.scope.get("root_path", ""))
+    scope = {**request.scope, "root_path": top}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _scope = route.matches(scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ("GET", "HEAD"))
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":  # no route declares OPTIONS: answer it for all
+            return Response(status_code=204, headers={"Allow": allow})
+        exc = HTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
     messages = {
         404: _("This page does not exist."),
         405: _("This method is not allowed here."),
@@ -124,7 +144,13 @@ def _routes(packages: list[DomainPackage], settings: Settings) -> list:
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document(api_routes, "Innovation Region API", "1.0.0"))
 
+    async def favicon(request: Request) -> Response:
+        """Browsers and feed readers ask for /favicon.ico whatever the page links."""
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers=headers)
+
     return [
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         *api_routes,
         *[route for package in packages for route in package.routes],

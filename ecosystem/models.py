@@ -379,6 +379,10 @@ class Refund(Model):
     provider_refund_id = fields.CharField(max_length=255, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     settled_at = fields.DatetimeField(null=True)
+    # The card part is being sent to Stripe since then (a claim, so one sender at a time;
+    # a claim older than payments.REFUND_CLAIM_MINUTES is taken over) and how often it was.
+    claimed_at = fields.DatetimeField(null=True)
+    send_attempts = fields.IntField(default=0)
 
     class Meta:
         table = "payment_refund"

@@ -42,12 +42,20 @@ package = DomainPackage(
         payments.expire_holds,
         payments.expire_checkout,
         payments.send_refund,
+        payments.send_stalled_refunds,
         indicators.refresh_indicators,
         sessions.purge_ended_sessions,
     ],
     cron_jobs=[
         jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
         jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
+        # Refunds whose job was lost (Redis restarted): every 5 minutes and at worker start.
+        jobs.cron(
+            payments.send_stalled_refunds,
+            minute=set(range(3, 60, 5)),
+            second=15,
+            run_at_startup=True,
+        ),
         jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
         jobs.cron(sessions.purge_ended_sessions, hour={3}, minute={17}, second=0),  # daily
     ],

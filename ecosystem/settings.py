@@ -13,6 +13,10 @@ DEFAULT_DATABASE_URL = f"sqlite://{PROJECT_ROOT / 'var' / 'ecosystem.sqlite3'}"
 # Domain packages mounted by the app factory, in order. Each names a module exposing
 # `package: ecosystem.packages.DomainPackage`. The kernel never imports them directly.
 DEFAULT_PACKAGES = ("labs", "incubator", "hackathon")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# Set by `python -m ecosystem serve` for its own processes: the address it serves, the base
+# of links when BASE_URL is not set.
+SERVED_URL_ENV = "ECOSYSTEM_SERVED_URL"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -25,7 +29,11 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    base_url: str = "http://127.0.0.1:8000"
+    # The public address of the site, for links in e-mails, the calendar feed, QR codes and
+    # certificates: BASE_URL, else the address `serve` listens on, else 127.0.0.1:8000.
+    base_url: str = DEFAULT_BASE_URL
+    # True when BASE_URL was set: then it wins even for links shown in a request's page.
+    base_url_is_set: bool = False
     smtp_url: str | None = None
     mail_from: str = "Binh Duong Innovation Region <no-reply@innovation.binhduong.gov.vn>"
     media_dir: Path = PROJECT_ROOT / "var" / "media"
@@ -73,7 +81,10 @@ class Settings:
             "database_url": env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             "redis_url": env.get("REDIS_URL") or None,
             "secret_key": secret,
-            "base_url": (env.get("BASE_URL") or cls.base_url).rstrip("/"),
+            "base_url": (env.get("BASE_URL") or env.get(SERVED_URL_ENV) or DEFAULT_BASE_URL).rstrip(
+                "/"
+            ),
+            "base_url_is_set": bool(env.get("BASE_URL", "").strip()),
             "smtp_url": env.get("SMTP_URL") or None,
             "mail_from": env.get("MAIL_FROM") or cls.mail_from,
             "media_dir": Path(env.get("MEDIA_DIR") or cls().media_dir),
@@ -93,6 +104,18 @@ class Settings:
             values["packages"] = tuple(p for p in env["PACKAGES"].split(",") if p.strip())
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a browser on this machine uses for `serve --host H --port P`: an
+    all-interfaces bind (0.0.0.0, ::) is reached at the loopback address."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _dev_secret() -> str:

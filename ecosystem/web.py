@@ -16,6 +16,7 @@ from ecosystem.i18n import _, get_locale, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.restapi import client_ip
 from ecosystem.services import sessions
+from ecosystem.settings import get_settings
 from ecosystem.templating import templates
 
 SESSION_KEY = "sid"  # the server-side session's random key (see ecosystem.services.sessions)
@@ -122,6 +123,16 @@ def flash(request: Request, message: str, level: str = "success") -> None:
         *request.session.get("flashes", []),
         {"message": message, "level": level},
     ]
+
+
+def site_url(request: Request) -> str:
+    """The site's address for a link shown on this request's own page (calendar feed, QR
+    code): BASE_URL when it is set, else the address this request came to. E-mails and
+    jobs never use a request's Host header: they take `Settings.base_url`."""
+    settings = get_settings()
+    if settings.base_url_is_set:
+        return settings.base_url
+    return str(request.base_url).rstrip("/")
 
 
 def safe_next(url: str | None, default: str = "/") -> str:

@@ -6,7 +6,6 @@ Datetimes are ISO 8601 with a UTC offset both ways (a time without one is refuse
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import AwareDatetime, Field, HttpUrl, field_validator
 from pydantic_core import PydanticCustomError
@@ -112,16 +111,13 @@ class SubmissionIn(Input):
     summary: str = Field(default="", max_length=MAX_TEXT)
     problem: str = Field(default="", max_length=MAX_TEXT)
     solution: str = Field(default="", max_length=MAX_TEXT)
+    # A link, or null / absent for none: an empty string is not a URL (422), as the schema
+    # says. The HTML form sends blank fields; its route turns them into None first.
     repository_url: HttpUrl | None = None
     demo_url: HttpUrl | None = None
     video_url: HttpUrl | None = None
     attachments: list[LinkIn] = Field(default_factory=list, max_length=20)
     team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-
-    @field_validator("repository_url", "demo_url", "video_url", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class ScoresIn(Input):

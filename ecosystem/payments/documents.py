@@ -1,14 +1,12 @@
-"""Receipts (PDF) and organisations' monthly statements (CSV and PDF), in the reader's language."""
+"""Receipts (PDF) and monthly statements (CSV/.xlsx and PDF), in the reader's language."""
 
 from __future__ import annotations
-
-import csv
-import io
 
 from ecosystem import pdf
 from ecosystem.i18n import _, format_dt, format_money
 from ecosystem.models import Payment
 from ecosystem.services.payments import Statement, billed_due
+from ecosystem.tabular import Table
 
 
 def receipt_title(payment: Payment) -> str:
@@ -58,24 +56,26 @@ def receipt_pdf(payment: Payment, payer_name: str, method_label: str) -> bytes:
     return pdf.render(document)
 
 
-def statement_csv(found: Statement) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["payment_id", "date", "description", "member", "amount", "due", "currency"])
-    for payment in found.payments:
-        writer.writerow(
-            [
-                payment.id,
-                payment.created_at.date().isoformat(),
-                payment.description,
-                payment.user.full_name,
-                payment.amount - payment.credit_amount,
-                billed_due(payment),
-                payment.currency,
-            ]
-        )
-    writer.writerow(["", "", "total", "", "", found.total, "VND"])
-    return out.getvalue()
+def statement_table(found: Statement) -> Table:
+    """The statement as a table (CSV/.xlsx): one row per payment, then the total."""
+    rows: list[list] = [
+        [
+            payment.id,
+            payment.created_at.date(),
+            payment.description,
+            payment.user.full_name,
+            payment.amount - payment.credit_amount,
+            billed_due(payment),
+            payment.currency,
+        ]
+        for payment in found.payments
+    ]
+    rows.append([None, None, "total", None, None, found.total, "VND"])
+    return Table(
+        columns=["payment_id", "date", "description", "member", "amount", "due", "currency"],
+        rows=rows,
+        sheet=f"statement {found.period}",
+    )
 
 
 def statement_title(found: Statement) -> str:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ecosystem import tabular
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.inputs import whole_number
@@ -182,14 +183,10 @@ async def statement_page(request: Request) -> Response:
     return await render(request, "payments/statement.html", context)
 
 
-async def statement_csv(request: Request) -> Response:
+async def statement_table(request: Request) -> Response:
     _user, found = await _statement(request)
-    name = f"statement-{found.organisation.slug}-{found.period}.csv"
-    return Response(
-        documents.statement_csv(found),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    name = f"statement-{found.organisation.slug}-{found.period}"
+    return tabular.download(documents.statement_table(found), name, request.path_params["format"])
 
 
 async def statement_pdf(request: Request) -> Response:
@@ -302,8 +299,8 @@ routes = [
     Route("/payments/credits", credits_page, methods=["GET"]),
     Route("/payments/organisations/{slug}/billing", billing_page, methods=["GET", "POST"]),
     Route(
-        "/payments/statements/{issuer}/{organisation_id}/{period}.csv",
-        statement_csv,
+        "/payments/statements/{issuer}/{organisation_id}/{period}.{format:tabular}",
+        statement_table,
         methods=["GET"],
     ),
     Route(

@@ -12,8 +12,6 @@ Periods are whole local days `[start, end]` (both inclusive) in the platform's t
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +20,12 @@ from typing import Any
 
 from tortoise import timezone
 
-from ecosystem import cache
+from ecosystem import cache, tabular
 from ecosystem.errors import Invalid
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.packages import DomainPackage
 from ecosystem.settings import get_settings
+from ecosystem.tabular import Table
 
 logger = logging.getLogger("ecosystem.indicators")
 
@@ -141,17 +140,24 @@ def as_rows(payload: dict) -> list[tuple[str, str, str, Any]]:
     return rows
 
 
-def as_csv(payload: dict) -> str:
-    """CSV for spreadsheets: a header naming the period, licence and generation time."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["# period", payload["period"]["from"], payload["period"]["to"]])
-    writer.writerow(["# generated_at", payload["generated_at"]])
-    writer.writerow(["# licence", payload["licence"]["name"], payload["licence"]["url"]])
-    writer.writerow(["section", "indicator", "key", "value"])
-    for section, name, key, value in as_rows(payload):
-        writer.writerow([section, name, key, "" if value is None else value])
-    return out.getvalue()
+def as_table(payload: dict) -> Table:
+    """The export: preamble rows naming the period, licence and generation time, then
+    `section, indicator, key, value` rows (values keep their type: numbers stay numbers)."""
+    return Table(
+        columns=["section", "indicator", "key", "value"],
+        rows=[[s, name, key, value] for s, name, key, value in as_rows(payload)],
+        preamble=[
+            ["# period", payload["period"]["from"], payload["period"]["to"]],
+            ["# generated_at", payload["generated_at"]],
+            ["# licence", payload["licence"]["name"], payload["licence"]["url"]],
+        ],
+        sheet="indicators",
+    )
+
+
+def as_csv(payload: dict) -> bytes:
+    """CSV for spreadsheets (UTF-8 with a BOM, formulas neutralised: ecosystem.tabular)."""
+    return tabular.to_csv(as_table(payload))
 
 
 def generated_at(payload: dict) -> datetime:

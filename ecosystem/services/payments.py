@@ -28,7 +28,7 @@ from typing import Any
 import stripe
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from ecosystem import jobs, mail, permissions
 from ecosystem.db import atomic
@@ -500,13 +500,55 @@ async def expire_checkout(ctx: dict[str, Any], payment_id: int) -> str:
     return "expired"
 
 
+REFUND_CLAIM_MINUTES = 10  # a send not finished by then (a worker died) is taken over
+REFUND_SWEEP_AFTER_MINUTES = 2  # the job sends a refund at once; the sweep only what it left
+MAX_REFUND_SENDS = 20  # then the refund stays pending for a person to look at
+
+
+async def _claim_refund(refund_id: int) -> bool:
+    """Take the refund for sending: one conditional UPDATE, so of two senders at the same
+    moment (the job and the sweep, or two workers) exactly one gets it. A claim older than
+    REFUND_CLAIM_MINUTES belongs to a sender that died and is taken over."""
+    now = timezone.now()
+    stale = now - timedelta(minutes=REFUND_CLAIM_MINUTES)
+    taken = await Refund.filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale),
+        id=refund_id,
+        state=RefundState.PENDING,
+        provider_refund_id__isnull=True,
+        card_amount__gt=0,
+    ).update(claimed_at=now, send_attempts=F("send_attempts") + 1)
+    return bool(taken)
+
+
 async def send_refund(ctx: dict[str, Any], refund_id: int) -> str:
-    """Ask Stripe to refund the card part (idempotent per refund); the webhook settles it."""
+    """Ask Stripe to refund the card part, exactly once; the webhook settles it.
+
+    The refund row is claimed first (`_claim_refund`), so only one sender calls Stripe at a
+    time, and the call carries the idempotency key `refund:<id>`, so a sender that died after
+    Stripe answered and before we wrote the answer down is repeated by Stripe, not doubled.
+    Returns "sent", "skipped" (nothing to send), or "claimed" (another sender has it).
+    """
     refund = await Refund.get_or_none(id=refund_id).select_related("payment")
     if refund is None or refund.state != RefundState.PENDING or refund.card_amount <= 0:
         return "skipped"
     if refund.provider_refund_id:
         return "sent"
+    if not await _claim_refund(refund.id):
+        return "claimed"
+    try:
+        created_id = await _create_stripe_refund(refund)
+    except BaseException:
+        # Let the next try (a retry of this job, or the sweep) have it at once.
+        await Refund.filter(id=refund.id, provider_refund_id__isnull=True).update(claimed_at=None)
+        raise
+    await Refund.filter(id=refund.id, provider_refund_id__isnull=True).update(
+        provider_refund_id=created_id
+    )
+    return "sent"
+
+
+async def _create_stripe_refund(refund: Refund) -> str:
     payment = refund.payment
     params: dict[str, Any] = {
         "amount": refund.card_amount,
@@ -524,10 +566,38 @@ async def send_refund(ctx: dict[str, Any], refund_id: int) -> str:
         created = await client.v1.refunds.create_async(
             params=params, options={"idempotency_key": f"refund:{refund.id}"}
         )
-    await Refund.filter(id=refund.id, provider_refund_id__isnull=True).update(
-        provider_refund_id=created.id
+    return created.id
+
+
+async def send_stalled_refunds(ctx: dict[str, Any]) -> int:
+    """Cron sweep (and once when a worker starts): send every card refund left pending
+    without a Stripe refund, e.g. its job was lost when Redis restarted with nothing kept.
+
+    Each one goes through `send_refund` (claim + idempotency key), so a refund whose job is
+    running at the same moment is still sent once. Returns how many were sent.
+    """
+    cutoff = timezone.now() - timedelta(minutes=REFUND_SWEEP_AFTER_MINUTES)
+    stalled = (
+        await Refund.filter(
+            state=RefundState.PENDING,
+            provider_refund_id__isnull=True,
+            card_amount__gt=0,
+            created_at__lt=cutoff,
+            send_attempts__lt=MAX_REFUND_SENDS,
+        )
+        .order_by("id")
+        .limit(100)
+        .values_list("id", flat=True)
     )
-    return "sent"
+    sent = 0
+    for refund_id in stalled:
+        try:
+            sent += await send_refund(ctx, refund_id) == "sent"
+        except Exception:  # Stripe down or refusing: the next sweep tries again
+            logger.exception("refund %s could not be sent", refund_id)
+    if stalled:
+        logger.info("refund sweep: %s stalled, %s sent", len(stalled), sent)
+    return sent
 
 
 # --- webhook events ----------------------------------------------------------------------------

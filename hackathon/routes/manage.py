@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import tabular
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import iso_datetime, whole_number, zone_or_invalid
@@ -313,18 +314,18 @@ def _report(request: Request, outcome: judging.AssignmentOutcome, success: str) 
 
 
 async def export(request: Request) -> Response:
+    """`/manage/export/{what}.csv` or `.xlsx`."""
     user = await require_user(request)
     contest = await contests.get_contest(request.path_params["slug"])
     what = request.path_params["what"]
-    body = await dashboard.export(user, contest, what)
-    headers = {"Content-Disposition": f'attachment; filename="{contest.slug}-{what}.csv"'}
-    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    table = await dashboard.export(user, contest, what)
+    return tabular.download(table, f"{contest.slug}-{what}", request.path_params["format"])
 
 
 routes = [
     Route("/contests/new", new_contest, methods=["GET", "POST"]),
     Route("/contests/{slug}/manage", manage, methods=["GET"]),
     Route("/contests/{slug}/manage/coverage", coverage_fragment, methods=["GET"]),
-    Route("/contests/{slug}/manage/export/{what}.csv", export, methods=["GET"]),
+    Route("/contests/{slug}/manage/export/{what}.{format:tabular}", export, methods=["GET"]),
     Route("/contests/{slug}/manage/{action}", action, methods=["POST"]),
 ]

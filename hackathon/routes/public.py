@@ -169,6 +169,7 @@ ENTRY_FIELDS = (
     "demo_url",
     "video_url",
 )
+LINK_FIELDS = ("repository_url", "demo_url", "video_url")  # a blank field: no link
 
 
 async def entry(request: Request) -> Response:
@@ -202,9 +203,10 @@ async def entry(request: Request) -> Response:
                             fields={"attachments": _("Write each attachment as: name | https://…")},
                         )
                     attachments.append({"name": name.strip(), "url": url.strip()})
-            data = validate(
-                SubmissionIn, {**{k: values[k] for k in ENTRY_FIELDS}, "attachments": attachments}
-            )
+            entry_data = {
+                k: (values[k] or None) if k in LINK_FIELDS else values[k] for k in ENTRY_FIELDS
+            }
+            data = validate(SubmissionIn, {**entry_data, "attachments": attachments})
             await teams.save_submission(user, contest, data)
             flash(request, _("Your entry is saved."))
             return redirect(request, f"/contests/{contest.slug}/entry")

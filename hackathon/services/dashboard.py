@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -16,6 +14,7 @@ from ecosystem.indicators import suppress, suppress_counts
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
 from ecosystem.permissions import has_verified_identity
+from ecosystem.tabular import Table
 from hackathon import permissions
 from hackathon.models import (
     Contest,
@@ -63,17 +62,13 @@ async def overview(actor: User, contest: Contest) -> Overview:
     )
 
 
-def _csv(header: list[str], rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+def _table(what: str, header: list[str], rows: list[list[Any]]) -> Table:
+    return Table(columns=header, rows=rows, sheet=what)
 
 
-async def export(actor: User, contest: Contest, what: str) -> str:
-    """CSV of `teams`, `scores` (the append-only log), `comments` (for the team and private)
-    or `ranking`."""
+async def export(actor: User, contest: Contest, what: str) -> Table:
+    """The table of `teams`, `scores` (the append-only log), `comments` (for the team and
+    private) or `ranking`, for CSV or .xlsx (ecosystem.tabular)."""
     await permissions.ensure(actor, "contest.see_ranking", contest)
     if what == "teams":
         teams = (
@@ -97,13 +92,14 @@ async def export(actor: User, contest: Contest, what: str) -> str:
                 t.site.code,
                 t.track.code,
                 members[t.id],
-                subs.get(t.id, {}).get("id", ""),
-                subs.get(t.id, {}).get("title", ""),
-                subs.get(t.id, {}).get("version", ""),
+                subs.get(t.id, {}).get("id"),
+                subs.get(t.id, {}).get("title"),
+                subs.get(t.id, {}).get("version"),
             ]
             for t in teams
         ]
-        return _csv(
+        return _table(
+            what,
             ["team_id", "team", "site", "track", "members", "submission_id", "title", "version"],
             rows,
         )
@@ -120,7 +116,7 @@ async def export(actor: User, contest: Contest, what: str) -> str:
             "batch",
             "undoes",
         ]
-        return _csv(keys, [[row[k] for k in keys] for row in log])
+        return _table(what, keys, [[row[k] for k in keys] for row in log])
     if what == "comments":
         round_ = await judging.current_round(contest)
         rows = (
@@ -128,7 +124,8 @@ async def export(actor: User, contest: Contest, what: str) -> str:
             .select_related("judge", "submission__team")
             .order_by("submission_id", "id")
         )
-        return _csv(
+        return _table(
+            what,
             ["submission_id", "title", "team", "judge", "comment_for_team", "private_comment"],
             [
                 [
@@ -159,7 +156,7 @@ async def export(actor: User, contest: Contest, what: str) -> str:
             "n_scores",
             "tied_with_next",
         ]
-        return _csv(keys, [[line.as_dict()[k] for k in keys] for line in ranking.overall])
+        return _table(what, keys, [[line.as_dict()[k] for k in keys] for line in ranking.overall])
     from ecosystem.errors import NotFound
 
     raise NotFound(_("This export does not exist."))

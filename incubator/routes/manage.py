@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import tabular
 from ecosystem.charts import bar_chart
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
@@ -220,7 +221,8 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     return await render(request, "incubator/cohort.html", context, status)
 
 
-async def cohort_csv(request: Request) -> Response:
+async def cohort_table(request: Request) -> Response:
+    """The cohort dashboard as CSV or .xlsx (`export.csv`, `export.xlsx`)."""
     user = await require_user(request)
     cohort = await _cohort(request)
     access = await programme_access(user, cohort.programme)
@@ -228,14 +230,10 @@ async def cohort_csv(request: Request) -> Response:
         raise NotPermitted(_("Only the programme's managers and mentors may see its cohorts."))
     dashboard = await portfolio.cohort_dashboard(cohort)
     await log_programme_reads([row.enrolment.id for row in dashboard.rows], user, "csv")
-    return Response(
-        portfolio.cohort_csv(dashboard),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="cohort-{cohort.id}.csv"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    table = portfolio.cohort_table(dashboard)
+    response = tabular.download(table, f"cohort-{cohort.id}", request.path_params["format"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def cohort_enrol(request: Request) -> Response:
@@ -414,7 +412,9 @@ routes = [
     ),
     Route("/incubator/programmes/{programme_id:int}/{what}", manage_action, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}", cohort_page, methods=["GET"]),
-    Route("/incubator/cohorts/{cohort_id:int}/export.csv", cohort_csv, methods=["GET"]),
+    Route(
+        "/incubator/cohorts/{cohort_id:int}/export.{format:tabular}", cohort_table, methods=["GET"]
+    ),
     Route("/incubator/cohorts/{cohort_id:int}/enrol", cohort_enrol, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/mentors", cohort_mentor, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/perks/{perk_id:int}", cohort_perk, methods=["POST"]),

@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from tortoise import timezone
 
+from ecosystem import tabular
 from ecosystem.charts import line_chart
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _
@@ -121,20 +122,17 @@ async def answer_enrolment(request: Request) -> Response:
     return redirect(request, f"/incubator/startups/{access.startup.id}#programmes")
 
 
-async def metrics_csv(request: Request) -> Response:
-    """The KPI time series as CSV: one row per period, one column per metric (a grantee
-    gets what its grant covers, and the download is logged like any read)."""
+async def metrics_table(request: Request) -> Response:
+    """The KPI time series as CSV or .xlsx: one row per period, one column per metric (a
+    grantee gets what its grant covers, and the download is logged like any read)."""
     user = await require_user(request)
+    format = request.path_params["format"]
     access = await ensure_startup(user, int_param(request, "startup_id"), "can_view_metrics")
-    series = await reports.time_series(access, user, channel="csv")
-    return Response(
-        reports.series_csv(series),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="startup-{access.startup.id}-kpi.csv"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    series = await reports.time_series(access, user, channel=format)
+    name = f"startup-{access.startup.id}-kpi"
+    response = tabular.download(reports.series_table(series), name, format)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def edit_profile(request: Request) -> Response:
@@ -409,7 +407,11 @@ async def revoke_grant(request: Request) -> Response:
 routes = [
     Route("/incubator/startups/{startup_id:int}", startup_page, methods=["GET"]),
     Route("/incubator/startups/{startup_id:int}/profile", edit_profile, methods=["GET", "POST"]),
-    Route("/incubator/startups/{startup_id:int}/metrics.csv", metrics_csv, methods=["GET"]),
+    Route(
+        "/incubator/startups/{startup_id:int}/metrics.{format:tabular}",
+        metrics_table,
+        methods=["GET"],
+    ),
     Route("/incubator/startups/{startup_id:int}/pitch.pdf", pitch_deck, methods=["GET"]),
     Route(
         "/incubator/startups/{startup_id:int}/reports/{report_id:int}",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +18,7 @@ from ecosystem.permissions import (
     is_verified_organisation,
 )
 from ecosystem.services import audit
+from ecosystem.tabular import Table
 from incubator.models import (
     Cohort,
     Enrolment,
@@ -154,48 +153,41 @@ def _local_day(moment) -> date:
     return today_of(moment)
 
 
-def cohort_csv(dashboard: CohortDashboard) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
+def cohort_table(dashboard: CohortDashboard) -> Table:
+    """The cohort dashboard as a table (CSV/.xlsx through ecosystem.tabular)."""
     keys = [m.key for m in dashboard.metrics]
-    writer.writerow(
-        [
-            "startup_id",
-            "startup",
-            "stage",
-            "sector",
-            "milestones",
-            "milestones_done",
-            "milestones_late",
-            "reports_due",
-            "reports_on_time",
-            "reports_open",
-            *keys,
-        ]
-    )
+    columns = [
+        "startup_id",
+        "startup",
+        "stage",
+        "sector",
+        "milestones",
+        "milestones_done",
+        "milestones_late",
+        "reports_due",
+        "reports_on_time",
+        "reports_open",
+        *keys,
+    ]
+    rows = []
     for row in dashboard.rows:
         startup = row.enrolment.startup
-        writer.writerow(
+        rows.append(
             [
                 startup.id,
-                _csv_safe(startup.name),
-                row.profile.stage.value if row.profile else "",
-                row.profile.sector.value if row.profile else "",
+                startup.name,
+                row.profile.stage.value if row.profile else None,
+                row.profile.sector.value if row.profile else None,
                 row.milestones_total,
                 row.milestones_done,
                 row.milestones_late,
                 row.reports_due,
                 row.reports_on_time,
                 row.reports_open,
-                *[row.latest.get(key, "") for key in keys],
+                *[row.latest.get(key) for key in keys],
             ]
         )
-    return out.getvalue()
-
-
-def _csv_safe(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return Table(columns=columns, rows=rows, sheet="cohort")
 
 
 # --- perks: lab credit --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ecosystem.i18n import _
 from ecosystem.models import Membership, MembershipStatus, Organisation, User
 from ecosystem.services import audit
 from ecosystem.settings import get_settings
+from ecosystem.tabular import Table
 from incubator import periods
 from incubator.models import (
     Enrolment,
@@ -514,21 +515,18 @@ async def log_programme_reads(enrolment_ids: list[int], actor: User | None, chan
     )
 
 
-def series_csv(series: list[SeriesMetric]) -> str:
-    """period, then one column per metric key; periods in time order."""
-    import csv
-    import io
-
+def series_table(series: list[SeriesMetric]) -> Table:
+    """period, then one column per metric key; periods in time order (CSV/.xlsx)."""
     by_period: dict[str, dict[str, Any]] = defaultdict(dict)
     for metric in series:
         for period, value in metric.points:
             by_period[period][metric.key] = value
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["period", *[m.key for m in series]])
-    for period in sorted(by_period, key=lambda p: periods.bounds(p) or (date.min,)):
-        writer.writerow([period, *[by_period[period].get(m.key, "") for m in series]])
-    return out.getvalue()
+    ordered = sorted(by_period, key=lambda p: periods.bounds(p) or (date.min,))
+    return Table(
+        columns=["period", *[m.key for m in series]],
+        rows=[[period, *[by_period[period].get(m.key) for m in series]] for period in ordered],
+        sheet="kpi",
+    )
 
 
 async def latest_values(startup: Organisation, before: date) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from ecosystem.i18n import _, get_locale
 from ecosystem.inputs import iso_datetime, whole_number
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
-from ecosystem.settings import get_settings
 from ecosystem.templating import render_text
 from ecosystem.web import (
     current_user,
@@ -28,6 +27,7 @@ from ecosystem.web import (
     redirect,
     render,
     require_user,
+    site_url,
 )
 from labs.intervals import resolve_local
 from labs.models import Booking, Equipment, EquipmentCategory, LabKind
@@ -377,7 +377,7 @@ async def calendar_page(request: Request) -> Response:
             flash(request, _("Your calendar feed has been turned off."))
             return redirect(request, "/bookings/calendar")
         token = await calendar.regenerate_feed(user)
-        feed_url = f"{get_settings().base_url}/calendar/{token}.ics"
+        feed_url = f"{site_url(request)}/calendar/{token}.ics"
     context = {"has_feed": await calendar.has_feed(user), "feed_url": feed_url}
     response = await render(request, "labs/public/calendar.html", context)
     response.headers["Cache-Control"] = "no-store"
@@ -395,7 +395,7 @@ async def calendar_feed(request: Request) -> Response:
 
 async def check_in_qr(request: Request) -> Response:
     user = await require_user(request)
-    svg = await checkin.check_in_qr(user, _int_param(request, "booking_id"))
+    svg = await checkin.check_in_qr(user, _int_param(request, "booking_id"), site_url(request))
     headers = {"Cache-Control": "private, max-age=3600"}
     return Response(svg, media_type="image/svg+xml", headers=headers)
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import tabular
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
@@ -259,17 +260,14 @@ async def usage_page(request: Request) -> Response:
     return await render(request, "labs/training/usage.html", context)
 
 
-async def usage_csv(request: Request) -> Response:
+async def usage_table(request: Request) -> Response:
+    """The usage report as CSV or .xlsx (`/labs/{slug}/usage.csv`, `usage.xlsx`)."""
     user = await require_user(request)
     lab = await training.get_lab(request.path_params["slug"])
     first, last = _period(request, lab)
     report = await usage.lab_usage(user, lab, first, last)
-    filename = f"usage-{lab.slug}-{first.isoformat()}-{last.isoformat()}.csv"
-    return Response(
-        usage.to_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    name = f"usage-{lab.slug}-{first.isoformat()}-{last.isoformat()}"
+    return tabular.download(usage.to_table(report), name, request.path_params["format"])
 
 
 routes = [
@@ -283,7 +281,7 @@ routes = [
         "/labs/{slug}/trainings/enrolments/{enrolment_id:int}/certify", certify, methods=["POST"]
     ),
     Route("/labs/{slug}/usage", usage_page, methods=["GET"]),
-    Route("/labs/{slug}/usage.csv", usage_csv, methods=["GET"]),
+    Route("/labs/{slug}/usage.{format:tabular}", usage_table, methods=["GET"]),
     Route("/trainings", upcoming, methods=["GET"]),
     Route("/trainings/mine", mine, methods=["GET"]),
     Route("/trainings/{session_id:int}/enrol", enrol, methods=["POST"]),

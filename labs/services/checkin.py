@@ -147,13 +147,14 @@ async def mark_no_show(actor: User, booking: Booking) -> Booking:
     )
 
 
-async def check_in_qr(actor: User, booking_id: int) -> bytes:
+async def check_in_qr(actor: User, booking_id: int, base_url: str | None = None) -> bytes:
     """An SVG QR code of the booking's check-in address, for its owner to show at the lab.
 
     Staff scanning it with a phone land on the staff check-in page of that booking.
+    `base_url` is the site's address (default: `Settings.base_url`).
     """
     booking = await Booking.get_or_none(id=booking_id, user_id=actor.id)
     if booking is None or booking.status not in ACTIVE_BOOKING_STATUSES:
         raise NotFound(_("No such booking."))
-    url = f"{get_settings().base_url}/labs/checkin/{booking.check_in_code}"
+    url = f"{base_url or get_settings().base_url}/labs/checkin/{booking.check_in_code}"
     return qrcode.make(url, image_factory=SvgPathImage, box_size=10, border=2).to_string()

@@ -7,14 +7,13 @@ number of queries whatever the number of machines or bookings.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise import timezone
 
 from ecosystem.models import Membership, MembershipStatus, OrganisationSphere, Sphere, User
+from ecosystem.tabular import Table
 from labs import permissions
 from labs.intervals import Interval
 from labs.models import Booking, BookingStatus, Equipment, Lab
@@ -139,49 +138,42 @@ def chart_bars(report: UsageReport) -> dict:
     return {"bars": bars, "height": height, "width": int(width)}
 
 
-def _safe(text: str) -> str:
-    """A spreadsheet cannot take a cell for a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def to_csv(report: UsageReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
+def to_table(report: UsageReport) -> Table:
+    """The report as a table (CSV/.xlsx through ecosystem.tabular): one row per machine,
+    then the total; hours and counts are numbers."""
     spheres = report.spheres
-    writer.writerow(
+    lines = [(m.id, m.name, m.category.value, s) for m, s in report.rows]
+    lines.append((None, "TOTAL", None, report.total))
+    rows = [
         [
-            "machine_id",
-            "machine",
-            "category",
-            "open_hours",
-            "booked_hours",
-            "booked_open_hours",
-            "utilisation_percent",
-            "bookings",
-            "no_shows",
-            "no_show_hours",
-            *[f"hours_{s}" for s in spheres],
+            machine_id,
+            name,
+            category,
+            _hours(stats.open_time),
+            _hours(stats.booked_time),
+            _hours(stats.booked_open_time),
+            round(stats.utilisation * 100, 1),
+            stats.bookings,
+            stats.no_shows,
+            _hours(stats.no_show_time),
+            *[_hours(stats.time_by_sphere.get(s, timedelta())) for s in spheres],
         ]
-    )
-    lines = [(str(m.id), _safe(m.name), m.category.value, s) for m, s in report.rows]
-    lines.append(("", "TOTAL", "", report.total))
-    for machine_id, name, category, stats in lines:
-        writer.writerow(
-            [
-                machine_id,
-                name,
-                category,
-                _hours(stats.open_time),
-                _hours(stats.booked_time),
-                _hours(stats.booked_open_time),
-                round(stats.utilisation * 100, 1),
-                stats.bookings,
-                stats.no_shows,
-                _hours(stats.no_show_time),
-                *[_hours(stats.time_by_sphere.get(s, timedelta())) for s in spheres],
-            ]
-        )
-    return out.getvalue()
+        for machine_id, name, category, stats in lines
+    ]
+    columns = [
+        "machine_id",
+        "machine",
+        "category",
+        "open_hours",
+        "booked_hours",
+        "booked_open_hours",
+        "utilisation_percent",
+        "bookings",
+        "no_shows",
+        "no_show_hours",
+        *[f"hours_{s}" for s in spheres],
+    ]
+    return Table(columns=columns, rows=rows, sheet=f"usage {report.lab.slug}")
 
 
-__all__ = ["UNKNOWN_SPHERE", "UsageReport", "chart_bars", "lab_usage", "to_csv"]
+__all__ = ["UNKNOWN_SPHERE", "UsageReport", "chart_bars", "lab_usage", "to_table"]

@@ -40,7 +40,7 @@ HOST = "127.0.0.1"
 PAGES_PER_PERSON = int(os.environ.get("A11Y_PAGES", "30"))
 BLOCKING_IMPACTS = ("serious", "critical")
 SKIP = re.compile(
-    r"^/(static|media|api|logout|language|verify|calendar)\b|\.(ics|csv|svg|pdf|webp|png|json)$"
+    r"^/(static|media|api|logout|language|verify|calendar)\b|\.(ics|csv|xlsx|svg|ico|pdf|webp|png|json)$"
 )
 
 pytestmark = pytest.mark.browser

@@ -89,7 +89,7 @@ async def test_indicators_as_csv_and_bad_periods(client):
     response = await client.get("/api/v1/indicators?from=2026-01-01&to=2026-01-31&format=csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.text)))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["# period", "2026-01-01", "2026-01-31"]
     assert ["section", "indicator", "key", "value"] in rows
     assert any(row[:2] == ["ecosystem", "verified_organisations"] for row in rows)

@@ -182,12 +182,14 @@ async def test_the_dashboard_shows_registrations_coverage_and_exports(browser, c
         assert response.status_code == 200 and response.headers["content-type"].startswith(
             "text/csv"
         )
-        rows = list(csv.reader(io.StringIO(response.text)))
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         assert len(rows) > 1
     scores = list(
         csv.DictReader(
             io.StringIO(
-                (await browser.get(f"/contests/{contest.slug}/manage/export/scores.csv")).text
+                (
+                    await browser.get(f"/contests/{contest.slug}/manage/export/scores.csv")
+                ).content.decode("utf-8-sig")
             )
         )
     )

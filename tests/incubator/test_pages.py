@@ -4,6 +4,8 @@ the enrolment, follows the cohort's dashboard and exports it."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 
 import pytest
@@ -392,8 +394,8 @@ async def test_the_cohort_dashboard_csv_and_constant_queries(new_browser, count_
     assert "150.000.000" in page.text or "150,000,000" in page.text  # total revenue
     csv_response = await manager.get(f"{url}/export.csv")
     assert csv_response.headers["content-type"].startswith("text/csv")
-    lines = csv_response.text.strip().splitlines()
-    assert lines[0].startswith("startup_id,startup,stage,sector,milestones")
+    lines = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    assert lines[0][:5] == ["startup_id", "startup", "stage", "sector", "milestones"]
     assert "GreenFarm IoT" in csv_response.text and len(lines) == 3
     for who in (w.founder, w.grantee):
         other = await signed_in(new_browser, who)
@@ -479,14 +481,17 @@ async def test_the_kpi_csv_export_follows_the_grant_and_is_logged(new_browser):
     founder = await signed_in(new_browser, w.founder)
     full = await founder.get(url)
     assert full.headers["content-type"].startswith("text/csv")
-    assert full.text.splitlines() == [
-        "period,revenue,users,funding,headcount",
-        "2026-02,100,5,,",
-        "2026-09,300,9,,",
+    assert full.content.decode("utf-8-sig").splitlines() == [
+        '"period","revenue","users","funding","headcount"',
+        '"2026-02",100,5,"",""',
+        '"2026-09",300,9,"",""',
     ]
     grantee = await signed_in(new_browser, w.grantee)
     granted = await grantee.get(url)
-    assert granted.text.splitlines() == ["period,revenue", "2026-02,100"]
+    assert granted.content.decode("utf-8-sig").splitlines() == [
+        '"period","revenue"',
+        '"2026-02",100',
+    ]
     assert [a.channel for a in await ShareAccess.all()] == ["csv"]
     stranger = await signed_in(new_browser, w.stranger)
     assert (await stranger.get(url)).status_code == 403

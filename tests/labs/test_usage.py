@@ -64,7 +64,8 @@ async def test_staff_see_usage_and_download_the_csv(new_browser):
     export = await staff.get(f"/labs/{lab.slug}/usage.csv{query}")
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
-    rows = {row["machine"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    text = export.content.decode("utf-8-sig")
+    rows = {row["machine"]: row for row in csv.DictReader(io.StringIO(text))}
     printer = rows["Prusa MK4"]
     assert float(printer["open_hours"]) == 10.0
     assert float(printer["booked_hours"]) == 3.0  # the cancelled 3 h do not count

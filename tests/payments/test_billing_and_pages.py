@@ -4,6 +4,9 @@ each page's permissions."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from ecosystem.models import Membership, MembershipStatus, Payment, Role
 from ecosystem.services import credits
 from labs.models import LabStaff
@@ -103,10 +106,10 @@ async def test_monthly_statement_for_staff_and_the_organisation_then_marked_paid
     assert page.status_code == 200
     assert "VNPT" in page.text and "Becamex FabLab" in page.text
     assert '<th id="statement-total">' in page.text
-    csv_body = (await staff_browser.get(url + ".csv")).text
-    rows = csv_body.strip().splitlines()
-    assert rows[0].startswith("payment_id,")
-    assert rows[-1].endswith(f",{2 * RATE},VND")  # the cancelled booking owes nothing
+    csv_body = (await staff_browser.get(url + ".csv")).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(csv_body)))
+    assert rows[0][0] == "payment_id"
+    assert rows[-1][-2:] == [str(2 * RATE), "VND"]  # the cancelled booking owes nothing
     pdf = await staff_browser.get(url + ".pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 

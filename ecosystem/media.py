@@ -202,25 +202,41 @@ def _encode_webp(image: Image.Image, **options: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _untrusted(step: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """Any failure of `step` on untrusted bytes becomes a `_Rejected` with its reason."""
+
+    @functools.wraps(step)
+    def checked(data: bytes) -> Any:
+        try:
+            return step(data)
+        except _Rejected:
+            raise
+        except UnidentifiedImageError as exc:
+            raise _Rejected("format") from exc
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _Rejected("pixels") from exc
+        except Exception as exc:  # untrusted bytes: any decoder failure is a bad upload
+            raise _Rejected("corrupt") from exc
+
+    return checked
+
+
+@_untrusted
+def _check(data: bytes) -> None:
+    """The header and the file's structure (cheap: no pixel is decoded)."""
+    with _open(data) as probe:
+        probe.verify()
+
+
+@_untrusted
 def _decode(data: bytes) -> EncodedImage:
-    try:
-        with _open(data) as probe:
-            probe.verify()
-        with _open(data) as opened:
-            if opened.format == "JPEG":  # let libjpeg scale down while decoding
-                opened.draft(opened.mode, (ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE))
-            opened.load()
-            image = _normalise_mode(ImageOps.exif_transpose(opened), opened.format)
-            image.thumbnail((ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE), Image.Resampling.LANCZOS)
-            return EncodedImage(_encode_webp(image), image.width, image.height)
-    except _Rejected:
-        raise
-    except UnidentifiedImageError as exc:
-        raise _Rejected("format") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _Rejected("pixels") from exc
-    except Exception as exc:  # untrusted bytes: any decoder failure is a bad upload
-        raise _Rejected("corrupt") from exc
+    with _open(data) as opened:
+        if opened.format == "JPEG":  # let libjpeg scale down while decoding
+            opened.draft(opened.mode, (ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE))
+        opened.load()
+        image = _normalise_mode(ImageOps.exif_transpose(opened), opened.format)
+        image.thumbnail((ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE), Image.Resampling.LANCZOS)
+        return EncodedImage(_encode_webp(image), image.width, image.height)
 
 
 async def _in_decoder_pool(function: Callable[..., Any], *args: Any) -> Any:
@@ -232,6 +248,9 @@ async def _in_decoder_pool(function: Callable[..., Any], *args: Any) -> Any:
 async def decode_image(data: bytes) -> EncodedImage:
     """Check and re-encode image bytes off the event loop; Invalid (422) when refused."""
     try:
+        # Refusals (format, pixel ceiling, broken structure) come at once, without waiting
+        # for a decoder behind other uploads; only accepted images queue for one.
+        await asyncio.to_thread(_check, data)
         return await _in_decoder_pool(_decode, data)
     except _Rejected as rejected:
         raise _invalid(rejected.reason) from None

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate seed serve worker lint format makemigrations bench
+.PHONY: run test test-days install install-test migrate seed serve worker lint format makemigrations bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ worker: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The dated tests again with the clock moved to each day of a week, a 31 December and the
+## eve of Tết (time-machine, SQLite, ~4 minutes): the suite must not depend on the day.
+test-days: install-test
+	PYTHON=$(BIN)/python .ci/test-days
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -1,17 +1,23 @@
 """Media: uploaded images, checked and re-encoded by Pillow, stored as WebP without metadata.
 
 An upload is read in chunks up to `max_upload_bytes` (413 past it), opened with a format
-allow-list (JPEG, PNG, WebP), refused above MAX_PIXELS (decompression bombs), verified,
-decoded, turned upright from its EXIF orientation, converted to sRGB and re-encoded as
-`original.webp` with no EXIF, ICC or XMP data. The `thumb` and `small` variants are made by
+allow-list (JPEG, PNG, WebP), refused above a pixel ceiling read from the header (decompression
+bombs and CPU hogs: MAX_PIXELS for JPEG, which libjpeg decodes at a reduced scale, the lower
+MAX_FULL_DECODE_PIXELS for PNG and WebP, decoded in full), verified, decoded, turned upright
+from its EXIF orientation, converted to sRGB and re-encoded as `original.webp` with no EXIF,
+ICC or XMP data. The `thumb` and `small` variants are made by
 the `make_variants` job. File names are the server's own:
 `settings.media_dir / <uuid> / <variant>.webp`, so no client-supplied name ever reaches the
-file system. Decoding is CPU work and runs in a thread, never on the event loop.
+file system. Decoding is CPU work: it runs in this module's own pool of two threads, never
+on the event loop, and uploads beyond two wait in that pool's queue without holding any of the
+threads other work needs (`asyncio.to_thread`'s default pool).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import os
 import shutil
 import tempfile
@@ -19,6 +25,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -35,6 +42,9 @@ from ecosystem.settings import get_settings
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 MAX_PIXELS = 40_000_000  # far below Pillow's default; bigger headers are refused unread
+# PNG and WebP have no reduced decoding: every pixel is decoded (a 6,300 x 6,300 PNG took
+# seconds of CPU and 160 MB each). 16 MP is a 4,000 x 4,000 logo or a screenshot of any screen.
+MAX_FULL_DECODE_PIXELS = 16_000_000
 ORIGINAL_MAX_SIDE = 2048  # the stored "original" is bounded (logos and avatars need no more)
 VARIANT_SIDES = {"thumb": 256, "small": 64}  # bounding boxes, never enlarged
 VARIANTS = ("original", *VARIANT_SIDES)
@@ -45,8 +55,9 @@ WEBP_OPTIONS: dict[str, Any] = {"quality": 85, "method": 4}
 PURPOSE_AVATAR = "avatar"
 PURPOSE_LOGO = "logo"
 
-# At most this many images are decoded at once in a process (each may need ~160 MB).
-_decode_slots = threading.BoundedSemaphore(2)
+# At most this many images are decoded at once in a process (each may need ~70 MB); the
+# others wait in the pool's queue.
+_decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-decode")
 # `warnings.catch_warnings` swaps process-wide state: one thread at a time changes it.
 _warnings_lock = threading.Lock()
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -74,6 +85,12 @@ def _invalid(reason: str) -> Invalid:
         "pixels": lambda: _(
             "This image has too many pixels (at most %(mp)d megapixels).",
             mp=MAX_PIXELS // 1_000_000,
+        ),
+        "pixels-lossless": lambda: _(
+            "This image has too many pixels: a PNG or WebP image may have at most %(mp)d "
+            "megapixels (a JPEG photo up to %(jpeg)d).",
+            mp=MAX_FULL_DECODE_PIXELS // 1_000_000,
+            jpeg=MAX_PIXELS // 1_000_000,
         ),
         "corrupt": lambda: _("This image could not be read. It may be damaged."),
     }
@@ -133,10 +150,12 @@ def _megabytes(size: int) -> str:
 # --- decoding (runs in a thread) -------------------------------------------------------------
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
+def _check_pixels(size: tuple[int, int], source_format: str | None) -> None:
     width, height = size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         raise _Rejected("pixels")
+    if source_format != "JPEG" and width * height > MAX_FULL_DECODE_PIXELS:
+        raise _Rejected("pixels-lossless")
 
 
 def _open(data: bytes) -> Image.Image:
@@ -149,7 +168,7 @@ def _open(data: bytes) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(BytesIO(data), formats=list(ALLOWED_FORMATS))
     try:
-        _check_pixels(image.size)  # from the header, before any pixel is decoded
+        _check_pixels(image.size, image.format)  # from the header, before any pixel is decoded
     except _Rejected:
         image.close()
         raise
@@ -183,18 +202,13 @@ def _encode_webp(image: Image.Image, **options: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(data: bytes) -> EncodedImage:
-    with _decode_slots:
+def _untrusted(step: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """Any failure of `step` on untrusted bytes becomes a `_Rejected` with its reason."""
+
+    @functools.wraps(step)
+    def checked(data: bytes) -> Any:
         try:
-            with _open(data) as probe:
-                probe.verify()
-            with _open(data) as opened:
-                if opened.format == "JPEG":  # let libjpeg scale down while decoding
-                    opened.draft(opened.mode, (ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE))
-                opened.load()
-                image = _normalise_mode(ImageOps.exif_transpose(opened), opened.format)
-                image.thumbnail((ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE), Image.Resampling.LANCZOS)
-                return EncodedImage(_encode_webp(image), image.width, image.height)
+            return step(data)
         except _Rejected:
             raise
         except UnidentifiedImageError as exc:
@@ -204,11 +218,40 @@ def _decode(data: bytes) -> EncodedImage:
         except Exception as exc:  # untrusted bytes: any decoder failure is a bad upload
             raise _Rejected("corrupt") from exc
 
+    return checked
+
+
+@_untrusted
+def _check(data: bytes) -> None:
+    """The header and the file's structure (cheap: no pixel is decoded)."""
+    with _open(data) as probe:
+        probe.verify()
+
+
+@_untrusted
+def _decode(data: bytes) -> EncodedImage:
+    with _open(data) as opened:
+        if opened.format == "JPEG":  # let libjpeg scale down while decoding
+            opened.draft(opened.mode, (ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE))
+        opened.load()
+        image = _normalise_mode(ImageOps.exif_transpose(opened), opened.format)
+        image.thumbnail((ORIGINAL_MAX_SIDE, ORIGINAL_MAX_SIDE), Image.Resampling.LANCZOS)
+        return EncodedImage(_encode_webp(image), image.width, image.height)
+
+
+async def _in_decoder_pool(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)` in the decoding pool (with this task's context), awaited."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return await asyncio.get_running_loop().run_in_executor(_decoders, call)
+
 
 async def decode_image(data: bytes) -> EncodedImage:
     """Check and re-encode image bytes off the event loop; Invalid (422) when refused."""
     try:
-        return await asyncio.to_thread(_decode, data)
+        # Refusals (format, pixel ceiling, broken structure) come at once, without waiting
+        # for a decoder behind other uploads; only accepted images queue for one.
+        await asyncio.to_thread(_check, data)
+        return await _in_decoder_pool(_decode, data)
     except _Rejected as rejected:
         raise _invalid(rejected.reason) from None
 
@@ -280,7 +323,7 @@ def _make_variant_files(media_id: str) -> list[str]:
     made: list[str] = []
     missing = {n: s for n, s in VARIANT_SIDES.items() if not media_path(media_id, n).exists()}
     if missing:
-        with _decode_slots, Image.open(original, formats=["WEBP"]) as opened:
+        with Image.open(original, formats=["WEBP"]) as opened:
             opened.load()
             for name, side in missing.items():
                 variant = opened.copy()
@@ -297,7 +340,7 @@ async def make_variants(ctx: dict[str, Any], media_id: str) -> list[str]:
     media = await MediaFile.get_or_none(id=media_id)
     if media is None:
         return []  # the row is gone (or its transaction never committed): nothing to do
-    made = await asyncio.to_thread(_make_variant_files, str(media.id))
+    made = await _in_decoder_pool(_make_variant_files, str(media.id))
     if sorted(made) != sorted(media.variants or []):
         media.variants = made
         await media.save(update_fields=["variants"])

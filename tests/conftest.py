@@ -7,6 +7,8 @@
   `make_user(..., locale="en")` for people who sign in (signing in brings their own locale).
 - `count_queries`: counts the SQL statements a block runs (for constant-query tests).
 - TEST_REDIS_URL enables the tests marked `redis` (a real arq worker).
+- TEST_TRAVEL_TO=2027-02-05T10:00+07:00[,2027-12-31T23:30+07:00,...]: every test runs once
+  per moment, with the clock moved there (time-machine, ticking) – `make test-days`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import time_machine
 from tortoise import Tortoise, connections
 
 from ecosystem.app import create_app
@@ -41,6 +45,26 @@ PASSWORD = "correct-horse-battery"
 LANG_COOKIE = "lang"  # ecosystem.middleware.LOCALE_COOKIE: a browser's language choice
 
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
+TRAVEL_TO = [
+    datetime.fromisoformat(m) for m in os.environ.get("TEST_TRAVEL_TO", "").split(",") if m
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if TRAVEL_TO and "travel_to" in metafunc.fixturenames:
+        ids = [moment.strftime("%a-%Y-%m-%dT%H:%M%z") for moment in TRAVEL_TO]
+        metafunc.parametrize("travel_to", TRAVEL_TO, ids=ids, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def travel_to(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """Each test starts at one moment of TEST_TRAVEL_TO (the clock ticks on), else today."""
+    moment = getattr(request, "param", None)
+    if moment is None:
+        yield None
+        return
+    with time_machine.travel(moment, tick=True):
+        yield moment
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

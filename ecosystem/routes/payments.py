@@ -3,6 +3,7 @@ organisations' billing permits, and `GET /api/v1/credits`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.requests import Request
@@ -129,7 +130,9 @@ async def receipt_pdf(request: Request) -> Response:
     if not payment.receipt_number:
         raise NotFound(_("There is no receipt for this payment yet."))
     await payment.fetch_related("user")
-    body = documents.receipt_pdf(payment, payment.user.full_name, _(METHOD_LABELS[payment.method]))
+    method = _(METHOD_LABELS[payment.method])
+    # Laying out a PDF is CPU work: in a thread (with this request's locale), off the loop.
+    body = await asyncio.to_thread(documents.receipt_pdf, payment, payment.user.full_name, method)
     name = documents.receipt_code(payment)
     return Response(
         body,
@@ -193,7 +196,7 @@ async def statement_pdf(request: Request) -> Response:
     _user, found = await _statement(request)
     name = f"statement-{found.organisation.slug}-{found.period}.pdf"
     return Response(
-        documents.statement_pdf(found),
+        await asyncio.to_thread(documents.statement_pdf, found),  # CPU work, off the loop
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{name}"'},
     )

@@ -3,6 +3,7 @@ certificates and their public verification page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import Request
@@ -302,8 +303,8 @@ async def verify_certificate(request: Request) -> Response:
 async def certificate_pdf(request: Request) -> Response:
     user = await require_user(request)
     found = await results.own_certificate(user, request.path_params["code"])
-    with use_locale(get_locale()):
-        body = certificates.render_pdf(found)
+    with use_locale(get_locale()):  # the thread runs in a copy of this context
+        body = await asyncio.to_thread(certificates.render_pdf, found)  # CPU work, off the loop
     headers = {
         "Content-Disposition": f'attachment; filename="certificate-{found.code}.pdf"',
         "Cache-Control": "private, no-store",

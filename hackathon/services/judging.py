@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
+from ecosystem import offload
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -224,7 +225,10 @@ async def run_assignment(actor: User, contest: Contest) -> AssignmentOutcome:
     }
     active_ids = {j.id for j in solver_judges}
     started = {p for p in await _started_pairs(round_) if p[0] in active_ids}
-    result = assign_judges(
+    # The solver is CPU work (seconds for 1,000 entries x 100 judges): it runs in a worker
+    # process so this one keeps serving everyone else meanwhile.
+    result = await offload.in_process(
+        assign_judges,
         solver_entries,
         solver_judges,
         round_.judges_per_entry,
@@ -267,7 +271,8 @@ async def drop_judge(actor: User, contest: Contest, judge_id: int) -> Assignment
         current[pair[1]].append(pair[0])
         if row["completed_at"] is not None:
             finished.add(pair)
-    result = repair_assignment(
+    result = await offload.in_process(  # CPU work, in a worker process (as in run_assignment)
+        repair_assignment,
         solver_entries,
         solver_judges,
         round_.judges_per_entry,

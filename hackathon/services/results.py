@@ -21,6 +21,7 @@ from typing import Any
 
 from tortoise import timezone
 
+from ecosystem import offload
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -177,7 +178,8 @@ async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
         for (judge_id, submission_id), values in sorted(sheets.items())
         if len(values) == len(criteria) and submission_id in entries
     ]
-    fit = calibration.calibrate(rows)
+    # The fit is CPU work (numpy over every score): in a worker process, off the event loop.
+    fit = await offload.in_process(calibration.calibrate, rows)
     overall = _lines(fit, calibration.rank_entries(fit), entries)
     track_of = {str(e.id): e.team.track.code for e in entries.values()}
     by_track = {

@@ -185,6 +185,15 @@ async def test_a_large_photo_is_bounded(browser, settings):
     assert (media.width, media.height) == (2048, 512)
 
 
+async def test_a_jpeg_may_have_more_pixels_than_a_png(browser, settings):
+    # libjpeg decodes it at a reduced scale; a PNG this size is refused (see below).
+    await signed_in(browser)
+    photo = image_bytes("JPEG", (5000, 4000))  # 20 MP
+    assert (await post_avatar(browser, photo)).status_code == 303
+    media = await MediaFile.get()
+    assert (media.width, media.height) == (2048, 1638)
+
+
 # --- refused uploads: a 4xx with the message next to the field, nothing written ---------------
 
 
@@ -216,13 +225,28 @@ async def test_body_far_past_the_cap_is_refused_before_parsing(browser, settings
         (png_claiming(12000, 12000), "bomb.png", "image/png", "too many pixels"),
         (png_claiming(8000, 6000), "48mp.png", "image/png", "too many pixels"),
         (
+            png_claiming(6300, 6300),
+            "40mp.png",
+            "image/png",
+            "a PNG or WebP image may have at most 16 megapixels",
+        ),
+        (
             image_bytes("JPEG", (800, 800), colour=(1, 2, 3))[:400],
             "cut.jpg",
             "image/jpeg",
             "could not be read",
         ),
     ],
-    ids=["text", "gif", "bmp", "tiff-renamed", "bomb-144mp", "bomb-48mp", "truncated-jpeg"],
+    ids=[
+        "text",
+        "gif",
+        "bmp",
+        "tiff-renamed",
+        "bomb-144mp",
+        "bomb-48mp",
+        "png-40mp",
+        "truncated-jpeg",
+    ],
 )
 async def test_bad_images_are_422_with_the_reason(
     browser, settings, data, filename, content_type, message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import math
 import random
 import uuid
@@ -23,10 +24,23 @@ LOG = [
 PARAMETERS = {"contest": "ai-2026", "k": 3, "method": "calibrated", "z": 1.96}
 
 
-def test_hash_is_reproducible_hex_sha256() -> None:
-    digest = results_hash(LOG, PARAMETERS)
-    assert digest == results_hash(LOG, PARAMETERS)
-    assert len(digest) == 64 and int(digest, 16) >= 0
+def test_hash_is_the_sha256_of_the_documented_canonical_text() -> None:
+    # Written out by hand from the module docstring (sorted keys, no whitespace, 64.0 -> 64,
+    # rows sorted by their own text), then digested by hashlib: what an outside verifier does.
+    expected_text = (
+        '{"format":"results-inputs/v1",'
+        '"parameters":{"contest":"ai-2026","k":3,"method":"calibrated","z":1.96},'
+        '"scores":['
+        '{"criteria":{"impact":7,"team":5},"entry":"e1","judge":"j2","score":64},'
+        '{"criteria":{"impact":8,"team":6},"entry":"e1","judge":"j1","score":71.5},'
+        '{"criteria":{"impact":9,"team":7},"entry":"e2","judge":"j1","score":80.25}]}'
+    )
+    assert canonical_json(LOG, PARAMETERS) == expected_text
+    expected = hashlib.sha256(expected_text.encode("utf-8")).hexdigest()
+    assert results_hash(LOG, PARAMETERS) == expected
+    # Non-ASCII names are hashed as UTF-8 text, not as \u escapes.
+    text = '{"format":"results-inputs/v1","parameters":{},"scores":[["Giám khảo","e",1]]}'
+    assert results_hash([("Giám khảo", "e", 1.0)], {}) == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_canonical_text_is_stable() -> None:

@@ -1,10 +1,8 @@
 """The contests' demo data: the 2017 hackathon published with winners, the 2018 two-site
 contest with 120 teams (22 in Korea), 20 judges and finished scores, and an open contest
-where judge@example.org has a queue; fast and idempotent."""
+where judge@example.org has a queue; idempotent (its speed: bench/former_timed_asserts.py)."""
 
 from __future__ import annotations
-
-import time
 
 from ecosystem.models import User
 from ecosystem.seed import seed_kernel
@@ -25,10 +23,7 @@ from tests.hackathon.conftest import bearer
 
 async def test_the_demo_contests(client):
     await seed_kernel()
-    started = time.perf_counter()
-    await seed_contests()
-    elapsed = time.perf_counter() - started
-    assert elapsed < 20, elapsed  # seed --demo stays quick (bulk inserts)
+    await seed_contests()  # its speed: bench/former_timed_asserts.py
 
     past = await Contest.get(slug="hackathon-binh-duong-2017")
     assert past.results_published_at.year == 2017 and past.results_hash

@@ -6,13 +6,10 @@ import pytest
 
 from ecosystem.errors import NotPermitted
 from ecosystem.models import CreditTransfer
+from ecosystem.services import credits
 from incubator.models import Perk, PerkAward
 from incubator.services import portfolio
 from tests.incubator.conftest import world
-
-credits = pytest.importorskip(
-    "ecosystem.services.credits", reason="the payments issue's credit balance is not in yet"
-)
 
 
 async def test_a_perk_credits_each_startup_once(new_browser):

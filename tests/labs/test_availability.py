@@ -1,6 +1,5 @@
 """Tests of labs.availability: opening hours, free/busy, slots, booking rules, week grid."""
 
-import time as wallclock
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -737,7 +736,7 @@ def test_week_grid_handles_many_machines_worth_of_bookings() -> None:
         for i in range(20_000)
     ]
     opened = opening_intervals(ALL_DAY, [], HCM, *week_window("2026-06-01"))
-    began = wallclock.perf_counter()
+    # Its speed (a linear sweep, not cells x bookings) is measured in
+    # bench/former_timed_asserts.py, not here: a wall clock fails tests on a busy machine.
     grid = week_grid(HCM, date(2026, 6, 1), opened, busy, timedelta(minutes=15))
-    assert wallclock.perf_counter() - began < 5  # a linear sweep, not cells x bookings
     assert grid.rows[32].cells[0].state == CellState.BUSY

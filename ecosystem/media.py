@@ -33,7 +33,7 @@ from typing import Any
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from ecosystem import jobs
+from ecosystem import jobs, offload
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Invalid, TooLarge
 from ecosystem.i18n import _
@@ -56,8 +56,11 @@ PURPOSE_AVATAR = "avatar"
 PURPOSE_LOGO = "logo"
 
 # At most this many images are decoded at once in a process (each may need ~70 MB); the
-# others wait in the pool's queue.
-_decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-decode")
+# others wait in the pool's queue. The decoding threads run at a lower CPU priority, so the
+# event loop's thread is scheduled first when both want a core.
+_decoders = ThreadPoolExecutor(
+    max_workers=2, thread_name_prefix="media-decode", initializer=offload.lower_priority
+)
 # `warnings.catch_warnings` swaps process-wide state: one thread at a time changes it.
 _warnings_lock = threading.Lock()
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))

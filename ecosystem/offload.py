@@ -8,7 +8,9 @@ Python work holds the GIL, and every other request of the process then waits for
 plain data (the pure modules' dataclasses), never ORM objects.
 
 The pool starts on first use with the "spawn" method (a fresh interpreter: forking a process
-that runs an event loop and database threads is unsafe) and is shut down at exit. Work that
+that runs an event loop and database threads is unsafe) and is shut down at exit. Its workers
+run at a lower CPU priority (`BACKGROUND_NICE`), so on a busy machine the scheduler still gives
+the web processes' event loops the CPU first. Work that
 needs the request's context (translations, the locale) is not for this pool: lay out PDFs and
 the like with `asyncio.to_thread`, which copies the context.
 """
@@ -16,8 +18,10 @@ the like with `asyncio.to_thread`, which copies the context.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,8 +31,21 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 WORKERS = 1  # one CPU-heavy solve at a time per web process; the others queue
+BACKGROUND_NICE = 10  # the niceness of the workers (and of media's decoding threads)
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority to niceness BACKGROUND_NICE, never raise it.
+
+    Linux schedules threads one by one (a thread id is a PRIO_PROCESS target); elsewhere this
+    lowers the whole process, which is right for a worker process. Best effort.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICE)
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -36,7 +53,9 @@ def _executor() -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(
-                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
+                max_workers=WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=lower_priority,
             )
         return _pool
 

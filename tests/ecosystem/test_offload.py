@@ -29,3 +29,9 @@ async def test_a_worker_that_died_is_replaced():
             break
         await asyncio.sleep(0.01)
     assert await offload.in_process(os.getpid) not in (dead, os.getpid())
+
+
+async def test_the_worker_runs_at_a_lower_priority():
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    theirs = await offload.in_process(os.getpriority, os.PRIO_PROCESS, 0)
+    assert theirs == max(mine, offload.BACKGROUND_NICE)

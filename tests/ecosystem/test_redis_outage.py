@@ -181,7 +181,7 @@ async def test_the_worker_waits_for_redis_and_takes_jobs_once_it_is_back(
     redis_settings = dataclasses.replace(settings, redis_url=redis_up.url())
     try:
         async with running_app(redis_settings):
-            worker = build_worker(redis_settings, poll_delay=0.05, handle_signals=False)
+            worker = quiet_worker(redis_settings)
             task = asyncio.create_task(worker.async_run())
             try:
                 await jobs.enqueue(record, "before", job_id="w:1")
@@ -208,6 +208,14 @@ async def test_the_worker_waits_for_redis_and_takes_jobs_once_it_is_back(
         await client.aclose()
 
 
+def quiet_worker(settings: Settings):
+    """A worker without the cron entries that run when it starts (the refund sweep): this
+    module counts its own jobs, and Redis restarting under a queued sweep would lose it."""
+    worker = build_worker(settings, poll_delay=0.05, handle_signals=False)
+    worker.cron_jobs = [cron_job for cron_job in worker.cron_jobs if not cron_job.run_at_startup]
+    return worker
+
+
 def idle(worker, complete: int) -> bool:
     """`complete` jobs done and their results stored (stopping earlier cancels the store)."""
     return worker.jobs_complete == complete and all(t.done() for t in worker.tasks.values())
@@ -227,7 +235,7 @@ async def test_a_worker_started_before_redis_waits_for_it(
     redis_settings = dataclasses.replace(settings, redis_url=redis_up.url())
     async with running_app(redis_settings):
         await asyncio.to_thread(redis_up.stop)
-        worker = build_worker(redis_settings, poll_delay=0.05, handle_signals=False)
+        worker = quiet_worker(redis_settings)
         task = asyncio.create_task(worker.async_run())
         try:
             await asyncio.sleep(1.0)

@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('ecosystem', '0003_payments')]
+    dependencies = [('ecosystem', '0005_sessions')]
 
     initial = False
 

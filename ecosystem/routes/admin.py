@@ -100,7 +100,7 @@ async def outbox_message(request: Request) -> Response:
 
 def _whole_dong(raw: str) -> int | None:
     digits = raw.replace(".", "").replace(",", "").replace(" ", "").strip()
-    return int(digits) if digits.isdigit() and len(digits) <= 13 else None
+    return whole_number(digits, 0, 10**13 - 1)
 
 
 async def budgets(request: Request) -> Response:

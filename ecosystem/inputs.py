@@ -66,6 +66,13 @@ class _IdConvertor(IntegerConvertor):
 register_url_convertor("int", _IdConvertor())
 
 
+def whole_dong(raw: object, low: int = 0, high: int = 10**13 - 1) -> int | None:
+    """An amount of dong as people type it ("1.500.000", "1,500,000", "1 500 000"), if it lies in
+    `low`..`high`; else None. VND has no minor unit, so every separator is a thousands one."""
+    text = str(raw if raw is not None else "")
+    return whole_number(text.replace(".", "").replace(",", "").replace(" ", ""), low, high)
+
+
 def has_control(text: str, multiline: bool = True) -> bool:
     pattern = _CONTROL_IN_TEXT if multiline else _CONTROL_IN_ADDRESS
     return pattern.search(text) is not None

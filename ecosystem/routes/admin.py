@@ -10,7 +10,7 @@ from starlette.routing import Route
 from ecosystem import permissions
 from ecosystem.errors import DomainError, Invalid
 from ecosystem.i18n import _
-from ecosystem.inputs import whole_number
+from ecosystem.inputs import whole_dong, whole_number
 from ecosystem.labels import label
 from ecosystem.models import Verification
 from ecosystem.restapi import client_ip
@@ -99,8 +99,7 @@ async def outbox_message(request: Request) -> Response:
 
 
 def _whole_dong(raw: str) -> int | None:
-    digits = raw.replace(".", "").replace(",", "").replace(" ", "").strip()
-    return whole_number(digits, 0, 10**13 - 1)
+    return whole_dong(raw)
 
 
 async def budgets(request: Request) -> Response:

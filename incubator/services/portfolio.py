@@ -10,6 +10,7 @@ from typing import Any
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import _, format_money
+from ecosystem.inputs import whole_dong
 from ecosystem.models import AccountKind, Organisation, User
 from ecosystem.packages import CreditIssuer
 from ecosystem.permissions import (
@@ -233,12 +234,8 @@ async def create_perk(actor: User, programme: Programme, name: str, amount: str)
     errors = {}
     if not name.strip():
         errors["name"] = _("Give a name.")
-    try:
-        value = int(str(amount).replace(".", "").replace(",", "").replace(" ", "")[:16])
-        if not 1000 <= value <= 10**10:
-            raise ValueError
-    except ValueError:
-        value = 0
+    value = whole_dong(amount, 1000, 10**10) or 0
+    if not value:
         errors["amount"] = _("Give a whole amount of dong, at least 1,000.")
     if value:
         left = await perk_budget(programme)

@@ -17,7 +17,7 @@ from datetime import datetime
 from tortoise import timezone
 
 from ecosystem.i18n import format_dt
-from ecosystem.inputs import whole_number
+from ecosystem.inputs import whole_dong, whole_number
 from ecosystem.models import Organisation, Payment, User
 from ecosystem.packages import PaymentHandler
 from ecosystem.services.payments import Subject
@@ -230,8 +230,7 @@ async def grant_lab_credit(
             "Give the verified email of a registered person or the short name of an organisation."
         )
         raise Invalid(message, fields={"recipient": message})
-    digits = amount_raw.replace(".", "").replace(",", "").replace(" ", "").strip()
-    amount = whole_number(digits, 1, 10**13 - 1)
+    amount = whole_dong(amount_raw, 1)
     if amount is None:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})

@@ -184,10 +184,9 @@ async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _form_token(scope: Scope, body: bytes) -> str:
-    content_type = Headers(scope=scope).get("content-type", "")
-    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        return ""
+def _replayed(scope: Scope, body: bytes) -> Request:
+    """A request over a body already read from the wire (a middleware reads it once, then the
+    route reads it again from the same bytes)."""
     delivered = False
 
     async def receive_once() -> Message:
@@ -197,8 +196,15 @@ async def _form_token(scope: Scope, body: bytes) -> str:
         delivered = True
         return {"type": "http.request", "body": body, "more_body": False}
 
+    return Request(scope, receive_once)
+
+
+async def _form_token(scope: Scope, body: bytes) -> str:
+    content_type = Headers(scope=scope).get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return ""
     try:
-        async with Request(scope, receive_once).form(max_files=20, max_fields=500) as form:
+        async with _replayed(scope, body).form(max_files=20, max_fields=500) as form:
             value = form.get(CSRF_FIELD)
             return value if isinstance(value, str) else ""
     except Exception:  # malformed body: treat as missing token (403), the route never sees it
@@ -262,17 +268,8 @@ async def _form_has_control(scope: Scope, body: bytes, content_type: str) -> boo
         return inputs.bad_text_in(pairs)
     if not _SUSPECT_BYTES.search(body):
         return False
-    delivered = False
-
-    async def receive_once() -> Message:
-        nonlocal delivered
-        if delivered:
-            return {"type": "http.disconnect"}
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
     try:
-        async with Request(scope, receive_once).form(max_files=50, max_fields=1000) as form:
+        async with _replayed(scope, body).form(max_files=50, max_fields=1000) as form:
             return inputs.bad_text_in(form.multi_items())
     except Exception:  # malformed body: the route's own parsing refuses it
         return False

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.convertors import IntegerConvertor, register_url_convertor
 
-from ecosystem.errors import DomainError, Invalid
+from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 
 # C0 except tab/LF/CR, DEL, C1, and lone surrogates: refused in any text a client sends.
@@ -64,6 +64,19 @@ class _IdConvertor(IntegerConvertor):
 
 
 register_url_convertor("int", _IdConvertor())
+
+
+def path_id(request: Any, name: str, message: str | None = None) -> int:
+    """The row id in the path parameter `name` (`{name}` or `{name:int}`), else 404.
+
+    An id is a whole number from 1 to 2**31 - 1: beyond, no row has it and no database
+    integer holds it, so it is "not found", never a crash. `message` names what was not found
+    (the API says so); pages say the page does not exist.
+    """
+    number = whole_number(request.path_params[name], low=1)
+    if number is None:
+        raise NotFound(message or _("This page does not exist."))
+    return number
 
 
 def whole_dong(raw: object, low: int = 0, high: int = 10**13 - 1) -> int | None:

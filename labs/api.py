@@ -14,8 +14,8 @@ from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ecosystem.errors import NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import path_id
 from ecosystem.models import Payment
 from ecosystem.payments.schemas import PaymentOut, payment_out
 from ecosystem.restapi import api_route, api_user, client_ip, json_body, json_response
@@ -195,7 +195,7 @@ async def equipment_availability(request: Request) -> Response:
     actor = await api_user(request)
     query = parse(AvailabilityQuery, dict(request.query_params))
     found = await catalogue.machine_availability(
-        actor, _path_id(request, "equipment_id", _("No such machine.")), query.start, query.end
+        actor, path_id(request, "equipment_id", _("No such machine.")), query.start, query.end
     )
     tz = lab_timezone(found.equipment.lab)
     return json_response(
@@ -226,19 +226,8 @@ async def create_booking(request: Request) -> Response:
     return json_response(booking_out(booking), status_code=201)
 
 
-MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns
-
-
-def _path_id(request: Request, name: str, message: str) -> int:
-    """An id from the path; beyond the database's integers no row has it (404, not a crash)."""
-    value = request.path_params[name]
-    if not 0 < value <= MAX_ROW_ID:
-        raise NotFound(message)
-    return value
-
-
 def _booking_id(request: Request) -> int:
-    return _path_id(request, "booking_id", _("No such booking."))
+    return path_id(request, "booking_id", _("No such booking."))
 
 
 async def get_booking(request: Request) -> Response:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from ecosystem import tabular
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import whole_number
+from ecosystem.inputs import path_id, whole_number
 from ecosystem.labels import N_
 from ecosystem.models import CreditEntry, Organisation
 from ecosystem.payments import documents
@@ -50,13 +50,6 @@ STATE_LABELS = {
 
 def _labels() -> dict:
     return {"method_labels": METHOD_LABELS, "state_labels": STATE_LABELS}
-
-
-def _int(request: Request, name: str) -> int:
-    number = whole_number(request.path_params[name])
-    if number is None:
-        raise NotFound(_("This page does not exist."))
-    return number
 
 
 # --- the webhook --------------------------------------------------------------------------------
@@ -100,7 +93,7 @@ async def _payment_context(request: Request, payment_id: int) -> dict:
 
 
 async def payment_page(request: Request) -> Response:
-    context = await _payment_context(request, _int(request, "payment_id"))
+    context = await _payment_context(request, path_id(request, "payment_id"))
     fragment = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
     template = "payments/_status.html" if fragment else "payments/payment.html"
     response = await render(request, template, context)
@@ -111,21 +104,21 @@ async def payment_page(request: Request) -> Response:
 
 async def payment_return(request: Request) -> Response:
     """Where Stripe sends the payer back (paid or not): the payment's page, never an error."""
-    payment_id = _int(request, "payment_id")
+    payment_id = path_id(request, "payment_id")
     if request.query_params.get("cancelled"):
         flash(request, _("The payment was not completed. Your hold ends soon if unpaid."), "error")
     return redirect(request, f"/payments/{payment_id}")
 
 
 async def receipt(request: Request) -> Response:
-    context = await _payment_context(request, _int(request, "payment_id"))
+    context = await _payment_context(request, path_id(request, "payment_id"))
     if not context["payment"].receipt_number:
         raise NotFound(_("There is no receipt for this payment yet."))
     return await render(request, "payments/receipt.html", context)
 
 
 async def receipt_pdf(request: Request) -> Response:
-    context = await _payment_context(request, _int(request, "payment_id"))
+    context = await _payment_context(request, path_id(request, "payment_id"))
     payment = context["payment"]
     if not payment.receipt_number:
         raise NotFound(_("There is no receipt for this payment yet."))
@@ -143,7 +136,7 @@ async def receipt_pdf(request: Request) -> Response:
 
 async def mark_paid(request: Request) -> Response:
     user = await require_user(request)
-    payment_id = _int(request, "payment_id")
+    payment_id = path_id(request, "payment_id")
     form = await read_form(request)
     try:
         await service.mark_paid(user, payment_id)
@@ -169,7 +162,7 @@ async def _statement(request: Request):
     found = await service.statement(
         user,
         request.path_params["issuer"],
-        _int(request, "organisation_id"),
+        path_id(request, "organisation_id"),
         request.path_params["period"],
     )
     return user, found
@@ -206,7 +199,7 @@ async def statement_mark_paid(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
     issuer, period = request.path_params["issuer"], request.path_params["period"]
-    organisation_id = _int(request, "organisation_id")
+    organisation_id = path_id(request, "organisation_id")
     try:
         await service.mark_statement_paid(user, issuer, organisation_id, period)
         flash(request, _("The statement is marked as paid."))

@@ -7,8 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ecosystem.errors import NotFound
-from ecosystem.i18n import _, format_number
+from ecosystem.i18n import format_number
 from ecosystem.labels import N_
 from ecosystem.web import render as _render
 from incubator.services import applications, milestones, programmes, startups
@@ -50,13 +49,6 @@ async def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     return await _render(request, template, {**labels(), **context}, status_code)
-
-
-def int_param(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if isinstance(raw, int) and raw < 2**31:  # beyond: no row has it (and no DB integer)
-        return raw
-    raise NotFound(_("Not found."))
 
 
 def form_values(form, names) -> dict[str, str]:

@@ -11,11 +11,12 @@ from ecosystem import tabular
 from ecosystem.charts import bar_chart
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
+from ecosystem.inputs import path_id
 from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import Cohort, Metric, ProgrammeRole
 from incubator.permissions import ensure_manager, programme_access
-from incubator.routes.common import form_values, int_param, render
+from incubator.routes.common import form_values, render
 from incubator.services import (
     applications,
     enrolments,
@@ -102,7 +103,7 @@ async def _manage_context(user, programme, **extra) -> dict:
 
 async def manage(request: Request) -> Response:
     user = await require_user(request)
-    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
     return await render(request, "incubator/manage.html", await _manage_context(user, programme))
 
 
@@ -110,7 +111,7 @@ async def manage_action(request: Request) -> Response:
     """One POST endpoint per form of the manage page: roles, cohorts, metrics, schedule,
     perks, calls. Errors re-render the page with that form's values."""
     user = await require_user(request)
-    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
     await ensure_manager(user, programme)
     what = request.path_params["what"]
     form = await read_form(request)
@@ -167,16 +168,16 @@ async def manage_action(request: Request) -> Response:
 
 async def withdraw_invitation(request: Request) -> Response:
     user = await require_user(request)
-    programme = await programmes.get_programme(int_param(request, "programme_id"))
-    await programmes.withdraw_invitation(user, programme, int_param(request, "invitation_id"))
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
+    await programmes.withdraw_invitation(user, programme, path_id(request, "invitation_id"))
     flash(request, _("The invitation has been withdrawn."))
     return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
 
 
 async def revoke_role(request: Request) -> Response:
     user = await require_user(request)
-    programme = await programmes.get_programme(int_param(request, "programme_id"))
-    await programmes.revoke_role(user, programme, int_param(request, "role_id"))
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
+    await programmes.revoke_role(user, programme, path_id(request, "role_id"))
     flash(request, _("The role has been withdrawn."))
     return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
 
@@ -185,7 +186,7 @@ async def revoke_role(request: Request) -> Response:
 
 
 async def _cohort(request: Request) -> Cohort:
-    return await programmes.get_cohort(int_param(request, "cohort_id"))
+    return await programmes.get_cohort(path_id(request, "cohort_id"))
 
 
 async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
@@ -288,7 +289,7 @@ async def cohort_perk(request: Request) -> Response:
     user = await require_user(request)
     cohort = await _cohort(request)
     try:
-        awarded = await portfolio.grant_perk(user, int_param(request, "perk_id"), cohort)
+        awarded = await portfolio.grant_perk(user, path_id(request, "perk_id"), cohort)
     except DomainError as exc:
         if isinstance(exc, NotPermitted | NotFound):
             raise
@@ -309,7 +310,7 @@ async def cohort_perk(request: Request) -> Response:
 
 async def call_applications(request: Request) -> Response:
     user = await require_user(request)
-    call = await applications.get_call(int_param(request, "call_id"))
+    call = await applications.get_call(path_id(request, "call_id"))
     access = await ensure_manager(user, call.programme)
     found = await applications.applications_of(call)
     context = {
@@ -324,7 +325,7 @@ async def call_applications(request: Request) -> Response:
 
 async def application_page(request: Request, status: int = 200, **extra) -> Response:
     user = await require_user(request)
-    application = await applications.get_application(int_param(request, "application_id"))
+    application = await applications.get_application(path_id(request, "application_id"))
     if not await applications.may_see_application(user, application):
         raise NotFound(_("There is no such application."))
     access = await programme_access(user, application.call.programme)
@@ -352,7 +353,7 @@ async def application_page(request: Request, status: int = 200, **extra) -> Resp
 
 async def application_action(request: Request) -> Response:
     user = await require_user(request)
-    application = await applications.get_application(int_param(request, "application_id"))
+    application = await applications.get_application(path_id(request, "application_id"))
     what = request.path_params["what"]
     form = await read_form(request)
     try:

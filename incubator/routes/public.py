@@ -8,11 +8,12 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import path_id
 from ecosystem.web import current_user, flash, form_text, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import ApplicationCall, Sector, Stage
 from incubator.permissions import ensure_visible
-from incubator.routes.common import int_param, render
+from incubator.routes.common import render
 from incubator.services import applications, milestones, programmes, reports, startups
 
 
@@ -46,7 +47,7 @@ async def directory(request: Request) -> Response:
 
 async def programme_page(request: Request) -> Response:
     user = await current_user(request)
-    programme = await programmes.get_programme(int_param(request, "programme_id"))
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
     access = await ensure_visible(user, programme)  # a draft: its host's members only
     await programme.fetch_related("cohorts")
     calls = await ApplicationCall.filter(programme_id=programme.id).order_by("-deadline")
@@ -64,7 +65,7 @@ async def programme_page(request: Request) -> Response:
 
 async def call_page(request: Request, status: int = 200, **extra) -> Response:
     user = await current_user(request)
-    call = await applications.get_call(int_param(request, "call_id"))
+    call = await applications.get_call(path_id(request, "call_id"))
     try:
         access = await ensure_visible(user, call.programme)
     except NotFound as exc:
@@ -85,7 +86,7 @@ async def call_page(request: Request, status: int = 200, **extra) -> Response:
 
 async def apply(request: Request) -> Response:
     user = await require_user(request)
-    call = await applications.get_call(int_param(request, "call_id"))
+    call = await applications.get_call(path_id(request, "call_id"))
     async with request.form(max_files=10, max_fields=100) as form:
         answers = {q["key"]: form_text(form, f"q_{q['key']}") for q in call.questions}
         uploads = {d["key"]: form.get(f"d_{d['key']}") for d in call.documents}

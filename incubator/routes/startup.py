@@ -14,13 +14,14 @@ from ecosystem import tabular
 from ecosystem.charts import line_chart
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _
+from ecosystem.inputs import path_id
 from ecosystem.models import Membership, MembershipStatus
 from ecosystem.web import current_user, flash, form_text, is_htmx, read_form, redirect, require_user
 from incubator.documents import document_path
 from incubator.forms import as_id
 from incubator.models import Document, MentorAssignment
 from incubator.permissions import StartupAccess, ensure_startup
-from incubator.routes.common import form_values, int_param, render
+from incubator.routes.common import form_values, render
 from incubator.services import enrolments, milestones, reports, sharing, startups
 from incubator.services.reports import local_today
 
@@ -49,7 +50,7 @@ async def _members(access: StartupAccess) -> list[Membership]:
 
 async def startup_page(request: Request, status: int = 200, **extra) -> Response:
     user = await current_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_view")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_view")
     context: dict = {
         "access": access,
         "startup": access.startup,
@@ -92,9 +93,9 @@ async def _offers_context(access: StartupAccess) -> dict:
 async def answer_enrolment(request: Request) -> Response:
     """Accept or decline an enrolment offer, or leave a programme (page or htmx fragment)."""
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_answer_offers")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_answer_offers")
     what = request.path_params["what"]
-    enrolment_id = int_param(request, "enrolment_id")
+    enrolment_id = path_id(request, "enrolment_id")
     messages = {
         "accept": _("The startup has joined the programme."),
         "decline": _("The offer has been declined."),
@@ -127,7 +128,7 @@ async def metrics_table(request: Request) -> Response:
     grantee gets what its grant covers, and the download is logged like any read)."""
     user = await require_user(request)
     format = request.path_params["format"]
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_view_metrics")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_view_metrics")
     series = await reports.time_series(access, user, channel=format)
     name = f"startup-{access.startup.id}-kpi"
     response = tabular.download(reports.series_table(series), name, format)
@@ -137,7 +138,7 @@ async def metrics_table(request: Request) -> Response:
 
 async def edit_profile(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_edit_profile")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_edit_profile")
     profile = access.profile or await startups.ensure_profile(access.startup)
     context = {"access": access, "startup": access.startup, "profile": profile, "errors": {}}
     if request.method == "GET":
@@ -164,7 +165,7 @@ async def edit_profile(request: Request) -> Response:
 
 async def pitch_deck(request: Request) -> Response:
     user = await current_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "insider")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "insider")
     if access.profile is None or access.profile.pitch_id is None:  # type: ignore[attr-defined]
         raise NotFound(_("There is no pitch deck."))
     document = await Document.get(id=access.profile.pitch_id)  # type: ignore[attr-defined]
@@ -211,8 +212,8 @@ async def document_download(request: Request) -> Response:
 
 async def report_form(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_report")
-    report = await reports.get_request(access, int_param(request, "report_id"))
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_report")
+    report = await reports.get_request(access, path_id(request, "report_id"))
     metrics = await reports.request_metrics(report)
     context = {
         "access": access,
@@ -279,7 +280,7 @@ async def report_form(request: Request) -> Response:
 
 async def add_milestone(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_plan_milestones")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_plan_milestones")
     form = await read_form(request)
     values = form_values(form, (*MILESTONE_FIELDS, "enrolment_id"))
     try:
@@ -299,11 +300,11 @@ async def add_milestone(request: Request) -> Response:
 
 async def update_milestone(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_plan_milestones")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_plan_milestones")
     form = await read_form(request)
     values = form_values(form, MILESTONE_FIELDS)
     try:
-        await milestones.update_milestone(user, access, int_param(request, "milestone_id"), values)
+        await milestones.update_milestone(user, access, path_id(request, "milestone_id"), values)
     except DomainError as exc:
         return await startup_page(request, exc.status_code, message=exc.message)
     flash(request, _("The milestone has been saved."))
@@ -312,8 +313,8 @@ async def update_milestone(request: Request) -> Response:
 
 async def comment_milestone(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_comment")
-    milestone_id = int_param(request, "milestone_id")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_comment")
+    milestone_id = path_id(request, "milestone_id")
     body = form_text(await read_form(request), "body")
     error = ""
     status = 200
@@ -342,7 +343,7 @@ async def comment_milestone(request: Request) -> Response:
 
 async def log_session(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_log_session")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_log_session")
     form = await read_form(request)
     values = form_values(form, ("held_on", "topics", "actions", "enrolment_id"))
     try:
@@ -365,7 +366,7 @@ async def log_session(request: Request) -> Response:
 
 async def sharing_page(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "member")
+    access = await ensure_startup(user, path_id(request, "startup_id"), "member")
     context = {
         "access": access,
         "startup": access.startup,
@@ -398,8 +399,8 @@ async def sharing_page(request: Request) -> Response:
 
 async def revoke_grant(request: Request) -> Response:
     user = await require_user(request)
-    access = await ensure_startup(user, int_param(request, "startup_id"), "can_share")
-    await sharing.revoke_grant(user, access, int_param(request, "grant_id"))
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_share")
+    await sharing.revoke_grant(user, access, path_id(request, "grant_id"))
     flash(request, _("Access has been revoked: the next request is refused."))
     return redirect(request, f"/incubator/startups/{access.startup.id}/sharing")
 

@@ -14,7 +14,7 @@ from tortoise import timezone
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, get_locale
-from ecosystem.inputs import iso_datetime, whole_number
+from ecosystem.inputs import iso_datetime, path_id
 from ecosystem.labels import N_
 from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
@@ -85,13 +85,6 @@ def _labels() -> dict:
         "weekday_labels": WEEKDAY_LABELS,
         "payment_state_labels": PAYMENT_STATE_LABELS,
     }
-
-
-def _int_param(request: Request, name: str) -> int:
-    number = whole_number(request.path_params[name])
-    if number is None:
-        raise NotFound(_("This page does not exist."))
-    return number
 
 
 # --- the network --------------------------------------------------------------------------
@@ -180,7 +173,7 @@ async def _week_context(
 
 
 async def equipment_detail(request: Request) -> Response:
-    equipment_id = _int_param(request, "equipment_id")
+    equipment_id = path_id(request, "equipment_id")
     user = await current_user(request)
     page = await browse.machine_page(user, equipment_id)
     week = await _week_context(request, equipment_id, page.equipment)
@@ -189,7 +182,7 @@ async def equipment_detail(request: Request) -> Response:
 
 
 async def equipment_week(request: Request) -> Response:
-    equipment_id = _int_param(request, "equipment_id")
+    equipment_id = path_id(request, "equipment_id")
     fragment = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
     if not fragment:  # a plain link: the whole machine page at that week
         return await equipment_detail(request)
@@ -219,7 +212,7 @@ async def _render_booking_form(
 
 
 async def booking_form(request: Request) -> Response:
-    equipment_id = _int_param(request, "equipment_id")
+    equipment_id = path_id(request, "equipment_id")
     if request.method == "GET":
         await require_user(request)
         params = request.query_params
@@ -307,7 +300,7 @@ def _parse_local(raw: str, name: str, tz_name: str) -> datetime:
 async def reschedule(request: Request) -> Response:
     """Move one of my bookings to another slot of the same machine (times in the lab's zone)."""
     user = await require_user(request)
-    booking = await _own_booking(user, _int_param(request, "booking_id"))
+    booking = await _own_booking(user, path_id(request, "booking_id"))
     lab = booking.equipment.lab
     values = {
         "start": _local_input(booking.starts_at, lab.timezone),
@@ -342,7 +335,7 @@ async def reschedule(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     user = await require_user(request)
-    booking_id = _int_param(request, "booking_id")
+    booking_id = path_id(request, "booking_id")
     await read_form(request)
     try:
         booking = await bookings.cancel_booking(user, booking_id, ip=client_ip(request))
@@ -395,7 +388,7 @@ async def calendar_feed(request: Request) -> Response:
 
 async def check_in_qr(request: Request) -> Response:
     user = await require_user(request)
-    svg = await checkin.check_in_qr(user, _int_param(request, "booking_id"), site_url(request))
+    svg = await checkin.check_in_qr(user, path_id(request, "booking_id"), site_url(request))
     headers = {"Cache-Control": "private, max-age=3600"}
     return Response(svg, media_type="image/svg+xml", headers=headers)
 

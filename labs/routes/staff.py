@@ -9,7 +9,7 @@ from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import iso_date, path_id
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
 from ecosystem.web import render as _render
@@ -35,13 +35,6 @@ TEXT_FIELDS_LAB = (
 async def render(request: Request, template: str, context: dict, status_code: int = 200):
     """`ecosystem.web.render` with the labels of the lab's stored values."""
     return await _render(request, template, {"lbl": staff.choice_label, **context}, status_code)
-
-
-def _int_param(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if isinstance(raw, int):
-        return raw
-    raise NotFound(_("Not found."))
 
 
 def _values(form, names) -> dict:
@@ -124,7 +117,7 @@ async def staff_page(request: Request) -> Response:
 async def remove_staff(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"], "lab.grant_staff")
-    await staff.revoke_staff(user, lab, _int_param(request, "staff_id"))
+    await staff.revoke_staff(user, lab, path_id(request, "staff_id"))
     flash(request, _("The staff role has been withdrawn."))
     return redirect(request, f"/labs/{lab.slug}/staff")
 
@@ -195,7 +188,7 @@ async def add_closure(request: Request) -> Response:
 async def delete_closure(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
-    await staff.delete_closure(user, lab, _int_param(request, "closure_id"))
+    await staff.delete_closure(user, lab, path_id(request, "closure_id"))
     flash(request, _("The closure has been removed."))
     return redirect(request, f"/labs/{lab.slug}/manage")
 
@@ -238,7 +231,7 @@ async def equipment_form(request: Request) -> Response:
     lab = await staff.managed_lab(user, request.path_params["slug"])
     equipment = None
     if "equipment_id" in request.path_params:
-        equipment = await staff.lab_equipment(lab, _int_param(request, "equipment_id"))
+        equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
     if request.method == "GET":
         return await _equipment_render(request, lab, equipment, staff.equipment_values(equipment))
     values = _values(await read_form(request), EQUIPMENT_FIELDS)
@@ -257,7 +250,7 @@ async def equipment_form(request: Request) -> Response:
 async def add_blackout(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
-    equipment = await staff.lab_equipment(lab, _int_param(request, "equipment_id"))
+    equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
     values = _values(await read_form(request), ("starts_at", "ends_at", "reason"))
     try:
         await staff.add_blackout(user, lab, equipment, values)
@@ -278,8 +271,8 @@ async def add_blackout(request: Request) -> Response:
 async def delete_blackout(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
-    equipment = await staff.lab_equipment(lab, _int_param(request, "equipment_id"))
-    await staff.delete_blackout(user, lab, _int_param(request, "blackout_id"))
+    equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
+    await staff.delete_blackout(user, lab, path_id(request, "blackout_id"))
     flash(request, _("The blackout has been removed."))
     return redirect(request, f"/labs/{lab.slug}/equipment/{equipment.id}/edit")
 
@@ -297,7 +290,7 @@ async def approvals(request: Request) -> Response:
 async def decide(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
-    booking_id = _int_param(request, "booking_id")
+    booking_id = path_id(request, "booking_id")
     form = await read_form(request)
     action, reason = form_text(form, "action"), form_text(form, "reason")
     if action not in ("approve", "decline"):
@@ -423,7 +416,7 @@ RECURRING_FIELDS = ("title", "first_date", "start_time", "duration_minutes", "un
 async def recurring(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
-    equipment = await staff.lab_equipment(lab, _int_param(request, "equipment_id"))
+    equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
     context = _common(lab=lab, equipment=equipment, values={"weekdays": []}, plan=None)
     if request.method == "GET":
         return await render(request, "labs/staff/recurring.html", context)

@@ -38,6 +38,7 @@ from incubator.permissions import (
     role_programme_ids,
     user_organisation_roles,
 )
+from incubator.services.reports import materialise
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -322,24 +323,8 @@ async def update_schedule(
         await audit.record(
             "incubator.schedule_changed", actor=actor, target=programme, schedule=kind
         )
-    from incubator.services.reports import materialise  # reports imports this module
-
     await materialise(now or timezone.now(), programme.id)
     return programme
-
-
-def schedule_config(programme: Programme) -> periods.ScheduleConfig:
-    return periods.ScheduleConfig(
-        kind=programme.schedule.value
-        if hasattr(programme.schedule, "value")
-        else programme.schedule,
-        due_days=programme.due_days,
-        one_off_period=programme.one_off_period,
-        one_off_due_on=programme.one_off_due_on,
-        remind_days_before=programme.remind_days_before,
-        remind_days_after=programme.remind_days_after,
-        escalate_days_after=programme.escalate_days_after,
-    )
 
 
 async def my_programmes(user: User) -> list[Programme]:

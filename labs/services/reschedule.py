@@ -19,6 +19,7 @@ from datetime import datetime
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from ecosystem import jobs
 from ecosystem.db import atomic
@@ -133,7 +134,13 @@ async def reschedule_booking(
                 raise bookings.conflict()
             moved = await Booking.filter(
                 id=booking.id, status__in=list(ACTIVE_BOOKING_STATUSES)
-            ).update(starts_at=window.start, ends_at=window.end, status=status, updated_at=now)
+            ).update(
+                starts_at=window.start,
+                ends_at=window.end,
+                status=status,
+                updated_at=now,
+                sequence=F("sequence") + 1,
+            )
             if not moved:  # cancelled or decided meanwhile
                 raise Conflict(
                     _("Only pending or confirmed bookings can be moved."),

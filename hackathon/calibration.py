@@ -215,7 +215,8 @@ def calibrate_criteria(
     rows = [(sheet.judge_id, sheet.entry_id, sheet.score) for sheet in sheets]
     plain = [sheet.plain for sheet in sheets]
     weights = [sheet.weight for sheet in sheets]
-    return _calibrate(rows, np.array(weights, dtype=np.float64), SCORE_SCALE, plain)
+    # Filled-in values may fall a little outside the rubric; the 0..100 bounds stay as they are.
+    return _calibrate(rows, np.array(weights, dtype=np.float64), SCORE_SCALE, plain, widen=False)
 
 
 def _calibrate(
@@ -223,6 +224,8 @@ def _calibrate(
     weights: np.ndarray | None,
     scale: tuple[float, float],
     plain: list[float] | None = None,
+    *,
+    widen: bool = True,
 ) -> Calibration:
     data = _prepare(rows, weights)
     fit = _fit(data)
@@ -230,8 +233,9 @@ def _calibrate(
         {entry_id: i for i, entry_id in enumerate(data.entry_ids)}, fit.d_q, fit.left, fit.right
     )
     shown = data.raw if plain is None else np.array(plain, dtype=np.float64)
-    lowest = min([scale[0], *data.raw.tolist()])
-    highest = max([scale[1], *data.raw.tolist()])
+    lowest, highest = scale
+    if widen and data.raw.size:
+        lowest, highest = min(lowest, float(data.raw.min())), max(highest, float(data.raw.max()))
     entries = _entry_results(data, fit, shown, (lowest, highest))
     return Calibration(entries, _judge_profiles(data, fit), posterior)
 

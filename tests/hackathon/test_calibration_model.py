@@ -291,3 +291,22 @@ def test_rubric_without_weight_is_rejected() -> None:
 
 def test_no_values_no_entries() -> None:
     assert calibrate_criteria([], RUBRIC).entries == {}
+
+
+def test_per_criterion_intervals_stay_within_0_and_100() -> None:
+    # Judge "h" gives team 5 where the rest get 10; a sheet with only team = 10 is filled in
+    # above the rubric's maximum.
+    values = [("h", e, c.id, 5.0 if c.id == "team" else 10.0) for e in ("p", "q") for c in RUBRIC]
+    values += [("h", "r", "team", 10.0)]
+    values += [("h", "s", c.id, 1.0) for c in RUBRIC]
+    values += [("g", e, c.id, v) for e, v in (("p", 9.0), ("r", 10.0), ("s", 2.0)) for c in RUBRIC]
+    filled = {
+        sheet.entry_id: sheet.score
+        for sheet in complete_sheets(values, RUBRIC)
+        if sheet.judge_id == "h"
+    }
+    assert filled["r"] > 100.0
+    for result in calibrate_criteria(values, RUBRIC).entries.values():
+        low, high = result.interval()
+        assert 0.0 <= low <= result.calibrated <= high <= 100.0
+        assert (result.lowest, result.highest) == (0.0, 100.0)

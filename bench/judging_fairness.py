@@ -30,7 +30,8 @@ Output per behaviour: mean tau and top-10 recall with 95 % intervals (mean ± 1.
 errors over seeds), then the paired difference between the calibrated ranking and the best
 simple model, with its 95 % interval.
 
-Run: ``python bench/judging_fairness.py --seeds 200`` (about a minute per behaviour).
+Run: ``nice python bench/judging_fairness.py --seeds 200`` (under a minute per behaviour;
+``--check`` exits 1 when a simple model is ahead anywhere).
 """
 
 from __future__ import annotations

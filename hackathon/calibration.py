@@ -330,10 +330,10 @@ def _fit(data: _Data) -> _Fit:
     )
     if rows.z.size == 0:
         return fit
-    _solve_offsets_and_quality(fit, rows)
-    for _ in range(ROUNDS):
+    _solve_offsets_and_quality(fit, rows, covariance=ROUNDS == 0)
+    for round_ in range(ROUNDS):
         _fit_slopes_and_noise(fit, rows)
-        _solve_offsets_and_quality(fit, rows)
+        _solve_offsets_and_quality(fit, rows, covariance=round_ == ROUNDS - 1)
     return fit
 
 
@@ -349,27 +349,29 @@ class _Rows:
     n_entries: int
 
 
-def _solve_offsets_and_quality(fit: _Fit, rows: _Rows) -> None:
+def _solve_offsets_and_quality(fit: _Fit, rows: _Rows, *, covariance: bool = False) -> None:
     """Exact weighted ridge least squares for (a, q) given slopes, noise levels and weights.
 
     Normal equations ``[[D_a, C], [C^T, D_q]] [a; q] = [r_a; r_q]`` with diagonal ``D_a``,
     ``D_q``; eliminating ``q`` leaves a small dense system on the judges (Schur complement
-    ``S = D_a - C D_q^-1 C^T``), which is positive definite thanks to the priors.
+    ``S = D_a - C D_q^-1 C^T``), which is positive definite thanks to the priors. With
+    ``covariance`` (the last stage), the posterior covariance of ``q`` is kept as well.
     """
     weight = rows.weight * fit.robust / fit.noise_var[rows.judge]
     slope_weight = weight * fit.b[rows.judge]
     d_a = np.bincount(rows.judge, weight, rows.n_judges) + LAMBDA_A
     d_q = np.bincount(rows.entry, slope_weight * fit.b[rows.judge], rows.n_entries) + LAMBDA_Q
     coupling = np.zeros((rows.n_judges, rows.n_entries))
-    np.add.at(coupling, (rows.judge, rows.entry), slope_weight)
+    coupling[rows.judge, rows.entry] = slope_weight  # (judge, entry) pairs are unique
     r_a = np.bincount(rows.judge, weight * rows.z, rows.n_judges)
     r_q = np.bincount(rows.entry, slope_weight * rows.z, rows.n_entries)
     scaled = coupling / d_q  # C D_q^-1
     schur = np.diag(d_a) - scaled @ coupling.T
     fit.a = np.linalg.solve(schur, r_a - scaled @ r_q)
     fit.q = (r_q - coupling.T @ fit.a) / d_q
-    # The q-block of the inverse normal matrix: D_q^-1 + (C D_q^-1)^T S^-1 (C D_q^-1).
-    fit.d_q, fit.left, fit.right = d_q, scaled, np.linalg.solve(schur, scaled)
+    if covariance:
+        # The q-block of the inverse normal matrix: D_q^-1 + (C D_q^-1)^T S^-1 (C D_q^-1).
+        fit.d_q, fit.left, fit.right = d_q, scaled, np.linalg.solve(schur, scaled)
 
 
 def _fit_slopes_and_noise(fit: _Fit, rows: _Rows) -> None:

@@ -42,13 +42,8 @@ from labs.models import (
 )
 from labs.pricing import PUBLIC
 from labs.services import schedule
-from labs.services.bookings import (
-    Price,
-    equipment_rates,
-    get_bookable_equipment,
-    price_quote,
-    rules_of,
-)
+from labs.services.facts import get_bookable_equipment, rules_of
+from labs.services.prices import Price, equipment_rates, price_quote
 
 HOUR = timedelta(hours=1)
 WEEKDAYS = range(7)

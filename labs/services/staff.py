@@ -34,7 +34,6 @@ from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
 from labs.intervals import Interval, local_date_span, resolve_local, subtract
 from labs.models import (
-    ACTIVE_BOOKING_STATUSES,
     MINUTES_PER_DAY,
     Blackout,
     Booking,
@@ -52,7 +51,7 @@ from labs.models import (
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
 from labs.recurrence import MAX_OCCURRENCES, split_conflicts, weekly_occurrences
-from labs.services import bookings, schedule
+from labs.services import lock, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -759,18 +758,12 @@ async def _book_for_series(
     import secrets
 
     async with atomic():
-        if not await bookings.lock_machine(equipment.id):
+        if not await lock.lock_machine(equipment.id):
             raise Invalid(
                 _("This machine is not in service and cannot be booked."),
                 code="equipment_unavailable",
             )
-        taken = await Booking.filter(
-            equipment_id=equipment.id,
-            status__in=list(ACTIVE_BOOKING_STATUSES),
-            starts_at__lt=session.end,
-            ends_at__gt=session.start,
-        ).exists()
-        if taken:
+        if await lock.slot_taken(equipment.id, session):
             return None
         return await Booking.create(
             equipment_id=equipment.id,
@@ -810,7 +803,7 @@ async def create_recurring(
         try:
             booking = await _book_for_series(actor, equipment, series, session)
         except IntegrityError as exc:  # the PostgreSQL exclusion constraint
-            if not bookings.is_overlap_violation(exc):
+            if not lock.is_overlap_violation(exc):
                 raise
             booking = None
         if booking is None:

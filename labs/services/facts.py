@@ -16,6 +16,8 @@ A booking (new, moved, or taken from the waitlist) is made in three steps:
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,8 +30,8 @@ from ecosystem.i18n import _
 from ecosystem.models import User
 from labs import permissions
 from labs.availability import BookingFacts, BookingRules, local_week, whole_minutes
-from labs.intervals import Interval
-from labs.models import Booking, BookingStatus, Certification, Equipment
+from labs.intervals import Interval, first_overlap, normalize
+from labs.models import Booking, BookingStatus, Certification, Equipment, Lab
 from labs.services import prices, schedule
 
 # Bookings that count against the weekly quota: everything but the cancelled and declined.
@@ -183,3 +185,68 @@ async def with_fresh_quota(case: BookingCase) -> BookingCase:
         return case
     used = await _used_minutes(case.person, case.equipment, case.window, case.moving)
     return dataclasses.replace(case, facts=dataclasses.replace(case.facts, used_minutes=used))
+
+
+# --- a staff series: the calendar's rules, not the booker's ----------------------------------
+
+# Staff book a course series outside the booker's rules (notice, horizon, length, grid, quota,
+# training): what still holds is the past, the opening hours, closures and blackouts.
+STAFF_SERIES_RULES = BookingRules(
+    slot_step_minutes=1,
+    min_minutes=1,
+    max_minutes=int(schedule.MAX_BOOKING_SPAN.total_seconds()) // 60,
+    notice_minutes=0,
+    horizon_days=100 * 366,
+)
+
+
+def _around(normalized: Sequence[Interval], window: Interval) -> tuple[Interval, ...]:
+    """The intervals of a normalised list that overlap the window (binary search)."""
+    index = bisect_right(normalized, window.start, key=lambda piece: piece.end)
+    found = []
+    while index < len(normalized) and normalized[index].start < window.end:
+        found.append(normalized[index])
+        index += 1
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class SeriesFacts:
+    """Step 1 for a staff series: the machine's calendar over the whole span, read once."""
+
+    open_time: tuple[Interval, ...]
+    blackouts: tuple[Interval, ...]
+    busy: tuple[Interval, ...]
+    now: datetime
+    tz: object
+
+    def session_facts(self, session: Interval) -> BookingFacts:
+        """The facts `check_booking` decides one session on (its part of the calendar)."""
+        return BookingFacts(
+            rules=STAFF_SERIES_RULES,
+            start=session.start,
+            end=session.end,
+            now=self.now,
+            tz=self.tz,  # type: ignore[arg-type]
+            open_intervals=_around(self.open_time, session),
+            blackouts=_around(self.blackouts, session),
+        )
+
+    def taken(self, session: Interval) -> bool:
+        """An active booking overlaps the session (re-checked under the lock when booked)."""
+        return first_overlap(self.busy, session) is not None
+
+
+async def series_facts(lab: Lab, equipment: Equipment, span: Interval) -> SeriesFacts:
+    """Step 1 for a staff series over `span`: open time, blackouts, active bookings, `now`
+    (four queries whatever the number of sessions)."""
+    open_time = await schedule.lab_open_time(lab, span)
+    busy = await schedule.busy_of(equipment.id, span)
+    blackouts = await schedule.blackouts_of(equipment.id, span)
+    return SeriesFacts(
+        open_time=tuple(normalize(open_time)),
+        blackouts=tuple(normalize(blackouts)),
+        busy=tuple(normalize(busy)),
+        now=timezone.now(),
+        tz=schedule.lab_timezone(lab),
+    )

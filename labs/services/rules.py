@@ -13,9 +13,10 @@ from __future__ import annotations
 from ecosystem.errors import Invalid, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt, format_money
 from labs.availability import RuleViolation, ViolationCode, check_booking
+from labs.intervals import Interval
 from labs.models import Equipment, EquipmentStatus
 from labs.services import prices
-from labs.services.facts import BookingCase
+from labs.services.facts import BookingCase, SeriesFacts
 
 
 class RuleBroken(Invalid):
@@ -136,3 +137,15 @@ def decide(case: BookingCase, keep_price: prices.Price | None = None) -> prices.
         _refuse_price_change(case, case.price, keep_price)
     raise_violations(violations, case.equipment)
     return case.price
+
+
+def split_series(series: SeriesFacts, sessions: list[Interval]) -> tuple[list, list]:
+    """Step 2 for a staff series: `(ok, conflicting)` sessions, in their order. A session
+    conflicts when `check_booking` refuses it under the staff's rules (past, opening hours,
+    closure, blackout) or an active booking overlaps it."""
+    ok: list[Interval] = []
+    conflicting: list[Interval] = []
+    for session in sessions:
+        refused = check_booking(series.session_facts(session)) or series.taken(session)
+        (conflicting if refused else ok).append(session)
+    return ok, conflicting

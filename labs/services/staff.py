@@ -32,7 +32,7 @@ from ecosystem.services import audit
 from ecosystem.services import payments as kernel_payments
 from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
-from labs.intervals import Interval, local_date_span, resolve_local, subtract
+from labs.intervals import Interval, local_date_span, resolve_local
 from labs.models import (
     MINUTES_PER_DAY,
     Blackout,
@@ -50,8 +50,8 @@ from labs.models import (
     OpeningHours,
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
-from labs.recurrence import MAX_OCCURRENCES, split_conflicts, weekly_occurrences
-from labs.services import lock, schedule
+from labs.recurrence import MAX_OCCURRENCES, weekly_occurrences
+from labs.services import facts, lock, rules, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -738,16 +738,8 @@ async def plan_recurring(
             _("The pattern gives no session."), fields={"weekdays": _("No date matches.")}
         )
     span = Interval(sessions[0].start, sessions[-1].end)
-    open_time = await schedule.lab_open_time(lab, span)
-    blocked = [
-        *subtract([span], open_time),
-        *await schedule.busy_of(equipment.id, span),
-        *await schedule.blackouts_of(equipment.id, span),
-    ]
-    now = timezone.now()
-    if now > span.start:
-        blocked.append(Interval(span.start, min(now, span.end)))
-    ok, conflicting = split_conflicts(sessions, blocked)
+    series = await facts.series_facts(lab, equipment, span)  # 1. gather
+    ok, conflicting = rules.split_series(series, sessions)  # 2. decide
     return RecurringPlan(title, ok, conflicting)
 
 

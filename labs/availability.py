@@ -1,5 +1,9 @@
 """Opening hours, free/busy availability, slot start times, booking rules and the week grid.
 
+`check_booking` is the one place where the booking rules are decided: step 2 of every
+booking, between gathering the facts (`labs.services.facts`) and writing under the machine's
+lock (`labs.services.lock`); see `labs.services.bookings`.
+
 All datetimes passed in must be timezone-aware; all datetimes returned are UTC. Intervals are
 half-open (see :mod:`labs.intervals`). Local wall-clock times are resolved with
 :func:`labs.intervals.resolve_local`: an ambiguous time (clocks fall back) means its first

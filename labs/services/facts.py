@@ -19,7 +19,7 @@ import dataclasses
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from tortoise import timezone
 from tortoise.expressions import Q
@@ -140,7 +140,9 @@ async def _used_minutes(
     return max(used, 0)
 
 
-async def _certified(person: User, equipment: Equipment, window: Interval, moving) -> bool:
+async def _certified(
+    person: User, equipment: Equipment, window: Interval, moving: Booking | None
+) -> bool:
     """Read only when the machine asks for training, and not for a move: the booking
     being moved was decided with its person's certification when it was made."""
     if not equipment.requires_training or moving is not None:
@@ -218,7 +220,7 @@ class SeriesFacts:
     blackouts: tuple[Interval, ...]
     busy: tuple[Interval, ...]
     now: datetime
-    tz: object
+    tz: tzinfo
 
     def session_facts(self, session: Interval) -> BookingFacts:
         """The facts `check_booking` decides one session on (its part of the calendar)."""
@@ -227,7 +229,7 @@ class SeriesFacts:
             start=session.start,
             end=session.end,
             now=self.now,
-            tz=self.tz,  # type: ignore[arg-type]
+            tz=self.tz,
             open_intervals=_around(self.open_time, session),
             blackouts=_around(self.blackouts, session),
         )

@@ -98,11 +98,3 @@ async def quote(user: User, equipment: Equipment, start: datetime, end: datetime
 
 def not_offered() -> NotPermitted:
     return NotPermitted(_("This machine is not offered to your user category."), code="not_offered")
-
-
-async def price_quote(user: User, equipment: Equipment, start: datetime, end: datetime) -> Price:
-    """`quote`, or NotPermitted (`not_offered`) if the machine is not offered to this user."""
-    price = await quote(user, equipment, start, end)
-    if price is None:
-        raise not_offered()
-    return price

@@ -103,7 +103,7 @@ def _refuse_untrained(violations: list[RuleViolation], equipment: Equipment) -> 
         )
 
 
-def _refuse_price_change(case: BookingCase, price: prices.Price, keep_price: prices.Price) -> None:
+def _refuse_price_change(price: prices.Price, keep_price: prices.Price) -> None:
     """A move keeps its price: a longer or dearer slot is cancelled and booked again."""
     if price.amount == keep_price.amount:
         return
@@ -134,7 +134,7 @@ def decide(case: BookingCase, keep_price: prices.Price | None = None) -> prices.
     if case.price is None:
         raise prices.not_offered()
     if keep_price is not None:
-        _refuse_price_change(case, case.price, keep_price)
+        _refuse_price_change(case.price, keep_price)
     raise_violations(violations, case.equipment)
     return case.price
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,6 +22,7 @@ from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
 from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
 from ecosystem.i18n import _
+from ecosystem.inputs import has_control
 from ecosystem.middleware import (
     ClientAddressMiddleware,
     CSRFMiddleware,
@@ -45,12 +47,28 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _form_page(request: Request) -> str | None:
+    """The page of ours whose form was refused (same origin), for "Back to the form"."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_origin = not referer.netloc or referer.netloc == request.headers.get("host")
+    path = referer.path
+    if not same_origin or not path.startswith("/") or path.startswith("//"):
+        return None
+    page = f"{path}?{referer.query}" if referer.query else path
+    return None if has_control(page, multiline=False) else page
+
+
 async def _render_error(request: Request, status_code: int, message: str) -> Response:
     try:
         from ecosystem.web import render
 
         return await render(
-            request, "error.html", {"status_code": status_code, "message": message}, status_code
+            request,
+            "error.html",
+            {"status_code": status_code, "message": message, "back": _form_page(request)},
+            status_code,
         )
     except Exception:  # the error page itself must never fail (e.g. database down)
         logger.exception("could not render the error page")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,6 +126,39 @@ def iso_datetime(raw: str) -> datetime:
     if not in_window(moment):
         raise ValueError(f"date outside {FIRST_DAY}..{LAST_DAY}")
     return moment
+
+
+def date_field(
+    values: Mapping[str, Any], name: str, errors: dict[str, str], required: bool = True
+) -> date | None:
+    """The date typed in the form field `name` (YYYY-MM-DD, a local date), or None.
+
+    A missing (when `required`) or malformed date is noted in `errors` under `name`, so a
+    form can say every problem at once and keep what was typed.
+    """
+    raw = str(values.get(name) or "").strip()
+    if not raw:
+        if required:
+            errors[name] = _("This field is required.")
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+    if not in_window(day):
+        errors[name] = window_message()
+        return None
+    return day
+
+
+def optional_date(raw: str, name: str) -> date | None:
+    """`date_field` for a single optional date: `Invalid` naming the field if malformed."""
+    errors: dict[str, str] = {}
+    day = date_field({name: raw}, name, errors, required=False)
+    if errors:
+        raise Invalid(errors[name], fields=errors)
+    return day
 
 
 def clamp_day(day: date) -> date:

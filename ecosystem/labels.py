@@ -5,6 +5,7 @@ Stored values stay stable English identifiers; what people read comes from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 from ecosystem.i18n import gettext
@@ -46,6 +47,13 @@ LABELS: dict[str, str] = {
 }
 
 
+def label_in(table: Mapping[str, str], value: object) -> str:
+    """The translated display name of a stored value (an enum member or its string) in
+    `table` (value → msgid); a value the table does not know is shown as it is stored."""
+    key = str(value.value if isinstance(value, Enum) else value)
+    return gettext(table[key]) if key in table else key
+
+
 def label(value: str | Enum) -> str:
-    key = value.value if isinstance(value, Enum) else str(value)
-    return gettext(LABELS[key]) if key in LABELS else key
+    """The display name of one of the kernel's stored values (`LABELS`)."""
+    return label_in(LABELS, value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -72,6 +73,20 @@ class ScheduleConfig:
     remind_days_before: int = 3
     remind_days_after: int = 2
     escalate_days_after: int = 7
+
+    @classmethod
+    def of(cls, programme: Any) -> ScheduleConfig:
+        """The schedule a programme (`incubator.models.Programme`) asks its startups for."""
+        kind = programme.schedule
+        return cls(
+            kind=kind.value if hasattr(kind, "value") else kind,
+            due_days=programme.due_days,
+            one_off_period=programme.one_off_period,
+            one_off_due_on=programme.one_off_due_on,
+            remind_days_before=programme.remind_days_before,
+            remind_days_after=programme.remind_days_after,
+            escalate_days_after=programme.escalate_days_after,
+        )
 
 
 @dataclass(frozen=True)

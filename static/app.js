@@ -5,6 +5,31 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("change", () => form.requestSubmit());
   }
 
+  // "Back to the form" on a refusal page: the browser's own Back restores what was typed.
+  for (const link of document.querySelectorAll("a[data-back]")) {
+    link.addEventListener("click", (event) => {
+      if (window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
+    });
+  }
+
+  // htmx swaps nothing for a 4xx/5xx answer: say why, and leave the form as it was typed.
+  const requestError = document.getElementById("request-error");
+  document.body.addEventListener("htmx:beforeRequest", () => {
+    if (requestError) requestError.hidden = true;
+  });
+  document.body.addEventListener("htmx:responseError", (event) => {
+    if (!requestError) return;
+    const page = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+    const said = page.querySelector("[data-error-message]");
+    const text = said ? said.textContent.trim() : "";
+    requestError.textContent = text || requestError.dataset.fallback;
+    requestError.hidden = false;
+    requestError.scrollIntoView({ block: "nearest" });
+  });
+
   // Header dropdowns (<details>): one open at a time; a tap outside or Escape closes them.
   const dropdowns = [...document.querySelectorAll(".topbar details")];
   const closeAll = (except) => {

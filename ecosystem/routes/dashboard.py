@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -12,8 +11,8 @@ from starlette.routing import Route
 
 from ecosystem import charts
 from ecosystem.errors import Invalid
-from ecosystem.i18n import _, gettext
-from ecosystem.inputs import iso_date
+from ecosystem.i18n import gettext
+from ecosystem.inputs import optional_date
 from ecosystem.labels import label as kernel_label
 from ecosystem.packages import DomainPackage
 from ecosystem.services import dashboard, indicators
@@ -117,23 +116,15 @@ def _sections(payload: dict, packages: list[DomainPackage]) -> list[Section]:
     return sections
 
 
-def _date_param(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return iso_date(raw)
-    except ValueError as exc:
-        message = _("Give a date such as 2026-01-31.")
-        raise Invalid(message, fields={name: message}) from exc
-
-
 async def ecosystem_page(request: Request) -> Response:
     """Open indicators of labs, startups and contests, with charts (public)."""
     errors: dict[str, str] = {}
     status = 200
     try:
-        period = indicators.parse_period(_date_param(request, "from"), _date_param(request, "to"))
+        period = indicators.parse_period(
+            optional_date(request.query_params.get("from", ""), "from"),
+            optional_date(request.query_params.get("to", ""), "to"),
+        )
     except Invalid as exc:
         errors, status = exc.fields, exc.status_code
         period = indicators.default_period()

@@ -12,6 +12,7 @@ from ecosystem.charts import bar_chart
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
 from ecosystem.inputs import path_id
+from ecosystem.labels import label_in
 from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import Cohort, Metric, ProgrammeRole
@@ -200,7 +201,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     stage_chart = None
     if dashboard.by_stage:
         stage_chart = bar_chart(
-            [(_(startups.STAGE_LABELS[s]), n) for s, n in dashboard.by_stage.items()]
+            [(label_in(startups.STAGE_LABELS, s), n) for s, n in dashboard.by_stage.items()]
         )
     context = {
         "cohort": cohort,

@@ -16,7 +16,7 @@ from ecosystem import mail
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import date_field
 from ecosystem.labels import N_
 from ecosystem.models import Membership, MembershipStatus, Organisation, User, Verification
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
@@ -123,14 +123,11 @@ async def create_call(actor: User, programme: Programme, values: dict[str, str])
     if not title:
         errors["title"] = _("Give a title.")
     deadline = None
-    try:
-        day = iso_date(values.get("deadline", ""))
+    if day := date_field(values, "deadline", errors):
         zone = ZoneInfo(get_settings().default_timezone)
         deadline = datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
         if deadline <= timezone.now():
             errors["deadline"] = _("The deadline must be in the future.")
-    except ValueError:
-        errors["deadline"] = _("Enter a date as YYYY-MM-DD.")
     try:
         criteria = parse_criteria(values.get("criteria", ""))
     except Invalid as exc:

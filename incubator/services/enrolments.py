@@ -27,6 +27,7 @@ from incubator.models import (
     StartupProfile,
 )
 from incubator.permissions import StartupAccess, ensure_manager
+from incubator.services.reports import materialise
 from incubator.services.startups import ensure_profile
 
 STATUS_LABELS = {
@@ -223,8 +224,6 @@ async def answer(actor: User, access: StartupAccess, enrolment_id: int, accept: 
         )
     await enrolment.refresh_from_db()
     if accept:
-        from incubator.services.reports import materialise  # reports imports programmes
-
         await materialise(now, await _programme_id(enrolment))
     return enrolment
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import date_field
 from ecosystem.labels import N_
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.services import audit
@@ -62,11 +62,7 @@ def _parse(values: dict[str, Any]) -> dict[str, Any]:
     title = str(values.get("title", "")).strip()
     if not title:
         errors["title"] = _("Give a title.")
-    due_on = None
-    try:
-        due_on = iso_date(str(values.get("due_on", "")).strip())
-    except ValueError:
-        errors["due_on"] = _("Enter a date as YYYY-MM-DD.")
+    due_on = date_field(values, "due_on", errors)
     status = str(values.get("status", "planned") or "planned")
     if status not in MilestoneStatus.__members__.values():
         errors["status"] = _("Choose one of the offered values.")
@@ -221,13 +217,9 @@ async def log_session(
         raise NotPermitted(_("Only the startup's mentors and managers may log sessions."))
     enrolment = await _enrolment_of(access, enrolment_id, assigned=True)
     errors: dict[str, str] = {}
-    held_on = None
-    try:
-        held_on = iso_date(str(values.get("held_on", "")).strip())
-        if held_on > local_today():
-            errors["held_on"] = _("A session is logged after it took place.")
-    except ValueError:
-        errors["held_on"] = _("Enter a date as YYYY-MM-DD.")
+    held_on = date_field(values, "held_on", errors)
+    if held_on and held_on > local_today():
+        errors["held_on"] = _("A session is logged after it took place.")
     topics = str(values.get("topics", "")).strip()
     if not topics:
         errors["topics"] = _("Say what you talked about.")

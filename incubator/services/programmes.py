@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise import timezone
@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import date_field
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.permissions import ensure_verified_identity
@@ -38,6 +38,7 @@ from incubator.permissions import (
     role_programme_ids,
     user_organisation_roles,
 )
+from incubator.services.reports import materialise
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -98,19 +99,6 @@ def _int(values: dict[str, Any], name: str, low: int, high: int, errors: dict) -
     if not low <= number <= high:
         errors[name] = _("Enter a number from %(low)d to %(high)d.", low=low, high=high)
     return number
-
-
-def _day(raw: str, name: str, errors: dict, required: bool = True) -> date | None:
-    raw = (raw or "").strip()
-    if not raw:
-        if required:
-            errors[name] = _("This field is required.")
-        return None
-    try:
-        return iso_date(raw)
-    except ValueError:
-        errors[name] = _("Enter a date as YYYY-MM-DD.")
-        return None
 
 
 async def create_programme(
@@ -235,8 +223,8 @@ async def create_cohort(actor: User, programme: Programme, values: dict[str, str
     name = values.get("name", "").strip()
     if not name:
         errors["name"] = _("Give a name.")
-    starts_on = _day(values.get("starts_on", ""), "starts_on", errors)
-    ends_on = _day(values.get("ends_on", ""), "ends_on", errors, required=False)
+    starts_on = date_field(values, "starts_on", errors)
+    ends_on = date_field(values, "ends_on", errors, required=False)
     if starts_on and ends_on and ends_on <= starts_on:
         errors["ends_on"] = _("The end must come after the start.")
     if errors:
@@ -305,7 +293,7 @@ async def update_schedule(
     if kind == Schedule.ONE_OFF:
         if not periods.is_period(one_off_period):
             errors["one_off_period"] = _("Give a month (2026-10) or a quarter (2026-Q4).")
-        one_off_due_on = _day(values.get("one_off_due_on", ""), "one_off_due_on", errors)
+        one_off_due_on = date_field(values, "one_off_due_on", errors)
     if not errors and escalate < after:
         errors["escalate_days_after"] = _("Escalate after the overdue reminder, not before.")
     if errors:
@@ -322,24 +310,8 @@ async def update_schedule(
         await audit.record(
             "incubator.schedule_changed", actor=actor, target=programme, schedule=kind
         )
-    from incubator.services.reports import materialise  # reports imports this module
-
     await materialise(now or timezone.now(), programme.id)
     return programme
-
-
-def schedule_config(programme: Programme) -> periods.ScheduleConfig:
-    return periods.ScheduleConfig(
-        kind=programme.schedule.value
-        if hasattr(programme.schedule, "value")
-        else programme.schedule,
-        due_days=programme.due_days,
-        one_off_period=programme.one_off_period,
-        one_off_due_on=programme.one_off_due_on,
-        remind_days_before=programme.remind_days_before,
-        remind_days_after=programme.remind_days_after,
-        escalate_days_after=programme.escalate_days_after,
-    )
 
 
 async def my_programmes(user: User) -> list[Programme]:

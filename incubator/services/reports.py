@@ -47,7 +47,6 @@ from incubator.models import (
     ShareAccess,
 )
 from incubator.permissions import StartupAccess
-from incubator.services.programmes import schedule_config
 
 logger = logging.getLogger("incubator.reports")
 
@@ -98,7 +97,7 @@ async def materialise(now: datetime, programme_id: int | None = None) -> Schedul
         Programme.filter(id=programme_id) if programme_id is not None else Programme.all()
     )
     for programme in programmes:
-        config = schedule_config(programme)
+        config = periods.ScheduleConfig.of(programme)
         enrolments = await Enrolment.filter(
             cohort__programme_id=programme.id, active=True, status=EnrolmentStatus.ACCEPTED
         )
@@ -200,7 +199,7 @@ async def send_reminders(now: datetime) -> SchedulerRun:
     founders = await _founders(list({r.startup_id for r in requests}))  # type: ignore[attr-defined]
     for request in requests:
         programme = request.enrolment.cohort.programme
-        config = schedule_config(programme)
+        config = periods.ScheduleConfig.of(programme)
         if config.kind == Schedule.NONE:
             continue
         recorded = {reminder.kind for reminder in request.reminders}

@@ -13,7 +13,7 @@ from tortoise import timezone
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import date_field
 from ecosystem.models import Organisation, User, Verification
 from ecosystem.permissions import is_verified_organisation
 from ecosystem.services import audit
@@ -66,16 +66,13 @@ async def create_grant(
     elif period_from > period_to:
         errors["period_to"] = _("The end must come after the start.")
     expires_at = None
-    try:
-        day = iso_date(str(values.get("expires_on", "")))
+    if day := date_field(values, "expires_on", errors):
         zone = ZoneInfo(get_settings().default_timezone)
         expires_at = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         if expires_at <= timezone.now():
             errors["expires_on"] = _("The expiry must be in the future.")
         elif expires_at > timezone.now() + timedelta(days=MAX_DAYS):
             errors["expires_on"] = _("Share for at most three years at a time.")
-    except ValueError:
-        errors["expires_on"] = _("Enter a date as YYYY-MM-DD.")
     if errors:
         raise Invalid(_("Please correct the highlighted fields."), errors)
     async with atomic():

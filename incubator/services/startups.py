@@ -7,7 +7,7 @@ from typing import Any
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import iso_date
+from ecosystem.inputs import date_field
 from ecosystem.labels import N_
 from ecosystem.models import Organisation, OrganisationSphere, Sphere, User
 from ecosystem.services import audit
@@ -83,12 +83,7 @@ async def update_profile(
         errors["sector"] = _("Choose one of the offered values.")
     if stage not in Stage.__members__.values():
         errors["stage"] = _("Choose one of the offered values.")
-    founded_on = None
-    if raw := str(values.get("founded_on", "")).strip():
-        try:
-            founded_on = iso_date(raw)
-        except ValueError:
-            errors["founded_on"] = _("Enter a date as YYYY-MM-DD.")
+    founded_on = date_field(values, "founded_on", errors, required=False)
     try:
         team_size = int(str(values.get("team_size", "1")).strip() or "1")
         if not 1 <= team_size <= 10000:

@@ -371,7 +371,12 @@ async def calendar_page(request: Request) -> Response:
             return redirect(request, "/bookings/calendar")
         token = await calendar.regenerate_feed(user)
         feed_url = f"{site_url(request)}/calendar/{token}.ics"
-    context = {"has_feed": await calendar.has_feed(user), "feed_url": feed_url}
+    context = {
+        "has_feed": await calendar.has_feed(user),
+        "feed_url": feed_url,
+        # webcal:// opens the person's calendar app, subscribed (not a one-off download).
+        "webcal_url": "webcal://" + feed_url.split("://", 1)[1] if feed_url else "",
+    }
     response = await render(request, "labs/public/calendar.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -13,7 +13,7 @@ from ecosystem import tabular
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
-from ecosystem.labels import N_
+from ecosystem.labels import N_, label_in
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
 from labs.models import EquipmentCategory
 from labs.services import training, usage, waitlist
@@ -32,10 +32,7 @@ CATEGORY_LABELS = {
 
 
 def category_label(value: object) -> str:
-    try:
-        return _(CATEGORY_LABELS[EquipmentCategory(str(value))])
-    except (ValueError, KeyError):
-        return str(value)
+    return label_in(CATEGORY_LABELS, value)
 
 
 def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:

@@ -2,27 +2,35 @@
 
 Only the SHA-256 of the token is stored: the URL is shown once, when it is created or
 regenerated, and regenerating it kills the old one.
+
+Calendar apps poll the feed and reconcile events by UID: a booking cancelled or declined in
+the last `CANCELLED_KEPT` stays in the feed as `STATUS:CANCELLED` (so the app removes it instead
+of keeping a stale copy), DTSTAMP and LAST-MODIFIED are the booking's last change (the same on
+every fetch), and SEQUENCE rises each time the booking moves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from icalendar import Calendar, Event
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from ecosystem.db import atomic
 from ecosystem.errors import NotFound
 from ecosystem.i18n import _
 from ecosystem.models import User
-from labs.models import ACTIVE_BOOKING_STATUSES, Booking, CalendarFeed
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, CalendarFeed
 
 PRODID = "-//Binh Duong Innovation Region//Labs//EN"
 UID_DOMAIN = "labs.innovation-region"
 FEED_LIMIT = 1000
+CANCELLED_KEPT = timedelta(days=30)
+WITHDRAWN = (BookingStatus.CANCELLED, BookingStatus.DECLINED)
 
 
 def _hash(token: str) -> str:
@@ -52,14 +60,19 @@ async def delete_feed(user: User) -> None:
 
 
 async def feed_bookings(token: str) -> list[Booking]:
-    """The active bookings of the feed's owner, with machine and lab (two queries); 404."""
+    """The feed owner's active bookings and those withdrawn (cancelled, declined) in the last
+    `CANCELLED_KEPT`, with machine and lab (two queries); 404 for an unknown token."""
     if not token or len(token) > 200:
         raise NotFound(_("No such calendar."))
     feed = await CalendarFeed.get_or_none(token_hash=_hash(token))
     if feed is None:
         raise NotFound(_("No such calendar."))
+    recent = timezone.now() - CANCELLED_KEPT
+    shown = Q(status__in=list(ACTIVE_BOOKING_STATUSES)) | Q(
+        status__in=list(WITHDRAWN), updated_at__gte=recent
+    )
     return await (
-        Booking.filter(user_id=feed.user_id, status__in=list(ACTIVE_BOOKING_STATUSES))  # type: ignore[attr-defined]
+        Booking.filter(shown, user_id=feed.user_id)  # type: ignore[attr-defined]
         .select_related("equipment__lab")
         .order_by("starts_at", "id")
         .limit(FEED_LIMIT)
@@ -67,25 +80,35 @@ async def feed_bookings(token: str) -> list[Booking]:
 
 
 def to_ical(bookings: list[Booking]) -> bytes:
-    """The bookings as an iCalendar document: UTC times, one stable UID per booking."""
+    """The bookings as an iCalendar document: UTC times, one stable UID per booking, stamped
+    with its last change (stable across fetches), its SEQUENCE and its state."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", _("My lab bookings"))
-    stamp = timezone.now().astimezone(UTC)
     for booking in bookings:
         equipment = booking.equipment
         lab = equipment.lab
         event = Event()
         event.add("uid", f"booking-{booking.id}@{UID_DOMAIN}")
-        event.add("dtstamp", stamp)
+        changed = booking.updated_at.astimezone(UTC)
+        event.add("dtstamp", changed)
+        event.add("last-modified", changed)
+        event.add("created", booking.created_at.astimezone(UTC))
+        event.add("sequence", booking.sequence)
         event.add("dtstart", booking.starts_at.astimezone(UTC))
         event.add("dtend", booking.ends_at.astimezone(UTC))
         event.add("summary", equipment.name)
         event.add("location", lab.address or lab.name)
-        event.add("status", "CONFIRMED" if booking.status == "confirmed" else "TENTATIVE")
+        event.add("status", _event_status(booking.status))
         if booking.purpose:
             event.add("description", booking.purpose)
         calendar.add_component(event)
     return calendar.to_ical()
+
+
+def _event_status(status: str) -> str:
+    if status in WITHDRAWN:
+        return "CANCELLED"
+    return "CONFIRMED" if status == BookingStatus.CONFIRMED else "TENTATIVE"

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound
@@ -120,7 +121,11 @@ async def _move_under_lock(
     if await lock.slot_taken(case.equipment.id, window, except_id=booking.id):
         raise lock.conflict()
     moved = await Booking.filter(id=booking.id, status__in=list(ACTIVE_BOOKING_STATUSES)).update(
-        starts_at=window.start, ends_at=window.end, status=status, updated_at=now
+        starts_at=window.start,
+        ends_at=window.end,
+        status=status,
+        updated_at=now,
+        sequence=F("sequence") + 1,
     )
     if not moved:  # cancelled or decided meanwhile
         raise Conflict(

@@ -21,7 +21,7 @@ from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.inputs import iso_date, iso_datetime, known_zone, whole_number, zone_message
-from ecosystem.labels import N_
+from ecosystem.labels import N_, label_in
 from ecosystem.models import Organisation, Role, User, Verification
 from ecosystem.permissions import (
     ensure_verified_identity,
@@ -90,8 +90,7 @@ CHOICE_LABELS = {
 
 def choice_label(value) -> str:
     """The display name of a stored value of the lab network (translated)."""
-    key = getattr(value, "value", value)
-    return _(CHOICE_LABELS[key]) if key in CHOICE_LABELS else str(key)
+    return label_in(CHOICE_LABELS, value)
 
 
 # --- loading ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each case below was a 500 (on PostgreSQL at least); every test runs on both back
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -128,6 +129,30 @@ async def test_a_control_character_in_a_form_is_refused_and_nothing_written(brow
     )
     assert_refused(response, 400)
     assert await Organisation.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("http://testserver/organisations/new?from=menu", "/organisations/new?from=menu"),
+        ("/organisations/new", "/organisations/new"),
+        ("https://evil.example/organisations/new", None),
+        ("//evil.example/x", None),
+        ("", None),
+    ],
+)
+async def test_the_refusal_of_a_form_leads_back_to_our_own_form_only(browser, referer, back):
+    """The browser restores what was typed when the person goes back (tests/e2e)."""
+    owner = await make_user("owner@eiu.edu.vn")
+    await browser.login(owner.email)
+    payload = {"csrf_token": await browser.ensure_token(), "name": "x" + NUL}
+    response = await browser.http.post(
+        "/organisations/new", data=payload, headers={"Referer": referer} if referer else {}
+    )
+    assert_refused(response, 400)
+    links = re.findall(r'<a href="([^"]*)" data-back>', response.text)
+    assert links == ([back.replace("&", "&amp;")] if back else [])
+    assert "data-error-message" in response.text
 
 
 async def test_tab_and_line_breaks_in_multi_line_text_are_kept(browser):

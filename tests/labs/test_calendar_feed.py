@@ -5,15 +5,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from datetime import UTC
+from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
+import time_machine
 from icalendar import Calendar
+from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
 from labs.models import Booking, BookingStatus, CalendarFeed
+from labs.services.calendar import UID_DOMAIN
 from tests.conftest import person
-from tests.labs.conftest import at, local_day, make_equipment, make_lab, quick_user
+from tests.labs.conftest import (
+    at,
+    bearer,
+    booking_json,
+    local_day,
+    make_equipment,
+    make_lab,
+    quick_user,
+)
 
 FEED_URL = re.compile(r'value="(https?://[^"]+/calendar/([^"/]+)\.ics)"')
 
@@ -38,7 +50,9 @@ async def _create_feed(browser) -> str:
     return match.group(2)
 
 
-async def test_feed_lists_exactly_the_active_bookings_in_utc(browser, client):
+async def test_feed_lists_the_active_bookings_in_utc_and_the_withdrawn_as_cancelled(
+    browser, client
+):
     lab = await make_lab(address="Hòa Phú, Thủ Dầu Một")
     laser = await make_equipment(lab, "Trotec Speedy 400")
     printer = await make_equipment(lab, "Prusa MK4")
@@ -46,8 +60,8 @@ async def test_feed_lists_exactly_the_active_bookings_in_utc(browser, client):
     other = await quick_user("other@example.org")
     confirmed = await _booking(laser, user, 2, 9)
     pending = await _booking(printer, user, 3, 14, BookingStatus.PENDING)
-    await _booking(laser, user, 4, 9, BookingStatus.CANCELLED)
-    await _booking(printer, user, 5, 9, BookingStatus.DECLINED)
+    cancelled = await _booking(laser, user, 4, 9, BookingStatus.CANCELLED)
+    declined = await _booking(printer, user, 5, 9, BookingStatus.DECLINED)
     await _booking(laser, other, 2, 11)
     await browser.login("maker@example.org")
 
@@ -60,8 +74,11 @@ async def test_feed_lists_exactly_the_active_bookings_in_utc(browser, client):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     calendar = Calendar.from_ical(response.content)
-    events = {str(event["uid"]): event for event in calendar.walk("VEVENT")}
-    assert len(events) == 2
+    every_event = {str(event["uid"]): event for event in calendar.walk("VEVENT")}
+    withdrawn = {uid for uid, event in every_event.items() if event["status"] == "CANCELLED"}
+    assert withdrawn == {_uid(cancelled), _uid(declined)}
+    events = {uid: event for uid, event in every_event.items() if uid not in withdrawn}
+    assert set(events) == {_uid(confirmed), _uid(pending)}  # not the other person's
     by_summary = {str(event["summary"]): event for event in events.values()}
     assert set(by_summary) == {"Trotec Speedy 400", "Prusa MK4"}
     laser_event = by_summary["Trotec Speedy 400"]
@@ -73,6 +90,90 @@ async def test_feed_lists_exactly_the_active_bookings_in_utc(browser, client):
     assert str(by_summary["Prusa MK4"]["uid"]) != str(laser_event["uid"])
     assert f"booking-{pending.id}@" in str(by_summary["Prusa MK4"]["uid"])
     assert b"\r\nDTSTART:" in response.content and b"Z\r\n" in response.content
+
+
+def _uid(booking: Booking) -> str:
+    return f"booking-{booking.id}@{UID_DOMAIN}"
+
+
+async def _feed(client, token: str) -> dict[str, Any]:
+    response = await client.get(f"/calendar/{token}.ics")
+    assert response.status_code == 200, response.text[:300]
+    return {str(e["uid"]): e for e in Calendar.from_ical(response.content).walk("VEVENT")}
+
+
+async def test_withdrawn_bookings_stay_in_the_feed_as_cancelled_for_30_days(browser, client):
+    lab = await make_lab()
+    laser = await make_equipment(lab, "Trotec Speedy 400")
+    user = await person("maker@example.org")
+    recent = await _booking(laser, user, 2, 9, BookingStatus.CANCELLED)
+    old = await _booking(laser, user, 3, 9, BookingStatus.DECLINED)
+    now = timezone.now()
+    await Booking.filter(id=recent.id).update(updated_at=now - timedelta(days=29))
+    await Booking.filter(id=old.id).update(updated_at=now - timedelta(days=31))
+    await browser.login("maker@example.org")
+
+    events = await _feed(client, await _create_feed(browser))
+    assert set(events) == {_uid(recent)}
+    assert events[_uid(recent)]["status"] == "CANCELLED"
+
+
+async def test_the_feed_is_the_same_on_every_fetch(browser, client):
+    lab = await make_lab()
+    user = await person("maker@example.org")
+    await _booking(await make_equipment(lab, "Prusa MK4"), user, 2, 9)
+    await browser.login("maker@example.org")
+    token = await _create_feed(browser)
+
+    first = await client.get(f"/calendar/{token}.ics")
+    with time_machine.travel(timezone.now() + timedelta(hours=3)):
+        again = await client.get(f"/calendar/{token}.ics")
+    assert first.content == again.content  # DTSTAMP is the booking's last change, not "now"
+
+
+async def test_a_move_raises_the_sequence_and_a_cancellation_says_so(browser, client):
+    lab = await make_lab()
+    machine = await make_equipment(lab, "Trotec Speedy 400")
+    user = await person("maker@example.org")
+    headers = await bearer(user)
+    await browser.login("maker@example.org")
+    token = await _create_feed(browser)
+    day = local_day(3)
+    created = await client.post(
+        "/api/v1/bookings", json=booking_json(machine, at(day, 9), at(day, 10)), headers=headers
+    )
+    assert created.status_code == 201, created.text
+    uid = f"booking-{created.json()['id']}@{UID_DOMAIN}"
+    before = (await _feed(client, token))[uid]
+    assert before["sequence"] == 0 and before["status"] == "CONFIRMED"
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        moved = await client.post(
+            f"/api/v1/bookings/{created.json()['id']}/reschedule",
+            json={"start": at(day, 11).isoformat(), "end": at(day, 12).isoformat()},
+            headers=headers,
+        )
+    assert moved.status_code == 200, moved.text
+    after = (await _feed(client, token))[uid]
+    assert after["sequence"] == 1
+    assert after.decoded("dtstart") == at(day, 11)
+    assert after.decoded("last-modified") > before.decoded("last-modified")
+    assert after.decoded("dtstamp") == after.decoded("last-modified")
+
+    cancelled = await client.post(
+        f"/api/v1/bookings/{created.json()['id']}/cancel", headers=headers
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await _feed(client, token))[uid]["status"] == "CANCELLED"
+
+
+async def test_the_new_feed_offers_a_webcal_subscription(browser):
+    await person("maker@example.org")
+    await browser.login("maker@example.org")
+    page = await browser.post("/bookings/calendar")
+    https_url = FEED_URL.search(page.text).group(1)
+    webcal = re.search(r'href="(webcal://[^"]+)" id="subscribe"', page.text)
+    assert webcal and webcal.group(1) == "webcal://" + https_url.split("://", 1)[1]
 
 
 async def test_wrong_or_regenerated_token_is_404_and_url_is_shown_once(browser, client):

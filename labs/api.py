@@ -44,7 +44,7 @@ from labs.schemas import (
     RescheduleIn,
     parse,
 )
-from labs.services import bookings, catalogue, reschedule
+from labs.services import bookings, catalogue, facts, reschedule
 from labs.services import payments as booking_payments
 from labs.services.schedule import lab_timezone
 
@@ -82,7 +82,7 @@ def lab_out(lab: Lab) -> LabOut:
 
 
 def equipment_out(equipment: Equipment) -> EquipmentOut:
-    rules = bookings.rules_of(equipment)
+    rules = facts.rules_of(equipment)
     return EquipmentOut(
         id=equipment.id,
         name=equipment.name,

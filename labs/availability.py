@@ -1,5 +1,9 @@
 """Opening hours, free/busy availability, slot start times, booking rules and the week grid.
 
+`check_booking` is the one place where the booking rules are decided: step 2 of every
+booking, between gathering the facts (`labs.services.facts`) and writing under the machine's
+lock (`labs.services.lock`); see `labs.services.bookings`.
+
 All datetimes passed in must be timezone-aware; all datetimes returned are UTC. Intervals are
 half-open (see :mod:`labs.intervals`). Local wall-clock times are resolved with
 :func:`labs.intervals.resolve_local`: an ambiguous time (clocks fall back) means its first
@@ -204,8 +208,9 @@ class BookingRules:
     """Booking rules of a machine (or lab); all numbers are whole minutes, hours or days.
 
     ``slot_step_minutes`` must divide 24 hours; ``weekly_quota_minutes`` of ``None`` means
-    unlimited. ``requires_approval`` is not checked here: the web layer stores such bookings as
-    pending.
+    unlimited. ``requires_training`` asks for a valid certification (see
+    :attr:`BookingFacts.certified`). ``requires_approval`` is not checked here: the web layer
+    stores such bookings as pending.
     """
 
     slot_step_minutes: int = 30
@@ -216,6 +221,7 @@ class BookingRules:
     weekly_quota_minutes: int | None = None
     cancellation_deadline_hours: int = 24
     requires_approval: bool = False
+    requires_training: bool = False
 
     def __post_init__(self) -> None:
         _check_step(self.step)
@@ -244,6 +250,7 @@ class ViolationCode(StrEnum):
     OUTSIDE_OPENING_HOURS = "outside_opening_hours"
     BLACKOUT = "blackout"
     QUOTA = "quota"
+    TRAINING = "training_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +259,27 @@ class RuleViolation:
 
     code: ViolationCode
     message_params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFacts:
+    """Everything :func:`check_booking` decides on, gathered beforehand (no I/O here).
+
+    ``open_intervals`` is the lab's open time around the booking with closures already
+    removed, ``blackouts`` the machine's, ``used_minutes`` the person's other minutes in the
+    :func:`local_week` of ``start``, ``certified`` whether they hold a valid certification
+    for the machine's category (read only when ``rules.requires_training``).
+    """
+
+    rules: BookingRules
+    start: datetime
+    end: datetime
+    now: datetime
+    tz: tzinfo
+    open_intervals: tuple[Interval, ...] = ()
+    blackouts: tuple[Interval, ...] = ()
+    used_minutes: int = 0
+    certified: bool = False
 
 
 def whole_minutes(duration: timedelta) -> int:
@@ -343,38 +371,39 @@ def _quota(rules: BookingRules, booking: Interval, used_minutes: int) -> RuleVio
     return RuleViolation(ViolationCode.QUOTA, params)
 
 
-def check_booking(
-    rules: BookingRules,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    tz: tzinfo,
-    open_intervals: Iterable[Interval],
-    blackouts: Iterable[Interval],
-    user_minutes_in_week: int,
-) -> list[RuleViolation]:
-    """Every rule the booking ``[start, end)`` breaks; an empty list means it is allowed.
+def _training(rules: BookingRules, certified: bool) -> RuleViolation | None:
+    """``training_required`` if the machine needs a certification the person lacks."""
+    if rules.requires_training and not certified:
+        return RuleViolation(ViolationCode.TRAINING, {})
+    return None
 
-    Violations come in this order, each at most once: ``in_past`` (start < now) or else
-    ``notice`` (start < now + notice), ``too_short``, ``too_long``, ``not_aligned`` (start or end
-    off the local step grid), ``horizon`` (local start date after local today + horizon_days),
-    ``outside_opening_hours`` (not entirely inside ``open_intervals``, which must already exclude
-    closures), ``blackout``, ``quota`` (``user_minutes_in_week``, the user's other minutes in the
-    :func:`local_week` of ``start``, plus this booking exceeds the quota). Boundaries are
-    inclusive for the booking: exactly the maximum length, notice or quota passes.
+
+def check_booking(facts: BookingFacts) -> list[RuleViolation]:
+    """Every rule the booking ``[facts.start, facts.end)`` breaks; empty means it is allowed.
+
+    The one place where the booking rules are decided. Violations come in this order, each
+    at most once: ``training_required`` (the machine needs a certification the person lacks),
+    ``in_past`` (start < now) or else ``notice`` (start < now + notice), ``too_short``,
+    ``too_long``, ``not_aligned`` (start or end off the local step grid), ``horizon`` (local
+    start date after local today + horizon_days), ``outside_opening_hours`` (not entirely
+    inside ``open_intervals``, which must already exclude closures), ``blackout``, ``quota``
+    (``used_minutes`` plus this booking exceeds the weekly quota). Boundaries are inclusive
+    for the booking: exactly the maximum length, notice or quota passes.
     Overlaps with other bookings are not checked here. Raises ``ValueError`` if
     ``end <= start`` or a datetime is naive.
     """
-    booking = Interval(start, end)
-    now = as_utc(now, "now")
+    rules, tz = facts.rules, facts.tz
+    booking = Interval(facts.start, facts.end)
+    now = as_utc(facts.now, "now")
     found = [
+        _training(rules, facts.certified),
         _past_or_notice(rules, booking, now),
         _length(rules, booking),
         _alignment(rules, booking, tz),
         _horizon(rules, booking, now, tz),
-        _opening(booking, open_intervals),
-        _blackout(booking, blackouts),
-        _quota(rules, booking, user_minutes_in_week),
+        _opening(booking, facts.open_intervals),
+        _blackout(booking, facts.blackouts),
+        _quota(rules, booking, facts.used_minutes),
     ]
     return [violation for violation in found if violation is not None]
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from tortoise import timezone
 
 from ecosystem import rawsql
-from ecosystem.errors import Invalid, NotFound, NotPermitted
+from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User, Verification
@@ -42,13 +42,8 @@ from labs.models import (
 )
 from labs.pricing import PUBLIC
 from labs.services import schedule
-from labs.services.bookings import (
-    Price,
-    equipment_rates,
-    get_bookable_equipment,
-    price_quote,
-    rules_of,
-)
+from labs.services.facts import get_bookable_equipment, rules_of
+from labs.services.prices import Price, equipment_rates, quote
 
 HOUR = timedelta(hours=1)
 WEEKDAYS = range(7)
@@ -138,10 +133,7 @@ async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
     is_public = actor is None
     start = timezone.now().replace(minute=0, second=0, microsecond=0)
     if actor is not None:
-        try:
-            price = await price_quote(actor, equipment, start, start + HOUR)
-        except NotPermitted:
-            price = None
+        price = await quote(actor, equipment, start, start + HOUR)  # None: not offered to them
     else:
         public = next((rate for rate in rates if rate.category == PUBLIC), None)
         if public is not None:

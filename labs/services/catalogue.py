@@ -28,7 +28,7 @@ from labs.models import (
 )
 from labs.schemas import MAX_WINDOW_DAYS
 from labs.services import schedule
-from labs.services.bookings import get_bookable_equipment
+from labs.services.facts import get_bookable_equipment
 
 
 def checked_window(start: datetime, end: datetime, names: tuple[str, str] = ("from", "to")):

@@ -1,8 +1,13 @@
 """Paying for lab time: how bookings plug into the kernel's payments and credits.
 
-- A priced booking gets a payment (`ecosystem.services.payments.create_payment`) inside its
-  own transaction. Paid by card, it starts as a `pending_payment` hold, which blocks the slot
-  like any active booking (the PostgreSQL exclusion constraint counts it, migration 0003).
+The booking service (`labs.services.bookings`) calls this module, never the other way round;
+what both need (the machine's rules, its lock) lives in `labs.services.facts` and
+`labs.services.lock`.
+
+- A priced booking gets a payment (`start_payment`, through
+  `ecosystem.services.payments.create_payment`) inside its own transaction. Paid by card,
+  it starts as a `pending_payment` hold, which blocks the slot like any active booking (the
+  PostgreSQL exclusion constraint counts it, migration 0003).
 - The kernel calls the hooks below in the transaction that changes the payment: `paid`
   confirms the hold (or re-books a released one if the slot is still free), `released`
   frees the slot of an unpaid hold.
@@ -20,10 +25,15 @@ from ecosystem.i18n import format_dt
 from ecosystem.inputs import whole_dong, whole_number
 from ecosystem.models import Organisation, Payment, User
 from ecosystem.packages import PaymentHandler
+from ecosystem.services import payments as kernel_payments
 from ecosystem.services.payments import Subject
 from labs import permissions
 from labs.availability import can_cancel
-from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Equipment, Lab
+from labs.intervals import Interval
+from labs.models import Booking, BookingStatus, Equipment, Lab
+from labs.services import lock
+from labs.services.facts import rules_of
+from labs.services.prices import Price
 from labs.services.schedule import lab_timezone
 
 SUBJECT_KIND = "labs.booking"
@@ -65,11 +75,55 @@ def subject_of(booking: Booking, equipment: Equipment, host: Organisation) -> Su
 
 def refund_percent(booking: Booking, by_staff: bool, now: datetime) -> int:
     """How much of a paid booking goes back when it is cancelled now."""
-    from labs.services.bookings import rules_of  # bookings imports this module
-
     if by_staff or can_cancel(rules_of(booking.equipment), booking.starts_at, now):
         return 100
     return max(0, min(100, booking.equipment.lab.late_cancellation_refund_percent))
+
+
+# --- the booking service's calls ------------------------------------------------------------
+
+
+async def start_payment(
+    actor: User,
+    booking: Booking,
+    equipment: Equipment,
+    price: Price,
+    payer: str,
+    organisation_id: int | None,
+) -> Payment:
+    """The booking's payment, inside its transaction; a card payment makes it a hold."""
+    host = await equipment.lab.organisation  # type: ignore[attr-defined]
+    payment = await kernel_payments.create_payment(
+        actor,
+        subject_of(booking, equipment, host),
+        price.amount,
+        price.currency,
+        payer,
+        organisation_id,
+    )
+    changes: dict = {"payment_id": payment.id}
+    if payment.method == "card" and payment.state == "pending":
+        changes["status"] = BookingStatus.PENDING_PAYMENT
+    await Booking.filter(id=booking.id).update(**changes)
+    booking.payment = payment
+    booking.status = changes.get("status", booking.status)
+    return payment
+
+
+async def start_checkout(payment: Payment, actor: User) -> str:
+    """After the commit: the Stripe Checkout page of a held booking's card payment."""
+    url = await kernel_payments.start_checkout(payment, actor.email)
+    payment.checkout_url = url  # type: ignore[attr-defined]
+    return url
+
+
+async def cancel_payment(booking: Booking, by_staff: bool, by_owner: bool, now: datetime) -> None:
+    """A paid booking was cancelled (in its transaction): refund what the policy gives back."""
+    await kernel_payments.cancel_payment(
+        booking.payment_id,  # type: ignore[attr-defined]
+        refund_percent(booking, by_staff, now),
+        "cancelled" if by_owner else "cancelled_by_staff",
+    )
 
 
 # --- the kernel's hooks ------------------------------------------------------------------------
@@ -93,17 +147,10 @@ async def _paid(payment: Payment) -> bool:
     if booking.status != BookingStatus.CANCELLED or booking.ends_at <= now:
         return False
     # The hold was released: take the slot back only if nobody booked it meanwhile.
-    from labs.services.bookings import lock_machine
-
-    if not await lock_machine(booking.equipment_id):  # type: ignore[attr-defined]
+    if not await lock.lock_machine(booking.equipment_id):  # type: ignore[attr-defined]
         return False
-    taken = await Booking.filter(
-        equipment_id=booking.equipment_id,  # type: ignore[attr-defined]
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=booking.ends_at,
-        ends_at__gt=booking.starts_at,
-    ).exists()
-    if taken:
+    slot = Interval(booking.starts_at, booking.ends_at)
+    if await lock.slot_taken(booking.equipment_id, slot):  # type: ignore[attr-defined]
         return False
     await Booking.filter(id=booking.id, status=BookingStatus.CANCELLED).update(
         status=confirmed, cancelled_at=None, updated_at=now
@@ -112,15 +159,12 @@ async def _paid(payment: Payment) -> bool:
 
 
 async def _released(payment: Payment) -> None:
-    from ecosystem import jobs
-    from labs.services.bookings import WAITLIST_JOB
-
     now = timezone.now()
     freed = await Booking.filter(
         id=payment.subject_id, status=BookingStatus.PENDING_PAYMENT
     ).update(status=BookingStatus.CANCELLED, cancelled_at=now, updated_at=now)
     if freed:  # the slot may be offered to the waitlist at once
-        await jobs.enqueue(WAITLIST_JOB, job_id=f"waitlist-after-release:{payment.subject_id}")
+        await lock.offer_freed_slot(f"waitlist-after-release:{payment.subject_id}")
 
 
 async def _manages(user: User | None, key: str) -> bool:
@@ -166,7 +210,6 @@ async def booking_for(actor: User, booking_id: int) -> Booking:
 async def payment_options(user: User | None, equipment: Equipment) -> dict:
     """What the booking form offers for a machine: empty for a free one."""
     from ecosystem.services import credits
-    from ecosystem.services import payments as kernel_payments
     from labs.models import EquipmentRate
 
     if user is None or not await EquipmentRate.exists(equipment_id=equipment.id):

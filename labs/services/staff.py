@@ -32,9 +32,8 @@ from ecosystem.services import audit
 from ecosystem.services import payments as kernel_payments
 from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
-from labs.intervals import Interval, local_date_span, resolve_local, subtract
+from labs.intervals import Interval, local_date_span, resolve_local
 from labs.models import (
-    ACTIVE_BOOKING_STATUSES,
     MINUTES_PER_DAY,
     Blackout,
     Booking,
@@ -51,8 +50,8 @@ from labs.models import (
     OpeningHours,
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
-from labs.recurrence import MAX_OCCURRENCES, split_conflicts, weekly_occurrences
-from labs.services import bookings, schedule
+from labs.recurrence import MAX_OCCURRENCES, weekly_occurrences
+from labs.services import facts, lock, rules, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -738,16 +737,8 @@ async def plan_recurring(
             _("The pattern gives no session."), fields={"weekdays": _("No date matches.")}
         )
     span = Interval(sessions[0].start, sessions[-1].end)
-    open_time = await schedule.lab_open_time(lab, span)
-    blocked = [
-        *subtract([span], open_time),
-        *await schedule.busy_of(equipment.id, span),
-        *await schedule.blackouts_of(equipment.id, span),
-    ]
-    now = timezone.now()
-    if now > span.start:
-        blocked.append(Interval(span.start, min(now, span.end)))
-    ok, conflicting = split_conflicts(sessions, blocked)
+    series = await facts.series_facts(lab, equipment, span)  # 1. gather
+    ok, conflicting = rules.split_series(series, sessions)  # 2. decide
     return RecurringPlan(title, ok, conflicting)
 
 
@@ -758,18 +749,12 @@ async def _book_for_series(
     import secrets
 
     async with atomic():
-        if not await bookings.lock_machine(equipment.id):
+        if not await lock.lock_machine(equipment.id):
             raise Invalid(
                 _("This machine is not in service and cannot be booked."),
                 code="equipment_unavailable",
             )
-        taken = await Booking.filter(
-            equipment_id=equipment.id,
-            status__in=list(ACTIVE_BOOKING_STATUSES),
-            starts_at__lt=session.end,
-            ends_at__gt=session.start,
-        ).exists()
-        if taken:
+        if await lock.slot_taken(equipment.id, session):
             return None
         return await Booking.create(
             equipment_id=equipment.id,
@@ -809,7 +794,7 @@ async def create_recurring(
         try:
             booking = await _book_for_series(actor, equipment, series, session)
         except IntegrityError as exc:  # the PostgreSQL exclusion constraint
-            if not bookings.is_overlap_violation(exc):
+            if not lock.is_overlap_violation(exc):
                 raise
             booking = None
         if booking is None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labs.availability import (
+    BookingFacts,
     BookingRules,
     CellState,
     ClosedDays,
@@ -37,6 +38,23 @@ HALF_HOUR = timedelta(minutes=30)
 
 OFFICE_HOURS = {day: [(time(8), time(12)), (time(13), time(17))] for day in range(5)}
 ALL_DAY = {day: [(time(0), time(0))] for day in range(7)}
+
+
+def decide(
+    rules: BookingRules,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    tz: tzinfo,
+    opened: list[Interval],
+    blackouts: list[Interval],
+    used: int,
+    certified: bool = False,
+) -> list[RuleViolation]:
+    """`check_booking` on facts built from plain arguments."""
+    return check_booking(
+        BookingFacts(rules, start, end, now, tz, tuple(opened), tuple(blackouts), used, certified)
+    )
 
 
 def at(text: str, tz: tzinfo = HCM) -> datetime:
@@ -385,10 +403,11 @@ def codes(
     opened: list[Interval] | None = None,
     blackouts: tuple[Interval, ...] = (),
     used: int = 0,
+    certified: bool = False,
 ) -> list[str]:
     """The violation codes of a booking (open all day unless told otherwise)."""
     opened = OPEN_DAYS if opened is None else opened
-    found = check_booking(rules, start, end, now, tz, opened, blackouts, used)
+    found = decide(rules, start, end, now, tz, opened, blackouts, used, certified)
     return [violation.code for violation in found]
 
 
@@ -397,7 +416,7 @@ def violation(
 ) -> RuleViolation:
     """The single violation of a booking."""
     opened = kwargs.pop("opened", OPEN_DAYS)
-    found = check_booking(
+    found = decide(
         rules,
         start,
         end,
@@ -440,6 +459,7 @@ def test_violation_codes_are_stable_strings() -> None:
         "outside_opening_hours",
         "blackout",
         "quota",
+        "training_required",
     ]
     assert ViolationCode.QUOTA == "quota"
 
@@ -537,7 +557,7 @@ def test_tet_closure_makes_booking_outside_opening_hours() -> None:
     opened = opening_intervals(OFFICE_HOURS, [tet], HCM, *week_window("2026-02-16"))
     now = at("2026-02-10T08:00")
     start = at("2026-02-17T09:00")
-    found = check_booking(rules, start, start + timedelta(hours=1), now, HCM, opened, [], 0)
+    found = decide(rules, start, start + timedelta(hours=1), now, HCM, opened, [], 0)
     assert found == [RuleViolation(ViolationCode.OUTSIDE_OPENING_HOURS, {})]
 
 
@@ -592,6 +612,16 @@ def test_all_violations_in_stable_order() -> None:
     assert found == ["too_long", "not_aligned", "horizon", "outside_opening_hours", "quota"]
 
 
+def test_training_is_decided_first_and_only_when_the_machine_needs_it() -> None:
+    start = at(f"{TUESDAY}T09:00")
+    needs = BookingRules(notice_minutes=0, requires_training=True)
+    assert codes(needs, start, start + HALF_HOUR, certified=True) == []
+    assert codes(needs, start, start + HALF_HOUR) == ["training_required"]
+    found = codes(needs, start, start + timedelta(minutes=20))
+    assert found == ["training_required", "too_short", "not_aligned"]
+    assert codes(BookingRules(notice_minutes=0), start, start + HALF_HOUR) == []
+
+
 def test_check_booking_rejects_bad_input() -> None:
     start = at(f"{TUESDAY}T09:00")
     with pytest.raises(ValueError):
@@ -605,13 +635,11 @@ def test_rules_across_amsterdam_fall_back() -> None:
     opened = opening_intervals(ALL_DAY, [], AMS, *week_window("2026-10-19", AMS))
     now = at("2026-10-25T01:30", AMS)  # CEST
     second_two_thirty = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, 2 h later
-    found = check_booking(
-        rules, second_two_thirty, second_two_thirty + HALF_HOUR, now, AMS, opened, [], 0
-    )
+    found = decide(rules, second_two_thirty, second_two_thirty + HALF_HOUR, now, AMS, opened, [], 0)
     assert found == []
     # 01:00 to 03:00 on the wall clock is three real hours that day: too long.
     start, end = at("2026-10-25T01:00", AMS), at("2026-10-25T03:00", AMS)
-    found = check_booking(rules, start, end, now - timedelta(days=1), AMS, opened, [], 0)
+    found = decide(rules, start, end, now - timedelta(days=1), AMS, opened, [], 0)
     assert [v.code for v in found] == ["too_long"]
     assert found[0].message_params == {"max_minutes": 120, "minutes": 180}
 
@@ -621,10 +649,10 @@ def test_rules_across_amsterdam_spring_forward() -> None:
     opened = opening_intervals(ALL_DAY, [], AMS, *week_window("2026-03-23", AMS))
     now = at("2026-03-28T12:00", AMS)
     start, end = at("2026-03-29T01:30", AMS), at("2026-03-29T03:00", AMS)  # 30 real minutes
-    found = check_booking(rules, start, end, now, AMS, opened, [], 0)
+    found = decide(rules, start, end, now, AMS, opened, [], 0)
     assert [v.code for v in found] == ["too_short"]
     start, end = at("2026-03-29T03:00", AMS), at("2026-03-29T04:00", AMS)
-    assert check_booking(rules, start, end, now, AMS, opened, [], 0) == []
+    assert decide(rules, start, end, now, AMS, opened, [], 0) == []
 
 
 def test_local_week_is_monday_to_sunday_in_the_lab_zone() -> None:

@@ -476,6 +476,56 @@ async def test_training_is_required_for_certified_machines(client):
     assert trained.status_code == 201, trained.text
 
 
+async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries):
+    """Gather (machine, certification, rates, price category, hours, closures, blackouts,
+    quota), decide, then lock, re-read the quota, check the slot, insert and pay: the same
+    statements with 2 or 40 other bookings on the machine."""
+    laser = await make_equipment(
+        await make_lab(),
+        "Trotec",
+        EquipmentCategory.LASER_CUTTER,
+        rates={"public": 120_000},
+        requires_training=True,
+        weekly_quota_minutes=10_000,
+    )
+    user, headers = await user_with_token("quan@becamex.com.vn")
+    await certify(user, EquipmentCategory.LASER_CUTTER)
+    other = await quick_user("other-booker@example.org")
+    first = local_day(2)
+
+    async def others(count: int, offset: int) -> None:
+        await Booking.bulk_create(
+            [
+                Booking(
+                    equipment=laser,
+                    user=other,
+                    starts_at=at(
+                        first + timedelta(days=1 + (offset + n) // 8), 8 + (offset + n) % 8
+                    ),
+                    ends_at=at(first + timedelta(days=1 + (offset + n) // 8), 9 + (offset + n) % 8),
+                    status=BookingStatus.CONFIRMED,
+                    check_in_code=f"c{offset + n}",
+                )
+                for n in range(count)
+            ]
+        )
+
+    await others(2, 0)
+    await client.get(BOOKINGS, headers=headers)  # token use recorded once
+    with count_queries() as few:
+        small = await client.post(
+            BOOKINGS, json=booking_json(laser, at(first, 9), at(first, 10)), headers=headers
+        )
+    await others(38, 2)
+    with count_queries() as many:
+        large = await client.post(
+            BOOKINGS, json=booking_json(laser, at(first, 14), at(first, 15)), headers=headers
+        )
+
+    assert small.status_code == large.status_code == 201, large.text
+    assert len(many.statements) == len(few.statements) <= 17, many.statements
+
+
 @pytest.mark.usefixtures("english")  # the assertions read English messages
 async def test_every_broken_rule_is_refused_with_422_naming_the_rule(client):
     lab = await make_lab()

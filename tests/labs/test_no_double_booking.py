@@ -121,6 +121,31 @@ async def test_fifty_concurrent_overlapping_different_slots_book_exactly_one(cli
     await assert_no_overlapping_active_bookings()
 
 
+async def test_one_persons_concurrent_requests_never_pass_the_weekly_quota(client):
+    """Ten free hours at once, a quota of two: every request passes the rules before the
+    lock (nothing booked yet), and the same decision, with the quota re-read under the
+    machine's lock, lets exactly two through."""
+    machine = await make_equipment(await make_lab(), weekly_quota_minutes=120)
+    [headers] = await people(1, prefix="quota")
+    day = local_day(2)
+    hours = range(8, 18)
+
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                BOOKINGS, json=booking_json(machine, at(day, h), at(day, h + 1)), headers=headers
+            )
+            for h in hours
+        )
+    )
+
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {201: 2, 422: len(hours) - 2}, [r.text[:200] for r in responses]
+    refused = [r.json()["error"] for r in responses if r.status_code == 422]
+    assert {error["code"] for error in refused} == {"quota"}
+    assert await Booking.filter(equipment_id=machine.id).count() == 2
+
+
 async def test_concurrent_requests_for_adjacent_slots_each_book_once(client):
     """Half-open intervals under load: five touching hours, ten requests each, five wins."""
     machine = await make_equipment(await make_lab())

@@ -25,7 +25,7 @@ from labs.models import (
     TrainingSession,
 )
 from labs.seed import seed_labs
-from labs.services.bookings import has_certification
+from labs.services.facts import has_certification
 
 MODELS = (
     Lab,

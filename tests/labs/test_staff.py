@@ -622,6 +622,45 @@ async def test_a_series_until_a_last_date_on_several_weekdays(new_browser):
     assert time(8) == rows_start(await Booking.filter(series__title="IoT lab").first(), world)
 
 
+async def test_a_series_keeps_the_calendar_rules_not_the_bookers_rules(new_browser):
+    """Past sessions and a blackout are skipped; notice, horizon, grid, length, quota and
+    training (the booker's rules) do not apply to the staff's course series."""
+    world = await make_world()
+    strict = await make_equipment(
+        world.lab,
+        "Laser",
+        notice_minutes=7 * 24 * 60,
+        horizon_days=1,
+        slot_step_minutes=60,
+        min_minutes=120,
+        max_minutes=120,
+        weekly_quota_minutes=30,
+        requires_training=True,
+    )
+    first = local_day(-13)
+    days = [first + timedelta(weeks=n) for n in range(5)]  # two past, then days 1, 8, 15
+    await Blackout.create(equipment=strict, starts_at=at(days[3], 10), ends_at=at(days[3], 12))
+    staff = await signed_in(new_browser, "staff")
+    created = await staff.post(
+        f"/labs/{world.lab.slug}/equipment/{strict.id}/recurring",
+        {
+            "title": "Laser course",
+            "first_date": str(first),
+            "start_time": "09:30",
+            "duration_minutes": "90",
+            "weekdays": str(first.weekday()),
+            "count": "5",
+            "action": "create",
+        },
+    )
+    assert created.status_code == 201, created.text
+    rows = await Booking.filter(equipment_id=strict.id).order_by("starts_at")
+    assert [(b.starts_at, b.ends_at) for b in rows] == [
+        (at(days[2], 9, 30), at(days[2], 11)),
+        (at(days[4], 9, 30), at(days[4], 11)),
+    ]
+
+
 def rows_start(booking: Booking, world: World) -> time:
     from zoneinfo import ZoneInfo
 

@@ -1,0 +1,100 @@
+"""What lab time costs a person: their price category and the price of a window.
+
+Part of step 1 of a booking (gather the facts, see `labs.services.facts`): `quote` reads the
+machine's rates and the person's organisations; the arithmetic is `labs.pricing` (pure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ecosystem import rawsql
+from ecosystem.errors import NotPermitted
+from ecosystem.i18n import _
+from ecosystem.models import (
+    Membership,
+    MembershipStatus,
+    OrganisationSphere,
+    Role,
+    Sphere,
+    User,
+    Verification,
+)
+from labs.models import Equipment, EquipmentRate
+from labs.pricing import (
+    CURRENCY,
+    DEFAULT_CATEGORY_RULES,
+    UserFacts,
+    choose_category,
+    price_for,
+)
+from labs.pricing import Membership as PricingMembership
+
+
+@dataclass(frozen=True)
+class Price:
+    amount: int
+    currency: str
+    category: str
+
+
+FREE = Price(0, CURRENCY, "")
+
+
+async def user_facts(user: User) -> UserFacts:
+    """What decides a user's price category: their active organisations and spheres.
+
+    A plain member (not an admin or owner) of a university counts as a student.
+    """
+    # Only organisations a platform admin has verified count: a self-made pending
+    # "university" must not buy anyone a student's price.
+    memberships = await Membership.filter(
+        user_id=user.id,
+        status=MembershipStatus.ACTIVE,
+        organisation__verification=Verification.VERIFIED,
+    ).values_list("organisation_id", "role")
+    if not memberships:
+        return UserFacts()
+    roles = dict(memberships)
+    spheres = await OrganisationSphere.filter(organisation_id__in=list(roles)).values_list(
+        "organisation_id", "sphere"
+    )
+    facts = tuple(PricingMembership(org_id, str(sphere)) for org_id, sphere in spheres)
+    is_student = any(
+        str(sphere) == Sphere.UNIVERSITY and roles[org_id] == Role.MEMBER
+        for org_id, sphere in spheres
+    )
+    return UserFacts(memberships=facts, is_student=is_student)
+
+
+async def equipment_rates(equipment_id: int) -> list[EquipmentRate]:
+    """The machine's rates, cheapest first (plain SQL: every machine page reads them)."""
+    where = "WHERE m.equipment_id = ? ORDER BY m.rate_per_hour, m.id"
+    return await rawsql.select(EquipmentRate, where, (equipment_id,))
+
+
+async def quote(user: User, equipment: Equipment, start: datetime, end: datetime) -> Price | None:
+    """The price of `[start, end)` for this user: the cheapest category they qualify for.
+
+    A machine without rates is free; None if it has rates but none for any category of
+    this user (the machine is not offered to them).
+    """
+    rates = await equipment_rates(equipment.id)
+    if not rates:
+        return FREE
+    by_category = {rate.category: rate for rate in rates}
+    chosen = choose_category(
+        DEFAULT_CATEGORY_RULES,
+        {code: rate.rate_per_hour for code, rate in by_category.items()},
+        await user_facts(user),
+        equipment.lab.organisation_id,  # type: ignore[attr-defined]
+    )
+    if chosen is None:
+        return None
+    amount = price_for(chosen.rate_per_hour_vnd, start, end)
+    return Price(amount, by_category[chosen.code].currency, chosen.code)
+
+
+def not_offered() -> NotPermitted:
+    return NotPermitted(_("This machine is not offered to your user category."), code="not_offered")

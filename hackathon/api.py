@@ -109,6 +109,7 @@ def criterion_out(criterion) -> CriterionOut:
         weight=criterion.weight,
         scale_min=criterion.scale_min,
         scale_max=criterion.scale_max,
+        step=criterion.step,
     )
 
 

@@ -62,6 +62,7 @@ class CriterionIn(Input):
     weight: float = Field(default=1.0, ge=0, le=1000)
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=10, ge=-1000, le=1000)
+    step: float = Field(default=0.5, ge=0.01, le=1000, description="Scores are multiples of it")
 
 
 class ContestIn(Input):
@@ -198,6 +199,7 @@ class CriterionOut(Output):
     weight: float
     scale_min: int
     scale_max: int
+    step: float
 
 
 class AssignedEntryOut(Output):

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecosystem.db import atomic
-from ecosystem.errors import Conflict, Invalid, NotFound
+from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import User
 from hackathon import pairwise, permissions
 from hackathon.models import Comparison, Contest, JudgingMode, Submission
 from hackathon.services.contests import current_round
 from hackathon.services.judging import conflict_pairs, round_entries
+from hackathon.services.phases import ensure_judging_open
 from hackathon.services.results import comparison_log, effective_comparisons
 
 
@@ -68,9 +69,9 @@ async def compare(judge: User, contest: Contest, winner_id: int, loser_id: int) 
     conflicts = await conflict_pairs(contest, [judge.id])
     for entry_id in (winner_id, loser_id):
         if (judge.id, entries[entry_id].team_id) in conflicts:  # type: ignore[attr-defined]
-            from ecosystem.errors import NotPermitted
-
             raise NotPermitted(_("You declared a conflict of interest with this team."))
+    for entry_id in (winner_id, loser_id):
+        ensure_judging_open(contest, entries[entry_id].team)
     return await Comparison.create(
         round_id=round_.id, judge_id=judge.id, winner_id=winner_id, loser_id=loser_id
     )

@@ -58,7 +58,11 @@ async def test_publishing_mails_every_certificate_holder_once(settings: Settings
                 await judging.save_scores(
                     judge, item.submission.id, {c.code: 4 + n for c in queue.criteria}
                 )
-            await results.publish(contest.organiser, contest)
+            await results.publish(
+                contest.organiser,
+                contest,
+                confirm=(await results.preview(contest.organiser, contest)).token,
+            )
             worker = await run_burst(configured)
             assert worker.jobs_failed == 0
             received = sorted(m["To"] for m in mailbox.messages)

@@ -18,10 +18,10 @@ from ecosystem.models import Membership, MembershipStatus, Role, Verification
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon import permissions
-from hackathon.models import ContestKind, JudgeAssignment, Team
+from hackathon.models import ContestKind, JudgeAssignment, JudgingMode, Team
 from hackathon.routes.public import labels
 from hackathon.schemas import ContestIn, CriterionIn
-from hackathon.services import contests, dashboard, judging, results, teams, votes
+from hackathon.services import contests, dashboard, expo, judging, results, teams, votes
 
 
 def _lines(text: str, parts: int) -> list[list[str]]:
@@ -179,9 +179,14 @@ async def _manage_context(request: Request, contest) -> dict:
     await permissions.ensure(user, "contest.manage", contest)
     view = await contests.contest_view(contest)
     ranking = None
-    if any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
+    crowd = None
+    if contest.judging_mode == JudgingMode.PAIRWISE:
+        crowd = await expo.overview(user, contest)
+        ranking = crowd.ranking if crowd.comparisons else None
+    elif any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
         ranking = await results.ranking_for(user, contest)
     return {
+        "pairwise": crowd,
         "contest": contest,
         "view": view,
         "overview": await dashboard.overview(user, contest),

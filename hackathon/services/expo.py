@@ -20,7 +20,16 @@ from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import User
 from hackathon import pairwise, permissions
-from hackathon.models import Comparison, Contest, JudgingMode, PairLease, Submission
+from hackathon.models import (
+    Comparison,
+    Contest,
+    ContestRole,
+    ContestRoleKind,
+    JudgingMode,
+    PairLease,
+    Submission,
+)
+from hackathon.services import results
 from hackathon.services.contests import current_round
 from hackathon.services.judging import conflict_pairs, round_entries
 from hackathon.services.phases import ensure_judging_open, judging_open
@@ -155,3 +164,78 @@ async def undo(judge: User, contest: Contest) -> Comparison | None:
                     withdraws=row.id,
                 )
     return None
+
+
+# --- the organiser's view --------------------------------------------------------------------
+
+
+@dataclass
+class PairwiseOverview:
+    """A pairwise round for its organisers: coverage, each judge's progress, the ranking."""
+
+    entries: int
+    comparisons: int
+    pairs_covered: int  # distinct pairs compared at least once
+    pairs_total: int
+    per_entry: list[dict]  # submission, comparisons
+    judges: list[dict]  # role, user, comparisons, reliability, holding
+    ranking: results.Ranking
+
+    @property
+    def never_compared(self) -> int:
+        return sum(1 for row in self.per_entry if row["comparisons"] == 0)
+
+    @property
+    def least_compared(self) -> int:
+        return min((row["comparisons"] for row in self.per_entry), default=0)
+
+
+async def overview(actor: User, contest: Contest) -> PairwiseOverview:
+    """Coverage, per-judge progress and reliability (`pairwise.judge_agreement`) and the
+    current ranking with its intervals; organisers only."""
+    await permissions.ensure(actor, "contest.see_ranking", contest)
+    _require_pairwise(contest)
+    round_, entries, state = await _state(contest)
+    per_entry: dict[str, int] = {str(e): 0 for e in entries}
+    pairs: set[frozenset[str]] = set()
+    per_judge: dict[str, int] = {}
+    for comparison in state.log:
+        per_entry[comparison.winner_id] = per_entry.get(comparison.winner_id, 0) + 1
+        per_entry[comparison.loser_id] = per_entry.get(comparison.loser_id, 0) + 1
+        pairs.add(frozenset((comparison.winner_id, comparison.loser_id)))
+        per_judge[comparison.judge_id] = per_judge.get(comparison.judge_id, 0) + 1
+    agreement = pairwise.judge_agreement(state)
+    holding = set(
+        await PairLease.filter(round_id=round_.id, expires_at__gt=timezone.now()).values_list(
+            "judge_id", flat=True
+        )
+    )
+    roles = (
+        await ContestRole.filter(contest_id=contest.id, role=ContestRoleKind.JUDGE)
+        .select_related("user")
+        .order_by("user__full_name", "id")
+    )
+    judges = [
+        {
+            "role": role,
+            "user": role.user,
+            "comparisons": per_judge.get(str(role.user.id), 0),
+            "reliability": (
+                agreement[str(role.user.id)].reliability if str(role.user.id) in agreement else None
+            ),
+            "holding": role.user.id in holding,
+        }
+        for role in roles
+    ]
+    n = len(entries)
+    return PairwiseOverview(
+        entries=n,
+        comparisons=len(state.log),
+        pairs_covered=len(pairs),
+        pairs_total=n * (n - 1) // 2,
+        per_entry=[
+            {"submission": entries[e], "comparisons": per_entry[str(e)]} for e in sorted(entries)
+        ],
+        judges=judges,
+        ranking=await results.compute(contest, round_),
+    )

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ("entry_b", fields.ForeignKeyField("hackathon.Submission", source_field="entry_b_id", db_constraint=True, to_field="id", related_name=False, on_delete=OnDelete.CASCADE)),
                 ("expires_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={"table": "hackathon_pair_lease", "app": "hackathon", "unique_together": (("round", "judge"),), "pk_attr": "id"},
+            options={"table": "hackathon_pair_lease", "app": "hackathon", "unique_together": (("round", "judge"),), "pk_attr": "id", "table_description": "Pairwise mode: the pair a judge was handed and has not answered yet (one per judge and"},
             bases=["Model"],
         ),
     ]

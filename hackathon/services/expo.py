@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tortoise import timezone
+from tortoise.exceptions import IntegrityError
 
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
@@ -71,8 +72,8 @@ async def next_pair(judge: User, contest: Contest, *, seed: int | None = None) -
     _require_pairwise(contest)
     round_, entries, state = await _state(contest)
     open_entries = [e for e in entries.values() if judging_open(contest, e.team)]
-    if contest.results_published_at is not None or (entries and not open_entries):
-        ensure_judging_open(contest, next(iter(entries.values())).team)
+    for entry in entries.values() if not open_entries else ():
+        ensure_judging_open(contest, entry.team)  # 409: results out, or no site closed yet
     conflicts = await conflict_pairs(contest, [judge.id])
     excluded = [str(e.id) for e in entries.values() if (judge.id, e.team_id) in conflicts]  # type: ignore[attr-defined]
     me = str(judge.id)
@@ -109,15 +110,11 @@ async def next_pair(judge: User, contest: Contest, *, seed: int | None = None) -
     if pair is None:
         await PairLease.filter(round_id=round_.id, judge_id=judge.id).delete()
         return None
-    await PairLease.update_or_create(
-        round_id=round_.id,
-        judge_id=judge.id,
-        defaults={
-            "entry_a_id": int(pair[0]),
-            "entry_b_id": int(pair[1]),
-            "expires_at": now + LEASE,
-        },
-    )
+    lease = {"entry_a_id": int(pair[0]), "entry_b_id": int(pair[1]), "expires_at": now + LEASE}
+    try:
+        await PairLease.update_or_create(round_id=round_.id, judge_id=judge.id, defaults=lease)
+    except IntegrityError:  # the same judge's other request created it meanwhile
+        await PairLease.filter(round_id=round_.id, judge_id=judge.id).update(**lease)
     return NextPair(entries[int(pair[0])], entries[int(pair[1])], compared)
 
 

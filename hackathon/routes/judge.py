@@ -148,7 +148,13 @@ async def pairs_page(request: Request) -> Response:
         except DomainError as exc:
             if exc.status_code in (403, 404):
                 raise
-            flash(request, exc.message, "error")
+            # Refused (not judging yet, results out, bad input): the page says why, with a 4xx.
+            try:
+                pair = await expo.next_pair(user, contest)
+            except DomainError:
+                pair = None
+            context = {"contest": contest, "pair": pair, "message": exc.message}
+            return await render(request, "hackathon/judge_pairs.html", context, exc.status_code)
         return redirect(request, f"/contests/{contest.slug}/judge/pairs")
     pair = await expo.next_pair(user, contest)
     return await render(request, "hackathon/judge_pairs.html", {"contest": contest, "pair": pair})

@@ -95,7 +95,7 @@ async def test_an_unverified_account_and_a_team_member_cannot_score(client):
     assert await ScoreEvent.all().count() == 0
 
 
-async def test_comparisons_wait_for_judging_too(client):
+async def test_comparisons_wait_for_judging_too(client, browser):
     contest, vn_entry, kr_entry, judge = await _two_sites_one_open(judging_mode="pairwise")
     other = await make_team(contest, "Seoul team", site="kr", title="Air quality")
     other_entry = await other.submission
@@ -109,6 +109,12 @@ async def test_comparisons_wait_for_judging_too(client):
         url, json={"winner_id": other_entry.id, "loser_id": kr_entry.id}, headers=headers
     )
     assert accepted.status_code == 201
+    await browser.login(judge.email)
+    page = await browser.post(
+        f"/contests/{contest.slug}/judge/pairs",
+        {"winner": str(vn_entry.id), "loser": str(kr_entry.id)},
+    )
+    assert page.status_code == 409 and "Asia/Ho_Chi_Minh" in page.text
     assert await Comparison.all().count() == 1
     # The next pair never offers an entry whose site is still submitting.
     pair = (await client.get(f"/api/v1/contests/{contest.id}/pairs/next", headers=headers)).json()

@@ -7,8 +7,11 @@ ranking is `hackathon.calibration` (leniency and spread corrected, with uncertai
 statistical ties), the plain mean kept beside it. In pairwise mode the ranking is Crowd-BT
 over the comparison log.
 
-The published hash is `hackathon.results_hash` over the log rows and the parameters (rubric,
-model, round): anyone can download the inputs from the public results page and recompute it.
+The published hash is `hackathon.results_hash` (RFC 8785 JSON, SHA-256) over the log rows and
+the parameters – everything else the ranking depends on: round, model, rubric (weights, scales,
+steps), tracks and the set of entries with their track and site. Anyone can download the
+inputs from the public results page and recompute it. Publishing is two steps: `preview`
+(ranking, winners, e-mails; nothing written) and `publish` with the preview's token.
 """
 
 from __future__ import annotations

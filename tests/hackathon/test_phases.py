@@ -141,7 +141,21 @@ async def test_entries_and_members_freeze_at_the_site_deadline(client, browser):
     assert api.status_code == 409
     await kr_entry.refresh_from_db()
     assert kr_entry.title == "Bus map"
-    assert await TeamMember.filter(team_id=kr_entry.team_id).count() == 1  # type: ignore[attr-defined]
+    assert (
+        await TeamMember.filter(team_id=kr_entry.team_id, status="active").count() == 1  # type: ignore[attr-defined]
+    )
+    # An invitation sent before the deadline cannot be accepted after it.
+    pending = await TeamMember.create(
+        team_id=kr_entry.team_id,  # type: ignore[attr-defined]
+        email="late.joiner@example.org",
+        status="invited",
+    )
+    await person("late.joiner@example.org")
+    await browser.login("late.joiner@example.org")
+    late = await browser.post(f"/contests/{contest.slug}/invitations/{pending.id}/accept")
+    assert late.status_code in (303, 409)
+    await pending.refresh_from_db()
+    assert pending.status.value == "invited" and pending.user_id is None  # type: ignore[attr-defined]
     # The Vietnamese team, whose site is still open, edits and invites as before.
     await browser.login("vn@example.org")
     page = await browser.get(f"/contests/{contest.slug}")
@@ -345,3 +359,30 @@ async def test_the_results_hash_covers_tracks_entries_and_the_rubric(app):
     criterion = (await judging.criteria_of(round_))[0]
     await type(criterion).filter(id=criterion.id).update(weight=criterion.weight + 1)
     assert (await results.compute(contest)).hash != with_new_entry
+
+
+async def test_results_published_with_the_first_hash_format_stay_verifiable(browser, client):
+    from hackathon.results_hash import results_hash, results_hash_v1
+
+    contest = await _scored_contest(n=4)
+    await _score(contest)
+    await browser.login(contest.organiser.email)
+    token = TOKEN.search((await browser.post(f"/contests/{contest.slug}/manage/publish")).text)
+    await browser.post(f"/contests/{contest.slug}/manage/publish", {"confirm": token.group(1)})
+    inputs = (await client.get(f"/contests/{contest.slug}/results/inputs.json")).json()
+    assert inputs["format"] == "results-inputs/v2"
+    assert (
+        inputs["results_hash"]
+        == inputs["recomputed_hash"]
+        == results_hash(inputs["scores"], inputs["parameters"])
+    )
+    # A contest published before v2: its stored parameters, the v1 encoding.
+    await contest.refresh_from_db()
+    old = {k: v for k, v in contest.results.items() if k != "hash_format"}
+    old["parameters"] = {"contest": contest.id, "round": 1, "mode": "rubric"}
+    old_hash = results_hash_v1(inputs["scores"], old["parameters"])
+    await Contest.filter(id=contest.id).update(results=old, results_hash=old_hash)
+    inputs = (await client.get(f"/contests/{contest.slug}/results/inputs.json")).json()
+    assert inputs["format"] == "results-inputs/v1"
+    assert inputs["recomputed_hash"] == inputs["results_hash"] == old_hash
+    assert inputs["parameters"] == old["parameters"]

@@ -177,3 +177,41 @@ async def test_the_organiser_sees_coverage_progress_and_the_ranking(client, brow
     for who in (judge, await person("member.outside@example.org")):
         await browser.login(who.email)
         assert (await browser.get(f"/contests/{contest.slug}/manage")).status_code == 403
+
+
+async def test_the_pairwise_pages_cost_the_same_queries_for_few_and_many(
+    client, browser, count_queries
+):
+    contest, entries = await _pairwise_contest(3)
+    judges = [await make_judge(contest, f"judge{i}@example.org") for i in range(2)]
+    await browser.login(contest.organiser.email)
+
+    async def measure() -> tuple[int, int]:
+        headers = await bearer(judges[0])
+        await client.post(
+            f"/api/v1/contests/{contest.id}/comparisons",
+            json={"winner_id": entries[0].id, "loser_id": entries[-1].id},
+            headers=headers,
+        )
+        with count_queries() as page:
+            response = await browser.get(f"/contests/{contest.slug}/manage")
+        assert response.status_code == 200
+        await PairLease.all().delete()
+        with count_queries() as pair:
+            response = await client.get(
+                f"/api/v1/contests/{contest.id}/pairs/next", headers=headers
+            )
+        assert response.status_code == 200
+        return len(page.statements), len(pair.statements)
+
+    small = await measure()
+    assert small[0] > 5 and small[1] > 3, small  # the counter sees the statements
+    for i in range(3, 12):
+        team = await make_team(
+            contest, f"Team {i}", members=(f"member{i}@example.org",), title=f"Entry {i}"
+        )
+        entries.append(await team.submission)
+    judges += [await make_judge(contest, f"judge{i}@example.org") for i in range(2, 6)]
+    for judge in judges[1:]:
+        await expo.next_pair(judge, contest, seed=1)  # other judges hold pairs
+    assert await measure() == small

@@ -197,10 +197,12 @@ async def _score(contest: Contest, skip: set[int] = frozenset()) -> None:
 async def test_a_final_round_needs_complete_scores_or_an_override_listing_them(browser):
     contest = await _scored_contest(n=5)
     entries = await Submission.filter(contest_id=contest.id).order_by("id")
-    await _score(contest, skip={entries[4].id})
     await browser.login(contest.organiser.email)
     url = f"/contests/{contest.slug}/manage/shortlist"
     form = {"size": "2", "judges_per_entry": "1", "load_cap": "10"}
+    nothing = await browser.post(url, form)  # nothing scored yet: the page says why
+    assert nothing.status_code == 409 and 'id="shortlist-refused"' in nothing.text
+    await _score(contest, skip={entries[4].id})
     refused = await browser.post(url, form)
     assert refused.status_code == 409
     assert "Entry 4" in refused.text and f'value="{entries[4].id}"' in refused.text

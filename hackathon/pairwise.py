@@ -400,8 +400,10 @@ def judge_agreement(state: PairwiseState) -> dict[str, JudgeAgreement]:
     answers at random still shows ~.9 after many comparisons. This estimate counts, for each
     judge, the comparisons whose winner the current model ranks higher, each comparison
     weighted by how sure the model is of that order (a coin-flip pair says nothing about the
-    judge), and reports the Beta(1, 1) posterior mean: about .5 for random answers, near 1
-    for a careful judge.
+    judge), and reports the Beta(1, 1) posterior mean: near .5 for random answers (a little
+    above: the judge's own answers pulled the model; a leave-one-judge-out refit removed that
+    bias in the bench but separated no better, at 35 times the cost), near 1 for a careful
+    judge. `bench/pairwise_crowd.py` reports both groups.
     """
     tallies: dict[str, list[float]] = {}
     for comparison in state.log:

@@ -136,6 +136,12 @@ class VoteIn(Input):
     submission_id: int = Field(ge=1, le=2**31 - 1)
 
 
+class PublishIn(Input):
+    confirm: str = Field(
+        min_length=1, max_length=64, description="The token of the preview being confirmed"
+    )
+
+
 # --- outputs -----------------------------------------------------------------------------
 
 
@@ -264,6 +270,17 @@ class ResultsOut(Output):
     overall: list[RankedOut]
     by_track: dict[str, list[RankedOut]]
     winners: list[WinnerOut]
+
+
+class PublicationPreviewOut(Output):
+    """What publishing would do now; nothing is written until `token` is confirmed."""
+
+    contest_id: int
+    token: str
+    overall: list[RankedOut]
+    winners: list[WinnerOut]
+    emails: dict[str, int]
+    unscored: list[int]
 
 
 class VoteOut(Output):

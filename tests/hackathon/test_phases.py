@@ -388,3 +388,30 @@ async def test_results_published_with_the_first_hash_format_stay_verifiable(brow
     assert inputs["format"] == "results-inputs/v1"
     assert inputs["recomputed_hash"] == inputs["results_hash"] == old_hash
     assert inputs["parameters"] == old["parameters"]
+
+
+async def test_the_api_previews_then_publishes_with_the_token(client):
+    contest = await _scored_contest(n=4)
+    await _score(contest)
+    url = f"/api/v1/contests/{contest.id}/publication"
+    organiser = await bearer(contest.organiser)
+    judge = await bearer(await User.get(email="judge0@example.org"))
+    assert (await client.get(url, headers=judge)).status_code == 403
+    preview = await client.get(url, headers=organiser)
+    assert preview.status_code == 200
+    body = preview.json()
+    assert body["emails"] == {"winner": 2, "participant": 2, "judge": 2}
+    assert len(body["overall"]) == 4 and body["winners"]
+    await contest.refresh_from_db()
+    assert contest.results_published_at is None
+    assert (
+        await client.post(url, json={"confirm": "x" * 64}, headers=organiser)
+    ).status_code == 409
+    assert (
+        await client.post(url, json={"confirm": body["token"]}, headers=judge)
+    ).status_code == 403
+    done = await client.post(url, json={"confirm": body["token"]}, headers=organiser)
+    assert done.status_code == 200 and done.json()["results_hash"] == body["token"]
+    assert (
+        await client.post(url, json={"confirm": body["token"]}, headers=organiser)
+    ).status_code == 409

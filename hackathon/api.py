@@ -34,6 +34,8 @@ from hackathon.schemas import (
     CriterionOut,
     NextPairOut,
     PairEntryOut,
+    PublicationPreviewOut,
+    PublishIn,
     ResultsOut,
     ScoreSheetOut,
     ScoresIn,
@@ -109,6 +111,7 @@ def criterion_out(criterion) -> CriterionOut:
         weight=criterion.weight,
         scale_min=criterion.scale_min,
         scale_max=criterion.scale_max,
+        step=criterion.step,
     )
 
 
@@ -220,6 +223,41 @@ async def contest_results(request: Request) -> Response:
             winners=data["winners"],
         )
     )
+
+
+async def publication_preview(request: Request) -> Response:
+    user = await api_user(request)
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
+    shown = await results.preview(user, contest)
+    return json_response(
+        PublicationPreviewOut(
+            contest_id=contest.id,
+            token=shown.token,
+            overall=[line.as_dict() for line in shown.ranking.overall],
+            winners=[
+                {
+                    "prize": prize.name,
+                    "track": prize.track.code if prize.track else None,
+                    "rank": prize.rank,
+                    "submission_id": submission.id,
+                    "title": submission.title,
+                    "team": submission.team.name,
+                }
+                for prize, submission in shown.awards
+            ],
+            emails=shown.emails,
+            unscored=[entry.id for entry in shown.ranking.unscored],
+        )
+    )
+
+
+async def publish(request: Request) -> Response:
+    user = await api_user(request)
+    contest = await contests.visible_contest(user, request.path_params["contest_id"])
+    body = await json_body(request, JsonObject)
+    data = validate(PublishIn, body.root)
+    await results.publish(user, contest, confirm=data.confirm)
+    return await contest_results(request)
 
 
 async def cast_vote(request: Request) -> Response:
@@ -349,6 +387,27 @@ routes = [
         body=ComparisonIn,
         errors=(400, 401, 403, 404, 409, 422),
         tags=("judging",),
+    ),
+    api_route(
+        "GET",
+        "/contests/{contest_id:int}/publication",
+        publication_preview,
+        "Organisers: what publishing would do now (ranking, winners, e-mails per kind of "
+        "recipient) and the token that confirms it; nothing is written",
+        PublicationPreviewOut,
+        errors=(401, 403, 404, 409),
+        tags=("contests",),
+    ),
+    api_route(
+        "POST",
+        "/contests/{contest_id:int}/publication",
+        publish,
+        "Organisers: publish the results previewed with this token (409 if anything changed "
+        "since the preview); the certificates' e-mails go out",
+        ResultsOut,
+        body=PublishIn,
+        errors=(400, 401, 403, 404, 409, 413, 422),
+        tags=("contests",),
     ),
     api_route(
         "POST",

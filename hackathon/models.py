@@ -195,6 +195,7 @@ class Criterion(Model):
     weight = fields.FloatField(default=1.0)
     scale_min = fields.SmallIntField(default=0)
     scale_max = fields.SmallIntField(default=10)
+    step = fields.FloatField(default=0.5)  # a score is scale_min + a multiple of step
     position = fields.SmallIntField(default=0)
 
     class Meta:
@@ -477,3 +478,27 @@ class Certificate(Model):
     class Meta:
         table = "hackathon_certificate"
         unique_together = (("contest", "user", "kind"),)
+
+
+class PairLease(Model):
+    """Pairwise mode: the pair a judge was handed and has not answered yet (one per judge and
+    round). Other judges are not handed the same pair until it is answered or expires."""
+
+    id = fields.IntField(primary_key=True)
+    round: fields.ForeignKeyRelation[Round] = fields.ForeignKeyField(
+        "hackathon.Round", related_name=False, on_delete=fields.CASCADE
+    )
+    judge: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    entry_a: fields.ForeignKeyRelation[Submission] = fields.ForeignKeyField(
+        "hackathon.Submission", related_name=False, on_delete=fields.CASCADE
+    )
+    entry_b: fields.ForeignKeyRelation[Submission] = fields.ForeignKeyField(
+        "hackathon.Submission", related_name=False, on_delete=fields.CASCADE
+    )
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "hackathon_pair_lease"
+        unique_together = (("round", "judge"),)

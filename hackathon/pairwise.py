@@ -22,6 +22,7 @@ so the state after an undo is bit-for-bit the state built from the remaining log
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ ALPHA_PRIOR = 10.0
 BETA_PRIOR = 1.0
 DEFAULT_Z = 1.96
 PAIR_SHORTLIST = 128  # a judge's first pair is searched among this many least-known entries
+EXPLORATION = 0.25  # Gavel's epsilon: the share of requests answered with a random pair
 
 Real = float | np.ndarray  # the update formulas work on scalars and on arrays alike
 
@@ -183,22 +185,48 @@ def choose_next(
     current: str | None = None,
     excluded: Collection[str] = (),
     candidates: Collection[str] | None = None,
+    seen_pairs: Iterable[tuple[str, str]] = (),
+    busy_pairs: Iterable[tuple[str, str]] = (),
+    busy_entries: Collection[str] = (),
+    rng: random.Random | None = None,
+    exploration: float = EXPLORATION,
 ) -> tuple[str, str] | None:
-    """The most informative next pair for ``judge_id``, or ``None`` if there is none.
+    """The next pair for ``judge_id``, or ``None`` if there is none.
 
     With ``current`` (the entry the judge has just seen), returns ``(current, best)`` where
     ``best`` maximises the expected information gain against ``current`` over all eligible
     entries. Without ``current`` (a judge's first pair), returns the pair with the largest
     gain among the ``PAIR_SHORTLIST`` eligible entries with the largest variance (all pairs
-    when there are fewer), since an exhaustive search over 500 entries costs ~60 ms.
-    Entries in ``excluded`` (already seen, conflicted) and, when given, entries outside
-    ``candidates`` are never proposed. Ties go to the earlier entry in ``state.entry_ids``.
+    when there are fewer, or when every shortlisted pair is ruled out), since an exhaustive
+    search over 500 entries costs ~60 ms. Entries in ``excluded`` (conflicted) and, when
+    given, entries outside ``candidates`` are never proposed. Ties go to the earlier entry in
+    ``state.entry_ids``.
+
+    A crowd of judges: pairs in ``seen_pairs`` (this judge compared them already) and in
+    ``busy_pairs`` (handed to another judge who has not answered yet) are never proposed;
+    entries in ``busy_entries`` (in another judge's hands) are avoided while at least one
+    other pair remains. With ``rng``, a share ``exploration`` of the requests gets a random
+    allowed pair instead of the most informative one (Gavel's epsilon-greedy choice), so
+    judges asking at the same moment spread over the entries; without ``rng`` the choice is
+    deterministic.
     """
     judge = state.judges.get(judge_id, JudgeBelief())
     pool = _eligible_positions(state, excluded, candidates, current)
-    if current is not None:
-        return _best_partner(state, judge, state.index[current], pool)
-    return _best_pair(state, judge, pool)
+    forbidden = _pair_codes(state, [*seen_pairs, *busy_pairs])
+    busy = np.zeros(len(state.entry_ids), dtype=bool)
+    busy[[state.index[e] for e in busy_entries if e in state.index]] = True
+    idle = pool[~busy[pool]]
+    explore = rng is not None and rng.random() < exploration
+    for chosen_pool in (idle, pool) if idle.size < pool.size else (pool,):
+        if current is not None:
+            found = _partner(
+                state, judge, state.index[current], chosen_pool, forbidden, rng, explore
+            )
+        else:
+            found = _pair(state, judge, chosen_pool, forbidden, rng, explore)
+        if found is not None:
+            return found
+    return None
 
 
 def expected_information_gain(
@@ -255,6 +283,67 @@ def _eligible_positions(
     return np.flatnonzero(allowed)
 
 
+def _pair_codes(state: PairwiseState, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
+    """Unordered pairs of known entries as sorted integer codes ``low * n + high``."""
+    n = len(state.entry_ids)
+    codes = []
+    for a, b in pairs:
+        i, j = state.index.get(a), state.index.get(b)
+        if i is not None and j is not None and i != j:
+            codes.append(min(i, j) * n + max(i, j))
+    return np.unique(np.asarray(codes, dtype=np.int64))
+
+
+def _allowed(state: PairwiseState, left: np.ndarray, right: np.ndarray, forbidden: np.ndarray):
+    if forbidden.size == 0:
+        return np.ones(left.shape, dtype=bool)
+    n = len(state.entry_ids)
+    codes = np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right)
+    return ~np.isin(codes, forbidden, assume_unique=False)
+
+
+def _partner(
+    state: PairwiseState,
+    judge: JudgeBelief,
+    current: int,
+    pool: np.ndarray,
+    forbidden: np.ndarray,
+    rng: random.Random | None,
+    explore: bool,
+) -> tuple[str, str] | None:
+    if pool.size == 0:
+        return None
+    allowed = pool[_allowed(state, np.full(pool.shape, current), pool, forbidden)]
+    if allowed.size == 0:
+        return None
+    if explore and rng is not None:
+        best = int(allowed[rng.randrange(allowed.size)])
+        return state.entry_ids[current], state.entry_ids[best]
+    return _best_partner(state, judge, current, allowed)
+
+
+def _pair(
+    state: PairwiseState,
+    judge: JudgeBelief,
+    pool: np.ndarray,
+    forbidden: np.ndarray,
+    rng: random.Random | None,
+    explore: bool,
+) -> tuple[str, str] | None:
+    if pool.size < 2:
+        return None
+    if explore and rng is not None:
+        for _attempt in range(64):  # a random allowed pair; almost always the first try
+            i, j = rng.sample(range(pool.size), 2)
+            left, right = np.array([pool[i]]), np.array([pool[j]])
+            if _allowed(state, left, right, forbidden)[0]:
+                return state.entry_ids[int(pool[min(i, j)])], state.entry_ids[int(pool[max(i, j)])]
+    found = _best_pair(state, judge, pool, forbidden)
+    if found is None and pool.size > PAIR_SHORTLIST:
+        found = _best_pair(state, judge, pool, forbidden, shortlist=False)
+    return found
+
+
 def _best_partner(
     state: PairwiseState, judge: JudgeBelief, current: int, pool: np.ndarray
 ) -> tuple[str, str] | None:
@@ -273,15 +362,25 @@ def _best_partner(
 
 
 def _best_pair(
-    state: PairwiseState, judge: JudgeBelief, pool: np.ndarray
+    state: PairwiseState,
+    judge: JudgeBelief,
+    pool: np.ndarray,
+    forbidden: np.ndarray | None = None,
+    *,
+    shortlist: bool = True,
 ) -> tuple[str, str] | None:
     if pool.size < 2:
         return None
-    if pool.size > PAIR_SHORTLIST:
+    if shortlist and pool.size > PAIR_SHORTLIST:
         least_known = np.argsort(-state.sigma_sq[pool], kind="stable")[:PAIR_SHORTLIST]
         pool = np.sort(pool[least_known])
     first, second = np.triu_indices(pool.size, k=1)
     left, right = pool[first], pool[second]
+    if forbidden is not None and forbidden.size:
+        keep = _allowed(state, left, right, forbidden)
+        if not keep.any():
+            return None
+        left, right = left[keep], right[keep]
     gains = expected_information_gain(
         judge.alpha,
         judge.beta,
@@ -292,6 +391,42 @@ def _best_pair(
     )
     best = int(np.argmax(gains))
     return state.entry_ids[int(left[best])], state.entry_ids[int(right[best])]
+
+
+def judge_agreement(state: PairwiseState) -> dict[str, JudgeAgreement]:
+    """How often each judge's answers agree with the ranking of the whole crowd.
+
+    Crowd-BT's own reliability belief starts at Beta(10, 1) and moves slowly, so a judge who
+    answers at random still shows ~.9 after many comparisons. This estimate counts, for each
+    judge, the comparisons whose winner the current model ranks higher, each comparison
+    weighted by how sure the model is of that order (a coin-flip pair says nothing about the
+    judge), and reports the Beta(1, 1) posterior mean: near .5 for random answers (a little
+    above: the judge's own answers pulled the model; a leave-one-judge-out refit removed that
+    bias in the bench but separated no better, at 35 times the cost), near 1 for a careful
+    judge. `bench/pairwise_crowd.py` reports both groups.
+    """
+    tallies: dict[str, list[float]] = {}
+    for comparison in state.log:
+        winner, loser = state.index[comparison.winner_id], state.index[comparison.loser_id]
+        difference = float(state.mu[winner] - state.mu[loser])
+        spread = math.sqrt(float(state.sigma_sq[winner] + state.sigma_sq[loser]))
+        weight = abs(math.erf(difference / (spread * math.sqrt(2)))) if spread > 0 else 1.0
+        tally = tallies.setdefault(comparison.judge_id, [0.0, 0.0, 0])
+        tally[0] += weight if difference > 0 else 0.0
+        tally[1] += weight
+        tally[2] += 1
+    return {
+        judge_id: JudgeAgreement(int(count), agree, weight, (agree + 1) / (weight + 2))
+        for judge_id, (agree, weight, count) in tallies.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeAgreement:
+    comparisons: int
+    agreeing_weight: float
+    total_weight: float
+    reliability: float  # posterior mean probability of answering with the crowd's order
 
 
 # The three updates below are the paper's moment-matching formulas, written with

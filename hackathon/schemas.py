@@ -62,6 +62,7 @@ class CriterionIn(Input):
     weight: float = Field(default=1.0, ge=0, le=1000)
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=10, ge=-1000, le=1000)
+    step: float = Field(default=0.5, ge=0.01, le=1000, description="Scores are multiples of it")
 
 
 class ContestIn(Input):
@@ -135,6 +136,12 @@ class VoteIn(Input):
     submission_id: int = Field(ge=1, le=2**31 - 1)
 
 
+class PublishIn(Input):
+    confirm: str = Field(
+        min_length=1, max_length=64, description="The token of the preview being confirmed"
+    )
+
+
 # --- outputs -----------------------------------------------------------------------------
 
 
@@ -198,6 +205,7 @@ class CriterionOut(Output):
     weight: float
     scale_min: int
     scale_max: int
+    step: float
 
 
 class AssignedEntryOut(Output):
@@ -262,6 +270,17 @@ class ResultsOut(Output):
     overall: list[RankedOut]
     by_track: dict[str, list[RankedOut]]
     winners: list[WinnerOut]
+
+
+class PublicationPreviewOut(Output):
+    """What publishing would do now; nothing is written until `token` is confirmed."""
+
+    contest_id: int
+    token: str
+    overall: list[RankedOut]
+    winners: list[WinnerOut]
+    emails: dict[str, int]
+    unscored: list[int]
 
 
 class VoteOut(Output):

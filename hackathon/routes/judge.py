@@ -6,6 +6,8 @@ Blind mode: none of these pages or fragments shows a team's name or its members.
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,18 +42,26 @@ async def sheet_page(request: Request) -> Response:
     return await render(request, "hackathon/judge_sheet.html", _sheet_context(sheet))
 
 
+SCORE_TEXT = re.compile(r"^[+-]?\d{1,6}(?:[.,]\d{1,6})?$")
+
+
+def parse_score(text: str) -> float | None:
+    """A score as people type it: "7", "7.5" or "7,5" (a decimal comma, never a thousands
+    separator: "7,5" is 7.5, not 75). None for anything else."""
+    cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
+    if not SCORE_TEXT.match(cleaned):
+        return None
+    return float(cleaned.replace(",", "."))
+
+
 def _scores_from(form: FormData) -> dict[str, float]:
     scores: dict[str, float] = {}
     errors: dict[str, str] = {}
     for key, value in form.multi_items():
         if not key.startswith("c-") or not isinstance(value, str) or not value.strip():
             continue
-        try:
-            number = float(value.replace(",", "."))
-        except ValueError:
-            errors[key[2:]] = _("Enter a number.")
-            continue
-        if number != number or number in (float("inf"), float("-inf")):
+        number = parse_score(value)
+        if number is None:
             errors[key[2:]] = _("Enter a number.")
             continue
         scores[key[2:]] = number
@@ -74,7 +84,12 @@ async def save_sheet(request: Request) -> Response:
         if isinstance(exc, NotFound) or exc.status_code == 403:
             raise
         sheet = await judging.sheet(user, submission_id)
-        context = _sheet_context(sheet, errors=exc.fields, message=exc.message)
+        typed = {
+            key[2:]: value
+            for key, value in form.multi_items()
+            if key.startswith("c-") and isinstance(value, str)
+        }
+        context = _sheet_context(sheet, errors=exc.fields, message=exc.message, values=typed)
         template = (
             "hackathon/_sheet_status.html" if is_htmx(request) else "hackathon/judge_sheet.html"
         )
@@ -133,7 +148,13 @@ async def pairs_page(request: Request) -> Response:
         except DomainError as exc:
             if exc.status_code in (403, 404):
                 raise
-            flash(request, exc.message, "error")
+            # Refused (not judging yet, results out, bad input): the page says why, with a 4xx.
+            try:
+                pair = await expo.next_pair(user, contest)
+            except DomainError:
+                pair = None
+            context = {"contest": contest, "pair": pair, "message": exc.message}
+            return await render(request, "hackathon/judge_pairs.html", context, exc.status_code)
         return redirect(request, f"/contests/{contest.slug}/judge/pairs")
     pair = await expo.next_pair(user, contest)
     return await render(request, "hackathon/judge_pairs.html", {"contest": contest, "pair": pair})

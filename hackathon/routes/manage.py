@@ -18,10 +18,10 @@ from ecosystem.models import Membership, MembershipStatus, Role, Verification
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon import permissions
-from hackathon.models import ContestKind, Team
+from hackathon.models import ContestKind, JudgeAssignment, JudgingMode, Team
 from hackathon.routes.public import labels
 from hackathon.schemas import ContestIn, CriterionIn
-from hackathon.services import contests, dashboard, judging, results, teams, votes
+from hackathon.services import contests, dashboard, expo, judging, results, teams, votes
 
 
 def _lines(text: str, parts: int) -> list[list[str]]:
@@ -179,9 +179,14 @@ async def _manage_context(request: Request, contest) -> dict:
     await permissions.ensure(user, "contest.manage", contest)
     view = await contests.contest_view(contest)
     ranking = None
-    if any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
+    crowd = None
+    if contest.judging_mode == JudgingMode.PAIRWISE:
+        crowd = await expo.overview(user, contest)
+        ranking = crowd.ranking if crowd.comparisons else None
+    elif any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
         ranking = await results.ranking_for(user, contest)
     return {
+        "pairwise": crowd,
         "contest": contest,
         "view": view,
         "overview": await dashboard.overview(user, contest),
@@ -264,23 +269,9 @@ async def action(request: Request) -> Response:
             outcome = await judging.run_assignment(user, contest)
             _report(request, outcome, _("Every entry has its judges."))
         elif name == "shortlist":
-            await results.shortlist(
-                user,
-                contest,
-                _int(form_text(form, "size"), "size", 1, 10000),
-                _int(form_text(form, "judges_per_entry"), "judges_per_entry", 1, 50),
-                _int(form_text(form, "load_cap"), "load_cap", 1, 10000),
-                criteria=_criteria(form_text(form, "criteria")) or None,
-                judge_emails=[
-                    email for email in form_text(form, "judges").replace(",", " ").split() if email
-                ]
-                or None,
-            )
-            flash(request, _("The final round is open with the shortlisted entries."))
+            return await _shortlist(request, user, contest, form)
         elif name == "publish":
-            await results.publish(user, contest)
-            flash(request, _("The results are published."))
-            return redirect(request, f"/contests/{contest.slug}/results")
+            return await _publish(request, user, contest, form)
         elif name == "conflict":
             await judging.record_conflict(
                 user,
@@ -303,6 +294,80 @@ async def action(request: Request) -> Response:
         details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
         flash(request, f"{exc.message} {details}".strip(), "error")
     return redirect(request, back)
+
+
+SHORTLIST_FIELDS = ("size", "judges_per_entry", "load_cap", "judges", "criteria", "incomplete")
+
+
+async def _shortlist(request: Request, user, contest, form) -> Response:
+    """Open the final round; refused with the incomplete entries listed (409) unless the
+    organiser confirms the override that names exactly them."""
+    values = {key: form_text(form, key) for key in SHORTLIST_FIELDS}
+    try:
+        override = None
+        if form_text(form, "override") == "1":
+            override = [
+                number
+                for part in values["incomplete"].replace(",", " ").split()
+                if (number := whole_number(part.lstrip("#"))) is not None
+            ]
+        final = await results.shortlist(
+            user,
+            contest,
+            _int(values["size"], "size", 1, 10000),
+            _int(values["judges_per_entry"], "judges_per_entry", 1, 50),
+            _int(values["load_cap"], "load_cap", 1, 10000),
+            criteria=_criteria(values["criteria"]) or None,
+            judge_emails=[email for email in values["judges"].replace(",", " ").split() if email]
+            or None,
+            override=override,
+        )
+    except DomainError as exc:
+        if isinstance(exc, NotFound) or exc.status_code == 403:
+            raise
+        context = await _manage_context(request, contest)
+        if "incomplete" in exc.fields:
+            values["incomplete"] = exc.fields["incomplete"]
+        context.update(
+            shortlist_message=exc.message,
+            shortlist_values=values,
+            shortlist_incomplete="incomplete" in exc.fields,
+        )
+        return await render(request, "hackathon/manage.html", context, exc.status_code)
+    assigned = await JudgeAssignment.filter(round_id=final.id).count()
+    flash(
+        request,
+        _(
+            "The final round is open with the shortlisted entries; %(n)d assignments made.",
+            n=assigned,
+        ),
+    )
+    return redirect(request, f"/contests/{contest.slug}/manage")
+
+
+async def _publish(request: Request, user, contest, form) -> Response:
+    """First POST: the preview (ranking, winners, e-mails) with a confirmation token; a second
+    POST carrying that token publishes."""
+    confirm = form_text(form, "confirm")
+    message, status = "", 200
+    if confirm:
+        try:
+            await results.publish(user, contest, confirm=confirm)
+            flash(request, _("The results are published."))
+            return redirect(request, f"/contests/{contest.slug}/results")
+        except DomainError as exc:
+            if isinstance(exc, NotFound) or exc.status_code == 403:
+                raise
+            message, status = exc.message, exc.status_code
+    try:
+        shown = await results.preview(user, contest)
+    except DomainError as exc:
+        if isinstance(exc, NotFound) or exc.status_code == 403:
+            raise
+        flash(request, exc.message, "error")
+        return redirect(request, f"/contests/{contest.slug}/manage")
+    context = {"contest": contest, "preview": shown, "message": message, **labels()}
+    return await render(request, "hackathon/publish_preview.html", context, status)
 
 
 def _report(request: Request, outcome: judging.AssignmentOutcome, success: str) -> None:

@@ -79,6 +79,7 @@ async def _contest_context(request: Request, slug: str) -> dict:
             for site in view.sites
         ],
         "team_deadline": submission_deadline(contest, team) if team else None,
+        "entry_open": teams.entry_open(contest, team) if team else False,
         "now": timezone.now(),
         "my_vote": await votes.my_vote(user, contest),
         "certificates": await results.certificates_of(user, contest) if user else [],
@@ -136,11 +137,13 @@ async def invite(request: Request) -> Response:
         raise NotFound(_("You have no team in this contest."))
     try:
         await teams.invite_member(user, team.id, form_text(form, "email"))
-        flash(request, _("The invitation is on its way."))
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        flash(request, exc.message, "error")
+        context = await _contest_context(request, contest.slug)
+        context.update(message=exc.message, errors=exc.fields)
+        return await render(request, "hackathon/contest.html", context, exc.status_code)
+    flash(request, _("The invitation is on its way."))
     return redirect(request, f"/contests/{contest.slug}")
 
 
@@ -222,7 +225,7 @@ async def entry(request: Request) -> Response:
         "versions": await teams.versions_of(submission) if submission else [],
         "feedback": await teams.feedback_for(submission, contest) if submission else [],
         "deadline": submission_deadline(contest, team),
-        "open": timezone.now() < submission_deadline(contest, team),
+        "open": teams.entry_open(contest, team),
         "values": values,
         "errors": errors,
         "message": message,
@@ -287,10 +290,19 @@ async def results_inputs(request: Request) -> Response:
     ranking = await results.compute(contest, round_)
     body = {
         "results_hash": contest.results_hash,
-        "recomputed_hash": ranking.hash,
-        "parameters": ranking.parameters,
+        "recomputed_hash": results.recomputed_hash(contest, ranking),
+        "format": (contest.results or {}).get("hash_format", "results-inputs/v1"),
+        "parameters": (
+            ranking.parameters
+            if (contest.results or {}).get("hash_format")
+            else (contest.results or {}).get("parameters", {})
+        ),
         "scores": ranking.inputs,
-        "how": "sha256 of hackathon.results_hash.canonical_json(scores, parameters)",
+        "how": (
+            "sha256 of the RFC 8785 (JCS) text of "
+            '{"format": format, "parameters": parameters, "scores": scores sorted by the '
+            "UTF-8 bytes of their own JCS text} (hackathon.results_hash.canonical_json)"
+        ),
     }
     return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json")
 

@@ -15,6 +15,7 @@ entries already finished and the rest is repaired with as few changes as possibl
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from tortoise.exceptions import IntegrityError
 from ecosystem import offload
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _
+from ecosystem.i18n import _, format_number
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.scoring import Criterion as RubricCriterion
 from ecosystem.scoring import weighted_score
@@ -51,6 +52,7 @@ from hackathon.models import (
     TeamMember,
 )
 from hackathon.services.contests import criteria_of, current_round
+from hackathon.services.phases import ensure_judging_open
 
 
 def rubric(criteria: list[Criterion]) -> list[RubricCriterion]:
@@ -211,6 +213,21 @@ async def run_assignment(actor: User, contest: Contest) -> AssignmentOutcome:
     """Assign k judges to every entry of the current round, or explain why it cannot be."""
     await permissions.ensure(actor, "contest.manage", contest)
     round_ = await current_round(contest)
+    outcome = await assign_round(contest, round_)
+    if outcome.ok:
+        await audit.record(
+            "contest.assigned",
+            actor=actor,
+            target=contest,
+            created=outcome.created,
+            removed=outcome.removed,
+        )
+    return outcome
+
+
+async def assign_round(contest: Contest, round_: Round) -> AssignmentOutcome:
+    """The solver's assignment of `round_`, written (nothing written when it is impossible).
+    The caller checked the actor's right to do it."""
     roles = [r for r in await _judge_roles(contest, round_) if r.active]
     entries, solver_entries, solver_judges, conflicts = await _problem(contest, round_, roles)
     if not entries:
@@ -242,9 +259,6 @@ async def run_assignment(actor: User, contest: Contest) -> AssignmentOutcome:
         return AssignmentOutcome(False, list(result.reasons))
     async with atomic():
         created, removed = await _write_assignment(round_, result.pairs())
-        await audit.record(
-            "contest.assigned", actor=actor, target=contest, created=created, removed=removed
-        )
     return AssignmentOutcome(True, [], created, removed)
 
 
@@ -456,17 +470,34 @@ def _match_criteria(criteria: list[Criterion], scores: dict[str, float]) -> dict
             errors[str(key)] = _("Unknown criterion.")
             continue
         number = float(value)
-        if not criterion.scale_min <= number <= criterion.scale_max:
+        if not math.isfinite(number) or not criterion.scale_min <= number <= criterion.scale_max:
             errors[str(key)] = _(
-                "Give a score between %(low)d and %(high)d.",
+                "%(criterion)s: give a score between %(low)d and %(high)d.",
+                criterion=criterion.name,
                 low=criterion.scale_min,
                 high=criterion.scale_max,
+            )
+            continue
+        if not on_step(number, criterion.scale_min, criterion.step):
+            errors[str(key)] = _(
+                "%(criterion)s: give a score in steps of %(step)s from %(low)d.",
+                criterion=criterion.name,
+                step=format_number(criterion.step),
+                low=criterion.scale_min,
             )
             continue
         values[criterion.id] = number
     if errors:
         raise Invalid(_("Some scores are outside the scale."), fields=errors)
     return values
+
+
+def on_step(value: float, low: float, step: float) -> bool:
+    """Is `value` `low` plus a whole number of `step`s (up to float rounding)?"""
+    if step <= 0:
+        return True
+    units = (value - low) / step
+    return abs(units - round(units)) < 1e-6
 
 
 async def save_scores(
@@ -478,8 +509,7 @@ async def save_scores(
 ) -> Sheet:
     """Record the judge's scores (all or some criteria) and comments; 403/409/422 as due."""
     submission, round_, assignment = await _judge_context(judge, submission_id)
-    if submission.contest.results_published_at is not None:
-        raise Conflict(_("The results are published: scores can no longer change."))
+    ensure_judging_open(submission.contest, submission.team)
     criteria = await criteria_of(round_)
     values = _match_criteria(criteria, scores)
     batch = uuid.uuid4().hex
@@ -607,6 +637,17 @@ async def undo_last(judge: User, contest: Contest) -> Sheet | None:
 
 
 # --- the organiser's side ------------------------------------------------------------------
+
+
+async def incomplete_entries(round_: Round) -> list[Submission]:
+    """The round's entries with fewer finished score sheets than the round asks for."""
+    entries = await round_entries(round_)
+    finished: dict[int, int] = defaultdict(int)
+    for submission_id in await JudgeAssignment.filter(
+        round_id=round_.id, completed_at__not_isnull=True
+    ).values_list("submission_id", flat=True):
+        finished[submission_id] += 1
+    return [e for e in entries if finished[e.id] < round_.judges_per_entry]
 
 
 @dataclass

@@ -7,8 +7,11 @@ ranking is `hackathon.calibration` (leniency and spread corrected, with uncertai
 statistical ties), the plain mean kept beside it. In pairwise mode the ranking is Crowd-BT
 over the comparison log.
 
-The published hash is `hackathon.results_hash` over the log rows and the parameters (rubric,
-model, round): anyone can download the inputs from the public results page and recompute it.
+The published hash is `hackathon.results_hash` (RFC 8785 JSON, SHA-256) over the log rows and
+the parameters – everything else the ranking depends on: round, model, rubric (weights, scales,
+steps), tracks and the set of entries with their track and site. Anyone can download the
+inputs from the public results page and recompute it. Publishing is two steps: `preview`
+(ranking, winners, e-mails; nothing written) and `publish` with the preview's token.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ from hackathon.models import (
     Shortlist,
     Submission,
     TeamMember,
+    Track,
     Vote,
 )
-from hackathon.results_hash import results_hash
+from hackathon.results_hash import FORMAT as HASH_FORMAT
+from hackathon.results_hash import results_hash, results_hash_v1
 from hackathon.services.contests import add_round, criteria_of, current_round
-from hackathon.services.judging import round_entries, rubric
+from hackathon.services.judging import assign_round, incomplete_entries, round_entries, rubric
 
 MODEL = "calibration/leniency-spread/v1"
 PAIRWISE_MODEL = "crowd-bt/v1"
@@ -145,17 +150,34 @@ class Ranking:
     unscored: list[Submission]
 
 
-async def _parameters(contest: Contest, round_: Round) -> dict[str, Any]:
+async def _parameters(
+    contest: Contest, round_: Round, entries: dict[int, Submission]
+) -> dict[str, Any]:
+    """Every input of the ranking other than the log: round, model, rubric, tracks, entries."""
     criteria = await criteria_of(round_)
+    tracks = await Track.filter(contest_id=contest.id).order_by("position", "id")
     return {
         "contest": contest.id,
         "round": round_.number,
+        "judges_per_entry": round_.judges_per_entry,
         "mode": contest.judging_mode.value,
         "model": MODEL if contest.judging_mode == JudgingMode.RUBRIC else PAIRWISE_MODEL,
         "z": Z,
         "criteria": [
-            {"id": c.id, "weight": c.weight, "min": c.scale_min, "max": c.scale_max}
+            {
+                "id": c.id,
+                "code": c.code,
+                "weight": c.weight,
+                "min": c.scale_min,
+                "max": c.scale_max,
+                "step": c.step,
+            }
             for c in criteria
+        ],
+        "tracks": [{"id": t.id, "code": t.code, "name": t.name} for t in tracks],
+        "entries": [
+            {"id": e.id, "track": e.team.track.code, "site": e.team.site.code}
+            for _id, e in sorted(entries.items())
         ],
     }
 
@@ -164,7 +186,7 @@ async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
     """The ranking of a round (default: the current one), from the log only."""
     round_ = round_ or await current_round(contest)
     entries = {entry.id: entry for entry in await round_entries(round_)}
-    parameters = await _parameters(contest, round_)
+    parameters = await _parameters(contest, round_, entries)
     if contest.judging_mode == JudgingMode.PAIRWISE:
         return await _compute_pairwise(contest, round_, entries, parameters)
     criteria = await criteria_of(round_)
@@ -289,6 +311,18 @@ async def _vote_winner(contest: Contest) -> int | None:
     return min(counts, key=lambda s: (-counts[s], s))
 
 
+async def incomplete_for_final(contest: Contest, round_: Round) -> list[Submission]:
+    """Entries of the round whose judging is not complete: fewer finished sheets than the
+    round asks for (rubric), or never compared (pairwise)."""
+    if contest.judging_mode == JudgingMode.PAIRWISE:
+        entries = await round_entries(round_)
+        compared: set[int] = set()
+        for comparison in effective_comparisons(await comparison_log(round_)):
+            compared.update((int(comparison.winner_id), int(comparison.loser_id)))
+        return [e for e in entries if e.id not in compared]
+    return await incomplete_entries(round_)
+
+
 async def shortlist(
     actor: User,
     contest: Contest,
@@ -298,9 +332,16 @@ async def shortlist(
     *,
     criteria: list | None = None,
     judge_emails: list[str] | None = None,
+    override: list[int] | None = None,
 ) -> Round:
     """Start a final round with the current round's top `size` entries, its own rubric
-    (default: a copy of the current one) and its own jury (default: every judge)."""
+    (default: a copy of the current one) and its own jury (default: every judge), and assign
+    its judges in the same step.
+
+    Refused (409, nothing written) while an entry of the current round lacks complete scores,
+    unless `override` lists exactly those entries (the organiser saw which ones they leave
+    behind); refused too when the final round's judges cannot be assigned.
+    """
     from hackathon.schemas import CriterionIn
     from hackathon.services.contests import add_judge
 
@@ -309,6 +350,20 @@ async def shortlist(
     if contest.results_published_at is not None:
         raise Conflict(_("The results are already published."))
     ranking = await compute(contest)
+    incomplete = await incomplete_for_final(contest, ranking.round)
+    missing = sorted(entry.id for entry in incomplete)
+    if missing and sorted(set(override or [])) != missing:
+        listing = ", ".join(f"#{entry.id} {entry.title}" for entry in incomplete[:50])
+        raise Conflict(
+            _(
+                "%(n)d entries lack complete scores: %(entries)s. Complete their scores, or "
+                "confirm the override listing exactly these entries.",
+                n=len(missing),
+                entries=listing,
+            ),
+            fields={"incomplete": " ".join(str(i) for i in missing)},
+            code="scores_incomplete",
+        )
     if size < 1 or size > len(ranking.overall):
         raise Conflict(
             _("Choose a shortlist of 1 to %(n)d scored entries.", n=len(ranking.overall))
@@ -321,6 +376,7 @@ async def shortlist(
             weight=c.weight,
             scale_min=c.scale_min,
             scale_max=c.scale_max,
+            step=c.step,
         )
         for c in await criteria_of(ranking.round)
     ]
@@ -346,20 +402,40 @@ async def shortlist(
                 for line in ranking.overall[:size]
             ]
         )
-        await audit.record("contest.shortlisted", actor=actor, target=contest, size=size)
+        if contest.judging_mode == JudgingMode.RUBRIC:
+            outcome = await assign_round(contest, final)
+            if not outcome.ok:  # raising rolls the new round back
+                raise Conflict(
+                    _(
+                        "The final round cannot get its judges: %(why)s",
+                        why="; ".join(outcome.reasons[:10]),
+                    ),
+                    code="assignment_impossible",
+                )
+        await audit.record(
+            "contest.shortlisted", actor=actor, target=contest, size=size, override=missing
+        )
     return final
 
 
-async def publish(actor: User, contest: Contest, *, notify: bool = True) -> Contest:
-    """Fix the ranking, its hash and the winners per track; issue certificates."""
-    await permissions.ensure(actor, "contest.manage", contest)
-    if contest.results_published_at is not None:
-        raise Conflict(_("The results are already published."))
-    round_ = await current_round(contest)
-    await check_projection(round_)
-    ranking = await compute(contest, round_)
-    if not ranking.overall:
-        raise Conflict(_("No entry has a complete score yet."))
+@dataclass
+class Preview:
+    """What publishing would do: the ranking, the winners, the e-mails; `token` confirms it."""
+
+    ranking: Ranking
+    awards: list[tuple[Prize, Submission]]
+    emails: dict[str, int]  # winner / participant / judge -> how many e-mails
+
+    @property
+    def token(self) -> str:
+        return self.ranking.hash
+
+    @property
+    def total_emails(self) -> int:
+        return sum(self.emails.values())
+
+
+async def _awards(contest: Contest, ranking: Ranking) -> list[tuple[Prize, Submission]]:
     prizes = (
         await Prize.filter(contest_id=contest.id)
         .select_related("track")
@@ -376,10 +452,56 @@ async def publish(actor: User, contest: Contest, *, notify: bool = True) -> Cont
         lines = ranking.by_track.get(prize.track.code, []) if prize.track else ranking.overall
         if len(lines) >= prize.rank:
             awards.append((prize, lines[prize.rank - 1].submission))
+    return awards
+
+
+async def _email_counts(contest: Contest, awards: list[tuple[Prize, Submission]]) -> dict[str, int]:
+    """One e-mail per certificate publishing would issue (see `issue_certificates`)."""
+    won = {submission.team_id for _prize, submission in awards}  # type: ignore[attr-defined]
+    members = await TeamMember.filter(
+        team__contest_id=contest.id,
+        status=MemberStatus.ACTIVE,
+        user_id__not_isnull=True,
+        team__submission__id__not_isnull=True,
+    ).values_list("team_id", flat=True)
+    judges = await ContestRole.filter(contest_id=contest.id, role=ContestRoleKind.JUDGE).count()
+    winners = sum(1 for team_id in members if team_id in won)
+    return {"winner": winners, "participant": len(members) - winners, "judge": judges}
+
+
+async def preview(actor: User, contest: Contest) -> Preview:
+    """The publication as it would be now (nothing written): organisers only."""
+    await permissions.ensure(actor, "contest.manage", contest)
+    if contest.results_published_at is not None:
+        raise Conflict(_("The results are already published."))
+    round_ = await current_round(contest)
+    await check_projection(round_)
+    ranking = await compute(contest, round_)
+    if not ranking.overall:
+        raise Conflict(_("No entry has a complete score yet."))
+    awards = await _awards(contest, ranking)
+    return Preview(ranking, awards, await _email_counts(contest, awards))
+
+
+async def publish(actor: User, contest: Contest, *, confirm: str, notify: bool = True) -> Contest:
+    """Fix the ranking, its hash and the winners per track; issue certificates.
+
+    `confirm` is the token of the preview the organiser saw (`preview(...).token`, the hash
+    of its inputs): if anything changed since, nothing is published (409) and the organiser
+    looks at the new preview.
+    """
+    shown = await preview(actor, contest)
+    if not confirm or confirm != shown.token:
+        raise Conflict(
+            _("The results changed since the preview, or were not confirmed: check the preview."),
+            code="not_confirmed",
+        )
+    round_, ranking, awards = shown.ranking.round, shown.ranking, shown.awards
     async with atomic():
         contest.results_published_at = timezone.now()
         contest.results_hash = ranking.hash
         contest.results = {
+            "hash_format": HASH_FORMAT,
             "round": round_.number,
             "parameters": ranking.parameters,
             "overall": [line.as_dict() for line in ranking.overall],
@@ -463,6 +585,15 @@ async def issue_certificates(contest: Contest, awards: list[tuple[Prize, Submiss
         )
     await Certificate.bulk_create(rows)
     return len(rows)
+
+
+def recomputed_hash(contest: Contest, ranking: Ranking) -> str:
+    """The hash of the published contest recomputed from its inputs today, in the format it
+    was published with (results published before v2 carry no `hash_format`)."""
+    stored = contest.results or {}
+    if stored.get("hash_format") == HASH_FORMAT:
+        return ranking.hash
+    return results_hash_v1(ranking.inputs, stored.get("parameters", {}))
 
 
 async def published(contest: Contest, actor: User | None = None) -> dict[str, Any]:

@@ -79,6 +79,33 @@ def submission_deadline(contest: Contest, team: Team) -> datetime:
     return deadline
 
 
+def entry_open(contest: Contest, team: Team, now: datetime | None = None) -> bool:
+    """May the team still change its entry and its members? Until its site's submission
+    deadline (or its late window), and never once the results are published."""
+    if contest.results_published_at is not None:
+        return False
+    return (now or timezone.now()) < submission_deadline(contest, team)
+
+
+def ensure_entry_open(contest: Contest, team: Team) -> None:
+    """409 once the team's entry is frozen (deadline passed, or results published)."""
+    if contest.results_published_at is not None:
+        raise Conflict(
+            _("The results are published: entries and teams can no longer change."),
+            code="contest_over",
+        )
+    deadline = submission_deadline(contest, team)
+    if timezone.now() >= deadline:
+        raise Conflict(
+            _(
+                "Submissions closed on %(when)s (%(zone)s).",
+                when=format_dt(deadline, "short", team.site.timezone),
+                zone=team.site.timezone,
+            ),
+            code="deadline_passed",
+        )
+
+
 async def create_team(actor: User, contest: Contest, data: TeamIn) -> Team:
     """A team at a site and in a track; its creator is its first member and lead.
 
@@ -157,6 +184,7 @@ async def invite_member(actor: User, team_id: int, email: str) -> TeamMember:
     if "@" not in email or len(email) > 254 or " " in email:
         raise Invalid(_("Enter a valid email address."), fields={"email": _("Not an email.")})
     contest = team.contest
+    ensure_entry_open(contest, team)  # no member change once the entry is frozen
     taken = await TeamMember.filter(team_id=team.id).count()
     if taken >= contest.team_max:
         raise Conflict(_("A team has at most %(n)d members.", n=contest.team_max), code="team_full")
@@ -182,9 +210,10 @@ async def accept_invitation(actor: User, member_id: int) -> Team:
     (never verified) is refused and told to verify first."""
     member = await TeamMember.get_or_none(
         id=member_id, email=actor.email.lower(), status=MemberStatus.INVITED
-    ).select_related("team__contest")
+    ).select_related("team__contest", "team__site")
     if member is None:
         raise NotFound(_("This invitation does not exist."))
+    ensure_entry_open(member.team.contest, member.team)
     if not has_verified_identity(actor):
         raise NotPermitted(
             _(
@@ -219,16 +248,7 @@ async def save_submission(actor: User, contest: Contest, data: SubmissionIn) -> 
         raise NotPermitted(_("Only a member of the team may submit its entry."))
     if team is None:
         raise NotPermitted(_("Only a member of the team may submit its entry."))
-    deadline = submission_deadline(contest, team)
-    if contest.results_published_at is not None or timezone.now() >= deadline:
-        raise Conflict(
-            _(
-                "Submissions closed on %(when)s (%(zone)s).",
-                when=format_dt(deadline, "short", team.site.timezone),
-                zone=team.site.timezone,
-            ),
-            code="deadline_passed",
-        )
+    ensure_entry_open(contest, team)
     active = await TeamMember.filter(team_id=team.id, status=MemberStatus.ACTIVE).count()
     if active < contest.team_min:
         raise Invalid(
@@ -275,16 +295,7 @@ async def _open_entry(actor: User, contest: Contest) -> tuple[Team, Submission]:
     submission = await Submission.get_or_none(team_id=team.id)
     if submission is None:
         raise NotFound(_("Save your entry first, then add images."))
-    deadline = submission_deadline(contest, team)
-    if contest.results_published_at is not None or timezone.now() >= deadline:
-        raise Conflict(
-            _(
-                "Submissions closed on %(when)s (%(zone)s).",
-                when=format_dt(deadline, "short", team.site.timezone),
-                zone=team.site.timezone,
-            ),
-            code="deadline_passed",
-        )
+    ensure_entry_open(contest, team)
     return team, submission
 
 

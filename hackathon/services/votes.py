@@ -19,7 +19,7 @@ from ecosystem.errors import Conflict, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import User
 from hackathon import permissions
-from hackathon.models import Contest, Submission, Vote
+from hackathon.models import Contest, ContestRole, Submission, Vote
 
 NEW_ACCOUNT = timedelta(days=2)
 BURST_WINDOW = timedelta(minutes=10)
@@ -33,6 +33,10 @@ async def cast_vote(user: User, contest: Contest, submission_id: int, ip: str = 
         raise Conflict(_("This contest has no public vote."))
     if contest.results_published_at is not None:
         raise Conflict(_("The vote is closed."))
+    if await permissions.is_organiser(user, contest) or await ContestRole.exists(
+        contest_id=contest.id, user_id=user.id
+    ):
+        raise NotPermitted(_("Judges and organisers of a contest cannot vote in its public vote."))
     submission = await Submission.get_or_none(id=submission_id, contest_id=contest.id)
     if submission is None:
         raise NotFound(_("This entry does not exist."))

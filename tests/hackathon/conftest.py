@@ -34,6 +34,10 @@ TRACKS = [
 ]
 
 
+# Deadlines that put a contest in its judging phase now (both sites' submissions closed).
+JUDGING_NOW = {"registration_in": timedelta(days=-3), "submission_in": timedelta(days=-1)}
+
+
 async def make_org(name: str = "Smart City Office") -> Organisation:
     slug = name.lower().replace(" ", "-")
     return await Organisation.create(

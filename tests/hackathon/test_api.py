@@ -9,7 +9,14 @@ import time_machine
 from hackathon.models import Contest, JudgeAssignment, ScoreEvent
 from hackathon.services import judging, results
 from tests.conftest import person
-from tests.hackathon.conftest import bearer, make_contest, make_judge, make_org, make_team
+from tests.hackathon.conftest import (
+    JUDGING_NOW,
+    bearer,
+    make_contest,
+    make_judge,
+    make_org,
+    make_team,
+)
 
 
 async def test_the_contest_list_has_the_documented_shape_and_phases(client):
@@ -116,7 +123,7 @@ async def test_deadlines_hold_in_each_sites_own_time_zone(client):
 
 
 async def _scored_contest(blind: bool = False) -> tuple[Contest, list, list]:
-    contest = await make_contest(blind=blind)
+    contest = await make_contest(blind=blind, **JUDGING_NOW)
     titles = ["Bản đồ du lịch", "Xe buýt thông minh", "Cổng dịch vụ công", "Bảng môi trường"]
     teams = [
         await make_team(
@@ -176,7 +183,7 @@ async def test_scores_from_an_assigned_judge_only_and_within_the_scale(client):
 
 
 async def test_a_conflicted_judge_is_refused_even_when_assigned(client):
-    contest = await make_contest(judges_per_entry=1)
+    contest = await make_contest(judges_per_entry=1, **JUDGING_NOW)
     university = await make_org("Thu Dau Mot University")
     team = await make_team(
         contest,
@@ -213,7 +220,11 @@ async def test_results_are_hidden_until_published_then_carry_a_reproducible_hash
             await judging.save_scores(judge, item.submission.id, scores)
     assert (await client.get(url, headers=await bearer(judges[0]))).status_code == 404
     assert (await client.get(url)).status_code == 404  # anonymous: the same 404 before
-    await results.publish(contest.organiser, contest)
+    await results.publish(
+        contest.organiser,
+        contest,
+        confirm=(await results.preview(contest.organiser, contest)).token,
+    )
     assert (await client.get(url)).status_code == 200  # published results are public
     response = await client.get(url, headers=reader)
     assert response.status_code == 200

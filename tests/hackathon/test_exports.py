@@ -14,11 +14,11 @@ from tests.exports import (
     read_csv,
     read_xlsx,
 )
-from tests.hackathon.conftest import make_contest, make_judge, make_team
+from tests.hackathon.conftest import JUDGING_NOW, make_contest, make_judge, make_team
 
 
 async def test_the_contest_exports_are_inert_in_csv_and_xlsx(browser):
-    contest = await make_contest(judges_per_entry=1)
+    contest = await make_contest(judges_per_entry=1, **JUDGING_NOW)
     names = [*HOSTILE, VIETNAMESE]
     for i, name in enumerate(names):
         await make_team(contest, name, members=(f"t{i}@example.org",), title=f"{name} entry")

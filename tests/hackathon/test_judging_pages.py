@@ -7,7 +7,7 @@ import re
 
 from hackathon.models import Conflict, CurrentScore, JudgeAssignment, ScoreEvent
 from hackathon.services import judging
-from tests.hackathon.conftest import bearer, make_contest, make_judge, make_team
+from tests.hackathon.conftest import JUDGING_NOW, bearer, make_contest, make_judge, make_team
 
 SECRET_TEAM = "Zebracorn Dynamics"
 SECRET_MEMBER = "Quixotic Wanderbottom"
@@ -15,7 +15,7 @@ PROGRESS = re.compile(r'id="judge-progress"[^>]*>(\d+) / (\d+)<')
 
 
 async def _blind_contest(blind: bool = True):
-    contest = await make_contest(blind=blind, judges_per_entry=1)
+    contest = await make_contest(blind=blind, judges_per_entry=1, **JUDGING_NOW)
     from ecosystem.models import User
 
     team = await make_team(

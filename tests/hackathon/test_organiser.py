@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from tortoise import timezone
@@ -22,7 +23,14 @@ from hackathon.models import (
 )
 from hackathon.services import judging
 from tests.conftest import add_member, person
-from tests.hackathon.conftest import bearer, make_contest, make_judge, make_org, make_team
+from tests.hackathon.conftest import (
+    JUDGING_NOW,
+    bearer,
+    make_contest,
+    make_judge,
+    make_org,
+    make_team,
+)
 
 
 async def _score_everything(contest: Contest) -> None:
@@ -37,7 +45,7 @@ async def _score_everything(contest: Contest) -> None:
 
 
 async def _contest_with_entries(n_teams: int = 6, n_judges: int = 4, **fields):
-    contest = await make_contest(**fields)
+    contest = await make_contest(**{**JUDGING_NOW, **fields})
     for i in range(n_teams):
         await make_team(
             contest,
@@ -294,7 +302,13 @@ async def test_rounds_publication_certificates_and_verification(browser, new_bro
     final_criteria = await judging.criteria_of(final)
     assert [(c.code, c.scale_max) for c in final_criteria] == [("pitch", 20)]
     await _score_everything(contest)
-    response = await browser.post(f"/contests/{contest.slug}/manage/publish")
+    # Publishing: a preview first (nothing published, e-mails counted), then the confirmation.
+    preview = await browser.post(f"/contests/{contest.slug}/manage/publish")
+    assert preview.status_code == 200 and 'id="confirm-publish"' in preview.text
+    await contest.refresh_from_db()
+    assert contest.results_published_at is None
+    token = re.search(r'name="confirm" value="([0-9a-f]{64})"', preview.text).group(1)
+    response = await browser.post(f"/contests/{contest.slug}/manage/publish", {"confirm": token})
     assert response.status_code == 303
     await contest.refresh_from_db()
     assert contest.results_published_at and len(contest.results["overall"]) == 4
@@ -340,7 +354,9 @@ async def test_the_judges_reminder_goes_once_a_day_before_the_deadline(app):
 async def test_dashboard_panels_and_indicators_are_provided(app):
     from hackathon.services import dashboard
 
-    contest = await _contest_with_entries(n_teams=4, n_judges=2)
+    contest = await _contest_with_entries(  # still open for submissions
+        n_teams=4, n_judges=2, registration_in=timedelta(days=1), submission_in=timedelta(days=2)
+    )
     assert (await judging.run_assignment(contest.organiser, contest)).ok
     judge = await User.get(email="j0@example.org")
     panel = await dashboard.judge_panel(judge)
@@ -416,7 +432,7 @@ async def test_a_team_below_the_minimum_size_cannot_submit(client):
 async def test_the_team_reads_the_judges_comments_once_results_are_out(browser):
     from hackathon.services import results
 
-    contest = await make_contest(judges_per_entry=1)
+    contest = await make_contest(judges_per_entry=1, **JUDGING_NOW)
     await make_team(contest, "Phản hồi", members=("fb@example.org",), title="Cổng phản ánh")
     judge = await make_judge(contest, "fb.judge@example.org")
     assert (await judging.run_assignment(contest.organiser, contest)).ok
@@ -431,7 +447,11 @@ async def test_the_team_reads_the_judges_comments_once_results_are_out(browser):
     await browser.login("fb@example.org")
     page = await browser.get(f"/contests/{contest.slug}/entry")
     assert "Rất thuyết phục" not in page.text
-    await results.publish(contest.organiser, contest)
+    await results.publish(
+        contest.organiser,
+        contest,
+        confirm=(await results.preview(contest.organiser, contest)).token,
+    )
     page = await browser.get(f"/contests/{contest.slug}/entry")
     assert "Rất thuyết phục" in page.text and "Chỉ ban tổ chức đọc" not in page.text
     assert "fb.judge" not in page.text

@@ -8,7 +8,7 @@ import random
 from ecosystem.models import User
 from hackathon.models import ContestRole, CurrentScore
 from hackathon.services import judging, results
-from tests.hackathon.conftest import make_contest, make_judge, make_team
+from tests.hackathon.conftest import JUDGING_NOW, make_contest, make_judge, make_team
 
 RUBRIC = [
     {"code": "impact", "name": "Impact", "weight": 3, "scale_min": 0, "scale_max": 20},
@@ -19,7 +19,7 @@ RUBRIC = [
 async def _scored(slug: str = "base", shifted: int | None = None, shift: int = 0):
     """Eight entries of known quality, five judges of random leniency; judge number
     `shifted` adds `shift` to every score it gives."""
-    contest = await make_contest(slug=slug, judges_per_entry=3, criteria=RUBRIC)
+    contest = await make_contest(slug=slug, judges_per_entry=3, criteria=RUBRIC, **JUDGING_NOW)
     for i in range(8):
         await make_team(
             contest, f"T{i}", track="tourism" if i % 2 else "traffic", title=f"Entry {i}"

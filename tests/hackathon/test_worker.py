@@ -19,7 +19,7 @@ from hackathon.models import Certificate
 from hackathon.services import judging, results
 from tests.conftest import TEST_REDIS_URL, running_app
 from tests.ecosystem.test_worker import Mailbox, run_burst, smtp_server
-from tests.hackathon.conftest import make_contest, make_judge, make_team
+from tests.hackathon.conftest import JUDGING_NOW, make_contest, make_judge, make_team
 
 pytestmark = [
     pytest.mark.redis,
@@ -46,7 +46,7 @@ async def test_publishing_mails_every_certificate_holder_once(settings: Settings
         )
         async with running_app(configured):
             assert jobs.backend().name == "redis"
-            contest = await make_contest(judges_per_entry=1)
+            contest = await make_contest(judges_per_entry=1, **JUDGING_NOW)
             await make_team(contest, "Alpha", members=("alpha@example.org",), title="A")
             await make_team(
                 contest, "Beta", members=("beta@example.org",), title="B", track="traffic"
@@ -58,7 +58,11 @@ async def test_publishing_mails_every_certificate_holder_once(settings: Settings
                 await judging.save_scores(
                     judge, item.submission.id, {c.code: 4 + n for c in queue.criteria}
                 )
-            await results.publish(contest.organiser, contest)
+            await results.publish(
+                contest.organiser,
+                contest,
+                confirm=(await results.preview(contest.organiser, contest)).token,
+            )
             worker = await run_burst(configured)
             assert worker.jobs_failed == 0
             received = sorted(m["To"] for m in mailbox.messages)

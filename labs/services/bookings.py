@@ -36,8 +36,8 @@ from ecosystem.models import (
     User,
     Verification,
 )
+from ecosystem.payments.services import checkout, refunds
 from ecosystem.services import audit
-from ecosystem.services import payments as kernel_payments
 from labs import permissions
 from labs.availability import (
     BookingRules,
@@ -343,7 +343,7 @@ async def create_booking(
 ) -> Booking:
     """Book `[start, end)` of a machine for the actor, or raise why not.
 
-    A priced booking is paid by `payer` (see ecosystem.services.payments.create_payment):
+    A priced booking is paid by `payer` (see payments.services.checkout.create_payment):
     credit first, then the card (the booking is a `pending_payment` hold and
     `booking.checkout_url` the Stripe Checkout page), an organisation's statement, or at the
     lab when no online payment is configured.
@@ -423,7 +423,7 @@ async def create_booking(
     booking.checkout_url = ""  # type: ignore[attr-defined]
     if payment is not None and booking.status == BookingStatus.PENDING_PAYMENT:
         # After the commit: the hold exists, Stripe is asked for the Checkout page.
-        booking.checkout_url = await kernel_payments.start_checkout(payment, actor.email)  # type: ignore[attr-defined]
+        booking.checkout_url = await checkout.start_checkout(payment, actor.email)  # type: ignore[attr-defined]
         payment.checkout_url = booking.checkout_url  # type: ignore[attr-defined]
     return booking
 
@@ -438,7 +438,7 @@ async def _start_payment(
 ):
     """The booking's payment, inside its transaction; a card payment makes it a hold."""
     host = await equipment.lab.organisation  # type: ignore[attr-defined]
-    payment = await kernel_payments.create_payment(
+    payment = await checkout.create_payment(
         actor,
         booking_payments.subject_of(booking, equipment, host),
         price.amount,
@@ -510,7 +510,7 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
                 "booking.cancelled", actor=actor, target=booking, ip=ip, by_staff=not is_owner
             )
             if booking.payment_id is not None:  # type: ignore[attr-defined]
-                await kernel_payments.cancel_payment(
+                await refunds.cancel_payment(
                     booking.payment_id,  # type: ignore[attr-defined]
                     booking_payments.refund_percent(booking, is_staff, now),
                     "cancelled_by_staff" if not is_owner else "cancelled",

@@ -1,6 +1,6 @@
 """Paying for lab time: how bookings plug into the kernel's payments and credits.
 
-- A priced booking gets a payment (`ecosystem.services.payments.create_payment`) inside its
+- A priced booking gets a payment (`ecosystem.payments.services.checkout.create_payment`) inside its
   own transaction. Paid by card, it starts as a `pending_payment` hold, which blocks the slot
   like any active booking (the PostgreSQL exclusion constraint counts it, migration 0003).
 - The kernel calls the hooks below in the transaction that changes the payment: `paid`
@@ -18,9 +18,10 @@ from tortoise import timezone
 
 from ecosystem.i18n import format_dt
 from ecosystem.inputs import whole_dong, whole_number
-from ecosystem.models import Organisation, Payment, User
+from ecosystem.models import Organisation, User
 from ecosystem.packages import PaymentHandler
-from ecosystem.services.payments import Subject
+from ecosystem.payments.models import Payment
+from ecosystem.payments.services.checkout import Subject
 from labs import permissions
 from labs.availability import can_cancel
 from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Equipment, Lab
@@ -165,17 +166,16 @@ async def booking_for(actor: User, booking_id: int) -> Booking:
 
 async def payment_options(user: User | None, equipment: Equipment) -> dict:
     """What the booking form offers for a machine: empty for a free one."""
-    from ecosystem.services import credits
-    from ecosystem.services import payments as kernel_payments
+    from ecosystem.payments.services import billing, common, ledger
     from labs.models import EquipmentRate
 
     if user is None or not await EquipmentRate.exists(equipment_id=equipment.id):
         return {}
     return {
         "priced": True,
-        "online": kernel_payments.online_payments(),
-        "credit": await credits.balance(user=user),
-        "organisations": await kernel_payments.billable_organisations(user),
+        "online": common.online_payments(),
+        "credit": await ledger.balance(user=user),
+        "organisations": await billing.billable_organisations(user),
     }
 
 
@@ -213,8 +213,8 @@ async def grant_lab_credit(
     """
     from ecosystem.errors import Invalid
     from ecosystem.i18n import _
+    from ecosystem.payments.services import ledger
     from ecosystem.permissions import ensure_verified_identity, ensure_verified_organisation
-    from ecosystem.services import credits
     from ecosystem.services.accounts import verified_user_by_email
 
     await permissions.ensure(actor, "lab.manage_bookings", lab)
@@ -234,7 +234,7 @@ async def grant_lab_credit(
     if amount is None:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})
-    moved = await credits.grant_credit(
+    moved = await ledger.grant_credit(
         actor=actor,
         amount=amount,
         reason=reason,
@@ -243,7 +243,7 @@ async def grant_lab_credit(
         organisation=organisation,
         reference=f"grant:{nonce}" if nonce else "",
     )
-    return await credits.entry_of(moved, moved.credit_account_id)  # type: ignore[attr-defined]
+    return await ledger.entry_of(moved, moved.credit_account_id)  # type: ignore[attr-defined]
 
 
 async def credit_issuers() -> list:
@@ -265,9 +265,9 @@ async def credit_issuers() -> list:
 
 async def lab_budget(lab: Lab) -> int:
     """What is left in the lab's credit budget."""
-    from ecosystem.services import credits
+    from ecosystem.payments.services import ledger
 
-    return await credits.budget_balance(issuer_key(lab.id))
+    return await ledger.budget_balance(issuer_key(lab.id))
 
 
 async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:

@@ -20,7 +20,16 @@ from ecosystem.payments import documents
 from ecosystem.payments.schemas import credit_balances
 from ecosystem.payments.services import billing, budgets, common, statements, webhooks
 from ecosystem.restapi import client_ip
-from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
+from ecosystem.web import (
+    flash,
+    form_text,
+    is_htmx,
+    read_form,
+    redirect,
+    render,
+    require_user,
+    safe_next,
+)
 
 logger = logging.getLogger("ecosystem.payments")
 
@@ -140,13 +149,7 @@ async def mark_paid(request: Request) -> Response:
         if isinstance(exc, NotFound | NotPermitted):
             raise
         flash(request, exc.message, "error")
-    return redirect(request, service_next(form_text(form, "next"), f"/payments/{payment_id}"))
-
-
-def service_next(value: str, default: str) -> str:
-    from ecosystem.web import safe_next
-
-    return safe_next(value, default)
+    return redirect(request, safe_next(form_text(form, "next"), f"/payments/{payment_id}"))
 
 
 # --- statements ---------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def connection_url(url: str) -> str:
 def tortoise_config(database_url: str, packages: Sequence[DomainPackage]) -> dict[str, Any]:
     apps = {
         package.name: {
-            "models": [package.models],
+            "models": package.model_modules,
             "default_connection": "default",
             "migrations": package.migrations_module,
         }

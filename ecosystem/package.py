@@ -7,11 +7,13 @@ from pathlib import Path
 from ecosystem import api, jobs, mail, media
 from ecosystem.labels import N_
 from ecosystem.packages import DomainPackage
+from ecosystem.payments import api as payment_api
+from ecosystem.payments import jobs as payment_jobs
+from ecosystem.payments import routes as payment_routes
 from ecosystem.routes import account, admin, auth, dashboard, organisations, pages
 from ecosystem.routes import media as media_routes
-from ecosystem.routes import payments as payment_routes
 from ecosystem.services import dashboard as dashboard_service
-from ecosystem.services import indicators, payments, sessions
+from ecosystem.services import indicators, sessions
 
 
 async def _seed_demo() -> None:
@@ -22,7 +24,7 @@ async def _seed_demo() -> None:
 
 package = DomainPackage(
     name="ecosystem",
-    models="ecosystem.models",
+    models=("ecosystem.models", "ecosystem.payments.models"),
     routes=[
         *pages.routes,
         *auth.routes,
@@ -33,29 +35,18 @@ package = DomainPackage(
         *payment_routes.routes,
         *dashboard.routes,
     ],
-    api_routes=[*api.routes, *payment_routes.api_routes],
+    api_routes=[*api.routes, *payment_api.api_routes],
     jobs=[
         mail.deliver_mail,
         mail.redeliver_stalled_mail,
         media.make_variants,
-        payments.release_expired_hold,
-        payments.expire_holds,
-        payments.expire_checkout,
-        payments.send_refund,
-        payments.send_stalled_refunds,
+        *payment_jobs.jobs,
         indicators.refresh_indicators,
         sessions.purge_ended_sessions,
     ],
     cron_jobs=[
         jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
-        jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
-        # Refunds whose job was lost (Redis restarted): every 5 minutes and at worker start.
-        jobs.cron(
-            payments.send_stalled_refunds,
-            minute=set(range(3, 60, 5)),
-            second=15,
-            run_at_startup=True,
-        ),
+        *payment_jobs.cron_jobs,  # holds every minute, stalled refunds every 5 minutes
         jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
         jobs.cron(sessions.purge_ended_sessions, hour={3}, minute={17}, second=0),  # daily
     ],

@@ -13,7 +13,8 @@ from starlette.routing import BaseRoute
 if TYPE_CHECKING:
     from datetime import date
 
-    from ecosystem.models import Payment, User
+    from ecosystem.models import User
+    from ecosystem.payments.models import Payment
 
 
 # Organisation ids → for each, the drafts it waits to publish: (translated kind, title) pairs.
@@ -45,7 +46,7 @@ IndicatorProvider = Callable[["date", "date"], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class PaymentHandler:
-    """How a package reacts to payments of its subjects (ecosystem.services.payments).
+    """How a package reacts to payments of its subjects (ecosystem.payments.services).
 
     Each hook runs inside the kernel's transaction that changes the payment, so the subject and
     its payment change together; hooks must not call the payment provider.
@@ -70,7 +71,7 @@ class CreditIssuer:
     name: str
     organisation_name: str
     organisation_verified: bool
-    budget: int = 0  # filled in by ecosystem.services.credits.issuers
+    budget: int = 0  # filled in by ecosystem.payments.services.budgets.issuers
 
 
 # Every issuer of a package, for the platform admins' budgets page.
@@ -82,7 +83,8 @@ class DomainPackage:
     """Everything a package contributes. `name` is also its tortoise app label."""
 
     name: str
-    models: str | None = None
+    # The module(s) holding the package's tortoise models: a dotted name or a sequence of them.
+    models: str | Sequence[str] | None = None
     routes: Sequence[BaseRoute] = ()
     api_routes: Sequence[BaseRoute] = ()
     jobs: Sequence[Callable[..., Awaitable[Any]]] = ()
@@ -103,6 +105,12 @@ class DomainPackage:
     pending_publications: PendingPublications | None = None
     # What issues credit out of a budget that platform admins fund (labs, programmes).
     credit_issuers: CreditIssuers | None = None
+
+    @property
+    def model_modules(self) -> list[str]:
+        if self.models is None:
+            return []
+        return [self.models] if isinstance(self.models, str) else list(self.models)
 
     @property
     def migrations_module(self) -> str:

@@ -497,14 +497,14 @@ async def seed_demo_perks() -> None:
     Idempotent: the budget is funded once (a ledger reference), the perk created once, and a
     perk is granted at most once per startup.
     """
-    from ecosystem.services import credits
+    from ecosystem.payments.services import ledger
     from incubator.services.portfolio import grant_perk, perk_issuer_key
 
     programme = await Programme.get_or_none(slug=BECAMEX_SLUG).select_related("organisation")
     manager = await User.get_or_none(email="manager@example.org")
     if programme is None or manager is None:
         return
-    await credits.fund(
+    await ledger.fund(
         perk_issuer_key(programme),
         PERK_BUDGET,
         reason="Demo: the province's support for the Becamex programme",

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from ecosystem.i18n import _
 from ecosystem.inputs import path_id
-from ecosystem.models import Payment
+from ecosystem.payments.models import Payment
 from ecosystem.payments.schemas import PaymentOut, payment_out
 from ecosystem.restapi import api_route, api_user, client_ip, json_body, json_response
 from ecosystem.schemas import organisation_summary

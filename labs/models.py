@@ -282,7 +282,7 @@ class Booking(Model):
     cancelled_at = fields.DatetimeField(null=True)
     # Raised each time the booking moves: calendar apps take the highest SEQUENCE of a UID.
     sequence = fields.IntField(default=0)
-    # How a priced booking is paid (ecosystem.models.Payment: payer, method, state).
+    # How a priced booking is paid (ecosystem.payments.models.Payment: payer, method, state).
     payment: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "ecosystem.Payment", related_name=False, null=True, on_delete=fields.SET_NULL
     )

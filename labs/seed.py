@@ -17,7 +17,7 @@ from tortoise import timezone
 
 from ecosystem.db import atomic
 from ecosystem.models import Organisation, User
-from ecosystem.services import credits
+from ecosystem.payments.services import ledger
 from labs.models import (
     Booking,
     BookingStatus,
@@ -459,13 +459,13 @@ async def seed_labs() -> None:
         await Lab.filter(id=becamex.id).update(late_cancellation_refund_percent=50)
         if "student@example.org" in users:
             # Granted out of the lab's budget, which the platform admins funded.
-            await credits.fund(
+            await ledger.fund(
                 issuer_key(becamex.id),
                 5_000_000,
                 reason="Demo: the province's support for Becamex FabLab's welcome credit",
                 reference="demo:budget:becamex-fablab",
             )
-            await credits.grant_credit(
+            await ledger.grant_credit(
                 actor=None,
                 amount=300_000,
                 reason="Welcome credit of Becamex FabLab for EIU students",

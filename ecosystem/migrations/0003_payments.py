@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from ecosystem.models import PaymentMethod, PaymentState, RefundState
+from ecosystem.payments.models import PaymentMethod, PaymentState, RefundState
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields

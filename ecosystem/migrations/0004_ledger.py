@@ -18,7 +18,7 @@ import re
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from ecosystem.models import AccountKind
+from ecosystem.payments.models import AccountKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

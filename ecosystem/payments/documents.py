@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ecosystem import pdf
 from ecosystem.i18n import _, format_dt, format_money
-from ecosystem.models import Payment
-from ecosystem.services.payments import Statement, billed_due
+from ecosystem.payments.models import Payment
+from ecosystem.payments.services.statements import Statement, billed_due
 from ecosystem.tabular import Table
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from ecosystem.models import Payment, PaymentMethod, PaymentState
+from ecosystem.payments.models import Payment, PaymentMethod, PaymentState
+from ecosystem.payments.services.ledger import CURRENCY
 from ecosystem.schemas import Output
+
+if TYPE_CHECKING:
+    from ecosystem.payments.services.billing import CreditHolder
 
 
 class RefundOut(Output):
@@ -91,3 +97,29 @@ class CreditBalanceOut(Output):
 
 class CreditsOut(Output):
     balances: list[CreditBalanceOut]
+
+
+def credit_balances(holders: Iterable[CreditHolder]) -> list[CreditBalanceOut]:
+    """The balances a person may spend (`billing.credit_holders`), as the API and page show them."""
+    return [
+        CreditBalanceOut(
+            owner="organisation" if holder.organisation else "user",
+            organisation_id=holder.organisation.id if holder.organisation else None,
+            organisation_name=holder.organisation.name if holder.organisation else None,
+            balance=holder.balance,
+            currency=CURRENCY,
+            ledger=[
+                CreditEntryOut(
+                    id=e.id,
+                    amount=e.amount,
+                    balance_after=e.balance_after,
+                    kind=e.kind,
+                    reason=e.reason,
+                    source=e.source,
+                    created_at=e.created_at,
+                )
+                for e in holder.entries
+            ],
+        )
+        for holder in holders
+    ]

@@ -1,5 +1,5 @@
-"""Platform administration: verification, user deactivation, credit budgets, audit log, mail
-outbox."""
+"""Platform administration: verification, user deactivation, audit log, mail outbox (the credit
+budgets page is the ledger's: ecosystem.payments.routes)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ecosystem import permissions
-from ecosystem.errors import DomainError, Invalid
+from ecosystem.errors import Invalid
 from ecosystem.i18n import _
-from ecosystem.inputs import whole_dong, whole_number
+from ecosystem.inputs import whole_number
 from ecosystem.labels import label
 from ecosystem.models import Verification
 from ecosystem.restapi import client_ip
-from ecosystem.services import accounts, admin, audit, credits, organisations
+from ecosystem.services import accounts, admin, audit, organisations
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
 
 PAGE_SIZE = admin.PAGE_SIZE
@@ -98,47 +98,8 @@ async def outbox_message(request: Request) -> Response:
     return await render(request, "ecosystem/admin/outbox_message.html", {"message": message})
 
 
-def _whole_dong(raw: str) -> int | None:
-    return whole_dong(raw)
-
-
-async def budgets(request: Request) -> Response:
-    """Issuers' credit budgets: a platform admin tops one up or sets it (audited)."""
-    user = await require_user(request)
-    await permissions.ensure(user, "budget.fund")
-    errors: dict[str, str] = {}
-    values: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = await read_form(request)
-        values = {k: form_text(form, k) for k in ("issuer", "amount", "reason", "action")}
-        amount = _whole_dong(values["amount"])
-        try:
-            if amount is None:
-                message = _("Give a whole amount of dong.")
-                raise Invalid(message, fields={"amount": message})
-            if values["action"] == "set":
-                await credits.set_budget(
-                    user, values["issuer"], amount, values["reason"], ip=client_ip(request)
-                )
-                flash(request, _("The budget is set."))
-            else:
-                await credits.top_up_budget(
-                    user, values["issuer"], amount, values["reason"], ip=client_ip(request)
-                )
-                flash(request, _("The budget is topped up."))
-            return redirect(request, "/admin/budgets")
-        except DomainError as exc:
-            if not exc.fields:
-                raise
-            errors, status = exc.fields, exc.status_code
-    context = {"issuers": await credits.issuers(), "values": values, "errors": errors}
-    return await render(request, "ecosystem/admin/budgets.html", context, status)
-
-
 routes = [
     Route("/admin", overview, methods=["GET"]),
-    Route("/admin/budgets", budgets, methods=["GET", "POST"]),
     Route(
         "/admin/organisations/{organisation_id:int}/verification",
         set_verification,

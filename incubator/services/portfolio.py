@@ -11,8 +11,9 @@ from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import _, format_money
 from ecosystem.inputs import whole_dong
-from ecosystem.models import AccountKind, Organisation, User
+from ecosystem.models import Organisation, User
 from ecosystem.packages import CreditIssuer
+from ecosystem.payments.models import AccountKind
 from ecosystem.permissions import (
     ensure_verified_identity,
     ensure_verified_organisation,
@@ -222,7 +223,7 @@ async def credit_issuers() -> list[CreditIssuer]:
 
 async def perk_budget(programme: Programme) -> int:
     """What is left in the programme's credit budget."""
-    from ecosystem.services.credits import budget_balance
+    from ecosystem.payments.services.ledger import budget_balance
 
     return await budget_balance(perk_issuer_key(programme))
 
@@ -259,18 +260,18 @@ async def grant_perk(actor: User, perk_id: int, cohort: Cohort) -> int:
     the programme's budget. All or nothing: BudgetExceeded (409) if the budget cannot cover
     every startup still due, and nothing is granted. Returns how many startups were credited
     now (the ledger is idempotent on the reference too)."""
-    from ecosystem.services import credits
+    from ecosystem.payments.services import ledger
 
     programme = cohort.programme
     await _ensure_issuer(actor, programme)
     perk = await Perk.get_or_none(id=perk_id, programme_id=programme.id)
     if perk is None:
         raise NotFound(_("Not found."))
-    budget = await credits.issuer_account(AccountKind.BUDGET, perk_issuer_key(programme))
+    budget = await ledger.issuer_account(AccountKind.BUDGET, perk_issuer_key(programme))
     awarded = 0
     async with atomic():
         # 1. Lock the budget first: grants of this programme run one after the other.
-        await credits.lock_account(budget)
+        await ledger.lock_account(budget)
         # 2. Under the lock: who is still due (verified startups without this award).
         enrolments = (
             await Enrolment.filter(cohort_id=cohort.id, active=True)
@@ -292,11 +293,11 @@ async def grant_perk(actor: User, perk_id: int, cohort: Cohort) -> int:
                 n=len(due),
                 amount=format_money(perk.amount),
             )
-            raise credits.BudgetExceeded(message)
+            raise ledger.BudgetExceeded(message)
         # 3. One award and one transfer per startup.
         for startup in due:
             await PerkAward.create(perk_id=perk.id, startup_id=startup.id, awarded_by_id=actor.id)
-            await credits.grant_credit(
+            await ledger.grant_credit(
                 actor=actor,
                 amount=perk.amount,
                 reason=f"{programme.name}: {perk.name}",

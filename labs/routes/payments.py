@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from ecosystem.errors import DomainError
 from ecosystem.i18n import _
-from ecosystem.services import payments as kernel_payments
+from ecosystem.payments.services import common, statements
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
 from labs.services import payments as booking_payments
 
@@ -51,11 +51,11 @@ async def lab_payments(request: Request) -> Response:
     key = booking_payments.issuer_key(lab.id)
     context = {
         "lab": lab,
-        "due": await kernel_payments.payments_due_at_issuer(user, key),
-        "statements": await kernel_payments.statements_of_issuer(user, key),
+        "due": await statements.payments_due_at_issuer(user, key),
+        "statements": await statements.statements_of_issuer(user, key),
         "issuer_key": key,
         "budget": await booking_payments.lab_budget(lab),
-        "online": kernel_payments.online_payments(),
+        "online": common.online_payments(),
         "values": values,
         "errors": errors,
         "nonce": secrets.token_urlsafe(12),

@@ -5,7 +5,7 @@ what both need (the machine's rules, its lock) lives in `labs.services.facts` an
 `labs.services.lock`.
 
 - A priced booking gets a payment (`start_payment`, through
-  `ecosystem.services.payments.create_payment`) inside its own transaction. Paid by card,
+  `ecosystem.payments.services.checkout.create_payment`) inside its own transaction. Paid by card,
   it starts as a `pending_payment` hold, which blocks the slot like any active booking (the
   PostgreSQL exclusion constraint counts it, migration 0003).
 - The kernel calls the hooks below in the transaction that changes the payment: `paid`
@@ -23,10 +23,11 @@ from tortoise import timezone
 
 from ecosystem.i18n import format_dt
 from ecosystem.inputs import whole_dong, whole_number
-from ecosystem.models import Organisation, Payment, User
+from ecosystem.models import Organisation, User
 from ecosystem.packages import PaymentHandler
-from ecosystem.services import payments as kernel_payments
-from ecosystem.services.payments import Subject
+from ecosystem.payments.models import Payment
+from ecosystem.payments.services import billing, checkout, common, ledger, refunds
+from ecosystem.payments.services.checkout import Subject
 from labs import permissions
 from labs.availability import can_cancel
 from labs.intervals import Interval
@@ -93,7 +94,7 @@ async def start_payment(
 ) -> Payment:
     """The booking's payment, inside its transaction; a card payment makes it a hold."""
     host = await equipment.lab.organisation  # type: ignore[attr-defined]
-    payment = await kernel_payments.create_payment(
+    payment = await checkout.create_payment(
         actor,
         subject_of(booking, equipment, host),
         price.amount,
@@ -112,14 +113,14 @@ async def start_payment(
 
 async def start_checkout(payment: Payment, actor: User) -> str:
     """After the commit: the Stripe Checkout page of a held booking's card payment."""
-    url = await kernel_payments.start_checkout(payment, actor.email)
+    url = await checkout.start_checkout(payment, actor.email)
     payment.checkout_url = url  # type: ignore[attr-defined]
     return url
 
 
 async def cancel_payment(booking: Booking, by_staff: bool, by_owner: bool, now: datetime) -> None:
     """A paid booking was cancelled (in its transaction): refund what the policy gives back."""
-    await kernel_payments.cancel_payment(
+    await refunds.cancel_payment(
         booking.payment_id,  # type: ignore[attr-defined]
         refund_percent(booking, by_staff, now),
         "cancelled" if by_owner else "cancelled_by_staff",
@@ -209,16 +210,15 @@ async def booking_for(actor: User, booking_id: int) -> Booking:
 
 async def payment_options(user: User | None, equipment: Equipment) -> dict:
     """What the booking form offers for a machine: empty for a free one."""
-    from ecosystem.services import credits
     from labs.models import EquipmentRate
 
     if user is None or not await EquipmentRate.exists(equipment_id=equipment.id):
         return {}
     return {
         "priced": True,
-        "online": kernel_payments.online_payments(),
-        "credit": await credits.balance(user=user),
-        "organisations": await kernel_payments.billable_organisations(user),
+        "online": common.online_payments(),
+        "credit": await ledger.balance(user=user),
+        "organisations": await billing.billable_organisations(user),
     }
 
 
@@ -257,7 +257,6 @@ async def grant_lab_credit(
     from ecosystem.errors import Invalid
     from ecosystem.i18n import _
     from ecosystem.permissions import ensure_verified_identity, ensure_verified_organisation
-    from ecosystem.services import credits
     from ecosystem.services.accounts import verified_user_by_email
 
     await permissions.ensure(actor, "lab.manage_bookings", lab)
@@ -277,7 +276,7 @@ async def grant_lab_credit(
     if amount is None:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})
-    moved = await credits.grant_credit(
+    moved = await ledger.grant_credit(
         actor=actor,
         amount=amount,
         reason=reason,
@@ -286,7 +285,7 @@ async def grant_lab_credit(
         organisation=organisation,
         reference=f"grant:{nonce}" if nonce else "",
     )
-    return await credits.entry_of(moved, moved.credit_account_id)  # type: ignore[attr-defined]
+    return await ledger.entry_of(moved, moved.credit_account_id)  # type: ignore[attr-defined]
 
 
 async def credit_issuers() -> list:
@@ -308,9 +307,7 @@ async def credit_issuers() -> list:
 
 async def lab_budget(lab: Lab) -> int:
     """What is left in the lab's credit budget."""
-    from ecosystem.services import credits
-
-    return await credits.budget_balance(issuer_key(lab.id))
+    return await ledger.budget_balance(issuer_key(lab.id))
 
 
 async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:

@@ -23,13 +23,13 @@ from ecosystem.i18n import _
 from ecosystem.inputs import iso_date, iso_datetime, known_zone, whole_number, zone_message
 from ecosystem.labels import N_, label_in
 from ecosystem.models import Organisation, Role, User, Verification
+from ecosystem.payments.services import refunds
 from ecosystem.permissions import (
     ensure_verified_identity,
     has_verified_identity,
     is_verified_organisation,
 )
 from ecosystem.services import audit
-from ecosystem.services import payments as kernel_payments
 from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
 from labs.intervals import Interval, local_date_span, resolve_local
@@ -634,7 +634,7 @@ async def decide_booking(
         )
         if not approve and booking.payment_id is not None:  # type: ignore[attr-defined]
             # A declined booking costs nothing: whatever was paid goes back in full.
-            await kernel_payments.cancel_payment(booking.payment_id, 100, "declined")  # type: ignore[attr-defined]
+            await refunds.cancel_payment(booking.payment_id, 100, "declined")  # type: ignore[attr-defined]
         await mail.send_mail(
             booking.user.email,
             "labs_booking_decided",

@@ -26,6 +26,7 @@ from ecosystem.models import (
     User,
     Verification,
 )
+from ecosystem.payments import routes as payment_routes
 from ecosystem.routes import admin as admin_routes
 from ecosystem.routes import media as media_routes
 from ecosystem.routes import organisations as organisation_routes
@@ -303,7 +304,12 @@ def expected_status(role: str, action: Action) -> int:
 # route tables: each one is a cell row of this matrix or has its refusals tested in another
 # file (named here with a text that file must contain). A new guarded route fails this test
 # until someone says where its permissions are proven.
-GUARDED_ROUTES = [*admin_routes.routes, *organisation_routes.routes, *media_routes.routes]
+GUARDED_ROUTES = [
+    *admin_routes.routes,
+    *organisation_routes.routes,
+    *media_routes.routes,
+    *payment_routes.routes,  # /admin/budgets, the credit ledger's page
+]
 GUARDED_PATH = re.compile(r"^/admin(/|$)|^/organisations/\{slug\}/")
 OPEN_TO_EVERYONE = {("POST", "/organisations/{slug}/join")}  # any signed-in person may ask
 TESTED_ELSEWHERE = {

@@ -126,7 +126,7 @@ async def path_values() -> dict[str, dict[str, str]]:
         "membership_id": await first_id("ecosystem.models.Membership"),
         "organisation_id": organisation.id,
         "user_id": (await User.get(email="student@example.org")).id,
-        "payment_id": await first_id("ecosystem.models.Payment"),
+        "payment_id": await first_id("ecosystem.payments.models.Payment"),
         "message_id": await first_id("ecosystem.models.OutboxMessage"),
     }
     common = {name: str(value or 1) for name, value in ids.items()}

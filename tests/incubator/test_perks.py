@@ -1,12 +1,12 @@
-"""Perks: a programme grants its cohort's startups lab credit (ecosystem.services.credits)."""
+"""Perks: a programme grants its cohort's startups lab credit (the kernel's credit ledger)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ecosystem.errors import NotPermitted
-from ecosystem.models import CreditTransfer
-from ecosystem.services import credits
+from ecosystem.payments.models import CreditTransfer
+from ecosystem.payments.services import ledger as credits
 from incubator.models import Perk, PerkAward
 from incubator.services import portfolio
 from tests.incubator.conftest import world

@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import io
 
-from ecosystem.models import Membership, MembershipStatus, Payment, Role
-from ecosystem.services import credits
+from ecosystem.models import Membership, MembershipStatus, Role
+from ecosystem.payments.models import Payment
+from ecosystem.payments.services import ledger as credits
 from labs.models import LabStaff
 from labs.services.payments import issuer_key
 from tests.conftest import make_organisation, person

@@ -7,15 +7,9 @@ or grant past what the platform admins put into the issuer's budget.
 
 from __future__ import annotations
 
-from ecosystem.models import (
-    AccountKind,
-    AuditEvent,
-    CreditAccount,
-    CreditTransfer,
-    Organisation,
-    Verification,
-)
-from ecosystem.services import credits
+from ecosystem.models import AuditEvent, Organisation, Verification
+from ecosystem.payments.models import AccountKind, CreditAccount, CreditTransfer
+from ecosystem.payments.services import ledger as credits
 from incubator.models import Cohort, Enrolment, Perk, PerkAward, ProgrammeRole, ProgrammeRoleKind
 from incubator.services.portfolio import perk_issuer_key
 from labs.models import LabStaff

@@ -13,8 +13,9 @@ import json
 import time
 
 from ecosystem import jobs
-from ecosystem.models import OutboxMessage, Payment, PaymentEvent, Refund
-from ecosystem.services import payments
+from ecosystem.models import OutboxMessage
+from ecosystem.payments.models import Payment, PaymentEvent, Refund
+from ecosystem.payments.services import checkout
 from labs.models import Booking
 from tests.labs.conftest import bearer, quick_user
 from tests.payments.conftest import RATE, booking_body, post_event, priced_machine, slot
@@ -83,7 +84,7 @@ async def test_card_booking_is_a_hold_until_the_signed_webhook_confirms_it(clien
 async def test_stripe_is_called_once_per_booking_even_when_retried(client, fake_stripe):
     _machine, _user, _headers, created = await hold(client, fake_stripe)
     payment = await Payment.get(id=created["payment"]["id"])
-    again = await payments.start_checkout(payment, "lan@becamex.com.vn")  # a retry
+    again = await checkout.start_checkout(payment, "lan@becamex.com.vn")  # a retry
     assert again == created["checkout_url"]
     assert len(fake_stripe.sessions) == 1
 
@@ -176,7 +177,7 @@ async def test_completed_after_the_slot_was_taken_is_refunded_and_the_user_told(
 ):
     machine, user, headers, created = await hold(client, fake_stripe)
     session_id = session_of(fake_stripe, created)["id"]
-    assert await payments.release_hold(created["payment"]["id"])  # the hold ran out
+    assert await checkout.release_hold(created["payment"]["id"])  # the hold ran out
     await jobs.drain()
     assert fake_stripe.sessions[session_id]["status"] == "expired"  # the job expired it
     fake_stripe.sessions[session_id]["status"] = "open"  # …but the customer was mid-payment

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ecosystem import jobs
-from ecosystem.models import OutboxMessage, Refund
+from ecosystem.models import OutboxMessage
+from ecosystem.payments.models import Refund
 from labs.models import Booking, BookingStatus, LabStaff
 from labs.services import staff as staff_services
 from tests.labs.conftest import bearer, make_lab, quick_user

@@ -4,7 +4,8 @@ named like formulas: every cell is inert, amounts stay numbers."""
 from __future__ import annotations
 
 from ecosystem import tabular
-from ecosystem.models import Payment, User
+from ecosystem.models import User
+from ecosystem.payments.models import Payment
 from labs.models import LabStaff
 from tests.conftest import person
 from tests.exports import (

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from ecosystem.models import Payment
+from ecosystem.payments.models import Payment
 from ecosystem.settings import Settings
 from ecosystem.worker import build_worker
 from labs.models import Booking

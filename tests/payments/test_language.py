@@ -19,8 +19,9 @@ def text_of(html: str) -> str:
 def test_the_kernel_extraction_covers_payments_and_its_mail():
     where = set().union(*extracted_messages("babel.cfg", ("ecosystem", "templates")).values())
     for expected in (
-        "ecosystem/services/payments.py",
-        "ecosystem/routes/payments.py",
+        "ecosystem/payments/services/checkout.py",
+        "ecosystem/payments/services/ledger.py",
+        "ecosystem/payments/routes.py",
         "templates/payments/_status.html",
         "templates/payments/statement.html",
         "templates/mail/payments_late_refund.txt",

@@ -1,4 +1,4 @@
-"""The double-entry credit ledger (ecosystem.services.credits): credit is conserved.
+"""The double-entry credit ledger (ecosystem.payments.services.ledger): credit is conserved.
 
 - Fifty grants at once against a budget of N issue at most N (asyncio.gather through the
   service: real concurrency over the connection pool on PostgreSQL, the serialised write
@@ -16,8 +16,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecosystem.models import AccountKind, CreditAccount, CreditEntry, CreditTransfer
-from ecosystem.services import credits
+from ecosystem.payments.models import AccountKind, CreditAccount, CreditEntry, CreditTransfer
+from ecosystem.payments.services import ledger as credits
 from tests.conftest import make_organisation, person
 
 RUN = itertools.count(1)  # fresh people and issuers per hypothesis example

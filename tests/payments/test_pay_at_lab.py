@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from ecosystem.models import Payment
+from ecosystem.payments.models import Payment
 from ecosystem.settings import Settings
 from labs.models import LabStaff
 from tests.conftest import person

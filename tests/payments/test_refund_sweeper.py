@@ -21,8 +21,9 @@ from redis.asyncio import Redis
 from tortoise import timezone
 
 from ecosystem import jobs
-from ecosystem.models import Refund, RefundState
-from ecosystem.services import payments
+from ecosystem.payments import jobs as payment_jobs
+from ecosystem.payments.models import Refund, RefundState
+from ecosystem.payments.services import refunds
 from ecosystem.settings import Settings
 from ecosystem.worker import build_worker
 from tests.conftest import running_app
@@ -133,7 +134,7 @@ async def stalled_refund(client, fake_stripe, monkeypatch) -> Refund:
         return "lost"
 
     booking, headers = await paid_card_booking(client, fake_stripe)
-    monkeypatch.setitem(jobs._registry, jobs.job_name(payments.send_refund), lost)
+    monkeypatch.setitem(jobs._registry, jobs.job_name(payment_jobs.send_refund), lost)
     cancelled = await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=headers)
     await jobs.drain()
     monkeypatch.undo()
@@ -147,15 +148,15 @@ async def test_the_sweep_leaves_fresh_refunds_to_their_job_and_sends_stalled_one
     client, fake_stripe, monkeypatch
 ):
     refund = await stalled_refund(client, fake_stripe, monkeypatch)
-    assert await payments.send_stalled_refunds({}) == 0  # a minute old: its job may be running
+    assert await payment_jobs.send_stalled_refunds({}) == 0  # a minute old: its job may be running
     assert refund_calls(fake_stripe) == []
     await waited()
-    assert await payments.send_stalled_refunds({}) == 1
-    assert await payments.send_stalled_refunds({}) == 0
+    assert await payment_jobs.send_stalled_refunds({}) == 1
+    assert await payment_jobs.send_stalled_refunds({}) == 0
     await refund.refresh_from_db()
     assert refund.provider_refund_id in fake_stripe.refunds
     assert len(refund_calls(fake_stripe)) == 1
-    assert await payments.send_refund({}, refund.id) == "sent"  # the late job: nothing more
+    assert await payment_jobs.send_refund({}, refund.id) == "sent"  # the late job: nothing more
     assert len(refund_calls(fake_stripe)) == 1
 
 
@@ -163,9 +164,9 @@ async def test_the_job_and_the_sweep_at_the_same_moment_send_once(client, fake_s
     refund = await stalled_refund(client, fake_stripe, monkeypatch)
     await waited()
     outcomes = await asyncio.gather(
-        payments.send_refund({}, refund.id),
-        payments.send_stalled_refunds({}),
-        payments.send_refund({}, refund.id),
+        payment_jobs.send_refund({}, refund.id),
+        payment_jobs.send_stalled_refunds({}),
+        payment_jobs.send_refund({}, refund.id),
     )
     assert len(refund_calls(fake_stripe)) == 1, outcomes
     assert len(fake_stripe.refunds) == 1
@@ -180,15 +181,15 @@ async def test_a_dead_senders_claim_is_taken_over_with_the_same_idempotency_key(
     await waited()
     # A sender claimed it, Stripe made the refund, and the sender died before writing it down.
     await Refund.filter(id=refund.id).update(claimed_at=timezone.now(), send_attempts=1)
-    made = await payments._create_stripe_refund(
+    made = await refunds._create_stripe_refund(
         await Refund.get(id=refund.id).select_related("payment")
     )
     assert list(fake_stripe.refunds) == [made]
-    assert await payments.send_stalled_refunds({}) == 0  # claimed a moment ago: left alone
+    assert await payment_jobs.send_stalled_refunds({}) == 0  # claimed a moment ago: left alone
     await Refund.filter(id=refund.id).update(
-        claimed_at=timezone.now() - timedelta(minutes=payments.REFUND_CLAIM_MINUTES + 1)
+        claimed_at=timezone.now() - timedelta(minutes=refunds.REFUND_CLAIM_MINUTES + 1)
     )
-    assert await payments.send_stalled_refunds({}) == 1
+    assert await payment_jobs.send_stalled_refunds({}) == 1
     await refund.refresh_from_db()
     assert refund.send_attempts == 2 and refund.provider_refund_id == made
     assert list(fake_stripe.refunds) == [made]  # Stripe answered the same key with the same refund
@@ -203,10 +204,10 @@ async def test_a_failed_send_gives_the_claim_back_for_the_next_try(
     refund = await stalled_refund(client, fake_stripe, monkeypatch)
     await waited()
     fake_stripe.fail_next = 10  # Stripe is down (the SDK retries a few times)
-    assert await payments.send_stalled_refunds({}) == 0
+    assert await payment_jobs.send_stalled_refunds({}) == 0
     await refund.refresh_from_db()
     assert refund.claimed_at is None and refund.provider_refund_id is None
     fake_stripe.fail_next = 0
-    assert await payments.send_stalled_refunds({}) == 1
+    assert await payment_jobs.send_stalled_refunds({}) == 1
     await refund.refresh_from_db()
     assert refund.provider_refund_id in fake_stripe.refunds and len(fake_stripe.refunds) == 1

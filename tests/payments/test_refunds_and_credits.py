@@ -11,8 +11,8 @@ from tortoise import timezone
 
 from ecosystem import jobs
 from ecosystem.errors import Invalid
-from ecosystem.models import AccountKind, CreditAccount, CreditEntry, Payment, Refund
-from ecosystem.services import credits
+from ecosystem.payments.models import AccountKind, CreditAccount, CreditEntry, Payment, Refund
+from ecosystem.payments.services import ledger as credits
 from labs.models import Booking, LabStaff
 from tests.labs.conftest import bearer, make_lab, quick_user
 from tests.payments.conftest import RATE, booking_body, post_event, priced_machine, slot
@@ -183,9 +183,9 @@ async def test_credit_short_of_the_price_leaves_the_rest_to_the_card(client, fak
     assert session["amount_total"] == 2 * RATE - 50_000
     assert await credits.balance(user=user) == 0
     # The hold runs out unpaid: the credit comes back, nothing is lost.
-    from ecosystem.services import payments
+    from ecosystem.payments.services import checkout
 
-    assert await payments.release_hold(body["payment"]["id"])
+    assert await checkout.release_hold(body["payment"]["id"])
     assert await credits.balance(user=user) == 50_000
     await assert_ledger_holds()
 

@@ -4,7 +4,8 @@ offered as a payer and an unverified account bills nobody."""
 
 from __future__ import annotations
 
-from ecosystem.models import Organisation, Payment, User, Verification
+from ecosystem.models import Organisation, User, Verification
+from ecosystem.payments.models import Payment
 from tests.conftest import make_organisation, person
 from tests.labs.conftest import bearer
 from tests.payments.conftest import booking_body, priced_machine, slot

@@ -1,6 +1,6 @@
 """Credit in VND, kept in a double-entry ledger: credit is issued only out of a funded budget.
 
-Accounts (`ecosystem.models.AccountKind`):
+Accounts (`ecosystem.payments.models.AccountKind`):
 - `funding`: the platform's source. Platform admins move credit from it into issuers' budgets;
   it is the one account that goes below zero (its balance is minus all funding), so that the
   balances of all accounts add up to zero. Modelled as an account of its own kind rather than a
@@ -28,7 +28,8 @@ Invariants, held under concurrency on SQLite and PostgreSQL:
 
 `grant_credit` and the payment functions keep the books only: callers check the actor's
 authority (a programme's manager, a lab's staff) and the issuer's verification first.
-`top_up_budget` and `set_budget` are the platform admins' acts: checked and audited here.
+`budgets.top_up_budget` and `budgets.set_budget` are the platform admins' acts, checked and
+audited there.
 """
 
 from __future__ import annotations
@@ -37,17 +38,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from ecosystem.db import atomic
-from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
+from ecosystem.errors import Conflict, Invalid, NotFound
 from ecosystem.i18n import _, format_money
-from ecosystem.models import (
-    AccountKind,
-    CreditAccount,
-    CreditEntry,
-    CreditTransfer,
-    Organisation,
-    User,
-)
-from ecosystem.packages import CreditIssuer
+from ecosystem.models import Organisation, User
+from ecosystem.payments.models import AccountKind, CreditAccount, CreditEntry, CreditTransfer
 from ecosystem.permissions import has_verified_identity, is_verified_organisation
 
 CURRENCY = "VND"
@@ -145,7 +139,7 @@ async def ledger_sum(account_id: int) -> int:
 # --- the one writer ------------------------------------------------------------------------------
 
 
-def _check_amount(amount: int) -> None:
+def check_amount(amount: int) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT:
         message = _("Give a whole amount of dong greater than zero.")
         raise Invalid(message, fields={"amount": message})
@@ -188,7 +182,7 @@ async def transfer(
     BudgetExceeded / InsufficientCredit (409) if `debit` is short: nothing is written. With a
     `reference`, once per `(source, reference)`: a repeated call returns the first transfer.
     """
-    _check_amount(amount)
+    check_amount(amount)
     if debit.id == credit.id:
         raise ValueError("a transfer needs two accounts")
     try:
@@ -262,7 +256,7 @@ async def entry_of(moved: CreditTransfer, account_id: int) -> CreditEntry:
     return await CreditEntry.get(transfer_id=moved.id, account_id=account_id)
 
 
-# --- budgets: the platform admins' acts ---------------------------------------------------------
+# --- funding a budget (the books; platform admins go through budgets.top_up_budget) ----------
 
 
 async def fund(
@@ -286,108 +280,6 @@ async def fund(
         reference=reference,
         actor=actor,
     )
-
-
-def _ensure_funder(actor: User | None) -> None:
-    if not (has_verified_identity(actor) and actor.is_platform_admin):  # type: ignore[union-attr]
-        raise NotPermitted(_("Only platform administrators may fund budgets."))
-
-
-async def top_up_budget(
-    actor: User, issuer_key: str, amount: int, reason: str = "", ip: str = ""
-) -> CreditTransfer:
-    """A platform admin adds `amount` to an issuer's budget (audited)."""
-    from ecosystem.services import audit
-
-    _ensure_funder(actor)
-    _check_amount(amount)
-    await issuer_by_key(issuer_key)
-    budget = await issuer_account(AccountKind.BUDGET, issuer_key)
-    funding = await funding_account()
-    async with atomic():  # the transfer's first statement is a write (SQLite's lock)
-        moved = await transfer(
-            funding,
-            budget,
-            amount,
-            kind="fund",
-            reason=reason.strip() or _("Budget funded"),
-            source="budget",
-            actor=actor,
-        )
-        await audit.record(
-            "credits.budget_funded",
-            actor=actor,
-            target=moved,
-            ip=ip,
-            issuer=issuer_key,
-            amount=amount,
-        )
-    return moved
-
-
-async def set_budget(
-    actor: User, issuer_key: str, target: int, reason: str = "", ip: str = ""
-) -> int:
-    """A platform admin sets what is left in an issuer's budget (audited): the difference moves
-    from or back to the funding account. Credit already granted stays with its holders.
-    Returns the new balance."""
-    from ecosystem.services import audit
-
-    _ensure_funder(actor)
-    if not isinstance(target, int) or not 0 <= target <= MAX_AMOUNT:
-        message = _("Give a whole amount of dong, zero or more.")
-        raise Invalid(message, fields={"amount": message})
-    await issuer_by_key(issuer_key)
-    budget = await issuer_account(AccountKind.BUDGET, issuer_key)
-    funding = await funding_account()
-    async with atomic():
-        await lock_account(budget)  # first: nobody grants from it while it is set
-        current = int(
-            (await CreditAccount.filter(id=budget.id).values_list("balance", flat=True))[0]
-        )
-        if target != current:
-            common = {"reason": reason.strip() or _("Budget set"), "source": "budget"}
-            if target > current:
-                moved = await transfer(
-                    funding, budget, target - current, kind="fund", actor=actor, **common
-                )
-            else:
-                moved = await transfer(
-                    budget, funding, current - target, kind="unfund", actor=actor, **common
-                )
-            await audit.record(
-                "credits.budget_set",
-                actor=actor,
-                target=moved,
-                ip=ip,
-                issuer=issuer_key,
-                before=current,
-                after=target,
-            )
-    return target
-
-
-async def issuers() -> list[CreditIssuer]:
-    """Every issuer of the mounted packages with what is left in its budget."""
-    from ecosystem.packages import load_packages
-    from ecosystem.settings import get_settings
-
-    found: list[CreditIssuer] = []
-    for package in load_packages(get_settings().packages):
-        if package.credit_issuers is not None:
-            found.extend(await package.credit_issuers())
-    left = await budget_balances([issuer.key for issuer in found])
-    for issuer in found:
-        issuer.budget = left[issuer.key]
-    return found
-
-
-async def issuer_by_key(issuer_key: str) -> CreditIssuer:
-    for issuer in await issuers():
-        if issuer.key == issuer_key:
-            return issuer
-    message = _("Choose a lab or a programme.")
-    raise Invalid(message, fields={"issuer": message})
 
 
 # --- grants and reversals -----------------------------------------------------------------------
@@ -422,7 +314,7 @@ async def grant_credit(
     on `(source, reference)` when `reference` is given: a second call (also a concurrent one)
     returns the transfer of the first. The caller checks `actor`'s authority.
     """
-    _check_amount(amount)
+    check_amount(amount)
     if currency != CURRENCY:
         raise Invalid(_("Credit is kept in VND only."), fields={"currency": "VND"})
     reason = reason.strip()

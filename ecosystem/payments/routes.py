@@ -1,5 +1,5 @@
 """Payments on the web: the Stripe webhook, payment and receipt pages, statements, credits,
-organisations' billing permits, and `GET /api/v1/credits`."""
+organisations' billing permits, and the platform admins' credit budgets (`/admin/budgets`)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ecosystem import tabular
-from ecosystem.errors import DomainError, NotFound, NotPermitted
+from ecosystem import permissions, tabular
+from ecosystem.errors import DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.inputs import path_id, whole_number
+from ecosystem.inputs import path_id, whole_dong, whole_number
 from ecosystem.labels import N_
-from ecosystem.models import CreditEntry, Organisation
+from ecosystem.models import Organisation
 from ecosystem.payments import documents
-from ecosystem.payments.schemas import (
-    CreditBalanceOut,
-    CreditEntryOut,
-    CreditsOut,
+from ecosystem.payments.schemas import credit_balances
+from ecosystem.payments.services import billing, budgets, common, statements, webhooks
+from ecosystem.restapi import client_ip
+from ecosystem.web import (
+    flash,
+    form_text,
+    is_htmx,
+    read_form,
+    redirect,
+    render,
+    require_user,
+    safe_next,
 )
-from ecosystem.restapi import api_route, api_user, json_response
-from ecosystem.services import credits
-from ecosystem.services import payments as service
-from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 
 logger = logging.getLogger("ecosystem.payments")
 
@@ -68,10 +72,10 @@ async def stripe_webhook(request: Request) -> Response:
     if len(payload) > MAX_WEBHOOK_BYTES:
         return JSONResponse({"error": "too large"}, status_code=413)
     try:
-        event = service.verify_event(payload, request.headers.get("stripe-signature", ""))
-    except service.BadSignature:
+        event = webhooks.verify_event(payload, request.headers.get("stripe-signature", ""))
+    except webhooks.BadSignature:
         return JSONResponse({"error": "invalid signature"}, status_code=400)
-    outcome = await service.process_event(event)
+    outcome = await webhooks.process_event(event)
     logger.info("stripe event %s (%s): %s", event.get("id"), event.get("type"), outcome)
     return JSONResponse({"received": True, "outcome": outcome})
 
@@ -81,12 +85,12 @@ async def stripe_webhook(request: Request) -> Response:
 
 async def _payment_context(request: Request, payment_id: int) -> dict:
     user = await require_user(request)
-    payment, manages = await service.payment_for(user, payment_id)
+    payment, manages = await statements.payment_for(user, payment_id)
     return {
         "payment": payment,
         "refunds": list(payment.refunds),
         "manages": manages,
-        "online": service.online_payments(),
+        "online": common.online_payments(),
         "receipt_code": documents.receipt_code(payment) if payment.receipt_number else "",
         **_labels(),
     }
@@ -139,19 +143,13 @@ async def mark_paid(request: Request) -> Response:
     payment_id = path_id(request, "payment_id")
     form = await read_form(request)
     try:
-        await service.mark_paid(user, payment_id)
+        await statements.mark_paid(user, payment_id)
         flash(request, _("The payment is recorded as paid."))
     except DomainError as exc:
         if isinstance(exc, NotFound | NotPermitted):
             raise
         flash(request, exc.message, "error")
-    return redirect(request, service_next(form_text(form, "next"), f"/payments/{payment_id}"))
-
-
-def service_next(value: str, default: str) -> str:
-    from ecosystem.web import safe_next
-
-    return safe_next(value, default)
+    return redirect(request, safe_next(form_text(form, "next"), f"/payments/{payment_id}"))
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -159,7 +157,7 @@ def service_next(value: str, default: str) -> str:
 
 async def _statement(request: Request):
     user = await require_user(request)
-    found = await service.statement(
+    found = await statements.statement(
         user,
         request.path_params["issuer"],
         path_id(request, "organisation_id"),
@@ -172,8 +170,8 @@ async def statement_page(request: Request) -> Response:
     user, found = await _statement(request)
     context = {
         "statement": found,
-        "manages": await service.manages_issuer(user, found.issuer_key),
-        "due": service.billed_due,
+        "manages": await common.manages_issuer(user, found.issuer_key),
+        "due": statements.billed_due,
         **_labels(),
     }
     return await render(request, "payments/statement.html", context)
@@ -201,7 +199,7 @@ async def statement_mark_paid(request: Request) -> Response:
     issuer, period = request.path_params["issuer"], request.path_params["period"]
     organisation_id = path_id(request, "organisation_id")
     try:
-        await service.mark_statement_paid(user, issuer, organisation_id, period)
+        await statements.mark_statement_paid(user, issuer, organisation_id, period)
         flash(request, _("The statement is marked as paid."))
     except DomainError as exc:
         if isinstance(exc, NotFound | NotPermitted):
@@ -213,40 +211,10 @@ async def statement_mark_paid(request: Request) -> Response:
 # --- credits and billing permits ----------------------------------------------------------------
 
 
-async def _balances(user) -> list[CreditBalanceOut]:
-    owners: list[tuple[str, Organisation | None]] = [("user", None)]
-    owners += [("organisation", org) for org in await service.billable_organisations(user)]
-    found = []
-    for kind, org in owners:
-        owner = {"organisation": org} if org else {"user": user}
-        entries: list[CreditEntry] = await credits.ledger(**owner)
-        found.append(
-            CreditBalanceOut(
-                owner=kind,
-                organisation_id=org.id if org else None,
-                organisation_name=org.name if org else None,
-                balance=await credits.balance(**owner),
-                currency=credits.CURRENCY,
-                ledger=[
-                    CreditEntryOut(
-                        id=e.id,
-                        amount=e.amount,
-                        balance_after=e.balance_after,
-                        kind=e.kind,
-                        reason=e.reason,
-                        source=e.source,
-                        created_at=e.created_at,
-                    )
-                    for e in entries
-                ],
-            )
-        )
-    return found
-
-
 async def credits_page(request: Request) -> Response:
     user = await require_user(request)
-    return await render(request, "payments/credits.html", {"balances": await _balances(user)})
+    balances = credit_balances(await billing.credit_holders(user))
+    return await render(request, "payments/credits.html", {"balances": balances})
 
 
 async def _organisation(request: Request) -> Organisation:
@@ -267,27 +235,56 @@ async def billing_page(request: Request) -> Response:
             if form_text(form, "action") == "revoke":
                 member_id = whole_number(form_text(form, "user_id"))
                 if member_id is not None:
-                    await service.revoke_billing(user, organisation, member_id)
+                    await billing.revoke_billing(user, organisation, member_id)
                 flash(request, _("The member may no longer bill the organisation."))
             else:
-                await service.allow_billing(user, organisation, form_text(form, "email"))
+                await billing.allow_billing(user, organisation, form_text(form, "email"))
                 flash(request, _("The member may now bill bookings to the organisation."))
             return redirect(request, f"/payments/organisations/{organisation.slug}/billing")
         except DomainError as exc:
             if not exc.fields:
                 raise
             errors, status = exc.fields, exc.status_code
-    permits = await service.billing_permits(user, organisation)
+    permits = await billing.billing_permits(user, organisation)
     context = {"organisation": organisation, "permits": permits, "errors": errors}
     return await render(request, "payments/billing.html", context, status)
 
 
-# --- JSON API -----------------------------------------------------------------------------------
+# --- credit budgets (platform admins) ------------------------------------------------------------
 
 
-async def api_credits(request: Request) -> Response:
-    user = await api_user(request)
-    return json_response(CreditsOut(balances=await _balances(user)))
+async def budgets_page(request: Request) -> Response:
+    """Issuers' credit budgets: a platform admin tops one up or sets it (audited)."""
+    user = await require_user(request)
+    await permissions.ensure(user, "budget.fund")
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = await read_form(request)
+        values = {k: form_text(form, k) for k in ("issuer", "amount", "reason", "action")}
+        amount = whole_dong(values["amount"])
+        try:
+            if amount is None:
+                message = _("Give a whole amount of dong.")
+                raise Invalid(message, fields={"amount": message})
+            if values["action"] == "set":
+                await budgets.set_budget(
+                    user, values["issuer"], amount, values["reason"], ip=client_ip(request)
+                )
+                flash(request, _("The budget is set."))
+            else:
+                await budgets.top_up_budget(
+                    user, values["issuer"], amount, values["reason"], ip=client_ip(request)
+                )
+                flash(request, _("The budget is topped up."))
+            return redirect(request, "/admin/budgets")
+        except DomainError as exc:
+            if not exc.fields:
+                raise
+            errors, status = exc.fields, exc.status_code
+    context = {"issuers": await budgets.issuers(), "values": values, "errors": errors}
+    return await render(request, "ecosystem/admin/budgets.html", context, status)
 
 
 routes = [
@@ -319,16 +316,5 @@ routes = [
     Route("/payments/{payment_id}/receipt", receipt, methods=["GET"]),
     Route("/payments/{payment_id}/receipt.pdf", receipt_pdf, methods=["GET"]),
     Route("/payments/{payment_id}/mark-paid", mark_paid, methods=["POST"]),
-]
-
-api_routes = [
-    api_route(
-        "GET",
-        "/credits",
-        api_credits,
-        "The caller's credit balances (own and organisations they may bill) with their ledgers",
-        CreditsOut,
-        errors=(401,),
-        tags=("payments",),
-    ),
+    Route("/admin/budgets", budgets_page, methods=["GET", "POST"]),
 ]

@@ -30,7 +30,6 @@ from ecosystem.errors import Conflict, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.labels import N_
 from ecosystem.models import User
-from ecosystem.scoring import weighted_score
 from ecosystem.services import audit
 from hackathon import calibration, pairwise, permissions
 from hackathon.models import (
@@ -58,7 +57,7 @@ from hackathon.results_hash import results_hash, results_hash_v1
 from hackathon.services.contests import add_round, criteria_of, current_round
 from hackathon.services.judging import assign_round, incomplete_entries, round_entries, rubric
 
-MODEL = "calibration/leniency-spread/v1"
+MODEL = "calibration/quality-offset-scale/v2"
 PAIRWISE_MODEL = "crowd-bt/v1"
 Z = calibration.DEFAULT_Z
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -192,16 +191,16 @@ async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
     criteria = await criteria_of(round_)
     log = await score_log(round_)
     state = replay(log)
-    sheets: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
-    for (judge_id, submission_id, criterion_id), value in state.items():
-        sheets[(judge_id, submission_id)][str(criterion_id)] = value
-    rows = [
-        (str(judge_id), str(submission_id), weighted_score(rubric(criteria), values))
-        for (judge_id, submission_id), values in sorted(sheets.items())
-        if len(values) == len(criteria) and submission_id in entries
+    criterion_ids = {str(c.id) for c in criteria}
+    # Every value counts, also on sheets left incomplete (hackathon.partial_sheets fills a gap
+    # from that judge's own habit for the criterion and gives the sheet less weight).
+    values = [
+        (str(judge_id), str(submission_id), str(criterion_id), value)
+        for (judge_id, submission_id, criterion_id), value in sorted(state.items())
+        if submission_id in entries and str(criterion_id) in criterion_ids
     ]
     # The fit is CPU work (numpy over every score): in a worker process, off the event loop.
-    fit = await offload.in_process(calibration.calibrate, rows)
+    fit = await offload.in_process(calibration.calibrate_criteria, values, rubric(criteria))
     overall = _lines(fit, calibration.rank_entries(fit), entries)
     track_of = {str(e.id): e.team.track.code for e in entries.values()}
     by_track = {

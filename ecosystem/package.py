@@ -1,69 +1,40 @@
-"""The kernel described as a package, mounted first by the app factory."""
+"""The kernel described as a package, mounted first by the app factory.
+
+Contributions by dotted name (see `ecosystem.packages`): importing this imports no route,
+job or service.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ecosystem import api, jobs, mail, media
 from ecosystem.labels import N_
-from ecosystem.packages import DomainPackage
-from ecosystem.routes import account, admin, auth, dashboard, organisations, pages
-from ecosystem.routes import media as media_routes
-from ecosystem.routes import payments as payment_routes
-from ecosystem.services import dashboard as dashboard_service
-from ecosystem.services import indicators, payments, sessions
-
-
-async def _seed_demo() -> None:
-    from ecosystem.seed import seed_kernel
-
-    await seed_kernel()
-
+from ecosystem.packages import DomainPackage, Hook
 
 package = DomainPackage(
     name="ecosystem",
     models="ecosystem.models",
-    routes=[
-        *pages.routes,
-        *auth.routes,
-        *account.routes,
-        *organisations.routes,
-        *admin.routes,
-        *media_routes.routes,
-        *payment_routes.routes,
-        *dashboard.routes,
-    ],
-    api_routes=[*api.routes, *payment_routes.api_routes],
-    jobs=[
-        mail.deliver_mail,
-        mail.redeliver_stalled_mail,
-        media.make_variants,
-        payments.release_expired_hold,
-        payments.expire_holds,
-        payments.expire_checkout,
-        payments.send_refund,
-        payments.send_stalled_refunds,
-        indicators.refresh_indicators,
-        sessions.purge_ended_sessions,
-    ],
-    cron_jobs=[
-        jobs.cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
-        jobs.cron(payments.expire_holds, minute=None, second=30),  # every minute
-        # Refunds whose job was lost (Redis restarted): every 5 minutes and at worker start.
-        jobs.cron(
-            payments.send_stalled_refunds,
-            minute=set(range(3, 60, 5)),
-            second=15,
-            run_at_startup=True,
-        ),
-        jobs.cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
-        jobs.cron(sessions.purge_ended_sessions, hour={3}, minute={17}, second=0),  # daily
-    ],
+    routes=(
+        "ecosystem.routes.pages:routes",
+        "ecosystem.routes.auth:routes",
+        "ecosystem.routes.account:routes",
+        "ecosystem.routes.organisations:routes",
+        "ecosystem.routes.admin:routes",
+        "ecosystem.routes.media:routes",
+        "ecosystem.routes.payments:routes",
+        "ecosystem.routes.dashboard:routes",
+    ),
+    api_routes=("ecosystem.api:routes", "ecosystem.routes.payments:api_routes"),
+    jobs=("ecosystem.tasks:jobs",),
+    cron_jobs=("ecosystem.tasks:cron_jobs",),
     locale_dir=Path(__file__).parent / "locale",
-    seed_demo=_seed_demo,
+    seed_demo=Hook("ecosystem.seed:seed_kernel"),
     nav_links=((N_("Partners"), "/organisations"),),
-    dashboard_panels=(dashboard_service.organisations_panel, dashboard_service.government_panel),
-    indicators=dashboard_service.kernel_indicators,
+    dashboard_panels=(
+        Hook("ecosystem.services.dashboard:organisations_panel"),
+        Hook("ecosystem.services.dashboard:government_panel"),
+    ),
+    indicators=Hook("ecosystem.services.dashboard:kernel_indicators"),
     indicator_titles={
         "verified_organisations": N_("Verified partner organisations"),
         "organisations_by_sphere": N_("Partner organisations by sphere"),

@@ -47,7 +47,7 @@ from ecosystem.models import (
     Organisation,
     User,
 )
-from ecosystem.packages import CreditIssuer
+from ecosystem.packages import CreditIssuer, mounted_packages
 from ecosystem.permissions import has_verified_identity, is_verified_organisation
 
 CURRENCY = "VND"
@@ -369,11 +369,8 @@ async def set_budget(
 
 async def issuers() -> list[CreditIssuer]:
     """Every issuer of the mounted packages with what is left in its budget."""
-    from ecosystem.packages import load_packages
-    from ecosystem.settings import get_settings
-
     found: list[CreditIssuer] = []
-    for package in load_packages(get_settings().packages):
+    for package in mounted_packages():
         if package.credit_issuers is not None:
             found.extend(await package.credit_issuers())
     left = await budget_balances([issuer.key for issuer in found])

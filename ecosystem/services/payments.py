@@ -52,7 +52,7 @@ from ecosystem.models import (
     User,
     Verification,
 )
-from ecosystem.packages import PaymentHandler, load_packages
+from ecosystem.packages import PaymentHandler, mounted_packages, resolve
 from ecosystem.services import audit, credits
 from ecosystem.settings import get_settings
 
@@ -87,8 +87,9 @@ class PaymentUnavailable(DomainError):
 
 def handlers() -> dict[str, PaymentHandler]:
     found: dict[str, PaymentHandler] = {}
-    for package in load_packages(get_settings().packages):
-        found.update(package.payment_handlers)
+    for package in mounted_packages():
+        for kind, handler in package.payment_handlers.items():
+            found[kind] = resolve(handler)
     return found
 
 

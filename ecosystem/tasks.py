@@ -1,0 +1,35 @@
+"""The kernel's own arq jobs and cron entries: what `jobs.py` is to a domain package.
+
+(`ecosystem.jobs` is the job machinery every package uses: registering, enqueueing, cron.)
+The kernel's `package.py` names these two lists; the app factory and the worker load them.
+"""
+
+from __future__ import annotations
+
+from ecosystem import mail, media
+from ecosystem.jobs import cron
+from ecosystem.services import indicators, payments, sessions
+
+jobs: list = [
+    mail.deliver_mail,
+    mail.redeliver_stalled_mail,
+    media.make_variants,
+    payments.release_expired_hold,
+    payments.expire_holds,
+    payments.expire_checkout,
+    payments.send_refund,
+    payments.send_stalled_refunds,
+    indicators.refresh_indicators,
+    sessions.purge_ended_sessions,
+]
+
+cron_jobs: list = [
+    cron(mail.redeliver_stalled_mail, minute={5, 20, 35, 50}, second=0),
+    cron(payments.expire_holds, minute=None, second=30),  # every minute
+    # Refunds whose job was lost (Redis restarted): every 5 minutes and at worker start.
+    cron(
+        payments.send_stalled_refunds, minute=set(range(3, 60, 5)), second=15, run_at_startup=True
+    ),
+    cron(indicators.refresh_indicators, minute={7}, second=0),  # hourly
+    cron(sessions.purge_ended_sessions, hour={3}, minute={17}, second=0),  # daily
+]

@@ -17,9 +17,10 @@ heavy there, so reading the list of packages loads no route, job or service:
   by `load_packages`, which the app factory (`ecosystem/app.py`), the worker
   (`ecosystem/worker.py`) and the CLI call when they start.
 - Hooks the kernel's services call at run time (dashboard panels, indicators, pending
-  publications, credit issuers, demo data) are `Hook`s: a callable that imports its dotted
-  name the first time it is called. `payment_handlers` maps a subject kind to the dotted name
-  of its `PaymentHandler`, resolved (`resolve`) by the payment service when it needs one.
+  publications, credit issuers, demo data) are `Hook`s: callables that look their dotted
+  name up when called (the module is imported on the first call). `payment_handlers` maps a
+  subject kind to the dotted name of its `PaymentHandler`, resolved (`resolve`) by the
+  payment service when it needs one.
 - `indicator_titles` is a mapping, or dotted names of mappings that are merged on load.
 
 `declared_packages(names)` imports the packages' `package.py` modules only: the database
@@ -63,19 +64,17 @@ def resolve(reference: Any) -> Any:
 
 
 class Hook:
-    """A function of a package named by "module:function", imported when first called."""
+    """A function of a package named by "module:function", looked up when it is called (the
+    module is imported on the first call)."""
 
-    __slots__ = ("name", "_target")
+    __slots__ = ("name",)
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._target: Callable[..., Any] | None = None
 
     @property
     def target(self) -> Callable[..., Any]:
-        if self._target is None:
-            self._target = resolve(self.name)
-        return self._target
+        return resolve(self.name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.target(*args, **kwargs)

@@ -248,3 +248,26 @@ def test_reading_the_packages_loads_no_route() -> None:
         and (".routes" in name or name.endswith((".api", ".jobs", ".services", ".tasks")))
     )
     assert heavy == []
+
+
+def test_every_dotted_name_a_package_declares_resolves() -> None:
+    """A moved function or list breaks here, by name, rather than at the first request."""
+    from ecosystem.packages import Hook, declared_packages
+
+    for package in declared_packages(DOMAIN_PACKAGES):
+        loaded = package.loaded()
+        hooks = [
+            *package.dashboard_panels,
+            package.indicators,
+            package.pending_publications,
+            package.credit_issuers,
+            package.seed_demo,
+        ]
+        for hook in hooks:
+            if isinstance(hook, Hook):
+                assert callable(hook.target), hook
+        assert all(callable(panel) for panel in loaded.dashboard_panels)
+        assert all(callable(job) for job in loaded.jobs)
+        assert all(hasattr(route, "path") for route in [*loaded.routes, *loaded.api_routes])
+        assert all(isinstance(title, str) for title in loaded.indicator_titles.values())
+        assert all(callable(h.paid) for h in loaded.payment_handlers.values())

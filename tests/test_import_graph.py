@@ -21,12 +21,6 @@ KERNEL = "ecosystem"
 DOMAIN_PACKAGES = ("labs", "incubator", "hackathon")
 PACKAGES = (KERNEL, *DOMAIN_PACKAGES)
 
-# Circles other helpers of issue 14 are breaking: the merger removes a mark once its helper's
-# work is in (strict: the mark fails as soon as the circle is gone).
-EXPECTED_CIRCLES: dict[str, str] = {
-    "labs": "labs.services.bookings <-> labs.services.payments: helper L reshapes the booking path",
-}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -155,18 +149,7 @@ def test_the_graph_reader_sees_imports_inside_functions_and_skips_type_checking(
     assert {"ecosystem.routes.web", "ecosystem.db", "ecosystem.labs.api"} <= names
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=EXPECTED_CIRCLES[name])]
-            if name in EXPECTED_CIRCLES
-            else [],
-        )
-        for name in PACKAGES
-    ],
-)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_circle_in_the_package(package: str) -> None:
     found = [c for c in circles(import_graph()) if any(top(m) == package for m in c)]
     assert found == [], f"import circles in {package}: " + "; ".join(

@@ -15,7 +15,7 @@ from ecosystem import jobs
 from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.errors import DomainError
 from ecosystem.i18n import set_locale
-from ecosystem.packages import load_packages
+from ecosystem.packages import declared_packages, load_packages
 from ecosystem.settings import SERVED_URL_ENV, Settings, configure, served_url
 
 
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_orm(settings: Settings, action: Callable[[], Awaitable[None]]) -> None:
-    await init_orm(tortoise_config(settings.database_url, load_packages(settings.packages)))
+    await init_orm(tortoise_config(settings.database_url, declared_packages(settings.packages)))
     try:
         await action()
         await jobs.drain()
@@ -65,7 +65,7 @@ async def _with_orm(settings: Settings, action: Callable[[], Awaitable[None]]) -
 async def _migrate(settings: Settings) -> None:
     try:
         await run_migrations(
-            tortoise_config(settings.database_url, load_packages(settings.packages))
+            tortoise_config(settings.database_url, declared_packages(settings.packages))
         )
     finally:
         await Tortoise.close_connections()

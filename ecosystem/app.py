@@ -35,7 +35,7 @@ from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
 from ecosystem.settings import Settings, configure
 from ecosystem.templating import STATIC_DIR, templates
-from ecosystem.web import login_redirect
+from ecosystem.web import login_redirect, render
 
 logger = logging.getLogger("ecosystem")
 
@@ -62,8 +62,6 @@ def _form_page(request: Request) -> str | None:
 
 async def _render_error(request: Request, status_code: int, message: str) -> Response:
     try:
-        from ecosystem.web import render
-
         return await render(
             request,
             "error.html",

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.transactions import in_transaction
 
-from ecosystem.packages import DomainPackage, load_packages
+from ecosystem.packages import DomainPackage, declared_packages
 from ecosystem.settings import Settings
 
 logger = logging.getLogger("ecosystem.db")
@@ -43,6 +43,7 @@ def connection_url(url: str) -> str:
 
 
 def tortoise_config(database_url: str, packages: Sequence[DomainPackage]) -> dict[str, Any]:
+    """Only the packages' model and migration module names are read (declared is enough)."""
     apps = {
         package.name: {
             "models": package.model_modules,
@@ -62,7 +63,7 @@ def tortoise_config(database_url: str, packages: Sequence[DomainPackage]) -> dic
 
 def config_from_env() -> dict[str, Any]:
     settings = Settings.from_env()
-    return tortoise_config(settings.database_url, load_packages(settings.packages))
+    return tortoise_config(settings.database_url, declared_packages(settings.packages))
 
 
 async def run_migrations(config: dict[str, Any]) -> None:

@@ -1,37 +1,35 @@
-"""Contests described as a domain package, mounted by the app factory."""
+"""Contests described as a domain package, mounted by the app factory.
+
+Contributions by dotted name (see `ecosystem.packages`): importing this imports no route,
+job or service.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ecosystem.labels import N_
-from ecosystem.packages import DomainPackage
-from hackathon import api, jobs
-from hackathon.routes import judge, manage, public
-from hackathon.services import contests, dashboard
-
-
-async def _seed_demo() -> None:
-    from hackathon.seed import seed_contests
-
-    await seed_contests()
-
+from ecosystem.packages import DomainPackage, Hook
 
 package = DomainPackage(
     name="hackathon",
     models="hackathon.models",
-    routes=[*manage.routes, *judge.routes, *public.routes],  # /contests/new before /{slug}
-    api_routes=api.routes,
-    jobs=jobs.JOBS,
-    cron_jobs=jobs.CRON_JOBS,
+    routes=(  # /contests/new before /{slug}
+        "hackathon.routes.manage:routes",
+        "hackathon.routes.judge:routes",
+        "hackathon.routes.public:routes",
+    ),
+    api_routes=("hackathon.api:routes",),
+    jobs=("hackathon.jobs:JOBS",),
+    cron_jobs=("hackathon.jobs:CRON_JOBS",),
     locale_dir=Path(__file__).parent / "locale",
-    seed_demo=_seed_demo,
+    seed_demo=Hook("hackathon.seed:seed_contests"),
     nav_links=((N_("Contests"), "/contests"),),
     dashboard_panels=(
-        dashboard.judge_panel,
-        dashboard.organiser_panel,
-        dashboard.participant_panel,
+        Hook("hackathon.services.dashboard:judge_panel"),
+        Hook("hackathon.services.dashboard:organiser_panel"),
+        Hook("hackathon.services.dashboard:participant_panel"),
     ),
-    indicators=dashboard.indicators,
-    pending_publications=contests.pending_publications,
+    indicators=Hook("hackathon.services.dashboard:indicators"),
+    pending_publications=Hook("hackathon.services.contests:pending_publications"),
 )

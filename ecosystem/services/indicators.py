@@ -23,8 +23,7 @@ from tortoise import timezone
 from ecosystem import cache, tabular
 from ecosystem.errors import Invalid
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
-from ecosystem.packages import DomainPackage
-from ecosystem.settings import get_settings
+from ecosystem.packages import DomainPackage, mounted_packages
 from ecosystem.tabular import Table
 
 logger = logging.getLogger("ecosystem.indicators")
@@ -84,16 +83,10 @@ def parse_period(start: date | None, end: date | None) -> Period:
     return period
 
 
-def _mounted() -> Sequence[DomainPackage]:
-    from ecosystem.packages import load_packages
-
-    return load_packages(get_settings().packages)
-
-
 async def compute(period: Period, packages: Sequence[DomainPackage] | None = None) -> dict:
     """Every package's section for the period, with the licence and the generation time."""
     sections: dict[str, Any] = {}
-    for package in packages if packages is not None else _mounted():
+    for package in packages if packages is not None else mounted_packages():
         if package.indicators is not None:
             sections[package.name] = await package.indicators(period.start, period.end)
     return {

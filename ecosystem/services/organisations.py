@@ -30,11 +30,10 @@ from ecosystem.models import (
     User,
     Verification,
 )
-from ecosystem.packages import DomainPackage, load_packages
+from ecosystem.packages import DomainPackage, mounted_packages
 from ecosystem.schemas import InvitationIn, OrganisationIn
 from ecosystem.security import hash_token, new_secret_token
 from ecosystem.services import audit
-from ecosystem.settings import get_settings
 from ecosystem.text import fold, slugify
 
 INVITATION_DAYS = 7
@@ -354,7 +353,7 @@ async def pending_publications(
     if not organisation_ids:
         return found
     if packages is None:
-        packages = load_packages(get_settings().packages)
+        packages = mounted_packages()
     for package in packages:
         if package.pending_publications is None:
             continue

@@ -4,7 +4,9 @@ a refund) and the cron entries name them so, from before payments became a room 
 from __future__ import annotations
 
 from ecosystem.jobs import job_name
-from ecosystem.package import package as kernel
+from ecosystem.package import package
+
+kernel = package.loaded()
 from ecosystem.payments.services import common
 
 

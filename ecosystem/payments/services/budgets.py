@@ -9,7 +9,7 @@ from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import User
-from ecosystem.packages import CreditIssuer, load_packages
+from ecosystem.packages import CreditIssuer, mounted_packages
 from ecosystem.payments.models import AccountKind, CreditAccount, CreditTransfer
 from ecosystem.payments.services.ledger import (
     MAX_AMOUNT,
@@ -22,7 +22,6 @@ from ecosystem.payments.services.ledger import (
 )
 from ecosystem.permissions import has_verified_identity
 from ecosystem.services import audit
-from ecosystem.settings import get_settings
 
 
 def _ensure_funder(actor: User | None) -> None:
@@ -103,7 +102,7 @@ async def set_budget(
 async def issuers() -> list[CreditIssuer]:
     """Every issuer of the mounted packages with what is left in its budget."""
     found: list[CreditIssuer] = []
-    for package in load_packages(get_settings().packages):
+    for package in mounted_packages():
         if package.credit_issuers is not None:
             found.extend(await package.credit_issuers())
     left = await budget_balances([issuer.key for issuer in found])

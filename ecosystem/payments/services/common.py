@@ -29,7 +29,7 @@ from tortoise.expressions import F
 from ecosystem.db import atomic
 from ecosystem.errors import DomainError
 from ecosystem.models import Membership, MembershipStatus, Role, User
-from ecosystem.packages import PaymentHandler, load_packages
+from ecosystem.packages import PaymentHandler, mounted_packages, resolve
 from ecosystem.payments.models import Payment, PaymentState, ReceiptCounter
 from ecosystem.payments.services import ledger
 from ecosystem.settings import get_settings
@@ -73,8 +73,9 @@ class PaymentUnavailable(DomainError):
 
 def handlers() -> dict[str, PaymentHandler]:
     found: dict[str, PaymentHandler] = {}
-    for package in load_packages(get_settings().packages):
-        found.update(package.payment_handlers)
+    for package in mounted_packages():
+        for kind, handler in package.payment_handlers.items():
+            found[kind] = resolve(handler)
     return found
 
 

@@ -99,6 +99,20 @@ async def _admin_execute(url: str, statement: str) -> None:
         await connection.close()
 
 
+@pytest.fixture(params=BACKENDS)
+async def empty_url(request, tmp_path):
+    """The URL of an empty database of each backend, for migration tests to fill and upgrade."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
+        return
+    name = f"eco_upgrade_{uuid.uuid4().hex[:10]}"
+    await _admin_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(TEST_DATABASE_URL, name)
+    finally:
+        await _admin_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def _migrate(url: str) -> None:
     try:
         await run_migrations(tortoise_config(url, load_packages(TEST_PACKAGES)))

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from tortoise import Tortoise, connections
 
 from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.packages import load_packages
 from labs.models import Booking, BookingStatus
-from tests.conftest import TEST_DATABASE_URL, _admin_execute, _with_database
 from tests.labs.conftest import at, local_day, make_equipment, make_lab, quick_user
 
 BEFORE = "labs.0005_calendar_feed_one_per_user"
-
-
-@pytest.fixture(params=["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"])
-async def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
-        return
-    name = f"eco_upgrade_{uuid.uuid4().hex[:10]}"
-    await _admin_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(TEST_DATABASE_URL, name)
-    finally:
-        await _admin_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_bookings_made_before_the_sequence_start_at_zero(empty_url):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ecosystem.jobs import job_name
 from ecosystem.package import package
+from ecosystem.payments.services import common
 
 kernel = package.loaded()
-from ecosystem.payments.services import common
 
 
 def test_the_payment_jobs_keep_their_names():

@@ -8,14 +8,10 @@ transfer from the funding account, and then the entries add up to zero.
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from tortoise import Tortoise, connections
 
 from ecosystem.db import run_migrations, tortoise_config
 from ecosystem.packages import load_packages
-from tests.conftest import TEST_DATABASE_URL, _admin_execute, _with_database
 
 OLD_ROWS = [
     # (Ids above the sequences' next values: the migration's own rows take those.)
@@ -45,19 +41,6 @@ OLD_ROWS = [
     " (104, 101, 40000, 240000, 'refund', 'Laser cutter', 'payment', 'refund:1:credit', 1,"
     " '2026-01-03 00:00:00+00:00')",
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"])
-async def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
-        return
-    name = f"eco_upgrade_{uuid.uuid4().hex[:10]}"
-    await _admin_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(TEST_DATABASE_URL, name)
-    finally:
-        await _admin_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _rows(config, sql: str) -> list[tuple]:

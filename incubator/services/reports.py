@@ -405,16 +405,17 @@ async def _check_report(
     """The rules of a submitted report (not of a draft): at least one figure, every metric
     the programme requires, and a one-line explanation of each value far outside the
     startup's own history. Returns the explanations to keep."""
-    if not clean and (metrics or not narrative.strip()):
-        raise Invalid(
-            _("A report needs at least one figure: it cannot be submitted blank."),
-            {f"metrics.{key}": _("Fill in this figure.") for key in metrics}
-            or {"narrative": _("Say what happened this period.")},
-        )
     errors: dict[str, str] = {}
     for key, metric in metrics.items():
         if metric.required and key not in clean:
             errors[f"metrics.{key}"] = _("The programme requires this figure.")
+    if not clean and (metrics or not narrative.strip()):
+        raise Invalid(
+            _("A report needs at least one figure: it cannot be submitted blank."),
+            errors  # the required figures, or else every figure the programme asks for
+            or {f"metrics.{key}": _("Fill in this figure.") for key in metrics}
+            or {"narrative": _("Say what happened this period.")},
+        )
     medians = await history_medians(request.startup_id, request.period_start)  # type: ignore[attr-defined]
     asked: list[str] = []
     kept: dict[str, str] = {}

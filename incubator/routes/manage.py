@@ -426,6 +426,8 @@ async def application_page(request: Request, status: int = 200, **extra) -> Resp
             if r.role == "reviewer"
         ],
         "average": applications.average_score(application),
+        "applicant": (applicant := await applications.is_applicant(user, application)),
+        "editable": applicant and applications.may_edit(application),
         "errors": {},
         "values": {},
         **extra,
@@ -463,6 +465,12 @@ async def application_action(request: Request) -> Response:
                 user, application, decision == "admit", form_text(form, "message")
             )
             message = _("The decision has been sent to the startup.")
+        elif what == "edit":
+            answers = {
+                q["key"]: form_text(form, f"q_{q['key']}") for q in application.call.questions
+            }
+            await applications.edit_application(user, application, answers)
+            message = _("Your application has been saved. You can change it until the deadline.")
         elif what == "enrol":
             raw = form_text(form, "cohort_id")
             cohort = await programmes.get_cohort(as_id(raw))

@@ -12,6 +12,8 @@ from tortoise import timezone
 
 from ecosystem.models import OutboxMessage
 from incubator.models import (
+    Application,
+    ApplicationCall,
     Cohort,
     Enrolment,
     Metric,
@@ -401,3 +403,86 @@ async def test_withdrawing_an_invitation_and_leaving_ask_first(new_browser):
     assert (await Enrolment.get(id=w.enrolment.id)).status == "accepted"
     assert (await founder.post(leave, {"confirmed": "yes"})).status_code == 303
     assert (await Enrolment.get(id=w.enrolment.id)).status == "left"
+
+
+# --- 3. the applicant's journey -----------------------------------------------------------------
+
+
+async def test_the_applicant_sees_the_status_edits_until_the_deadline_and_applies_once(
+    new_browser,
+):
+    w = await world()
+    call = await ApplicationCall.create(
+        programme=w.programme,
+        title="Smart city call 2027",
+        questions=[{"key": "problem", "label": "Which problem do you solve?"}],
+        criteria=[{"id": "team", "label": "Team", "weight": 1, "scale_min": 1, "scale_max": 5}],
+        deadline=timezone.now() + timedelta(days=20),
+    )
+    founder = await signed_in(new_browser, w.founder)
+    call_url = f"/incubator/calls/{call.id}"
+    form = await founder.get(call_url)
+    assert f'action="{call_url}/apply"' in form.text and 'id="my-applications"' not in form.text
+    applied = await founder.post(
+        f"{call_url}/apply", {"startup_id": str(w.startup.id), "q_problem": "Đèn đường"}
+    )
+    assert applied.status_code == 303
+    application = await Application.get(call_id=call.id, startup_id=w.startup.id)
+    app_url = f"/incubator/applications/{application.id}"
+    assert applied.headers["location"] == app_url
+
+    # The call's page now shows the application, not a blank form again.
+    again_page = await founder.get(call_url)
+    assert f'href="{app_url}"' in again_page.text
+    assert f'action="{call_url}/apply"' not in again_page.text
+    # A second try is refused at once, before anything is typed or uploaded again.
+    again = await founder.post(f"{call_url}/apply", {"startup_id": str(w.startup.id)})
+    assert again.status_code == 409 and "already applied" in again.text
+    assert await Application.filter(call_id=call.id).count() == 1
+
+    page = await founder.get(app_url)
+    assert 'id="application-status"' in page.text and 'id="edit-application"' in page.text
+    empty = await founder.post(f"{app_url}/edit", {"q_problem": " "})
+    assert empty.status_code == 422
+    edited = await founder.post(f"{app_url}/edit", {"q_problem": "Đèn đường thông minh"})
+    assert edited.status_code == 303
+    assert (await Application.get(id=application.id)).answers == {"problem": "Đèn đường thông minh"}
+    for who in (w.manager, w.other_founder):
+        refused = await (await signed_in(new_browser, who)).post(
+            f"{app_url}/edit", {"q_problem": "hijack"}
+        )
+        assert refused.status_code in (403, 404), who.email
+    manager = await signed_in(new_browser, w.manager)
+    assert 'id="edit-application"' not in (await manager.get(app_url)).text
+
+    dashboard = await founder.get("/dashboard")
+    assert f'href="{app_url}"' in dashboard.text and "Smart city call 2027" in dashboard.text
+
+    # Declined with a message: the applicant reads both; nothing is editable any more.
+    decided = await manager.post(
+        f"{app_url}/decide", {"decision": "decline", "message": "Chưa phù hợp năm nay"}
+    )
+    assert decided.status_code == 303
+    closed = await founder.get(app_url)
+    assert "Chưa phù hợp năm nay" in closed.text and 'id="edit-application"' not in closed.text
+    assert (await founder.post(f"{app_url}/edit", {"q_problem": "late"})).status_code == 409
+
+
+async def test_an_application_is_not_editable_after_the_deadline(new_browser):
+    w = await world()
+    call = await ApplicationCall.create(
+        programme=w.programme,
+        title="Call",
+        questions=[{"key": "problem", "label": "Problem"}],
+        criteria=[{"id": "team", "label": "Team", "weight": 1, "scale_min": 1, "scale_max": 5}],
+        deadline=timezone.now() - timedelta(days=1),
+    )
+    application = await Application.create(
+        call=call, startup=w.startup, applicant=w.founder, answers={"problem": "x"}
+    )
+    founder = await signed_in(new_browser, w.founder)
+    url = f"/incubator/applications/{application.id}"
+    page = await founder.get(url)
+    assert 'id="application-status"' in page.text and 'id="edit-application"' not in page.text
+    assert (await founder.post(f"{url}/edit", {"q_problem": "y"})).status_code == 409
+    assert (await Application.get(id=application.id)).answers == {"problem": "x"}

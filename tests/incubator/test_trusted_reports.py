@@ -454,6 +454,12 @@ async def test_the_applicant_sees_the_status_edits_until_the_deadline_and_applie
         assert refused.status_code in (403, 404), who.email
     manager = await signed_in(new_browser, w.manager)
     assert 'id="edit-application"' not in (await manager.get(app_url)).text
+    assert "In review" not in (await founder.get(app_url)).text
+    reviewer = await person("reviewer@eiu.edu.vn")
+    await ProgrammeRole.create(programme=w.programme, user=reviewer, role="reviewer")
+    assigned = await manager.post(f"{app_url}/assign", {"reviewer_id": str(reviewer.id)})
+    assert assigned.status_code == 303
+    assert "In review" in (await founder.get(app_url)).text
 
     dashboard = await founder.get("/dashboard")
     assert f'href="{app_url}"' in dashboard.text and "Smart city call 2027" in dashboard.text

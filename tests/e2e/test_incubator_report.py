@@ -178,6 +178,24 @@ def test_a_founder_reports_on_a_phone_and_the_manager_sees_the_point(chromium, i
         expect(correction.locator("del")).to_have_text("412")
         expect(correction.locator("ins")).to_have_text("415")
         manager.screenshot(path=SCREENSHOTS / "incubator-desktop-04-history.png", full_page=True)
+        # The cohort view marks the corrected report, on a desktop and on a phone.
+        manager.goto(f"/incubator/startups/{startup_id}")
+        manager.locator(".enrolments a[href^='/incubator/cohorts/']").click()
+        manager.wait_for_url("**/incubator/cohorts/*")
+        expect(manager.locator("#portfolio .badge.corrected")).to_have_count(1)
+        manager.screenshot(path=SCREENSHOTS / "incubator-desktop-05-cohort.png", full_page=True)
+        cohort_url = manager.url
+        on_phone = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["phone"])
+        try:
+            small = on_phone.new_page()
+            small.set_default_timeout(10_000)
+            _sign_in(small, base, MANAGER)
+            small.goto(cohort_url)
+            expect(small.locator("#portfolio .badge.corrected")).to_have_count(1)
+            no_horizontal_scroll(small)
+            small.screenshot(path=SCREENSHOTS / "incubator-phone-06-cohort.png", full_page=True)
+        finally:
+            on_phone.close()
     finally:
         phone.close()
         desk.close()

@@ -135,7 +135,13 @@ async def submit_report(request: Request) -> Response:
     access = await ensure_startup(user, request.path_params["startup_id"], "can_report")
     body = await json_body(request, ReportIn)
     report = await reports.submit_report(
-        user, access, body.period, body.metrics, body.narrative, draft=body.draft
+        user,
+        access,
+        body.period,
+        body.metrics,
+        body.narrative,
+        draft=body.draft,
+        explanations=body.explanations,
     )
     await report.fetch_related("enrolment__cohort")
     return json_response(report_out(report), status_code=201)

@@ -28,7 +28,7 @@ from incubator.models import (
     StartupProfile,
 )
 from incubator.permissions import managed_programme_ids
-from incubator.services import milestones, reports, startups
+from incubator.services import applications, milestones, reports, startups
 
 SOON_DAYS = 14
 
@@ -66,6 +66,7 @@ async def panel(user: User) -> DashboardPanel | None:
         if startup_ids
         else []
     )
+    mine_applied = await applications.my_applications(startup_ids)
     mentees = await milestones.mentees(user)
     managed = await managed_programme_ids(user)
     pending: list[Application] = []
@@ -87,7 +88,7 @@ async def panel(user: User) -> DashboardPanel | None:
             .select_related("startup")
             .order_by("due_on")
         )
-    if not (due_reports or due_milestones or mentees or pending or late):
+    if not (due_reports or due_milestones or mentees or pending or late or mine_applied):
         return None
     urgent = any(r.due_on <= today for r in due_reports) or any(
         m.due_on < today for m in due_milestones
@@ -100,6 +101,8 @@ async def panel(user: User) -> DashboardPanel | None:
             "due_milestones": due_milestones,
             "mentees": mentees,
             "pending_applications": pending,
+            "my_applications": mine_applied,
+            "application_labels": applications.STATUS_LABELS,
             "late_reports": late,
             "today": today,
         },

@@ -6,6 +6,7 @@ consented sharing with other organisations, and perks (lab credit).
 Invariants held by the database itself:
 - one report request per (enrolment, period): the scheduler materialises them idempotently
 - one reminder per (report request, kind): a schedule or due-date edit never sends twice
+- one pending role invitation per (programme, address): inviting again refreshes it
 - one review per (application, reviewer), one enrolment per (cohort, startup), one perk
   award per (perk, startup)
 """
@@ -170,7 +171,7 @@ class ProgrammeRoleInvitation(Model):
 
     class Meta:
         table = "incubator_programme_role_invitation"
-        unique_together = (("programme", "email", "role"),)
+        unique_together = (("programme", "email"),)
 
 
 class Cohort(Model):
@@ -200,6 +201,8 @@ class Metric(Model):
     period = fields.CharEnumField(MetricPeriod, max_length=8, default=MetricPeriod.MONTH)
     integer = fields.BooleanField(default=True)
     position = fields.SmallIntField(default=0)
+    # A report without a value for a required metric is refused.
+    required = fields.BooleanField(default=False)
 
     class Meta:
         table = "incubator_metric"
@@ -424,6 +427,9 @@ class ReportRequest(Model):
         "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     submitted_at = fields.DatetimeField(null=True)
+    # The founder's one-line explanation of each value far outside the startup's history.
+    explanations = fields.JSONField(default=dict)
+    corrected_at = fields.DatetimeField(null=True)  # the latest correction after submission
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -448,6 +454,43 @@ class ReportReminder(Model):
     class Meta:
         table = "incubator_report_reminder"
         unique_together = (("request", "kind"),)
+
+
+class ReportCorrection(Model):
+    """A founder's correction of a submitted report: who, when, and each old → new value."""
+
+    id = fields.IntField(primary_key=True)
+    request: fields.ForeignKeyRelation[ReportRequest] = fields.ForeignKeyField(
+        "incubator.ReportRequest", related_name="corrections", on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    # [{"field": metric key or "narrative", "old": value or None, "new": value or None}]
+    changes = fields.JSONField(default=list)
+    reason = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_report_correction"
+
+
+class ReportNudge(Model):
+    """A reminder a manager sent by hand ("remind now"): at most one per request an hour."""
+
+    id = fields.IntField(primary_key=True)
+    request: fields.ForeignKeyRelation[ReportRequest] = fields.ForeignKeyField(
+        "incubator.ReportRequest", related_name="nudges", on_delete=fields.CASCADE
+    )
+    sent_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    recipients = fields.SmallIntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_report_nudge"
+        indexes = (("request_id", "created_at"),)
 
 
 class MentorProfile(Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field, StrictFloat, StrictInt
 
@@ -12,12 +13,23 @@ PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
 
 
 class ReportIn(Input):
+    """A submission (not a draft) is refused with 422 when it has no figure, lacks a metric
+    the programme requires (`fields` names each as `metrics.<key>`), or has a value far
+    outside the startup's history with no explanation (`fields` names `metrics.<key>`)."""
+
     period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM, or YYYY-Qn for quarters")
     metrics: dict[str, StrictInt | StrictFloat | None] = Field(
         default_factory=dict, max_length=50, description="Metric key → value in its unit"
     )
     narrative: str = Field(default="", max_length=4000)
     draft: bool = Field(default=False, description="Save without submitting")
+    explanations: dict[str, Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Metric key → a one-line explanation of a value far outside the "
+        "startup's history (more than 3× or under 1/3 of the median of its last three "
+        "reported periods); without one such a report is refused (422 naming the metric)",
+    )
 
 
 class StartupsQuery(Input):

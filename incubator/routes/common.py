@@ -23,6 +23,7 @@ def labels() -> dict[str, Any]:
         "application_labels": applications.STATUS_LABELS,
         "recommendation_labels": applications.RECOMMENDATION_LABELS,
         "report_labels": REPORT_LABELS,
+        "reminder_labels": REMINDER_LABELS,
         "fmt_value": format_value,
     }
 
@@ -33,6 +34,14 @@ REPORT_LABELS = {
     "submitted": N_("Submitted"),
     "skipped": N_("Skipped"),
     "cancelled": N_("Cancelled"),
+}
+
+
+REMINDER_LABELS = {
+    "opened": N_("the period opened"),
+    "before": N_("due soon"),
+    "overdue": N_("overdue"),
+    "escalation": N_("to the mentors"),
 }
 
 
@@ -49,6 +58,38 @@ async def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     return await _render(request, template, {**labels(), **context}, status_code)
+
+
+async def confirm_first(
+    request: Request,
+    form,
+    *,
+    question: str,
+    button: str,
+    cancel: str,
+    again: str = "",
+) -> HTMLResponse | None:
+    """A destructive action asks first (a page that works without scripts): None once the
+    person confirmed (`confirmed=yes`; with `again`, a second time: `confirmed=twice`), else
+    the confirmation page that posts the same form again."""
+    step = form.get("confirmed") if form is not None else None
+    done = {"yes": 1, "twice": 2}.get(step if isinstance(step, str) else "", 0)
+    if done >= (2 if again else 1):
+        return None
+    hidden = {
+        k: v
+        for k, v in (form.multi_items() if form is not None else [])
+        if isinstance(v, str) and k not in ("csrf_token", "confirmed")
+    }
+    context = {
+        "question": again if done == 1 else question,
+        "button": button,
+        "cancel": cancel,
+        "action": request.url.path,
+        "step": "twice" if done == 1 else "yes",
+        "hidden": hidden,
+    }
+    return await render(request, "incubator/confirm.html", context)
 
 
 def form_values(form, names) -> dict[str, str]:

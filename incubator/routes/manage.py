@@ -15,15 +15,16 @@ from ecosystem.inputs import path_id
 from ecosystem.labels import label_in
 from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
-from incubator.models import Cohort, Metric, ProgrammeRole
+from incubator.models import Cohort, Metric, ProgrammeRole, ProgrammeRoleKind
 from incubator.permissions import ensure_manager, programme_access
-from incubator.routes.common import form_values, render
+from incubator.routes.common import confirm_first, form_values, render
 from incubator.services import (
     applications,
     enrolments,
     milestones,
     portfolio,
     programmes,
+    reports,
     startups,
 )
 from incubator.services.reports import local_today, log_programme_reads
@@ -116,6 +117,17 @@ async def manage_action(request: Request) -> Response:
     await ensure_manager(user, programme)
     what = request.path_params["what"]
     form = await read_form(request)
+    if what == "required":
+        keys = [v for v in form.getlist("required") if isinstance(v, str)]
+        try:
+            await programmes.set_required_metrics(user, programme, keys)
+        except DomainError as exc:
+            context = await _manage_context(
+                user, programme, errors=exc.fields, message=exc.message, form="metrics"
+            )
+            return await render(request, "incubator/manage.html", context, exc.status_code)
+        flash(request, _("The required metrics have been saved."))
+        return redirect(request, f"/incubator/programmes/{programme.id}/manage#metrics")
     names = {
         "roles": ("email", "role"),
         "cohorts": ("name", "starts_on", "ends_on"),
@@ -170,15 +182,47 @@ async def manage_action(request: Request) -> Response:
 async def withdraw_invitation(request: Request) -> Response:
     user = await require_user(request)
     programme = await programmes.get_programme(path_id(request, "programme_id"))
-    await programmes.withdraw_invitation(user, programme, path_id(request, "invitation_id"))
+    await ensure_manager(user, programme)
+    invitation = await programmes.get_invitation(programme, path_id(request, "invitation_id"))
+    asked = await confirm_first(
+        request,
+        await read_form(request),
+        question=_("Withdraw the invitation of %(email)s?", email=invitation.email),
+        button=_("Withdraw"),
+        cancel=f"/incubator/programmes/{programme.id}/manage#roles",
+    )
+    if asked is not None:
+        return asked
+    await programmes.withdraw_invitation(user, programme, invitation.id)
     flash(request, _("The invitation has been withdrawn."))
     return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
 
 
 async def revoke_role(request: Request) -> Response:
+    """Remove a person's role, after a confirmation (two, for one's own manager role)."""
     user = await require_user(request)
     programme = await programmes.get_programme(path_id(request, "programme_id"))
-    await programmes.revoke_role(user, programme, path_id(request, "role_id"))
+    await ensure_manager(user, programme)
+    role = await programmes.get_role(programme, path_id(request, "role_id"))
+    own_manager = role.user_id == user.id and role.role == ProgrammeRoleKind.MANAGER  # type: ignore[attr-defined]
+    asked = await confirm_first(
+        request,
+        await read_form(request),
+        question=_(
+            "Remove %(name)s as %(role)s of %(programme)s?",
+            name=role.user.full_name,
+            role=_(programmes.ROLE_LABELS[role.role.value]),
+            programme=programme.name,
+        ),
+        button=_("Remove"),
+        cancel=f"/incubator/programmes/{programme.id}/manage#roles",
+        again=_("Really remove your own manager role? You cannot give it back to yourself.")
+        if own_manager
+        else "",
+    )
+    if asked is not None:
+        return asked
+    await programmes.revoke_role(user, programme, role.id)
     flash(request, _("The role has been withdrawn."))
     return redirect(request, f"/incubator/programmes/{programme.id}/manage#roles")
 
@@ -268,6 +312,43 @@ async def cohort_enrol(request: Request) -> Response:
     return redirect(request, f"/incubator/cohorts/{cohort.id}")
 
 
+async def cohort_remind(request: Request) -> Response:
+    """Remind one startup of the cohort of its open reports, or every late one, now."""
+    user = await require_user(request)
+    cohort = await _cohort(request)
+    form = await read_form(request)
+    raw = form_text(form, "enrolment_id")
+    run = await reports.remind_now(user, cohort, as_id(raw) if raw else None)
+    parts = []
+    if run.sent:
+        parts.append(ngettext("%(num)d report reminded.", "%(num)d reports reminded.", run.sent))
+    if run.unreachable:
+        parts.append(
+            ngettext(
+                "%(num)d report has no one to remind (no member with a verified e-mail).",
+                "%(num)d reports have no one to remind (no member with a verified e-mail).",
+                run.unreachable,
+            )
+        )
+    if run.throttled:
+        parts.append(
+            ngettext(
+                "%(num)d report was reminded less than an hour ago: not again.",
+                "%(num)d reports were reminded less than an hour ago: not again.",
+                run.throttled,
+            )
+        )
+    flash(request, " ".join(parts) or _("No report to remind."))
+    report_id = form_text(form, "report_id")
+    if form_text(form, "next") == "report" and report_id.isdigit() and raw.isdigit():
+        enrolment = await startups.get_enrolment(as_id(raw))
+        return redirect(
+            request,
+            f"/incubator/startups/{enrolment.startup_id}/reports/{int(report_id)}/history",  # type: ignore[attr-defined]
+        )
+    return redirect(request, f"/incubator/cohorts/{cohort.id}#portfolio")
+
+
 async def cohort_mentor(request: Request) -> Response:
     user = await require_user(request)
     cohort = await _cohort(request)
@@ -345,6 +426,8 @@ async def application_page(request: Request, status: int = 200, **extra) -> Resp
             if r.role == "reviewer"
         ],
         "average": applications.average_score(application),
+        "applicant": (applicant := await applications.is_applicant(user, application)),
+        "editable": applicant and applications.may_edit(application),
         "errors": {},
         "values": {},
         **extra,
@@ -382,6 +465,12 @@ async def application_action(request: Request) -> Response:
                 user, application, decision == "admit", form_text(form, "message")
             )
             message = _("The decision has been sent to the startup.")
+        elif what == "edit":
+            answers = {
+                q["key"]: form_text(form, f"q_{q['key']}") for q in application.call.questions
+            }
+            await applications.edit_application(user, application, answers)
+            message = _("Your application has been saved. You can change it until the deadline.")
         elif what == "enrol":
             raw = form_text(form, "cohort_id")
             cohort = await programmes.get_cohort(as_id(raw))
@@ -419,6 +508,7 @@ routes = [
     ),
     Route("/incubator/cohorts/{cohort_id:int}/enrol", cohort_enrol, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/mentors", cohort_mentor, methods=["POST"]),
+    Route("/incubator/cohorts/{cohort_id:int}/remind", cohort_remind, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/perks/{perk_id:int}", cohort_perk, methods=["POST"]),
     Route("/incubator/calls/{call_id:int}/applications", call_applications, methods=["GET"]),
     Route("/incubator/applications/{application_id:int}", application_page, methods=["GET"]),

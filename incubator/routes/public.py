@@ -70,11 +70,17 @@ async def call_page(request: Request, status: int = 200, **extra) -> Response:
         access = await ensure_visible(user, call.programme)
     except NotFound as exc:
         raise NotFound(_("There is no such call.")) from exc
+    mine = await startups.my_startups(user) if user else []
+    applied = await applications.applications_by(call, [s.id for s in mine])
+    applied_ids = {a.startup_id for a in applied}  # type: ignore[attr-defined]
     context = {
         "call": call,
         "programme": call.programme,
         "open": applications.is_open(call) and access.published,
-        "my_startups": await startups.my_startups(user) if user else [],
+        # One application per startup and call: the form offers the others only.
+        "my_startups": [s for s in mine if s.id not in applied_ids],
+        "my_applications": applied,
+        "has_startups": bool(mine),
         "access": access,
         "metric_names": [_(m.name) for m in await programmes.metrics_of([call.programme.id])],
         "errors": {},
@@ -93,13 +99,13 @@ async def apply(request: Request) -> Response:
         raw_startup = form_text(form, "startup_id")
         values = {f"q_{k}": v for k, v in answers.items()} | {"startup_id": raw_startup}
         try:
-            await applications.apply(user, call, as_id(raw_startup), answers, uploads)
+            application = await applications.apply(user, call, as_id(raw_startup), answers, uploads)
         except DomainError as exc:
             return await call_page(
                 request, exc.status_code, errors=exc.fields, values=values, message=exc.message
             )
     flash(request, _("Your application has been sent. The programme's managers will answer."))
-    return redirect(request, f"/incubator/calls/{call.id}")
+    return redirect(request, f"/incubator/applications/{application.id}")
 
 
 async def mentor_profile(request: Request) -> Response:

@@ -12,7 +12,7 @@ from tortoise import timezone
 
 from ecosystem import tabular
 from ecosystem.charts import line_chart
-from ecosystem.errors import DomainError, NotFound
+from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import path_id
 from ecosystem.models import Membership, MembershipStatus
@@ -21,7 +21,7 @@ from incubator.documents import document_path
 from incubator.forms import as_id
 from incubator.models import Document, MentorAssignment
 from incubator.permissions import StartupAccess, ensure_startup
-from incubator.routes.common import form_values, render
+from incubator.routes.common import confirm_first, form_values, render
 from incubator.services import enrolments, milestones, reports, sharing, startups
 from incubator.services.reports import local_today
 
@@ -103,6 +103,18 @@ async def answer_enrolment(request: Request) -> Response:
     }
     if what not in messages:
         raise NotFound(_("Not found."))
+    if what == "leave" and not is_htmx(request):  # htmx asked already (hx-confirm)
+        asked = await confirm_first(
+            request,
+            await read_form(request),
+            question=_(
+                "Leave this programme? It keeps what was reported so far and sees nothing new."
+            ),
+            button=_("Leave the programme"),
+            cancel=f"/incubator/startups/{access.startup.id}#programmes",
+        )
+        if asked is not None:
+            return asked
     message, status = messages[what], 200
     try:
         if what == "leave":
@@ -210,6 +222,29 @@ async def document_download(request: Request) -> Response:
 # --- reports ---------------------------------------------------------------------------------
 
 
+def _typed_figures(form, metrics) -> tuple[dict[str, str], dict, dict[str, str], dict[str, str]]:
+    """What was typed (kept on the form), the numbers read from it, the fields that are not
+    numbers, and the one-line explanations typed for figures far from the history."""
+    raw = {m.key: form_text(form, f"m_{m.key}") for m in metrics}
+    values: dict = {}
+    bad: dict[str, str] = {}
+    for key, text in raw.items():
+        if not text:
+            continue
+        cleaned = text.replace(" ", "").replace(",", ".")
+        if cleaned.count(".") > 1:  # 1.200.000 written with thousands separators
+            cleaned = cleaned.replace(".", "")
+        try:
+            number = float(cleaned)
+            if not math.isfinite(number) or abs(number) > 1e15:
+                raise ValueError(cleaned)
+            values[key] = int(number) if number.is_integer() else number
+        except ValueError:
+            bad[f"metrics.{key}"] = _("Enter a number.")
+    explanations = {m.key: form_text(form, f"x_{m.key}") for m in metrics}
+    return raw, values, bad, {k: v for k, v in explanations.items() if v}
+
+
 async def report_form(request: Request) -> Response:
     user = await require_user(request)
     access = await ensure_startup(user, path_id(request, "startup_id"), "can_report")
@@ -222,6 +257,9 @@ async def report_form(request: Request) -> Response:
         "metrics": metrics,
         "values": {k: str(v) for k, v in (report.values or {}).items()},
         "narrative": report.narrative,
+        "explanations": dict(report.explanations or {}),
+        "ask": [],
+        "mode": "answer",
         "previous": await reports.latest_values(access.startup, before=report.period_start),
         "errors": {},
     }
@@ -234,27 +272,16 @@ async def report_form(request: Request) -> Response:
             await reports.skip_report(user, access, report.id, form_text(form, "reason"))
             flash(request, _("This period has been skipped."))
             return redirect(request, f"/incubator/startups/{access.startup.id}")
-        raw = {m.key: form_text(form, f"m_{m.key}") for m in metrics}
-        values: dict = {}
-        bad: dict[str, str] = {}
-        for key, text in raw.items():
-            if not text:
-                continue
-            cleaned = text.replace(" ", "").replace(",", ".")
-            if cleaned.count(".") > 1:  # 1.200.000 written with thousands separators
-                cleaned = cleaned.replace(".", "")
-            try:
-                number = float(cleaned)
-                if not math.isfinite(number) or abs(number) > 1e15:
-                    raise ValueError(cleaned)
-                values[key] = int(number) if number.is_integer() else number
-            except ValueError:
-                bad[f"metrics.{key}"] = _("Enter a number.")
+        raw, values, bad, explanations = _typed_figures(form, metrics)
         narrative = form_text(form, "narrative")
-        context.update(values=raw, narrative=narrative, reason=form_text(form, "reason"))
+        context.update(
+            values=raw,
+            narrative=narrative,
+            reason=form_text(form, "reason"),
+            explanations=explanations,
+            ask=list(explanations),
+        )
         if bad:
-            from ecosystem.errors import Invalid
-
             raise Invalid(_("Please correct the highlighted fields."), bad)
         await reports.submit_report(
             user,
@@ -264,8 +291,11 @@ async def report_form(request: Request) -> Response:
             narrative,
             draft=action == "draft",
             request_id=report.id,
+            explanations=explanations,
         )
     except DomainError as exc:
+        if isinstance(exc, reports.NeedsExplanation):
+            context["ask"] = sorted(set(context["ask"]) | set(exc.keys))
         context.update(errors=exc.fields, message=exc.message)
         return await render(request, "incubator/report_form.html", context, exc.status_code)
     if action == "draft":
@@ -273,6 +303,69 @@ async def report_form(request: Request) -> Response:
         return redirect(request, f"/incubator/startups/{access.startup.id}/reports/{report.id}")
     flash(request, _("Thank you: the report has been submitted."))
     return redirect(request, f"/incubator/startups/{access.startup.id}")
+
+
+async def correct_report(request: Request) -> Response:
+    """A founder corrects a submitted report; the history keeps the old values."""
+    user = await require_user(request)
+    access = await ensure_startup(user, path_id(request, "startup_id"), "can_report")
+    report = await reports.get_request(access, path_id(request, "report_id"))
+    metrics = await reports.request_metrics(report)
+    context = {
+        "access": access,
+        "startup": access.startup,
+        "report": report,
+        "metrics": metrics,
+        "values": {k: str(v) for k, v in (report.values or {}).items()},
+        "narrative": report.narrative,
+        "explanations": dict(report.explanations or {}),
+        "ask": list(report.explanations or {}),
+        "mode": "correct",
+        "previous": await reports.latest_values(access.startup, before=report.period_start),
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "incubator/report_form.html", context)
+    form = await read_form(request)
+    raw, values, bad, explanations = _typed_figures(form, metrics)
+    narrative, reason = form_text(form, "narrative"), form_text(form, "reason")
+    context.update(
+        values=raw,
+        narrative=narrative,
+        reason=reason,
+        explanations=explanations,
+        ask=sorted(set(context["ask"]) | set(explanations)),
+    )
+    try:
+        if bad:
+            raise Invalid(_("Please correct the highlighted fields."), bad)
+        await reports.correct_report(
+            user, access, report.id, values, narrative, reason, explanations
+        )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        if isinstance(exc, reports.NeedsExplanation):
+            context["ask"] = sorted(set(context["ask"]) | set(exc.keys))
+        context.update(errors=exc.fields, message=exc.message)
+        return await render(request, "incubator/report_form.html", context, exc.status_code)
+    flash(request, _("The correction has been saved: the programme sees what changed."))
+    return redirect(request, f"/incubator/startups/{access.startup.id}/reports/{report.id}/history")
+
+
+async def report_history(request: Request) -> Response:
+    """A report, its corrections and every reminder about it (members and programme staff)."""
+    user = await require_user(request)
+    access = await ensure_startup(user, path_id(request, "startup_id"), "insider")
+    history = await reports.report_history(access, user, path_id(request, "report_id"))
+    context = {
+        "access": access,
+        "startup": access.startup,
+        "history": history,
+        "report": history.request,
+        "metric_names": {m.key: m for m in history.metrics},
+    }
+    return await render(request, "incubator/report_history.html", context)
 
 
 # --- milestones and sessions ------------------------------------------------------------------
@@ -400,7 +493,20 @@ async def sharing_page(request: Request) -> Response:
 async def revoke_grant(request: Request) -> Response:
     user = await require_user(request)
     access = await ensure_startup(user, path_id(request, "startup_id"), "can_share")
-    await sharing.revoke_grant(user, access, path_id(request, "grant_id"))
+    grant = await sharing.get_grant(access, path_id(request, "grant_id"))
+    asked = await confirm_first(
+        request,
+        await read_form(request),
+        question=_(
+            "Revoke the access of %(organisation)s? Its next request is refused.",
+            organisation=grant.grantee.name,
+        ),
+        button=_("Revoke"),
+        cancel=f"/incubator/startups/{access.startup.id}/sharing",
+    )
+    if asked is not None:
+        return asked
+    await sharing.revoke_grant(user, access, grant.id)
     flash(request, _("Access has been revoked: the next request is refused."))
     return redirect(request, f"/incubator/startups/{access.startup.id}/sharing")
 
@@ -418,6 +524,16 @@ routes = [
         "/incubator/startups/{startup_id:int}/reports/{report_id:int}",
         report_form,
         methods=["GET", "POST"],
+    ),
+    Route(
+        "/incubator/startups/{startup_id:int}/reports/{report_id:int}/correct",
+        correct_report,
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/incubator/startups/{startup_id:int}/reports/{report_id:int}/history",
+        report_history,
+        methods=["GET"],
     ),
     Route("/incubator/startups/{startup_id:int}/milestones", add_milestone, methods=["POST"]),
     Route(

@@ -208,10 +208,15 @@ async def apply(
         upload = uploads.get(document["key"])
         if upload is None or not getattr(upload, "filename", ""):
             errors[f"d_{document['key']}"] = _("Choose a PDF file to upload.")
+    if "startup_id" not in errors and await Application.exists(
+        call_id=call.id, startup_id=startup_id
+    ):  # said before anything is re-typed or uploaded again
+        raise Conflict(
+            _("This startup has already applied to this call: open its application to edit it."),
+            {"startup_id": _("This startup has already applied to this call.")},
+        )
     if errors:
         raise Invalid(_("Please correct the highlighted fields."), errors)
-    if await Application.exists(call_id=call.id, startup_id=startup_id):
-        raise Conflict(_("This startup has already applied to this call."))
     startup = await Organisation.get(id=startup_id)
     await ensure_profile(startup)
     stored = {}
@@ -228,6 +233,77 @@ async def apply(
             await audit.record("incubator.applied", actor=actor, target=startup, call=call.id)
     except IntegrityError as exc:
         raise Conflict(_("This startup has already applied to this call.")) from exc
+    return application
+
+
+async def applications_by(call: ApplicationCall, startup_ids: list[int]) -> list[Application]:
+    """These startups' applications to the call (an applicant's own, on the call's page)."""
+    if not startup_ids:
+        return []
+    return (
+        await Application.filter(call_id=call.id, startup_id__in=startup_ids)
+        .select_related("startup")
+        .order_by("id")
+    )
+
+
+async def my_applications(startup_ids: list[int], limit: int = 20) -> list[Application]:
+    """The latest applications of these startups, with their calls (the applicant's list)."""
+    if not startup_ids:
+        return []
+    return (
+        await Application.filter(startup_id__in=startup_ids)
+        .select_related("startup", "call")
+        .order_by("-id")
+        .limit(limit)
+    )
+
+
+async def is_applicant(actor: User | None, application: Application) -> bool:
+    """Is the person an active member of the startup that applied?"""
+    return actor is not None and await Membership.exists(
+        user_id=actor.id,
+        organisation_id=application.startup_id,  # type: ignore[attr-defined]
+        status=MembershipStatus.ACTIVE,
+    )
+
+
+def may_edit(application: Application, now: datetime | None = None) -> bool:
+    """An application stays editable by its startup until the call closes or it is decided."""
+    return application.status == ApplicationStatus.SUBMITTED and is_open(application.call, now)
+
+
+async def edit_application(
+    actor: User, application: Application, answers: dict[str, str]
+) -> Application:
+    """The startup's member changes the answers while the call is open and undecided."""
+    ensure_verified_identity(actor)
+    if not await is_applicant(actor, application):
+        raise NotPermitted(_("Only the startup's members may edit its application."))
+    if not may_edit(application):
+        raise Conflict(_("This application can no longer be edited: the call is closed."))
+    errors: dict[str, str] = {}
+    clean = {}
+    for question in application.call.questions:
+        text = str(answers.get(question["key"], "")).strip()
+        if not text:
+            errors[f"q_{question['key']}"] = _("This field is required.")
+        clean[question["key"]] = text[:5000]
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    async with atomic():
+        updated = await Application.filter(
+            id=application.id, status=ApplicationStatus.SUBMITTED
+        ).update(answers=clean)
+        if not updated:
+            raise Conflict(_("This application can no longer be edited: the call is closed."))
+        await audit.record(
+            "incubator.application_edited",
+            actor=actor,
+            target=application,
+            call=application.call.id,
+        )
+    application.answers = clean
     return application
 
 

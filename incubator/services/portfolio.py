@@ -36,7 +36,7 @@ from incubator.models import (
     StartupProfile,
 )
 from incubator.permissions import enrolment_covers, ensure_manager
-from incubator.services.reports import local_today
+from incubator.services.reports import local_today, reachable_startups
 
 
 @dataclass
@@ -50,6 +50,8 @@ class StartupRow:
     reports_on_time: int = 0
     reports_late: int = 0
     reports_open: int = 0
+    reports_corrected: int = 0
+    reachable: bool = True  # someone to remind: an active member with a verified e-mail
     latest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,6 +119,7 @@ async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortD
             continue
         row.reports_due += 1
         report_due += 1
+        row.reports_corrected += int(report.corrected_at is not None)
         on_time = report.status == RequestStatus.SKIPPED or (
             report.submitted_at is not None and _local_day(report.submitted_at) <= report.due_on
         )
@@ -132,6 +135,9 @@ async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortD
                     )
                 }
             )
+    reachable = await reachable_startups(startup_ids)
+    for row in rows.values():
+        row.reachable = row.enrolment.startup_id in reachable  # type: ignore[attr-defined]
     metrics = await Metric.filter(programme_id=cohort.programme_id).order_by("position")  # type: ignore[attr-defined]
     totals: dict[str, float] = defaultdict(float)
     for row in rows.values():

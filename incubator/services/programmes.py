@@ -160,17 +160,7 @@ async def grant_role(
         )
     user = await verified_user_by_email(address)
     if user is None:
-        try:
-            async with atomic():
-                invitation = await ProgrammeRoleInvitation.create(
-                    programme=programme, email=address, role=role, invited_by_id=actor.id
-                )
-                await audit.record(
-                    "incubator.role_invited", actor=actor, target=programme, role=role
-                )
-        except IntegrityError as exc:
-            raise Conflict(_("This address has already been invited to this role.")) from exc
-        return invitation
+        return await _invite(actor, programme, address, role)
     try:
         async with atomic():
             granted = await ProgrammeRole.create(programme=programme, user=user, role=role)
@@ -180,6 +170,57 @@ async def grant_role(
     except IntegrityError as exc:
         raise Conflict(_("This person already has this role.")) from exc
     return granted
+
+
+async def _invite(
+    actor: User, programme: Programme, address: str, role: str
+) -> ProgrammeRoleInvitation:
+    """One pending invitation per (programme, address), held by the database: inviting the
+    address again refreshes it (the new role, inviter and date), never a second row."""
+    for _attempt in range(2):
+        try:
+            async with atomic():
+                invitation = (
+                    await ProgrammeRoleInvitation.filter(programme_id=programme.id, email=address)
+                    .select_for_update()
+                    .first()
+                )
+                if invitation is None:
+                    invitation = await ProgrammeRoleInvitation.create(
+                        programme=programme, email=address, role=role, invited_by_id=actor.id
+                    )
+                else:
+                    await ProgrammeRoleInvitation.filter(id=invitation.id).update(
+                        role=ProgrammeRoleKind(role),
+                        invited_by_id=actor.id,
+                        created_at=timezone.now(),
+                    )
+                    await invitation.refresh_from_db()
+                await audit.record(
+                    "incubator.role_invited", actor=actor, target=programme, role=role
+                )
+            return invitation
+        except IntegrityError:
+            continue  # invited at the same moment by someone else: refresh that one
+    raise Conflict(_("This address has just been invited: try again."))
+
+
+async def get_role(programme: Programme, role_id: int) -> ProgrammeRole:
+    role = await ProgrammeRole.get_or_none(id=role_id, programme_id=programme.id).select_related(
+        "user"
+    )
+    if role is None:
+        raise NotFound(_("Not found."))
+    return role
+
+
+async def get_invitation(programme: Programme, invitation_id: int) -> ProgrammeRoleInvitation:
+    invitation = await ProgrammeRoleInvitation.get_or_none(
+        id=invitation_id, programme_id=programme.id
+    )
+    if invitation is None:
+        raise NotFound(_("Not found."))
+    return invitation
 
 
 async def revoke_role(actor: User, programme: Programme, role_id: int) -> None:
@@ -267,6 +308,28 @@ async def add_metric(actor: User, programme: Programme, values: dict[str, str]) 
             _("Please correct the highlighted fields."),
             {"key": _("This programme already has a metric with this key.")},
         ) from exc
+
+
+async def set_required_metrics(actor: User, programme: Programme, keys: list[str]) -> int:
+    """Mark exactly these metrics of the programme required (the others optional); reports
+    submitted from now on must give each. Returns how many are required."""
+    await ensure_manager(actor, programme)
+    known = set(await Metric.filter(programme_id=programme.id).values_list("key", flat=True))
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise Invalid(
+            _("Choose one of the offered values."),
+            {"required": _("Choose one of the offered values.")},
+        )
+    wanted = sorted(set(keys))
+    async with atomic():
+        await Metric.filter(programme_id=programme.id).update(required=False)
+        if wanted:
+            await Metric.filter(programme_id=programme.id, key__in=wanted).update(required=True)
+        await audit.record(
+            "incubator.required_metrics", actor=actor, target=programme, metrics=wanted
+        )
+    return len(wanted)
 
 
 async def metrics_of(programme_ids: list[int]) -> list[Metric]:

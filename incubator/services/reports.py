@@ -23,13 +23,14 @@ from tortoise.exceptions import IntegrityError
 from ecosystem import mail
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _
+from ecosystem.i18n import _, format_number
 from ecosystem.models import Membership, MembershipStatus, Organisation, User
 from ecosystem.services import audit
 from ecosystem.settings import get_settings
 from ecosystem.tabular import Table
 from incubator import periods
 from incubator.models import (
+    Cohort,
     Enrolment,
     EnrolmentRead,
     EnrolmentStatus,
@@ -40,19 +41,37 @@ from incubator.models import (
     ProgrammeRole,
     ProgrammeRoleKind,
     ReminderKind,
+    ReportCorrection,
+    ReportNudge,
     ReportReminder,
     ReportRequest,
     RequestStatus,
     Schedule,
     ShareAccess,
 )
-from incubator.permissions import StartupAccess
+from incubator.permissions import StartupAccess, ensure_manager
 
 logger = logging.getLogger("incubator.reports")
 
 ANSWERABLE = (RequestStatus.OPEN, RequestStatus.DRAFT)
 MAX_VALUE = 10**15
 MAX_NARRATIVE = 4000
+MAX_EXPLANATION = 300
+MAX_REASON = 500
+# A value more than OUTLIER_FACTOR times (or under 1/OUTLIER_FACTOR of) the median of the
+# startup's last HISTORY_PERIODS reported periods asks for a one-line explanation.
+OUTLIER_FACTOR = 3
+HISTORY_PERIODS = 3
+NUDGE_INTERVAL = timedelta(hours=1)
+
+
+class NeedsExplanation(Invalid):
+    """Values far outside the startup's own history (`keys`) need a one-line explanation;
+    `fields` may also name missing required metrics."""
+
+    def __init__(self, message: str, fields: dict[str, str], keys: list[str]) -> None:
+        super().__init__(message, fields)
+        self.keys = keys
 
 
 def local_today(now: datetime | None = None) -> date:
@@ -160,8 +179,13 @@ async def materialise(now: datetime, programme_id: int | None = None) -> Schedul
 
 
 async def _founders(startup_ids: list[int]) -> dict[int, list[User]]:
+    """The people reminded of a startup's reports: its active members whose e-mail address
+    is verified (an unverified address may not be theirs)."""
     rows = await Membership.filter(
-        organisation_id__in=startup_ids, status=MembershipStatus.ACTIVE, user__is_active=True
+        organisation_id__in=startup_ids,
+        status=MembershipStatus.ACTIVE,
+        user__is_active=True,
+        user__email_verified_at__isnull=False,
     ).select_related("user")
     found: dict[int, list[User]] = defaultdict(list)
     for membership in rows:
@@ -334,6 +358,95 @@ async def request_metrics(request: ReportRequest) -> list[Metric]:
     )
 
 
+def _median(numbers: list[float]) -> float:
+    ordered = sorted(numbers)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def is_outlier(value: float, median: float) -> bool:
+    """Far outside the history: more than 3× or under 1/3 of a positive median."""
+    if median <= 0:
+        return False
+    return value > OUTLIER_FACTOR * median or value * OUTLIER_FACTOR < median
+
+
+async def history_medians(startup_id: int, before: date) -> dict[str, float]:
+    """Per metric, the median of the startup's last three reported values before `before`."""
+    rows = (
+        await ReportRequest.filter(
+            startup_id=startup_id, status=RequestStatus.SUBMITTED, period_start__lt=before
+        )
+        .order_by("-period_start", "-id")
+        .limit(8 * HISTORY_PERIODS)
+        .values_list("values", flat=True)
+    )
+    seen: dict[str, list[float]] = defaultdict(list)
+    for values in rows:
+        for key, value in (values or {}).items():
+            if isinstance(value, int | float) and len(seen[key]) < HISTORY_PERIODS:
+                seen[key].append(value)
+    return {key: _median(found) for key, found in seen.items() if found}
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text or "").split())
+
+
+async def _check_report(
+    request: ReportRequest,
+    metrics: dict[str, Metric],
+    clean: dict[str, Any],
+    narrative: str,
+    explanations: dict[str, Any],
+) -> dict[str, str]:
+    """The rules of a submitted report (not of a draft): at least one figure, every metric
+    the programme requires, and a one-line explanation of each value far outside the
+    startup's own history. Returns the explanations to keep."""
+    errors: dict[str, str] = {}
+    for key, metric in metrics.items():
+        if metric.required and key not in clean:
+            errors[f"metrics.{key}"] = _("The programme requires this figure.")
+    if not clean and (metrics or not narrative.strip()):
+        raise Invalid(
+            _("A report needs at least one figure: it cannot be submitted blank."),
+            errors  # the required figures, or else every figure the programme asks for
+            or {f"metrics.{key}": _("Fill in this figure.") for key in metrics}
+            or {"narrative": _("Say what happened this period.")},
+        )
+    medians = await history_medians(request.startup_id, request.period_start)  # type: ignore[attr-defined]
+    asked: list[str] = []
+    kept: dict[str, str] = {}
+    for key, value in clean.items():
+        median = medians.get(key)
+        if median is None or not is_outlier(value, median):
+            continue
+        text = _one_line(explanations.get(key))
+        if not text:
+            asked.append(key)
+            errors[f"metrics.{key}"] = _(
+                "This is far from your recent figures (median %(median)s): explain it in "
+                "one line before submitting.",
+                median=format_number(median),
+            )
+        elif len(text) > MAX_EXPLANATION:
+            asked.append(key)
+            errors[f"explanations.{key}"] = _("At most %(n)d characters.", n=MAX_EXPLANATION)
+        else:
+            kept[key] = text
+    if asked:
+        raise NeedsExplanation(
+            _("Some figures are far from your recent ones: explain each in one line."),
+            errors,
+            asked,
+        )
+    if errors:
+        raise Invalid(_("Fill in every figure the programme requires."), errors)
+    return kept
+
+
 async def submit_report(
     actor: User,
     access: StartupAccess,
@@ -343,8 +456,10 @@ async def submit_report(
     *,
     draft: bool = False,
     request_id: int | None = None,
+    explanations: dict[str, Any] | None = None,
 ) -> ReportRequest:
-    """Save a draft of, or submit, the startup's open report for `period`."""
+    """Save a draft of, or submit, the startup's open report for `period`. A submission
+    needs a figure, every required metric, and an explanation of each outlier."""
     if not access.can_report:
         raise NotPermitted(_("Only the startup's members may report for it."))
     if len(narrative) > MAX_NARRATIVE:
@@ -369,11 +484,16 @@ async def submit_report(
         ),
         candidates[0],
     )
-    clean = _check_values(metrics[request.enrolment.cohort.programme_id], values)  # type: ignore[attr-defined]
+    asked_for = metrics[request.enrolment.cohort.programme_id]  # type: ignore[attr-defined]
+    clean = _check_values(asked_for, values)
+    kept: dict[str, str] = {}
+    if not draft:
+        kept = await _check_report(request, asked_for, clean, narrative, explanations or {})
     async with atomic():
         status = RequestStatus.DRAFT if draft else RequestStatus.SUBMITTED
         updated = await ReportRequest.filter(id=request.id, status__in=ANSWERABLE).update(
             values=clean,
+            explanations=kept,
             narrative=narrative.strip(),
             status=status,
             submitted_by_id=actor.id,
@@ -391,6 +511,78 @@ async def submit_report(
             )
     await request.refresh_from_db()
     return request
+
+
+async def correct_report(
+    actor: User,
+    access: StartupAccess,
+    request_id: int,
+    values: dict[str, Any],
+    narrative: str,
+    reason: str,
+    explanations: dict[str, Any] | None = None,
+) -> ReportCorrection:
+    """Correct a submitted report: the same rules as a submission, and the history keeps who
+    corrected what, when (old → new), and why."""
+    if not access.can_report:
+        raise NotPermitted(_("Only the startup's members may report for it."))
+    request = await get_request(access, request_id)
+    if request.status != RequestStatus.SUBMITTED:
+        raise Invalid(_("Only a submitted report can be corrected."), {})
+    errors: dict[str, str] = {}
+    if len(narrative) > MAX_NARRATIVE:
+        errors["narrative"] = _("At most %(n)d characters.", n=MAX_NARRATIVE)
+    reason = _one_line(reason)
+    if len(reason) < 3:
+        errors["reason"] = _("Say in a few words what was wrong.")
+    elif len(reason) > MAX_REASON:
+        errors["reason"] = _("At most %(n)d characters.", n=MAX_REASON)
+    if errors:
+        raise Invalid(_("Please correct the highlighted fields."), errors)
+    metrics = {m.key: m for m in await request_metrics(request)}
+    clean = _check_values(metrics, values)
+    old = dict(request.values or {})
+    # Values of metrics the programme no longer asks for stay as they were.
+    clean = {**{k: v for k, v in old.items() if k not in metrics}, **clean}
+    narrative = narrative.strip()
+    previous = {
+        k: v
+        for k, v in (request.explanations or {}).items()
+        if k in clean and old.get(k) == clean.get(k)
+    }
+    kept = await _check_report(
+        request, metrics, clean, narrative, {**previous, **(explanations or {})}
+    )
+    changes: list[dict[str, Any]] = [
+        {"field": key, "old": old.get(key), "new": clean.get(key)}
+        for key in [*metrics, *[k for k in old if k not in metrics]]
+        if old.get(key) != clean.get(key)
+    ]
+    if narrative != request.narrative:
+        changes.append({"field": "narrative", "old": request.narrative, "new": narrative})
+    if not changes:
+        raise Invalid(_("Nothing has changed: change a figure or the narrative."), {"reason": ""})
+    async with atomic():
+        updated = await ReportRequest.filter(id=request.id, status=RequestStatus.SUBMITTED).update(
+            values=clean,
+            narrative=narrative,
+            explanations=kept,
+            corrected_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            raise Invalid(_("Only a submitted report can be corrected."), {})
+        correction = await ReportCorrection.create(
+            request_id=request.id, author_id=actor.id, changes=changes, reason=reason
+        )
+        await audit.record(
+            "incubator.report_corrected",
+            actor=actor,
+            target=access.startup,
+            period=request.period,
+            fields=[c["field"] for c in changes],
+        )
+    return correction
 
 
 async def skip_report(
@@ -557,3 +749,178 @@ async def reports_of(
         .prefetch_related("enrolment__cohort__programme")
         .order_by("-period_start", "-id")
     )
+
+
+# --- a report's history, reminders by hand ----------------------------------------------------
+
+
+@dataclass
+class HistoryEvent:
+    at: datetime
+    kind: str  # reminder | nudge | correction | submitted | skipped
+    recipients: int = 0
+    reminder: str = ""  # the reminder's kind
+    sent: bool = True
+    person: User | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class ReportHistory:
+    request: ReportRequest
+    metrics: list[Metric]
+    values: dict[str, Any]
+    explanations: dict[str, str]
+    events: list[HistoryEvent]
+    reachable: bool
+    can_remind: bool
+
+
+async def reachable_startups(startup_ids: list[int]) -> set[int]:
+    """The startups with someone to remind: an active member with a verified e-mail."""
+    if not startup_ids:
+        return set()
+    return set(
+        await Membership.filter(
+            organisation_id__in=startup_ids,
+            status=MembershipStatus.ACTIVE,
+            user__is_active=True,
+            user__email_verified_at__isnull=False,
+        ).values_list("organisation_id", flat=True)
+    )
+
+
+async def report_history(access: StartupAccess, actor: User, request_id: int) -> ReportHistory:
+    """One report with what happened to it: reminders (automatic and by hand, with how many
+    people they reached), submission, corrections (old → new). The startup's members see
+    everything; the managers and mentors of its programme only the metrics its enrolment
+    covers (and the read is logged for the startup)."""
+    request = await get_request(access, request_id)
+    enrolment_id = request.enrolment_id  # type: ignore[attr-defined]
+    view = next((v for v in access.views if v.enrolment_id == enrolment_id), None)
+    if not access.member and not access.staff_on(enrolment_id, mentor=True):
+        raise NotPermitted(_("You may not see this report."))
+
+    def allowed(key: str) -> bool:
+        if access.member:
+            return True
+        if key == "narrative":
+            return True
+        return view is not None and view.covers(key, request.period_start, request.submitted_at)
+
+    metrics = [m for m in await request_metrics(request) if allowed(m.key)]
+    events: list[HistoryEvent] = [
+        HistoryEvent(r.created_at, "reminder", r.recipients, r.kind.value, r.sent)
+        for r in await ReportReminder.filter(request_id=request.id)
+    ]
+    for nudge in await ReportNudge.filter(request_id=request.id).select_related("sent_by"):
+        events.append(
+            HistoryEvent(nudge.created_at, "nudge", nudge.recipients, person=nudge.sent_by)
+        )
+    for correction in await ReportCorrection.filter(request_id=request.id).select_related("author"):
+        changes = [c for c in correction.changes or [] if allowed(c.get("field", ""))]
+        events.append(
+            HistoryEvent(
+                correction.created_at,
+                "correction",
+                person=correction.author,
+                changes=changes,
+                reason=correction.reason,
+            )
+        )
+    if request.submitted_at is not None and request.status in (
+        RequestStatus.SUBMITTED,
+        RequestStatus.SKIPPED,
+    ):
+        await request.fetch_related("submitted_by")
+        events.append(
+            HistoryEvent(request.submitted_at, request.status.value, person=request.submitted_by)
+        )
+    events.sort(key=lambda e: e.at)
+    if not access.member and view is not None:
+        await EnrolmentRead.create(enrolment_id=view.enrolment_id, user_id=actor.id, channel="web")
+    reachable = bool(await reachable_startups([access.startup.id]))
+    return ReportHistory(
+        request=request,
+        metrics=metrics,
+        values={k: v for k, v in (request.values or {}).items() if allowed(k)},
+        explanations={k: v for k, v in (request.explanations or {}).items() if allowed(k)},
+        events=events,
+        reachable=reachable,
+        can_remind=access.staff_on(enrolment_id) and request.status in ANSWERABLE,
+    )
+
+
+@dataclass
+class NudgeRun:
+    sent: int = 0  # requests whose founders were mailed
+    unreachable: int = 0  # requests with no one to remind (recorded, nobody mailed)
+    throttled: int = 0  # reminded by hand within the last hour: left alone
+
+
+async def remind_now(
+    actor: User, cohort: Cohort, enrolment_id: int | None = None, now: datetime | None = None
+) -> NudgeRun:
+    """A manager reminds one startup of the cohort (its open reports) or every startup whose
+    report is late, now. Each request is reminded by hand at most once an hour (the row lock
+    makes two concurrent clicks send once); each reminder goes through the outbox and is
+    recorded on the request's history, with how many people it reached."""
+    programme = await Programme.get(id=cohort.programme_id)  # type: ignore[attr-defined]
+    await ensure_manager(actor, programme)
+    now = now or timezone.now()
+    today = local_today(now)
+    query = ReportRequest.filter(
+        enrolment__cohort_id=cohort.id,
+        enrolment__status=EnrolmentStatus.ACCEPTED,
+        status__in=ANSWERABLE,
+    )
+    if enrolment_id is not None:
+        if not await Enrolment.exists(
+            id=enrolment_id, cohort_id=cohort.id, status=EnrolmentStatus.ACCEPTED
+        ):
+            raise NotFound(_("Not found."))
+        query = query.filter(enrolment_id=enrolment_id)
+    else:
+        query = query.filter(due_on__lt=today)
+    requests = await query.select_related("startup").order_by("due_on", "id")
+    founders = await _founders(list({r.startup_id for r in requests}))  # type: ignore[attr-defined]
+    run = NudgeRun()
+    for request in requests:
+        people = founders.get(request.startup_id, [])  # type: ignore[attr-defined]
+        async with atomic():
+            await ReportRequest.filter(id=request.id).select_for_update().values_list("id")
+            if await ReportNudge.exists(request_id=request.id, created_at__gt=now - NUDGE_INTERVAL):
+                run.throttled += 1
+                continue
+            await ReportNudge.create(
+                request_id=request.id, sent_by_id=actor.id, recipients=len(people)
+            )
+            kind = ReminderKind.OVERDUE if request.due_on < today else ReminderKind.BEFORE
+            for person in people:
+                await mail.send_mail(
+                    person.email,
+                    "incubator_report_reminder",
+                    {
+                        "kind": kind.value,
+                        "request": request,
+                        "startup": request.startup,
+                        "programme": programme,
+                        "person": person,
+                    },
+                    person.locale,
+                )
+        if people:
+            run.sent += 1
+        else:
+            run.unreachable += 1
+    if run.sent or run.unreachable:
+        await audit.record(
+            "incubator.reports_reminded",
+            actor=actor,
+            target=programme,
+            cohort=cohort.id,
+            sent=run.sent,
+            unreachable=run.unreachable,
+        )
+    return run

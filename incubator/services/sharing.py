@@ -94,6 +94,15 @@ async def create_grant(
     return grant
 
 
+async def get_grant(access: StartupAccess, grant_id: int) -> ShareGrant:
+    grant = await ShareGrant.get_or_none(id=grant_id, startup_id=access.startup.id).select_related(
+        "grantee"
+    )
+    if grant is None:
+        raise NotFound(_("Not found."))
+    return grant
+
+
 async def revoke_grant(actor: User, access: StartupAccess, grant_id: int) -> ShareGrant:
     if not access.can_share:
         raise NotPermitted(_("Only the startup's owners and admins may share its data."))

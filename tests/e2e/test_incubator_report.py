@@ -4,8 +4,11 @@ The real app runs as a subprocess (`python -m ecosystem serve`, the test's PACKA
 on a fresh SQLite database, set up with a programme, a cohort, a startup with six months of
 reports and the last month's request open. The journey, in headless Chromium: the founder
 signs in on a phone-sized window → opens the report from the incubator page → fills the
-metrics → submits → sees the startup page; then the manager, signed in elsewhere, opens the
-startup and finds the new month's point on the revenue chart (and in its data table).
+metrics → submits → is asked to explain a revenue far above the last months' → explains it in
+one line → submits → sees the startup page → files a correction of the users; then the
+manager, signed in elsewhere, opens the startup and finds the new month's point on the revenue
+chart (and in its data table), and the report's page with the explanation and the correction
+(old → new).
 Screenshots go to tests/e2e/screenshots/. Selectors are ids, actions and data attributes.
 """
 
@@ -116,7 +119,7 @@ def test_a_founder_reports_on_a_phone_and_the_manager_sees_the_point(chromium, i
         link.click()
         page.wait_for_url(f"{base}/incubator/startups/{startup_id}/reports/**")
         expect(page.locator("details.skip-period summary")).to_be_visible()  # skip, with a reason
-        page.fill("#f-m_revenue", "187500000")
+        page.fill("#f-m_revenue", "387500000")
         page.fill("#f-m_users", "412")
         page.fill("#f-m_headcount", "9")
         page.screenshot(path=SCREENSHOTS / "incubator-phone-01-report.png", full_page=True)
@@ -125,10 +128,33 @@ def test_a_founder_reports_on_a_phone_and_the_manager_sees_the_point(chromium, i
         box = submit.bounding_box()
         assert box is not None and box["height"] >= 44  # a thumb-sized target
         submit.click()
+        # More than 3x the median of the last three months: one line of explanation first.
+        explain = page.locator("#f-x_revenue")
+        expect(explain).to_be_visible()
+        expect(page.locator("#f-m_revenue")).to_have_value("387500000")  # kept
+        expect(page.locator("#f-m_users")).to_have_value("412")
+        page.screenshot(path=SCREENSHOTS / "incubator-phone-01b-explain.png", full_page=True)
+        no_horizontal_scroll(page)
+        explain.fill("Hợp đồng chiếu sáng với Becamex")
+        page.locator("#submit-report").click()
         page.wait_for_url(f"{base}/incubator/startups/{startup_id}")
         expect(page.locator(".flash-success")).to_have_count(1)
         expect(page.locator(f"#chart-revenue circle[data-label='{period}']")).to_have_count(1)
         page.screenshot(path=SCREENSHOTS / "incubator-phone-02-startup.png", full_page=True)
+        no_horizontal_scroll(page)
+        # A correction after submission keeps the history.
+        page.locator(f"#reports a:text-is('{period}')").click()
+        page.wait_for_url("**/history")
+        page.locator("#correct-link").click()
+        page.wait_for_url("**/correct")
+        page.fill("#f-m_users", "415")
+        page.fill("#f-reason", "Đếm trùng 3 tài khoản")
+        page.screenshot(path=SCREENSHOTS / "incubator-phone-02b-correct.png", full_page=True)
+        no_horizontal_scroll(page)
+        page.locator("#submit-correction").click()
+        page.wait_for_url("**/history")
+        expect(page.locator("#history .event-correction")).to_have_count(1)
+        page.screenshot(path=SCREENSHOTS / "incubator-phone-02c-history.png", full_page=True)
         no_horizontal_scroll(page)
 
         manager = desk.new_page()
@@ -138,12 +164,38 @@ def test_a_founder_reports_on_a_phone_and_the_manager_sees_the_point(chromium, i
         points = manager.locator("#chart-revenue circle.chart-point")
         expect(points).to_have_count(7)  # six months of history and the new one
         newest = manager.locator(f"#chart-revenue circle[data-label='{period}']")
-        expect(newest).to_have_attribute("data-value", "187500000")
+        expect(newest).to_have_attribute("data-value", "387500000")
         chart = manager.locator("#chart-revenue svg[role='img']")
         expect(chart).to_have_attribute("aria-label", "Doanh thu theo kỳ")
         row = manager.locator(f"#chart-revenue table tr:has(th:text-is('{period}'))")
         expect(row).to_have_count(1)
         manager.screenshot(path=SCREENSHOTS / "incubator-desktop-03-manager.png", full_page=True)
+        manager.locator(f"#reports a:text-is('{period}')").click()
+        manager.wait_for_url("**/history")
+        expect(manager.locator("[data-explanation='revenue']")).to_contain_text("Becamex")
+        correction = manager.locator("#history .event-correction")
+        expect(correction).to_contain_text("Đếm trùng 3 tài khoản")
+        expect(correction.locator("del")).to_have_text("412")
+        expect(correction.locator("ins")).to_have_text("415")
+        manager.screenshot(path=SCREENSHOTS / "incubator-desktop-04-history.png", full_page=True)
+        # The cohort view marks the corrected report, on a desktop and on a phone.
+        manager.goto(f"/incubator/startups/{startup_id}")
+        manager.locator(".enrolments a[href^='/incubator/cohorts/']").click()
+        manager.wait_for_url("**/incubator/cohorts/*")
+        expect(manager.locator("#portfolio .badge.corrected")).to_have_count(1)
+        manager.screenshot(path=SCREENSHOTS / "incubator-desktop-05-cohort.png", full_page=True)
+        cohort_url = manager.url
+        on_phone = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["phone"])
+        try:
+            small = on_phone.new_page()
+            small.set_default_timeout(10_000)
+            _sign_in(small, base, MANAGER)
+            small.goto(cohort_url)
+            expect(small.locator("#portfolio .badge.corrected")).to_have_count(1)
+            no_horizontal_scroll(small)
+            small.screenshot(path=SCREENSHOTS / "incubator-phone-06-cohort.png", full_page=True)
+        finally:
+            on_phone.close()
     finally:
         phone.close()
         desk.close()

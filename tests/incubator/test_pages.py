@@ -113,7 +113,7 @@ async def test_the_report_form_draft_errors_submit_and_chart(new_browser):
     page = await founder.get(f"/incubator/startups/{w.startup.id}")
     assert 'data-label="2026-10"' in page.text and 'data-label="2026-08"' in page.text
     assert (await founder.get(url)).status_code == 200  # a closed report says so
-    assert "no longer open" in (await founder.get(url)).text
+    assert "has been submitted" in (await founder.get(url)).text
 
 
 async def test_milestones_comments_sessions(new_browser):
@@ -224,7 +224,10 @@ async def test_sharing_grant_and_revoke(new_browser, client):
     assert created.status_code == 303
     grant = await ShareGrant.filter(grantee_id=w.host.id).get()
     assert grant.metrics == ["users"]
-    revoke = await founder.post(f"{url}/{grant.id}/revoke")
+    asked = await founder.post(f"{url}/{grant.id}/revoke")
+    assert asked.status_code == 200 and 'name="confirmed" value="yes"' in asked.text
+    assert (await ShareGrant.get(id=grant.id)).revoked_at is None  # nothing until confirmed
+    revoke = await founder.post(f"{url}/{grant.id}/revoke", {"confirmed": "yes"})
     assert revoke.status_code == 303
     assert (await ShareGrant.get(id=grant.id)).revoked_at is not None
     # A member who is not an owner or admin reads the log but cannot share.

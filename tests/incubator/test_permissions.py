@@ -174,6 +174,19 @@ async def test_every_startup_page_by_role(setup, new_browser):
         ),
         ("GET", f"{base}/reports/{september.id}", None, only({"member": 200})),
         (
+            "GET",
+            f"{base}/reports/{september.id}/history",
+            None,
+            only({"member": 200, "manager": 200, "mentor": 200}),
+        ),
+        ("GET", f"{base}/reports/{september.id}/correct", None, only({"member": 200})),
+        (
+            "POST",
+            f"{base}/reports/{september.id}/correct",
+            {"m_users": "5", "reason": "typo"},
+            only({"member": 422}),  # an open report is answered, not corrected
+        ),
+        (
             "POST",
             f"{base}/reports/{september.id}",
             {"action": "submit", "m_revenue": "1000000"},
@@ -216,9 +229,21 @@ async def test_every_startup_page_by_role(setup, new_browser):
             },
             only({"member": 303}),
         ),
-        ("POST", f"{base}/sharing/{w.grant.id}/revoke", None, only({"member": 303})),
+        ("POST", f"{base}/sharing/{w.grant.id}/revoke", None, only({"member": 200})),  # asks
+        (
+            "POST",
+            f"{base}/sharing/{w.grant.id}/revoke",
+            {"confirmed": "yes"},
+            only({"member": 303}),
+        ),
         ("POST", f"{base}/enrolments/{w.offer.id}/accept", None, only({"member": 303})),
-        ("POST", f"{base}/enrolments/{w.offer.id}/leave", None, only({"member": 303})),
+        ("POST", f"{base}/enrolments/{w.offer.id}/leave", None, only({"member": 200})),  # asks
+        (
+            "POST",
+            f"{base}/enrolments/{w.offer.id}/leave",
+            {"confirmed": "yes"},
+            only({"member": 303}),
+        ),
     ]
     seen = {}
     for method, url, data, expected in matrix:
@@ -228,7 +253,7 @@ async def test_every_startup_page_by_role(setup, new_browser):
                 response = await browser.get(url)
             else:
                 response = await browser.post(url, data or {})
-            seen[(method, url, role)] = outcome(response)
+            seen[(method, url, str(data), role)] = outcome(response)
             assert outcome(response) == expected[role], (method, url, role, response.text[:300])
     assert len(seen) == len(matrix) * len(ROLES)
 
@@ -375,6 +400,14 @@ async def test_every_programme_action_by_role(app, new_browser):
             managers(),
         ),
         ("GET", f"/incubator/calls/{call.id}/applications", None, managers(200)),
+        ("POST", f"/incubator/programmes/{p}/required", {"required": "revenue"}, managers()),
+        ("POST", f"/incubator/cohorts/{c}/remind", {}, managers()),
+        (
+            "POST",
+            f"/incubator/cohorts/{c}/remind",
+            {"enrolment_id": str(w.enrolment.id)},
+            managers(),
+        ),
     ]
     for method, url, data, expected in matrix:
         for role in PROGRAMME_ROLES:

@@ -20,7 +20,7 @@ from labs.models import (
     TrainingSession,
     WaitlistEntry,
 )
-from tests.conftest import person
+from tests.conftest import add_member, person
 from tests.labs.conftest import at, local_day, make_equipment, make_lab
 
 
@@ -117,6 +117,7 @@ async def seeded_lab(locale: str):
     lab = await make_lab(name="Becamex FabLab", slug="becamex-fablab")
     staff = await person("staff@becamex.com.vn", locale=locale)
     await LabStaff.create(lab=lab, user=staff)
+    await add_member(staff, await lab.organisation, "admin")  # may also add staff and labs
     student = await person("lan@eiu.edu.vn", locale=locale)
     laser = await make_equipment(
         lab,
@@ -131,6 +132,14 @@ async def seeded_lab(locale: str):
         EquipmentCategory.PRINTER_3D,
         rates={"public": 50_000},
         specifications={"build_volume_mm": "250 × 210 × 220", "nozzle_mm": 0.4},
+    )
+    cnc = await make_equipment(
+        lab,
+        "Shapeoko 4",
+        EquipmentCategory.CNC,
+        rates={"public": 120_000},
+        requires_approval=True,
+        specifications={"work_area_mm": [838, 838, 95], "dual_extrusion": True, "rpm_max": 1.5},
     )
     day = local_day(3)
     start = at(day, 9).astimezone(UTC)
@@ -156,6 +165,16 @@ async def seeded_lab(locale: str):
         checked_in_at=start - timedelta(days=7),
         checked_out_at=start - timedelta(days=7) + timedelta(minutes=90),
     )
+    pending_start = at(day, 14).astimezone(UTC)
+    await Booking.create(
+        equipment=cnc,
+        user=student,
+        starts_at=pending_start,
+        ends_at=pending_start + timedelta(hours=1),
+        status=BookingStatus.PENDING,
+        price_amount=120_000,
+        check_in_code="vi-pages-3",
+    )
     session = await TrainingSession.create(
         lab=lab,
         category=EquipmentCategory.LASER_CUTTER,
@@ -168,12 +187,12 @@ async def seeded_lab(locale: str):
     await WaitlistEntry.create(
         equipment=printer, user=student, starts_at=start, ends_at=start + timedelta(hours=1)
     )
-    return lab, laser, printer, booking, day
+    return lab, laser, printer, cnc, booking, day
 
 
 @pytest.mark.parametrize("locale", ["vi", "en"])
 async def test_every_labs_page_speaks_the_readers_language(new_browser, locale):
-    lab, laser, printer, booking, day = await seeded_lab(locale)
+    lab, laser, printer, cnc, booking, day = await seeded_lab(locale)
     week = day.isoformat()
     student_pages = [
         "/labs",
@@ -184,6 +203,7 @@ async def test_every_labs_page_speaks_the_readers_language(new_browser, locale):
         f"/labs/{lab.slug}/week?start={week}",
         f"/equipment/{printer.id}",
         f"/equipment/{laser.id}",
+        f"/equipment/{cnc.id}",
         f"/equipment/{printer.id}/week",
         f"/equipment/{printer.id}/book?" + urlencode({"start": at(day, 11).isoformat()}),
         "/bookings",
@@ -195,6 +215,8 @@ async def test_every_labs_page_speaks_the_readers_language(new_browser, locale):
     ]
     staff_pages = [
         f"/labs/{lab.slug}/manage",
+        f"/labs/{lab.slug}/staff",
+        "/labs/new",
         f"/labs/{lab.slug}/equipment/new",
         f"/labs/{lab.slug}/equipment/{printer.id}/edit",
         f"/labs/{lab.slug}/equipment/{printer.id}/recurring",
@@ -213,6 +235,10 @@ async def test_every_labs_page_speaks_the_readers_language(new_browser, locale):
         await browser.login(email)
         for url in pages:
             response = await browser.get(url)
+            if url.endswith(("/week", "/book?", "calendar")) or "/book?" in url:
+                fragment = await browser.get(url, headers={"HX-Request": "true"})
+                if found := findings(visible_text(fragment.text), locale):
+                    problems[f"{url} (htmx)"] = found
             if response.status_code != 200:
                 problems[url] = [f"status {response.status_code}"]
                 continue

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -165,3 +165,27 @@ def format_day(value: date | datetime | None, fmt: str = "medium") -> str:
 
 def locale_display_name(locale: str) -> str:
     return LOCALE_NAMES.get(locale) or Locale.parse(locale).display_name or locale
+
+
+def weekday_names(width: str = "wide") -> list[str]:
+    """Monday … Sunday in the current locale (Babel's names; Monday first, as `date.weekday()`)."""
+    return list(_weekday_names(get_locale(), width))
+
+
+@lru_cache(maxsize=16)
+def _weekday_names(locale: str, width: str) -> tuple[str, ...]:
+    names = get_day_names(width, locale=_babel_locale(locale))
+    return tuple(names[day] for day in range(7))
+
+
+def format_moment(value: datetime | None, timezone: str | None = None) -> str:
+    """A full date and a time without seconds ("Chủ Nhật, 6 tháng 12, 2026 11:00")."""
+    if value is None:
+        return ""
+    tz = ZoneInfo(timezone) if timezone else get_timezone()
+    local = value.astimezone(tz)
+    babel_locale = _babel_locale(get_locale())
+    day = format_date(local.date(), format="full", locale=babel_locale)
+    clock = format_time(local, format="short", locale=babel_locale)
+    pattern = str(babel_locale.datetime_formats.get("full", "{1} {0}"))
+    return pattern.replace("{1}", day).replace("{0}", clock)

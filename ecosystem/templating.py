@@ -39,6 +39,8 @@ def build_environment() -> Environment:
         format_number=i18n.format_number,
         format_dt=i18n.format_dt,
         format_day=i18n.format_day,
+        format_moment=i18n.format_moment,
+        weekday_names=i18n.weekday_names,
         get_locale=i18n.get_locale,
         supported_locales=i18n.SUPPORTED_LOCALES,
         locale_name=i18n.locale_display_name,

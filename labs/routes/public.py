@@ -13,9 +13,9 @@ from tortoise import timezone
 
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
-from ecosystem.i18n import _, get_locale
+from ecosystem.i18n import _, format_number, get_locale
 from ecosystem.inputs import iso_datetime, path_id
-from ecosystem.labels import N_
+from ecosystem.labels import N_, label_in
 from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
 from ecosystem.web import (
@@ -71,8 +71,38 @@ PAYMENT_STATE_LABELS = {
     "partially_refunded": N_("Partly refunded"),
     "refunded": N_("Refunded"),
 }
-PART_LABELS = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening"}
-WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+PART_LABELS = {"morning": N_("Morning"), "afternoon": N_("Afternoon"), "evening": N_("Evening")}
+# Specification keys staff commonly use (stored as typed); an unknown key is shown readable.
+SPEC_LABELS = {
+    "build_volume_mm": N_("Build volume (mm)"),
+    "bed_mm": N_("Bed size (mm)"),
+    "bed_size_mm": N_("Bed size (mm)"),
+    "work_area_mm": N_("Work area (mm)"),
+    "nozzle_mm": N_("Nozzle (mm)"),
+    "min_trace_mm": N_("Smallest trace (mm)"),
+    "power_w": N_("Power (W)"),
+    "laser_power_w": N_("Laser power (W)"),
+    "dual_extrusion": N_("Dual extrusion"),
+}
+
+
+def spec_label(key: str) -> str:
+    """The translated name of a specification key; an unknown key with spaces for "_"."""
+    if key in SPEC_LABELS:
+        return label_in(SPEC_LABELS, key)
+    readable = key.replace("_", " ").strip()
+    return readable[:1].upper() + readable[1:]
+
+
+def spec_value(value: object) -> str:
+    """A specification's value as people read it: numbers in their locale, yes/no, lists."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, list | tuple):
+        return " × ".join(spec_value(item) for item in value)
+    return str(value)
 
 
 def _labels() -> dict:
@@ -82,7 +112,8 @@ def _labels() -> dict:
         "category_labels": CATEGORY_LABELS,
         "status_labels": STATUS_LABELS,
         "part_labels": PART_LABELS,
-        "weekday_labels": WEEKDAY_LABELS,
+        "spec_label": spec_label,
+        "spec_value": spec_value,
         "payment_state_labels": PAYMENT_STATE_LABELS,
     }
 

@@ -8,7 +8,7 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _
+from ecosystem.i18n import _, weekday_names
 from ecosystem.inputs import iso_date, path_id
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
@@ -17,7 +17,6 @@ from labs import permissions
 from labs.models import EquipmentCategory, EquipmentStatus, LabKind
 from labs.services import checkin, schedule, staff
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TEXT_FIELDS_LAB = (
     "name",
     "kind",
@@ -59,7 +58,7 @@ def _common(**extra) -> dict:
         "kinds": list(LabKind),
         "categories": list(EquipmentCategory),
         "statuses": list(EquipmentStatus),
-        "weekday_names": [_(name) for name in WEEKDAY_NAMES],
+        "weekday_names": weekday_names(),
         "rate_categories": staff.RATE_CATEGORIES,
         "errors": {},
         **extra,

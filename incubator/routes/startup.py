@@ -15,7 +15,7 @@ from ecosystem.charts import line_chart
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import path_id
-from ecosystem.models import Membership, MembershipStatus
+from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.web import current_user, flash, form_text, is_htmx, read_form, redirect, require_user
 from incubator.documents import document_path
 from incubator.forms import as_id
@@ -245,24 +245,31 @@ def _typed_figures(form, metrics) -> tuple[dict[str, str], dict, dict[str, str],
     return raw, values, bad, {k: v for k, v in explanations.items() if v}
 
 
-async def report_form(request: Request) -> Response:
+async def _report_page(request: Request, mode: str) -> tuple[User, StartupAccess, dict]:
+    """The founder, the startup and the context of the report form (`answer` or `correct`)."""
     user = await require_user(request)
     access = await ensure_startup(user, path_id(request, "startup_id"), "can_report")
     report = await reports.get_request(access, path_id(request, "report_id"))
-    metrics = await reports.request_metrics(report)
+    explanations = dict(report.explanations or {})
     context = {
         "access": access,
         "startup": access.startup,
         "report": report,
-        "metrics": metrics,
+        "metrics": await reports.request_metrics(report),
         "values": {k: str(v) for k, v in (report.values or {}).items()},
         "narrative": report.narrative,
-        "explanations": dict(report.explanations or {}),
-        "ask": [],
-        "mode": "answer",
+        "explanations": explanations,
+        "ask": list(explanations) if mode == "correct" else [],
+        "mode": mode,
         "previous": await reports.latest_values(access.startup, before=report.period_start),
         "errors": {},
     }
+    return user, access, context
+
+
+async def report_form(request: Request) -> Response:
+    user, access, context = await _report_page(request, "answer")
+    report, metrics = context["report"], context["metrics"]
     if request.method == "GET":
         return await render(request, "incubator/report_form.html", context)
     form = await read_form(request)
@@ -307,23 +314,8 @@ async def report_form(request: Request) -> Response:
 
 async def correct_report(request: Request) -> Response:
     """A founder corrects a submitted report; the history keeps the old values."""
-    user = await require_user(request)
-    access = await ensure_startup(user, path_id(request, "startup_id"), "can_report")
-    report = await reports.get_request(access, path_id(request, "report_id"))
-    metrics = await reports.request_metrics(report)
-    context = {
-        "access": access,
-        "startup": access.startup,
-        "report": report,
-        "metrics": metrics,
-        "values": {k: str(v) for k, v in (report.values or {}).items()},
-        "narrative": report.narrative,
-        "explanations": dict(report.explanations or {}),
-        "ask": list(report.explanations or {}),
-        "mode": "correct",
-        "previous": await reports.latest_values(access.startup, before=report.period_start),
-        "errors": {},
-    }
+    user, access, context = await _report_page(request, "correct")
+    report, metrics = context["report"], context["metrics"]
     if request.method == "GET":
         return await render(request, "incubator/report_form.html", context)
     form = await read_form(request)

@@ -27,7 +27,7 @@ from tortoise.expressions import Q
 from ecosystem import rawsql
 from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import _
-from ecosystem.models import User
+from ecosystem.models import User, Verification
 from labs import permissions
 from labs.availability import BookingFacts, BookingRules, local_week, whole_minutes
 from labs.intervals import Interval, first_overlap, normalize
@@ -80,13 +80,26 @@ async def equipment_with_lab(equipment_id: int) -> Equipment | None:
 
 
 async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equipment:
-    """The machine with its lab; 404 if unknown or its lab is unpublished (staff still see it)."""
+    """The machine with its lab; 404 if unknown or its lab is not public – unpublished, or its
+    host organisation not (or no longer) verified – unless the actor is the lab's staff."""
     equipment = await equipment_with_lab(equipment_id)
     if equipment is None:
         raise NotFound(_("No such machine."))
-    if not equipment.lab.is_published and not await permissions.is_lab_staff(actor, equipment.lab):
+    if not await _host_is_public(equipment.lab) and not await permissions.is_lab_staff(
+        actor, equipment.lab
+    ):
         raise NotFound(_("No such machine."))
     return equipment
+
+
+async def _host_is_public(lab: Lab) -> bool:
+    if not lab.is_published:
+        return False
+    rows = await rawsql.fetch(
+        'SELECT 1 FROM "organisation" WHERE id = ? AND verification = ?',
+        (lab.organisation_id, Verification.VERIFIED.value),  # type: ignore[attr-defined]
+    )
+    return bool(rows)
 
 
 async def has_certification(user: User, equipment: Equipment, at: datetime) -> bool:

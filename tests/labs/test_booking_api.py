@@ -523,7 +523,8 @@ async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries
         )
 
     assert small.status_code == large.status_code == 201, large.text
-    assert len(many.statements) == len(few.statements) <= 17, many.statements
+    # 18 = 17 + one look at whether the lab's host organisation is still verified
+    assert len(many.statements) == len(few.statements) <= 18, many.statements
 
 
 @pytest.mark.usefixtures("english")  # the assertions read English messages

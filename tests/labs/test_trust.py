@@ -60,3 +60,52 @@ async def test_newcomer_pending_organisation_lab_chain(new_browser):
     assert published.status_code == 303
     assert (await anonymous.get("/labs/shell-lab")).status_code == 200
     assert "Shell FabLab" in (await anonymous.get("/labs")).text
+
+
+async def test_a_lab_whose_host_loses_its_verification_takes_no_bookings(client, new_browser):
+    """A published lab whose organisation a platform admin moves back to pending (or rejects)
+    is a draft again: nobody outside its staff can book it, through the API or the form."""
+    from datetime import timedelta
+
+    from labs.models import Booking, LabStaff
+    from tests.labs.conftest import (
+        at,
+        bearer,
+        booking_json,
+        local_day,
+        make_equipment,
+        make_host,
+        make_lab,
+        quick_user,
+    )
+
+    host = await make_host("Reverted Co")
+    lab = await make_lab(host, "Reverted Lab", is_published=True)
+    machine = await make_equipment(lab)
+    student = await person("student@example.org")
+    staff = await quick_user("staff@example.org")
+    await LabStaff.create(lab=lab, user=staff)
+    day = local_day(3)
+    first = booking_json(machine, at(day, 9), at(day, 10))
+    accepted = await client.post("/api/v1/bookings", json=first, headers=await bearer(student))
+    assert accepted.status_code == 201, accepted.text
+
+    for state in (Verification.PENDING, Verification.REJECTED):
+        await Organisation.filter(id=host.id).update(verification=state)
+        start = at(day, 11) + timedelta(hours=2 if state == Verification.REJECTED else 0)
+        payload = booking_json(machine, start, start + timedelta(hours=1))
+        refused = await client.post("/api/v1/bookings", json=payload, headers=await bearer(student))
+        assert refused.status_code == 404, refused.text
+        browser = new_browser(lang="en")
+        await browser.login(student.email)
+        form = await browser.get(f"/equipment/{machine.id}/book")
+        assert form.status_code == 404
+    assert await Booking.filter(equipment_id=machine.id).count() == 1
+
+    # The lab's own staff still reach their machine (to sort out what is booked).
+    own = await client.post(
+        "/api/v1/bookings",
+        json=booking_json(machine, at(day, 15), at(day, 16)),
+        headers=await bearer(staff),
+    )
+    assert own.status_code == 201, own.text

@@ -24,6 +24,7 @@ def labels() -> dict[str, Any]:
         "recommendation_labels": applications.RECOMMENDATION_LABELS,
         "report_labels": REPORT_LABELS,
         "reminder_labels": REMINDER_LABELS,
+        "read_channel_labels": READ_CHANNEL_LABELS,
         "fmt_value": format_value,
     }
 
@@ -42,6 +43,15 @@ REMINDER_LABELS = {
     "before": N_("due soon"),
     "overdue": N_("overdue"),
     "escalation": N_("to the mentors"),
+}
+
+
+READ_CHANNEL_LABELS = {  # how a startup's figures were read (its read log)
+    "web": N_("web page"),
+    "api": N_("API"),
+    "csv": N_("CSV download"),
+    "xlsx": N_("Excel download"),
+    "pitch": N_("pitch deck"),
 }
 
 

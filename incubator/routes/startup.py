@@ -181,7 +181,9 @@ async def pitch_deck(request: Request) -> Response:
     if access.profile is None or access.profile.pitch_id is None:  # type: ignore[attr-defined]
         raise NotFound(_("There is no pitch deck."))
     document = await Document.get(id=access.profile.pitch_id)  # type: ignore[attr-defined]
-    return _pdf(document)
+    response = _pdf(document)  # 404 first if the file is gone: only real reads are logged
+    await reports.log_pitch_read(access, user)  # type: ignore[arg-type]
+    return response
 
 
 def _pdf(document: Document) -> Response:

@@ -706,6 +706,20 @@ async def log_programme_reads(enrolment_ids: list[int], actor: User | None, chan
     )
 
 
+async def log_pitch_read(access: StartupAccess, actor: User) -> None:
+    """Programme staff downloaded the startup's pitch deck: logged for the startup like a read
+    of its figures (its own members' downloads are not)."""
+    if access.member:
+        return
+    await EnrolmentRead.bulk_create(
+        [
+            EnrolmentRead(enrolment_id=view.enrolment_id, user_id=actor.id, channel="pitch")
+            for view in access.views
+            if view.current and (view.manager or view.mentor)
+        ]
+    )
+
+
 def series_table(series: list[SeriesMetric]) -> Table:
     """period, then one column per metric key; periods in time order (CSV/.xlsx)."""
     by_period: dict[str, dict[str, Any]] = defaultdict(dict)

@@ -141,3 +141,11 @@ async def test_government_members_find_the_ecosystem_figures_on_their_dashboard(
         pages[email] = (await browser.get("/dashboard")).text
     assert "for the Intelligent Operations Center" in pages["official@binhduong.gov.vn"]
     assert "for the Intelligent Operations Center" not in pages["student@example.org"]
+
+
+async def test_the_ecosystem_period_reads_from_and_until_dates_in_vietnamese(client):
+    page = await client.get("/ecosystem")
+    assert page.status_code == 200
+    assert '<label for="i-from">Từ ngày</label>' in page.text
+    assert '<label for="i-to">Đến ngày</label>' in page.text
+    assert "Người nhận" not in page.text  # the outbox's "To", never a date's

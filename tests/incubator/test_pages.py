@@ -498,3 +498,37 @@ async def test_the_kpi_csv_export_follows_the_grant_and_is_logged(new_browser):
     assert [a.channel for a in await ShareAccess.all()] == ["csv"]
     stranger = await signed_in(new_browser, w.stranger)
     assert (await stranger.get(url)).status_code == 403
+
+
+async def test_pitch_deck_downloads_by_programme_staff_are_in_the_read_log(new_browser):
+    from incubator.models import EnrolmentRead
+
+    w = await world()
+    founder = await signed_in(new_browser, w.founder)
+    url = f"/incubator/startups/{w.startup.id}/profile"
+    saved = await founder.http.post(
+        url,
+        data={
+            "csrf_token": await founder.ensure_token(),
+            "sector": "smart_city",
+            "stage": "mvp",
+            "team_size": "3",
+        },
+        files={"pitch": ("deck.pdf", PDF, "application/pdf")},
+    )
+    assert saved.status_code == 303, saved.text
+    deck = f"/incubator/startups/{w.startup.id}/pitch.pdf"
+    assert (await founder.get(deck)).status_code == 200
+    assert not await EnrolmentRead.exists(channel="pitch")  # its own people are not logged
+
+    for reader in (w.manager, w.mentor):
+        staff = await signed_in(new_browser, reader)
+        assert (await staff.get(deck)).status_code == 200
+    logged = await EnrolmentRead.filter(channel="pitch").values_list("user_id", flat=True)
+    assert sorted(logged) == sorted([w.manager.id, w.mentor.id])
+    stranger = await signed_in(new_browser, w.stranger)
+    assert (await stranger.get(deck)).status_code in (403, 404)
+    assert await EnrolmentRead.filter(channel="pitch").count() == 2
+
+    log = await founder.get(f"/incubator/startups/{w.startup.id}/sharing")
+    assert log.text.count("pitch deck") == 2 and w.mentor.full_name in log.text

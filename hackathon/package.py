@@ -31,5 +31,6 @@ package = DomainPackage(
         Hook("hackathon.services.dashboard:participant_panel"),
     ),
     indicators=Hook("hackathon.services.dashboard:indicators"),
+    indicator_titles=("hackathon.services.dashboard:INDICATOR_TITLES",),
     pending_publications=Hook("hackathon.services.contests:pending_publications"),
 )

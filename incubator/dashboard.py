@@ -12,8 +12,9 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
+from ecosystem.disclosure import rounded_table
 from ecosystem.i18n import _
-from ecosystem.indicators import suppress, suppress_counts
+from ecosystem.indicators import suppress
 from ecosystem.labels import N_
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
@@ -112,7 +113,8 @@ async def panel(user: User) -> DashboardPanel | None:
 
 
 async def indicators(start: date, end: date) -> dict[str, Any]:
-    """Public-directory startups only; small groups suppressed."""
+    """Public-directory startups only: counts rounded to five (ecosystem.disclosure), shares
+    only over enough startups."""
     profiles = await StartupProfile.filter(in_directory=True)
     public_ids = [p.organisation_id for p in profiles]  # type: ignore[attr-defined]
     by_stage = Counter(p.stage.value for p in profiles)
@@ -145,10 +147,13 @@ async def indicators(start: date, end: date) -> dict[str, Any]:
         ):
             on_time += 1
     report_startups = len({s for s, *_rest in requests})
+    startups, startups_per_stage, startups_per_sector = rounded_table(
+        len(profiles), dict(sorted(by_stage.items())), dict(sorted(by_sector.items()))
+    )
     return {
-        "startups_in_directory": suppress(len(profiles), len(profiles)),
-        "startups_by_stage": suppress_counts(dict(sorted(by_stage.items()))),
-        "startups_by_sector": suppress_counts(dict(sorted(by_sector.items()))),
+        "startups_in_directory": startups,
+        "startups_by_stage": startups_per_stage,
+        "startups_by_sector": startups_per_sector,
         "milestones_on_time_share": suppress(
             round(kept / len(due), 3) if due else None, milestone_startups
         ),

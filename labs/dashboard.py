@@ -2,8 +2,9 @@
 
 Indicators cover published labs only and count like the staff's usage report: cancelled and
 declined bookings never count; utilisation is booked open time over open time of the
-machines in service. Numbers about people (bookings and users by sphere, certifications)
-are suppressed for groups of fewer than three people. A constant number of queries.
+machines in service. Counts of bookings, people and certifications are rounded to a multiple
+of five, each breakdown adding up to its total (ecosystem.disclosure). A constant number of
+queries.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
+from ecosystem.disclosure import rounded_table
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
-from ecosystem.indicators import MIN_GROUP, suppress
 from ecosystem.labels import N_
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
@@ -112,7 +113,7 @@ def _percent(stats: UsageStats) -> float | None:
 
 async def labs_indicators(start: date, end: date) -> dict:
     now = timezone.now()
-    labs = {lab.id: lab for lab in await Lab.filter(is_published=True).order_by("name")}
+    labs = {lab.id: lab for lab in await Lab.filter(**permissions.public_labs()).order_by("name")}
     machines = await Equipment.filter(lab_id__in=list(labs)).exclude(status=EquipmentStatus.RETIRED)
     windows = {
         lab_id: local_date_span(start, end, schedule.lab_timezone(lab))
@@ -188,10 +189,22 @@ async def labs_indicators(start: date, end: date) -> dict:
         key = str(getattr(category, "value", category))
         certificates[key] += 1
         certified_people[key].add(user_id)
+    months = sorted(set(by_month) | set(bookings_by_month))
+    bookings, bookings_per_month, bookings_per_sphere = rounded_table(
+        sum(bookings_by_month.values()),
+        {key: bookings_by_month.get(key, 0) for key in months},
+        dict(sorted(bookings_by_sphere.items())),
+    )
+    people, people_per_sphere = rounded_table(
+        len(users), {key: len(people) for key, people in sorted(users_by_sphere.items())}
+    )
+    granted, granted_per_category = rounded_table(
+        len(certified), dict(sorted(certificates.items()))
+    )
     return {
         "labs": len(labs),
         "machines": len(machines),
-        "bookings": sum(bookings_by_month.values()),
+        "bookings": bookings,
         "booked_hours": round(total.booked_time / timedelta(hours=1), 1),
         "open_machine_hours": round(total.open_time / timedelta(hours=1), 1),
         "utilisation_percent": _percent(total),
@@ -201,22 +214,12 @@ async def labs_indicators(start: date, end: date) -> dict:
         "utilisation_by_lab": {name: _percent(stats) for name, stats in by_lab.items()},
         "utilisation_by_category": {key: _percent(stats) for key, stats in by_category.items()},
         "utilisation_by_month": {key: _percent(by_month[key]) for key in sorted(by_month)},
-        "bookings_by_month": {key: bookings_by_month.get(key, 0) for key in sorted(by_month)},
-        "unique_users": suppress(len(users), len(users)),
-        "bookings_by_sphere": {
-            key: suppress(count, len(users_by_sphere[key]))
-            for key, count in sorted(bookings_by_sphere.items())
-        },
-        "unique_users_by_sphere": {
-            key: suppress(len(people), len(people))
-            for key, people in sorted(users_by_sphere.items())
-        },
-        "certifications_granted": suppress(len(certified), len({u for _c, u in certified})),
-        "certifications_by_category": {
-            key: suppress(count, len(certified_people[key]))
-            for key, count in sorted(certificates.items())
-        },
-        "min_group": MIN_GROUP,
+        "bookings_by_month": bookings_per_month,
+        "unique_users": people,
+        "bookings_by_sphere": bookings_per_sphere,
+        "unique_users_by_sphere": people_per_sphere,
+        "certifications_granted": granted,
+        "certifications_by_category": granted_per_category,
     }
 
 
@@ -237,6 +240,5 @@ INDICATOR_TITLES = {
     "unique_users_by_sphere": N_("People who booked, by sphere"),
     "certifications_granted": N_("Certifications granted"),
     "certifications_by_category": N_("Certifications by category"),
-    "min_group": N_("Smallest group shown"),
     "unknown": N_("No organisation"),
 }

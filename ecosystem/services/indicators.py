@@ -7,11 +7,13 @@ process shares it) and recomputes it in a job (`refresh_indicators`, hourly), so
 operations centre's polling never recomputes anything on the request path for the
 standard periods.
 
-Periods are whole local days `[start, end]` (both inclusive) in the platform's time zone.
+Periods are whole calendar months, from the first day of one to the last day of another (both
+inclusive, local days in the platform's time zone); counts are rounded (ecosystem.disclosure).
 """
 
 from __future__ import annotations
 
+import calendar
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,29 +56,38 @@ def today() -> date:
     return timezone.now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
 
 
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+
+
 def default_period(on: date | None = None) -> Period:
-    """The last twelve months: the first day of the month eleven months ago to today."""
+    """The last twelve months: the month eleven months ago to the end of this month."""
     on = on or today()
     month = on.month - (DEFAULT_MONTHS - 1)
     year = on.year
     while month < 1:
         month += 12
         year -= 1
-    return Period(date(year, month, 1), on)
+    return Period(date(year, month, 1), month_end(on))
 
 
 def year_to_date(on: date | None = None) -> Period:
     on = on or today()
-    return Period(date(on.year, 1, 1), on)
+    return Period(date(on.year, 1, 1), month_end(on))
 
 
 def parse_period(start: date | None, end: date | None) -> Period:
-    """A requested period (defaults: the last twelve months), 422 when it makes no sense."""
+    """A requested period in whole months (defaults: the last twelve months), 422 when it makes
+    no sense. Figures are published for whole calendar months only: two periods a day apart
+    would otherwise give away one day's activity by subtraction."""
     fallback = default_period()
-    period = Period(start or fallback.start, end or (fallback.end if start is None else today()))
-    if period.end < period.start:
+    end = end or (fallback.end if start is None else today())
+    start = start or fallback.start
+    if end < start:
         message = _("The end of the period must not be before its start.")
         raise Invalid(message, fields={"to": message})
+    period = Period(start.replace(day=1), month_end(end))
     if (period.end - period.start).days > MAX_DAYS:
         message = _("A period covers at most five years.")
         raise Invalid(message, fields={"from": message})

@@ -197,6 +197,11 @@ def _public_filter() -> Q:
     return Q(organisation_id__isnull=True) | Q(organisation__verification=Verification.VERIFIED)
 
 
+def public_contests() -> Q:
+    """The filter of contests everyone sees (lists, open indicators)."""
+    return _public_filter()
+
+
 async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
     """The contests that organisations not verified yet wait to publish (the admin's
     verification page): every contest they organise is a draft until then (one query)."""

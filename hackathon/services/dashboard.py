@@ -9,8 +9,9 @@ from typing import Any
 
 from tortoise import timezone
 
+from ecosystem.disclosure import round_count, rounded_table
 from ecosystem.i18n import _
-from ecosystem.indicators import suppress, suppress_counts
+from ecosystem.labels import N_
 from ecosystem.models import User
 from ecosystem.packages import DashboardPanel
 from ecosystem.permissions import has_verified_identity
@@ -29,7 +30,7 @@ from hackathon.models import (
     Track,
 )
 from hackathon.services import judging, results
-from hackathon.services.contests import contest_view, phase_of
+from hackathon.services.contests import contest_view, phase_of, public_contests
 from hackathon.services.teams import submission_deadline
 
 
@@ -255,31 +256,48 @@ async def participant_panel(user: User) -> DashboardPanel | None:
 
 # --- open indicators -----------------------------------------------------------------------
 
+INDICATOR_TITLES = {
+    "contests": N_("Contests closed in the period"),
+    "teams": N_("Teams"),
+    "teams_by_site": N_("Teams by site"),
+    "teams_by_track": N_("Teams by track"),
+    "entries": N_("Entries"),
+    "participants": N_("Participants"),
+}
+
 
 async def indicators(start: date, end: date) -> dict[str, Any]:
     """Teams and entries per site and track of contests whose submissions closed in
-    [start, end) (local dates); groups under the suppression threshold are None."""
+    [start, end) (local dates), public contests only; counts rounded to five, each breakdown
+    adding up to its total (ecosystem.disclosure)."""
     low = datetime.combine(start, time(0), tzinfo=UTC)
     high = datetime.combine(end, time(0), tzinfo=UTC)
-    contests = await Contest.filter(submission_closes_at__gte=low, submission_closes_at__lt=high)
+    contests = await Contest.filter(
+        public_contests(), submission_closes_at__gte=low, submission_closes_at__lt=high
+    )
     ids = [c.id for c in contests]
     if not ids:
         return {
             "contests": 0,
+            "teams": 0,
             "teams_by_site": {},
             "teams_by_track": {},
             "entries": 0,
             "participants": 0,
         }
     teams = await Team.filter(contest_id__in=ids).select_related("site", "track")
-    by_site = Counter(f"{t.site.country}:{t.site.code}" for t in teams)
+    by_site = Counter(t.site.name for t in teams)
     by_track = Counter(t.track.name for t in teams)
     entries = await Submission.filter(contest_id__in=ids).count()
     people = await TeamMember.filter(team__contest_id__in=ids, status=MemberStatus.ACTIVE).count()
+    teams_count, teams_per_site, teams_per_track = rounded_table(
+        len(teams), dict(sorted(by_site.items())), dict(sorted(by_track.items()))
+    )
     return {
         "contests": len(ids),
-        "teams_by_site": suppress_counts(dict(by_site)),
-        "teams_by_track": suppress_counts(dict(by_track)),
-        "entries": suppress(entries, entries),
-        "participants": suppress(people, people),
+        "teams": teams_count,
+        "teams_by_site": teams_per_site,
+        "teams_by_track": teams_per_track,
+        "entries": round_count(entries),
+        "participants": round_count(people),
     }

@@ -370,8 +370,11 @@ async def test_dashboard_panels_and_indicators_are_provided(app):
     today = timezone.now().date()
     numbers = await dashboard.indicators(today - timedelta(days=1), today + timedelta(days=10))
     assert numbers["contests"] == 1
-    assert numbers["teams_by_site"] == {"KR:kr": None, "VN:vn": None}  # 2 teams each: suppressed
-    assert numbers["participants"] == 4
+    # Counts rounded to five, the sites adding up to the teams: 2 + 2 = 4 → 5 = 5 + 0.
+    assert numbers["teams"] == 5
+    assert sorted(numbers["teams_by_site"].values()) == [0, 5]
+    assert set(numbers["teams_by_site"]) == {site.name for site in await contest.sites.all()}
+    assert numbers["participants"] == 5  # 4
 
 
 async def test_an_organiser_records_a_conflict_before_assignment(browser):

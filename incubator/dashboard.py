@@ -26,6 +26,8 @@ from incubator.models import (
     MilestoneStatus,
     ReportRequest,
     RequestStatus,
+    Sector,
+    Stage,
     StartupProfile,
 )
 from incubator.permissions import managed_programme_ids
@@ -147,8 +149,10 @@ async def indicators(start: date, end: date) -> dict[str, Any]:
         ):
             on_time += 1
     report_startups = len({s for s, *_rest in requests})
-    startups, startups_per_stage, startups_per_sector = rounded_table(
-        len(profiles), dict(sorted(by_stage.items())), dict(sorted(by_sector.items()))
+    startups, startups_per_stage, startups_per_sector = rounded_table(  # empty groups too
+        len(profiles),
+        {stage.value: by_stage.get(stage.value, 0) for stage in Stage},
+        {sector.value: by_sector.get(sector.value, 0) for sector in Sector},
     )
     return {
         "startups_in_directory": startups,

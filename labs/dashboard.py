@@ -18,7 +18,7 @@ from tortoise import timezone
 from ecosystem.disclosure import rounded_table
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.labels import N_
-from ecosystem.models import User
+from ecosystem.models import Sphere, User
 from ecosystem.packages import DashboardPanel
 from labs import permissions
 from labs.availability import ClosedDays
@@ -29,6 +29,7 @@ from labs.models import (
     BookingStatus,
     Certification,
     Equipment,
+    EquipmentCategory,
     EquipmentStatus,
     Lab,
     TrainingEnrolment,
@@ -89,6 +90,15 @@ async def labs_panel(user: User) -> DashboardPanel | None:
 def _month(moment: datetime, lab: Lab) -> str:
     local = moment.astimezone(schedule.lab_timezone(lab))
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def _months(start: date, end: date) -> list[str]:
+    """`YYYY-MM` of every month from `start` to `end` (inclusive)."""
+    months, cursor = [], start.replace(day=1)
+    while cursor <= end:
+        months.append(f"{cursor.year:04d}-{cursor.month:02d}")
+        cursor = (cursor + timedelta(days=32)).replace(day=1)
+    return months
 
 
 def _month_windows(window: Interval, lab: Lab) -> list[tuple[str, Interval]]:
@@ -189,17 +199,19 @@ async def labs_indicators(start: date, end: date) -> dict:
         key = str(getattr(category, "value", category))
         certificates[key] += 1
         certified_people[key].add(user_id)
-    months = sorted(set(by_month) | set(bookings_by_month))
+    # Every group is listed, empty ones too: a group missing from a list would say it is empty.
+    months = sorted(set(_months(start, end)) | set(by_month) | set(bookings_by_month))
+    spheres = [*(sphere.value for sphere in Sphere), "unknown"]
     bookings, bookings_per_month, bookings_per_sphere = rounded_table(
         sum(bookings_by_month.values()),
         {key: bookings_by_month.get(key, 0) for key in months},
-        dict(sorted(bookings_by_sphere.items())),
+        {key: bookings_by_sphere.get(key, 0) for key in spheres},
     )
     people, people_per_sphere = rounded_table(
-        len(users), {key: len(people) for key, people in sorted(users_by_sphere.items())}
+        len(users), {key: len(users_by_sphere.get(key, ())) for key in spheres}
     )
     granted, granted_per_category = rounded_table(
-        len(certified), dict(sorted(certificates.items()))
+        len(certified), {c.value: certificates.get(c.value, 0) for c in EquipmentCategory}
     )
     return {
         "labs": len(labs),

@@ -286,8 +286,15 @@ async def indicators(start: date, end: date) -> dict[str, Any]:
             "participants": 0,
         }
     teams = await Team.filter(contest_id__in=ids).select_related("site", "track")
-    by_site = Counter(t.site.name for t in teams)
-    by_track = Counter(t.track.name for t in teams)
+    # Every site and track of these (public) contests, empty ones too.
+    by_site = Counter(
+        {name: 0 for name in await Site.filter(contest_id__in=ids).values_list("name", flat=True)}
+    )
+    by_track = Counter(
+        {name: 0 for name in await Track.filter(contest_id__in=ids).values_list("name", flat=True)}
+    )
+    by_site.update(t.site.name for t in teams)
+    by_track.update(t.track.name for t in teams)
     entries = await Submission.filter(contest_id__in=ids).count()
     people = await TeamMember.filter(team__contest_id__in=ids, status=MemberStatus.ACTIVE).count()
     teams_count, teams_per_site, teams_per_track = rounded_table(

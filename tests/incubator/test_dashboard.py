@@ -15,6 +15,8 @@ from incubator.models import (
     MilestoneStatus,
     ReportRequest,
     RequestStatus,
+    Sector,
+    Stage,
     StartupProfile,
 )
 from incubator.services.reports import local_today
@@ -61,13 +63,17 @@ async def test_panels_for_founders_mentors_managers_and_nobody(app):
     assert await panel(await person("nobody@example.org")) is None
 
 
+STAGES = [stage.value for stage in Stage]
+SECTORS = [sector.value for sector in Sector]
+
+
 async def test_indicators_use_directory_startups_and_round_small_groups(app):
     w = await world()
     start, end = date(2026, 1, 1), date(2027, 1, 1)
     result = await indicators(start, end)
     # One directory startup (GreenFarm): its counts round to 0, its share is not shown.
     assert result["startups_in_directory"] == 0
-    assert result["startups_by_stage"] == {"growth": 0}
+    assert result["startups_by_stage"] == dict.fromkeys(STAGES, 0)  # every stage, even empty
     assert result["milestones_on_time_share"] is None
 
     for index in range(3):
@@ -94,8 +100,8 @@ async def test_indicators_use_directory_startups_and_round_small_groups(app):
     # 4 startups → 5; the stages add up to it (1 + 3 → 0 + 5): no cell is a blank that the
     # total gives away.
     assert result["startups_in_directory"] == 5
-    assert result["startups_by_stage"] == {"growth": 0, "mvp": 5}
-    assert result["startups_by_sector"] == {"agritech": 5}
+    assert result["startups_by_stage"] == {**dict.fromkeys(STAGES, 0), "mvp": 5}
+    assert result["startups_by_sector"] == {**dict.fromkeys(SECTORS, 0), "agritech": 5}
     assert result["milestones_on_time_share"] == round(2 / 3, 3)
     assert result["reports_on_time_share"] == 0.0  # submitted_at unknown: not on time
     assert await StartupProfile.filter(in_directory=False).count() == 1

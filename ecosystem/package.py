@@ -23,6 +23,7 @@ package = DomainPackage(
         "ecosystem.routes.media:routes",
         "ecosystem.payments.routes:routes",
         "ecosystem.routes.dashboard:routes",
+        "ecosystem.routes.open_data:routes",
     ),
     api_routes=("ecosystem.api:routes", "ecosystem.payments.api:api_routes"),
     jobs=("ecosystem.tasks:jobs", "ecosystem.payments.jobs:jobs"),

@@ -145,16 +145,12 @@ def as_rows(payload: dict) -> list[tuple[str, str, str, Any]]:
 
 
 def as_table(payload: dict) -> Table:
-    """The export: preamble rows naming the period, licence and generation time, then
-    `section, indicator, key, value` rows (values keep their type: numbers stay numbers)."""
+    """The export: `section, indicator, key, value` rows (numbers stay numbers). Nothing above
+    the header, so any CSV reader takes it as it is; the period, licence and generation time
+    are in the JSON and in the open-data package (ecosystem.services.open_data)."""
     return Table(
         columns=["section", "indicator", "key", "value"],
         rows=[[s, name, key, value] for s, name, key, value in as_rows(payload)],
-        preamble=[
-            ["# period", payload["period"]["from"], payload["period"]["to"]],
-            ["# generated_at", payload["generated_at"]],
-            ["# licence", payload["licence"]["name"], payload["licence"]["url"]],
-        ],
         sheet="indicators",
     )
 

@@ -70,15 +70,14 @@ async def test_the_indicators_are_csv_and_xlsx_with_the_same_columns(client):
         'filename="indicators-2026-01-01-2026-01-31.csv"' in as_csv.headers["content-disposition"]
     )
     rows = read_csv(as_csv.content)
-    assert rows[0] == ["# period", "2026-01-01", "2026-01-31"]
-    assert rows[3] == ["section", "indicator", "key", "value"]
+    assert rows[0] == ["section", "indicator", "key", "value"]
     assert any(row[:2] == ["ecosystem", "verified_organisations"] for row in rows)
-    numbers = [row[3] for row in rows[4:] if len(row) > 3 and isinstance(row[3], float)]
+    numbers = [row[3] for row in rows[1:] if len(row) > 3 and isinstance(row[3], float)]
     assert numbers, "counts are bare numbers"
-    # pandas (the open-data reader) skips the BOM and reads the table under the preamble.
-    frame = pandas.read_csv(io.BytesIO(as_csv.content), skiprows=3)
+    # A plain pandas.read_csv (the open-data reader) skips the BOM and reads the table.
+    frame = pandas.read_csv(io.BytesIO(as_csv.content))
     assert list(frame.columns) == ["section", "indicator", "key", "value"]
-    assert len(frame) == len(rows) - 4
+    assert len(frame) == len(rows) - 1
 
     as_xlsx = await client.get(f"{query}&format=xlsx")
     assert as_xlsx.status_code == 200
@@ -87,7 +86,7 @@ async def test_the_indicators_are_csv_and_xlsx_with_the_same_columns(client):
         'filename="indicators-2026-01-01-2026-01-31.xlsx"' in as_xlsx.headers["content-disposition"]
     )
     sheet = read_xlsx(as_xlsx.content)
-    assert sheet[3] == ["section", "indicator", "key", "value"]
+    assert sheet[0] == ["section", "indicator", "key", "value"]
     assert len(sheet) == len(rows)
 
 
@@ -100,7 +99,7 @@ def test_the_indicators_table_neutralises_whatever_a_section_returns():
     }
     table = indicators.as_table(payload)
     rows = assert_safe_csv(tabular.to_csv(table), HOSTILE)
-    assert [row[3] for row in rows[4:]] == [-3.0] * len(HOSTILE)
+    assert [row[3] for row in rows[1:]] == [-3.0] * len(HOSTILE)
     assert_safe_xlsx(tabular.to_xlsx(table), HOSTILE)
 
 

@@ -148,3 +148,16 @@ async def test_the_ecosystem_period_reads_from_and_until_dates_in_vietnamese(cli
     assert '<label for="i-from">Từ ngày</label>' in page.text
     assert '<label for="i-to">Đến ngày</label>' in page.text
     assert "Người nhận" not in page.text  # the outbox's "To", never a date's
+
+
+async def test_the_ecosystem_page_links_the_open_data_package_it_shows(client):
+    import re
+
+    page = await client.get("/ecosystem?from=2026-02-10&to=2026-04-03")
+    assert page.status_code == 200
+    assert 'value="2026-02-01"' in page.text and 'value="2026-04-30"' in page.text  # whole months
+    package = re.search(r'href="(/open-data/[^"]+/datapackage\.json)"', page.text).group(1)
+    assert package == "/open-data/2026-02/2026-04/datapackage.json"
+    descriptor = (await client.get(package)).json()
+    assert descriptor["name"] == "innovation-indicators-2026-02-2026-04"
+    assert (await client.get("/open-data/catalog.jsonld")).status_code == 200

@@ -112,6 +112,10 @@ class PeriodOut(BaseModel):
 
 class IndicatorsOut(BaseModel):
     period: PeriodOut
+    version: int = Field(
+        description="0 while the period runs (provisional); from 1 once it has ended, raised "
+        "only by a correction"
+    )
     generated_at: datetime
     timezone: str
     licence: LicenceOut

@@ -276,3 +276,19 @@ class OutboxMessage(Model):
     class Meta:
         table = "outbox_message"
         indexes = (("created_at",),)
+
+
+class PublishedIndicators(Model):
+    """The open indicators of a period that has ended, as first published: what the operations
+    centre and the open-data packages serve from then on. A correction is a new version."""
+
+    id = fields.IntField(primary_key=True)
+    period_start = fields.DateField()
+    period_end = fields.DateField()
+    version = fields.IntField(default=1)
+    payload = fields.JSONField()
+    published_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "published_indicators"
+        unique_together = (("period_start", "period_end", "version"),)

@@ -21,10 +21,12 @@ from datetime import date, datetime
 from typing import Any
 
 from tortoise import timezone
+from tortoise.exceptions import IntegrityError
 
 from ecosystem import cache, tabular
 from ecosystem.errors import Invalid
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
+from ecosystem.models import PublishedIndicators
 from ecosystem.packages import DomainPackage, mounted_packages
 from ecosystem.tabular import Table
 
@@ -110,10 +112,58 @@ async def compute(period: Period, packages: Sequence[DomainPackage] | None = Non
 
 
 async def indicators(period: Period) -> dict:
-    """The indicators of the period, from the cache when fresh."""
+    """The indicators of the period: as first published once the period has ended (a
+    historic period never changes), else from the cache when fresh (`version` 0: provisional)."""
+    if period.end < today().replace(day=1):
+        return await published(period)
+    return await _live(period)
+
+
+async def published(period: Period) -> dict:
+    """The latest published version of an ended period; the first request publishes it."""
+    kept = await _latest(period)
+    if kept is not None:
+        return kept.payload
+    payload = {**await compute(period), "version": 1}
+    try:
+        await PublishedIndicators.create(
+            period_start=period.start, period_end=period.end, version=1, payload=payload
+        )
+    except IntegrityError:  # published by a concurrent request meanwhile: theirs stands
+        kept = await _latest(period)
+        assert kept is not None
+        return kept.payload
+    return payload
+
+
+async def correct(period: Period) -> dict:
+    """Publish the ended period again as a new version (after a correction of the data):
+    the earlier versions stay, the packages and the API serve the new one."""
+    kept = await _latest(period)
+    version = (kept.version if kept else 0) + 1
+    payload = {**await compute(period), "version": version}
+    await PublishedIndicators.create(
+        period_start=period.start, period_end=period.end, version=version, payload=payload
+    )
+    return payload
+
+
+async def _latest(period: Period) -> PublishedIndicators | None:
+    return (
+        await PublishedIndicators.filter(period_start=period.start, period_end=period.end)
+        .order_by("-version")
+        .first()
+    )
+
+
+async def _live(period: Period) -> dict:
     generation = await cache.generation(CACHE_FAMILY)
     key = f"{CACHE_FAMILY}:{generation}:{period.key()}"
-    return await cache.remember(key, CACHE_SECONDS, lambda: compute(period))
+    return await cache.remember(key, CACHE_SECONDS, lambda: _provisional(period))
+
+
+async def _provisional(period: Period) -> dict:
+    return {**await compute(period), "version": 0}
 
 
 async def refresh_indicators(ctx: dict | None = None) -> None:

@@ -130,7 +130,8 @@ def package(payload: dict, dataset: Dataset, base_url: str, prefix: str = "") ->
             f"partner organisations) for local days {payload['period']['from']} to "
             f"{payload['period']['to']} ({payload['timezone']}). {UNIT_DESCRIPTION}."
         ),
-        "version": "1.0.0",
+        # An ended period's first publication is 1.0.0, a correction 2.0.0; 0.1.0 is provisional.
+        "version": f"{payload.get('version', 0)}.0.0" if payload.get("version") else "0.1.0",
         "created": payload["generated_at"],
         "homepage": f"{base_url}/ecosystem",
         "keywords": ["innovation", "fablab", "startup", "incubator", "contest", "Binh Duong"],

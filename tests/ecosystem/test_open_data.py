@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -136,3 +137,37 @@ async def test_csvs_are_plain_rfc_4180(client):
 )
 async def test_unknown_packages_are_404(client, url):
     assert (await client.get(url)).status_code == 404
+
+
+async def test_an_ended_period_never_changes_until_a_correction(client):
+    from ecosystem.services import indicators
+
+    today = indicators.today()
+    last_year = f"{today.year - 1}-01/{today.year - 1}-12"
+    url = f"/open-data/{last_year}/datapackage.json"
+    first = (await fetch(client, url)).json()
+    assert first["version"] == "1.0.0"
+    api = f"/api/v1/indicators?from={today.year - 1}-01-01&to={today.year - 1}-12-31"
+    before = (await fetch(client, api)).json()
+    assert before["version"] == 1
+
+    # New data about that year (a partner verified late): the published year stays as it was.
+    await make_organisation(await person("late@example.org"), "Late Partner")
+    after = (await fetch(client, api)).json()
+    assert after["sections"] == before["sections"] and after["version"] == 1
+    assert (await fetch(client, url)).json()["version"] == "1.0.0"
+
+    # A correction publishes version 2, which everyone is served from then on.
+    period = indicators.Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))
+    corrected = await indicators.correct(period)
+    assert corrected["version"] == 2
+    served = (await fetch(client, api)).json()
+    assert served["version"] == 2
+    assert served["sections"]["ecosystem"]["verified_organisations"] == (
+        before["sections"]["ecosystem"]["verified_organisations"] + 1
+    )
+    assert (await fetch(client, url)).json()["version"] == "2.0.0"
+
+    # The running period is provisional and follows the data.
+    current = (await fetch(client, "/open-data/datapackage.json")).json()
+    assert current["version"] == "0.1.0"

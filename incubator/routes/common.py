@@ -52,6 +52,7 @@ READ_CHANNEL_LABELS = {  # how a startup's figures were read (its read log)
     "csv": N_("CSV download"),
     "xlsx": N_("Excel download"),
     "pitch": N_("pitch deck"),
+    "update": N_("investor update"),
 }
 
 

@@ -103,7 +103,8 @@ def live_server(
         MEDIA_DIR=str(workdir / "media"),
     )
     env.update(extra_env(server) if callable(extra_env) else extra_env or {})
-    run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 60}
+    # Four minutes: migrating every package takes over a minute on a loaded CI machine.
+    run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 240}
     try:
         migrated = subprocess.run([sys.executable, "-m", "ecosystem", "migrate"], **run)
         assert migrated.returncode == 0, migrated.stderr[-3000:]

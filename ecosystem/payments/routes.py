@@ -38,6 +38,7 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 
 METHOD_LABELS = {
     "card": N_("Card (online)"),
+    "vnpay": N_("VNPay (online)"),  # a card payment whose provider is VNPay
     "credit": N_("Credit"),
     "organisation": N_("Billed to the organisation"),
     "at_lab": N_("Pay at the lab"),
@@ -103,7 +104,9 @@ async def vnpay_return(request: Request) -> Response:
         payment, paid = await webhooks.vnpay_return_outcome(dict(request.query_params))
     if payment is None:
         raise Invalid(_("This answer from VNPay could not be verified. Nothing was changed."))
-    if paid:
+    if payment.state in common.SETTLED_STATES:
+        flash(request, _("Your payment is confirmed."))
+    elif paid:
         flash(request, _("VNPay accepted your payment: it is confirmed as soon as VNPay tells us."))
     else:
         flash(request, _("The payment was not completed. Your hold ends soon if unpaid."), "error")

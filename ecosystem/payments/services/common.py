@@ -127,6 +127,8 @@ async def chosen_providers(issuer_key: str) -> tuple[str, ...] | None:
 async def accepted_providers(issuer_key: str) -> tuple[str, ...]:
     """The online providers a payer of this issuer may use: configured and chosen by it."""
     configured = configured_providers()
+    if not configured:
+        return ()  # (no query: nothing to choose from)
     chosen = await chosen_providers(issuer_key)
     if chosen is None:
         return configured

@@ -69,9 +69,11 @@ async def create_payment(
 ) -> Payment:
     """The payment of a priced subject. Call inside the subject's `atomic()` transaction.
 
-    `payer`: `auto`/`card` (credit first, the rest by card or at the lab), `credit` (all from
-    the user's credit, 409 insufficient_credit otherwise), `organisation` (the organisation's
-    credit first, the rest on its statement; 403 without billing permission).
+    `payer`: `auto`/`card` (credit first, the rest online by the issuer's first accepted
+    provider, or at the lab), `stripe`/`vnpay` (that provider; 422 if the issuer does not
+    accept it), `credit` (all from the user's credit, 409 insufficient_credit otherwise),
+    `organisation` (the organisation's credit first, the rest on its statement; 403 without
+    billing permission).
     """
     if payer not in PAYERS:
         raise Invalid(_("Unknown way to pay."), fields={"payer": _("Unknown way to pay.")})

@@ -59,6 +59,12 @@ class Settings:
     stripe_webhook_secret: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     payment_hold_minutes: int = 15
+    # VNPay (payment URL v2.1, IPN, querydr/refund API): the merchant's terminal code and hash
+    # secret switch it on; the two URLs default to VNPay's sandbox.
+    vnpay_tmn_code: str = ""
+    vnpay_hash_secret: str = ""
+    vnpay_payment_url: str = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
+    vnpay_api_url: str = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 
     @property
     def jobs_backend(self) -> str:
@@ -66,8 +72,18 @@ class Settings:
 
     @property
     def online_payments(self) -> bool:
-        """Card payments through Stripe Checkout (both keys set)."""
-        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+        """Online payment through at least one provider (Stripe or VNPay)."""
+        return bool(self.payment_providers)
+
+    @property
+    def payment_providers(self) -> tuple[str, ...]:
+        """The configured online payment providers: Stripe (both keys), VNPay (code + secret)."""
+        found: list[str] = []
+        if self.stripe_secret_key and self.stripe_webhook_secret:
+            found.append("stripe")
+        if self.vnpay_tmn_code and self.vnpay_hash_secret:
+            found.append("vnpay")
+        return tuple(found)
 
     @property
     def secure_cookies(self) -> bool:
@@ -95,6 +111,11 @@ class Settings:
             "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", "").strip(),
             "stripe_api_base": (env.get("STRIPE_API_BASE") or cls.stripe_api_base).rstrip("/"),
             "payment_hold_minutes": _env_int("PAYMENT_HOLD_MINUTES", cls.payment_hold_minutes),
+            "vnpay_tmn_code": env.get("VNPAY_TMN_CODE", "").strip(),
+            "vnpay_hash_secret": env.get("VNPAY_HASH_SECRET", "").strip(),
+            "vnpay_payment_url": (env.get("VNPAY_PAYMENT_URL") or "").strip()
+            or cls.vnpay_payment_url,
+            "vnpay_api_url": (env.get("VNPAY_API_URL") or "").strip() or cls.vnpay_api_url,
         }
         if forwarded := env.get("FORWARDED_ALLOW_IPS", "").strip():
             values["forwarded_allow_ips"] = tuple(

@@ -65,10 +65,11 @@ class BookingIn(Input):
     start: AwareDatetime
     end: AwareDatetime
     purpose: str = Field(default="", max_length=500)
-    payer: Literal["auto", "card", "credit", "organisation"] = Field(
+    payer: Literal["auto", "card", "stripe", "vnpay", "credit", "organisation"] = Field(
         default="auto",
-        description="Who pays a priced machine: credit is used first, then the card "
-        "(auto/card), all from credit (credit), or an organisation's statement",
+        description="Who pays a priced machine: credit is used first, then online by the "
+        "lab's first accepted provider (auto/card) or the one named (stripe, vnpay), all from "
+        "credit (credit), or an organisation's statement",
     )
     organisation_id: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="With payer=organisation"
@@ -225,7 +226,7 @@ class BookingOut(Output):
     created_at: datetime
     payment: PaymentOut | None = Field(description="How a priced booking is paid (null: free)")
     checkout_url: str | None = Field(
-        description="Stripe Checkout page to pay a pending_payment hold (card payer)"
+        description="Where to pay a pending_payment hold online (Stripe Checkout or VNPay)"
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from tortoise import timezone
 
 from ecosystem.jobs import JobFunction, cron
-from ecosystem.payments.services import checkout, common, refunds
+from ecosystem.payments.services import checkout, common, refunds, webhooks
 
 
 def _named(function: JobFunction) -> JobFunction:
@@ -22,14 +22,16 @@ def _named(function: JobFunction) -> JobFunction:
 
 @_named
 async def release_expired_hold(ctx: dict[str, Any], payment_id: int) -> bool:
-    """The hold of one payment, at its end (deferred when the hold starts)."""
-    return await checkout.release_hold_if_due(payment_id)
+    """The hold of one payment, at its end (deferred when the hold starts); VNPay is asked
+    first whether it was paid there (`querydr`)."""
+    return await webhooks.settle_due_hold(payment_id) not in ("unchanged", "not due")
 
 
 @_named
 async def expire_holds(ctx: dict[str, Any]) -> int:
-    """Cron sweep: release every card hold whose time is up (also after a lost deferred job)."""
-    return await checkout.release_due_holds(timezone.now())
+    """Cron sweep: end every online hold whose time is up (also after a lost deferred job):
+    released, or confirmed when VNPay's `querydr` says it was paid (a lost IPN)."""
+    return await webhooks.settle_due_holds(timezone.now())
 
 
 @_named

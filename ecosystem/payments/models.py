@@ -291,3 +291,19 @@ class CreditEntry(Model):
         table = "credit_entry"
         unique_together = (("source", "reference"),)
         indexes = (("account_id", "id"),)
+
+
+class IssuerProviders(Model):
+    """The online payment providers an issuer (e.g. a lab) accepts, in its order of preference.
+
+    `providers` is a comma-separated list (`stripe,vnpay`); no row: every configured provider.
+    Only configured providers are ever offered (ecosystem.payments.services.common).
+    """
+
+    id = fields.IntField(primary_key=True)
+    issuer_key = fields.CharField(max_length=60, unique=True)
+    providers = fields.CharField(max_length=100, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payment_issuer_providers"

@@ -1,5 +1,6 @@
-"""Payments on the web: the Stripe webhook, payment and receipt pages, statements, credits,
-organisations' billing permits, and the platform admins' credit budgets (`/admin/budgets`)."""
+"""Payments on the web: the Stripe webhook, VNPay's IPN and return, payment and receipt pages,
+statements, credits, organisations' billing permits, and the platform admins' credit budgets
+(`/admin/budgets`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 
 METHOD_LABELS = {
     "card": N_("Card (online)"),
+    "vnpay": N_("VNPay (online)"),  # a card payment whose provider is VNPay
     "credit": N_("Credit"),
     "organisation": N_("Billed to the organisation"),
     "at_lab": N_("Pay at the lab"),
@@ -78,6 +80,37 @@ async def stripe_webhook(request: Request) -> Response:
     outcome = await webhooks.process_event(event)
     logger.info("stripe event %s (%s): %s", event.get("id"), event.get("type"), outcome)
     return JSONResponse({"received": True, "outcome": outcome})
+
+
+MAX_IPN_QUERY = 4096
+
+
+async def vnpay_ipn(request: Request) -> Response:
+    """VNPay's IPN (a GET with the signed `vnp_*` result): answered with VNPay's JSON,
+    `{"RspCode": "00", "Message": "Confirm Success"}` or the code of what is wrong."""
+    if len(request.url.query) > MAX_IPN_QUERY:
+        code, outcome = "99", "too large"
+    else:
+        params = dict(request.query_params)
+        code, outcome = await webhooks.process_vnpay_ipn(params)
+        logger.info("vnpay ipn %s: %s %s", params.get("vnp_TxnRef"), code, outcome)
+    return JSONResponse({"RspCode": code, "Message": webhooks.IPN_ANSWERS[code]})
+
+
+async def vnpay_return(request: Request) -> Response:
+    """Where VNPay sends the payer back: only says what happened; the IPN confirms."""
+    payment, paid = None, False
+    if len(request.url.query) <= MAX_IPN_QUERY:
+        payment, paid = await webhooks.vnpay_return_outcome(dict(request.query_params))
+    if payment is None:
+        raise Invalid(_("This answer from VNPay could not be verified. Nothing was changed."))
+    if payment.state in common.SETTLED_STATES:
+        flash(request, _("Your payment is confirmed."))
+    elif paid:
+        flash(request, _("VNPay accepted your payment: it is confirmed as soon as VNPay tells us."))
+    else:
+        flash(request, _("The payment was not completed. Your hold ends soon if unpaid."), "error")
+    return redirect(request, f"/payments/{payment.id}")
 
 
 # --- a payment --------------------------------------------------------------------------------
@@ -289,6 +322,8 @@ async def budgets_page(request: Request) -> Response:
 
 routes = [
     Route("/payments/stripe/webhook", stripe_webhook, methods=["POST"]),
+    Route("/payments/vnpay/ipn", vnpay_ipn, methods=["GET"]),
+    Route("/payments/vnpay/return", vnpay_return, methods=["GET"]),
     Route("/payments/credits", credits_page, methods=["GET"]),
     Route("/payments/organisations/{slug}/billing", billing_page, methods=["GET", "POST"]),
     Route(

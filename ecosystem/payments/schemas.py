@@ -38,7 +38,12 @@ class PaymentOut(Output):
     refunded_amount: int
     currency: str
     organisation_id: int | None = Field(description="The billed organisation, if any")
-    checkout_url: str | None = Field(description="Stripe Checkout page while a card hold is open")
+    provider: str | None = Field(
+        default=None, description="stripe | vnpay: who takes the online part (null: none)"
+    )
+    checkout_url: str | None = Field(
+        description="Where to pay online (Stripe Checkout or VNPay) while a card hold is open"
+    )
     hold_expires_at: datetime | None = Field(description="When an unpaid card hold is released")
     paid_at: datetime | None
     receipt_url: str | None
@@ -56,6 +61,7 @@ def payment_out(payment: Payment, refunds: list | None = None) -> PaymentOut:
         refunded_amount=payment.refunded_amount,
         currency=payment.currency,
         organisation_id=payment.organisation_id,  # type: ignore[attr-defined]
+        provider=payment.provider or None,
         checkout_url=(payment.checkout_url or None) if open_hold else None,
         hold_expires_at=payment.hold_expires_at if open_hold else None,
         paid_at=payment.paid_at,

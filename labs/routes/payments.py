@@ -30,6 +30,10 @@ async def lab_payments(request: Request) -> Response:
             if action == "policy":
                 await booking_payments.set_refund_policy(user, lab, values["percent"])
                 flash(request, _("The refund policy is saved."))
+            elif action == "providers":
+                chosen = [str(v) for v in form.getlist("providers")]
+                await booking_payments.set_providers(user, lab, chosen)
+                flash(request, _("The ways to pay online are saved."))
             else:
                 entry = await booking_payments.grant_lab_credit(
                     user,
@@ -56,6 +60,7 @@ async def lab_payments(request: Request) -> Response:
         "issuer_key": key,
         "budget": await booking_payments.lab_budget(lab),
         "online": common.online_payments(),
+        "providers": await booking_payments.providers_of(lab),
         "values": values,
         "errors": errors,
         "nonce": secrets.token_urlsafe(12),

@@ -112,8 +112,8 @@ async def start_payment(
 
 
 async def start_checkout(payment: Payment, actor: User) -> str:
-    """After the commit: the Stripe Checkout page of a held booking's card payment."""
-    url = await checkout.start_checkout(payment, actor.email)
+    """After the commit: where a held booking's online part is paid (Stripe or VNPay)."""
+    url = await checkout.start_checkout(payment, actor.email, actor.locale or "vi")
     payment.checkout_url = url  # type: ignore[attr-defined]
     return url
 
@@ -214,20 +214,24 @@ async def payment_options(user: User | None, equipment: Equipment) -> dict:
 
     if user is None or not await EquipmentRate.exists(equipment_id=equipment.id):
         return {}
+    providers = await common.accepted_providers(issuer_key(equipment.lab_id))  # type: ignore[attr-defined]
     return {
         "priced": True,
-        "online": common.online_payments(),
+        "online": bool(providers),
+        "providers": providers,
         "credit": await ledger.balance(user=user),
         "organisations": await billing.billable_organisations(user),
     }
 
 
 def parse_payer(raw: str) -> tuple[str, int | None]:
-    """The booking form's payer choice: `auto`, `credit` or `organisation:<id>`."""
+    """The booking form's payer choice: `auto`, `stripe`, `vnpay`, `credit` or
+    `organisation:<id>`."""
     kind, _sep, org = raw.partition(":")
     if kind == "organisation" and (org_id := whole_number(org)) is not None:
         return "organisation", org_id
-    return (kind if kind in ("auto", "card", "credit") else "auto"), None
+    known = ("auto", "card", "stripe", "vnpay", "credit")
+    return (kind if kind in known else "auto"), None
 
 
 # --- the lab staff's payments page ----------------------------------------------------------------
@@ -308,6 +312,32 @@ async def credit_issuers() -> list:
 async def lab_budget(lab: Lab) -> int:
     """What is left in the lab's credit budget."""
     return await ledger.budget_balance(issuer_key(lab.id))
+
+
+async def providers_of(lab: Lab) -> dict:
+    """The lab's online payment providers: configured ones, and which of them it accepts."""
+    return {
+        "configured": common.configured_providers(),
+        "accepted": await common.accepted_providers(issuer_key(lab.id)),
+        "names": common.PROVIDER_NAMES,
+    }
+
+
+async def set_providers(actor: User, lab: Lab, chosen: list[str]) -> tuple[str, ...]:
+    """The lab's managers choose which configured providers its payers may use (none: paid
+    at the lab). Needs a verified identity and a verified host organisation."""
+    from ecosystem.errors import Invalid
+    from ecosystem.i18n import _
+    from ecosystem.permissions import ensure_verified_identity, ensure_verified_organisation
+
+    await permissions.ensure(actor, "lab.manage", lab)
+    ensure_verified_identity(actor)
+    ensure_verified_organisation(await Organisation.get_or_none(id=lab.organisation_id))  # type: ignore[attr-defined]
+    configured = common.configured_providers()
+    if any(p not in configured for p in chosen):
+        message = _("Choose among the payment services this platform offers.")
+        raise Invalid(message, fields={"providers": message})
+    return await common.set_providers(issuer_key(lab.id), chosen)
 
 
 async def set_refund_policy(actor: User, lab: Lab, percent_raw: str) -> Lab:

@@ -16,6 +16,7 @@ from ecosystem import jobs
 from ecosystem.settings import Settings
 from tests.labs.conftest import at, local_day, make_equipment, make_lab
 from tests.payments.fake_stripe import FakeStripe
+from tests.payments.fake_vnpay import FakeVnpay
 
 SECRET_KEY = "sk_test_" + "k" * 24
 RATE = 100_000  # VND per hour for the public
@@ -35,6 +36,32 @@ def fake_stripe(stripe_server: FakeStripe) -> Iterator[FakeStripe]:
     stripe_server.reset()
     yield stripe_server
     stripe_server.reset()
+
+
+@pytest.fixture(scope="session")
+def vnpay_server() -> Iterator[FakeVnpay]:
+    server = FakeVnpay()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_vnpay(vnpay_server: FakeVnpay) -> Iterator[FakeVnpay]:
+    vnpay_server.reset()
+    yield vnpay_server
+    vnpay_server.reset()
+
+
+def with_vnpay(settings: Settings, fake: FakeVnpay) -> Settings:
+    """These settings with VNPay's terminal code and secret, and its URLs at the stand-in."""
+    return dataclasses.replace(
+        settings,
+        vnpay_tmn_code=fake.tmn_code,
+        vnpay_hash_secret=fake.hash_secret,
+        vnpay_payment_url=fake.payment_url,
+        vnpay_api_url=fake.api_url,
+    )
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
-"""A payment is created with its subject, its card part held until Stripe says it is paid.
+"""A payment is created with its subject, its online part held until the provider says it is
+paid.
 
-- `create_payment` runs inside the subject's transaction: credit first, then the card (a hold
-  of `payment_hold_minutes`), the organisation's statement, or payment at the lab.
-- `start_checkout` opens the Stripe Checkout Session once that transaction committed.
+- `create_payment` runs inside the subject's transaction: credit first, then online (a hold
+  of `payment_hold_minutes`, by a provider the issuer accepts: Stripe or VNPay), the
+  organisation's statement, or payment at the lab.
+- `start_checkout` is the provider seam: once that transaction committed, it opens the Stripe
+  Checkout Session or signs the VNPay payment URL, and returns where the payer goes to pay.
 - `release_hold` ends an unpaid hold (the job at its end, the cron sweep, the webhook of an
   expired session): `expired`, the credit part back, the subject freed by its package.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +26,7 @@ from ecosystem.errors import Invalid, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import Organisation, User
 from ecosystem.payments.models import Payment, PaymentMethod, PaymentState
-from ecosystem.payments.services import ledger
+from ecosystem.payments.services import ledger, vnpay
 from ecosystem.payments.services.billing import may_bill
 from ecosystem.payments.services.common import (
     EXPIRE_CHECKOUT_JOB,
@@ -30,16 +34,18 @@ from ecosystem.payments.services.common import (
     RELEASE_EXPIRED_HOLD_JOB,
     PaymentUnavailable,
     StripeClient,
+    accepted_providers,
     give_back_credit,
     handler_for,
     logger,
     next_receipt_number,
-    online_payments,
 )
 from ecosystem.settings import get_settings
 
 CHECKOUT_MIN_LIFETIME = timedelta(minutes=31)  # Stripe: expires_at is 30 min to 24 h ahead
-PAYERS = ("auto", "card", "credit", "organisation")
+# `auto`/`card`: credit first, the rest online by the issuer's first accepted provider (or at
+# the lab); `stripe`/`vnpay`: that provider (422 if the issuer does not accept it).
+PAYERS = ("auto", "card", "stripe", "vnpay", "credit", "organisation")
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,11 @@ async def create_payment(
 ) -> Payment:
     """The payment of a priced subject. Call inside the subject's `atomic()` transaction.
 
-    `payer`: `auto`/`card` (credit first, the rest by card or at the lab), `credit` (all from
-    the user's credit, 409 insufficient_credit otherwise), `organisation` (the organisation's
-    credit first, the rest on its statement; 403 without billing permission).
+    `payer`: `auto`/`card` (credit first, the rest online by the issuer's first accepted
+    provider, or at the lab), `stripe`/`vnpay` (that provider; 422 if the issuer does not
+    accept it), `credit` (all from the user's credit, 409 insufficient_credit otherwise),
+    `organisation` (the organisation's credit first, the rest on its statement; 403 without
+    billing permission).
     """
     if payer not in PAYERS:
         raise Invalid(_("Unknown way to pay."), fields={"payer": _("Unknown way to pay.")})
@@ -88,13 +96,20 @@ async def create_payment(
     rest = amount - credit_part
     if payer == "credit" and rest:
         raise ledger.InsufficientCredit(_("Your credit balance is not enough for this."))
+    accepted = await accepted_providers(subject.issuer_key)
+    provider = accepted[0] if accepted else ""
+    if payer in ("stripe", "vnpay"):
+        if payer not in accepted:
+            message = _("This way to pay is not accepted here.")
+            raise Invalid(message, fields={"payer": message})
+        provider = payer
     now = timezone.now()
     hold_until = None
     if rest == 0:
         method, state = PaymentMethod.CREDIT, PaymentState.PAID
     elif organisation is not None:
         method, state = PaymentMethod.ORGANISATION, PaymentState.BILLED
-    elif settings.online_payments:
+    elif provider:
         method, state = PaymentMethod.CARD, PaymentState.PENDING
         hold_until = now + timedelta(minutes=settings.payment_hold_minutes)
     else:
@@ -114,7 +129,7 @@ async def create_payment(
         issuer=subject.issuer,
         period=subject.period,
         return_path=subject.return_path,
-        provider=PROVIDER if method == PaymentMethod.CARD else "",
+        provider=provider if method == PaymentMethod.CARD else "",
         hold_expires_at=hold_until,
         paid_at=now if state == PaymentState.PAID else None,
     )
@@ -142,13 +157,57 @@ async def create_payment(
     return payment
 
 
-async def start_checkout(payment: Payment, customer_email: str) -> str:
-    """Create the Stripe Checkout Session of a card payment and return its URL.
+async def start_checkout(
+    payment: Payment, customer_email: str, locale: str = "vi", ip_address: str = "127.0.0.1"
+) -> str:
+    """Where the payer pays the held online part: the provider seam.
 
-    Call after the subject's transaction committed. Idempotent per subject (Stripe's
-    idempotency key). If Stripe cannot be reached the hold is released at once and
-    PaymentUnavailable (503) raised.
+    Call after the subject's transaction committed. Stripe: a Checkout Session (idempotent
+    per subject by Stripe's idempotency key; if Stripe cannot be reached the hold is released
+    at once and PaymentUnavailable (503) raised). VNPay: the signed payment URL of one attempt
+    (`vnp_TxnRef`), nothing to call.
     """
+    if payment.provider == vnpay.PROVIDER:
+        return await _start_vnpay(payment, locale, ip_address)
+    return await _start_stripe(payment, customer_email)
+
+
+def ascii_text(text: str) -> str:
+    """VNPay's order information: Vietnamese without accents, printable ASCII only."""
+    text = text.replace("đ", "d").replace("Đ", "D").replace("–", "-")
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in plain if c.isprintable()) or "Payment"
+
+
+async def _start_vnpay(payment: Payment, locale: str, ip_address: str) -> str:
+    if payment.checkout_session_id and payment.checkout_url:
+        return payment.checkout_url  # one attempt per hold
+    now = timezone.now()
+    ref = vnpay.txn_ref(payment.id, now)
+    expires = payment.hold_expires_at or now + timedelta(
+        minutes=get_settings().payment_hold_minutes
+    )
+    url = vnpay.payment_url(
+        ref=ref,
+        amount=payment.card_amount,
+        order_info=ascii_text(payment.description),
+        return_url=f"{get_settings().base_url}/payments/vnpay/return",
+        created=now,
+        expires=expires,
+        locale=locale,
+        ip_address=ip_address,
+    )
+    moved = await Payment.filter(id=payment.id, checkout_session_id__isnull=True).update(
+        checkout_session_id=ref, checkout_url=url
+    )
+    if not moved:  # a concurrent start won: use its attempt
+        return (await Payment.get(id=payment.id)).checkout_url
+    payment.checkout_session_id = ref
+    payment.checkout_url = url
+    return url
+
+
+async def _start_stripe(payment: Payment, customer_email: str) -> str:
     settings = get_settings()
     base = settings.base_url
     expires_at = timezone.now() + CHECKOUT_MIN_LIFETIME
@@ -254,7 +313,9 @@ async def expire_checkout_session(payment_id: int) -> str:
     payment that completed meanwhile arrives by webhook and is confirmed or refunded).
     """
     payment = await Payment.get_or_none(id=payment_id)
-    if payment is None or not payment.checkout_session_id or not online_payments():
+    if payment is None or not payment.checkout_session_id or payment.provider != PROVIDER:
+        return "skipped"  # (VNPay's page closes by itself at the attempt's vnp_ExpireDate)
+    if PROVIDER not in get_settings().payment_providers:
         return "skipped"
     try:
         async with StripeClient() as client:

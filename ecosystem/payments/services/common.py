@@ -30,13 +30,15 @@ from ecosystem.db import atomic
 from ecosystem.errors import DomainError
 from ecosystem.models import Membership, MembershipStatus, Role, User
 from ecosystem.packages import PaymentHandler, mounted_packages, resolve
-from ecosystem.payments.models import Payment, PaymentState, ReceiptCounter
+from ecosystem.payments.models import IssuerProviders, Payment, PaymentState, ReceiptCounter
 from ecosystem.payments.services import ledger
 from ecosystem.settings import get_settings
 
 logger = logging.getLogger("ecosystem.payments")
 
 PROVIDER = "stripe"
+PROVIDERS = ("stripe", "vnpay")  # every online provider this code speaks, in default order
+PROVIDER_NAMES = {"stripe": "Stripe", "vnpay": "VNPay"}
 
 STATE_RANK = {
     PaymentState.PENDING: 0,
@@ -107,6 +109,43 @@ async def is_org_admin(user: User, organisation_id: int | None) -> bool:
 
 def online_payments() -> bool:
     return get_settings().online_payments
+
+
+def configured_providers() -> tuple[str, ...]:
+    """The online providers this deployment has keys for (settings), in default order."""
+    return get_settings().payment_providers
+
+
+async def chosen_providers(issuer_key: str) -> tuple[str, ...] | None:
+    """What the issuer chose to accept (None: it never chose, so whatever is configured)."""
+    row = await IssuerProviders.get_or_none(issuer_key=issuer_key)
+    if row is None:
+        return None
+    return tuple(p for p in row.providers.split(",") if p in PROVIDERS)
+
+
+async def accepted_providers(issuer_key: str) -> tuple[str, ...]:
+    """The online providers a payer of this issuer may use: configured and chosen by it."""
+    configured = configured_providers()
+    if not configured:
+        return ()  # (no query: nothing to choose from)
+    chosen = await chosen_providers(issuer_key)
+    if chosen is None:
+        return configured
+    return tuple(p for p in chosen if p in configured)
+
+
+async def set_providers(issuer_key: str, providers: list[str]) -> tuple[str, ...]:
+    """Record which providers the issuer accepts (unknown names are dropped)."""
+    kept = tuple(dict.fromkeys(p for p in providers if p in PROVIDERS))
+    updated = await IssuerProviders.filter(issuer_key=issuer_key).update(providers=",".join(kept))
+    if not updated:
+        try:
+            async with atomic():
+                await IssuerProviders.create(issuer_key=issuer_key, providers=",".join(kept))
+        except IntegrityError:  # a concurrent first choice: the last one wins
+            await IssuerProviders.filter(issuer_key=issuer_key).update(providers=",".join(kept))
+    return kept
 
 
 class StripeClient:

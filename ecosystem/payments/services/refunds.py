@@ -1,7 +1,8 @@
 """Money going back: a cancelled subject's payment voided or refunded, card refunds sent once.
 
 The credit part goes back to credit at once, the statement or on-site part is settled at once,
-the card part goes through Stripe's Refund API (a job; the webhook settles it). Each card
+the card part goes through the provider: Stripe's Refund API (a job; the webhook settles it)
+or VNPay's `refund` (a job; settled by VNPay's answer). Each card
 refund is claimed before it is sent and carries an idempotency key: sent exactly once, also
 by the sweep that picks up refunds whose job was lost.
 """
@@ -22,6 +23,7 @@ from ecosystem.payments.models import (
     Refund,
     RefundState,
 )
+from ecosystem.payments.services import vnpay
 from ecosystem.payments.services.common import (
     EXPIRE_CHECKOUT_JOB,
     SEND_REFUND_JOB,
@@ -150,7 +152,10 @@ async def send_card_refund(refund_id: int) -> str:
     if not await _claim_refund(refund.id):
         return "claimed"
     try:
-        created_id = await _create_stripe_refund(refund)
+        if refund.payment.provider == vnpay.PROVIDER:
+            created_id = await _send_vnpay_refund(refund)
+        else:
+            created_id = await _create_stripe_refund(refund)
     except BaseException:
         # Let the next try (a retry of this job, or the sweep) have it at once.
         await Refund.filter(id=refund.id, provider_refund_id__isnull=True).update(claimed_at=None)
@@ -180,6 +185,34 @@ async def _create_stripe_refund(refund: Refund) -> str:
             params=params, options={"idempotency_key": f"refund:{refund.id}"}
         )
     return created.id
+
+
+async def _send_vnpay_refund(refund: Refund) -> str:
+    """VNPay's `refund` of the card part; its answer settles the refund at once (00), any
+    other answer raises VnpayError, so the job's retry or the sweep sends it again (claimed,
+    at most MAX_REFUND_SENDS times; then a person looks at it)."""
+    payment = refund.payment
+    earlier = await Refund.filter(
+        payment_id=payment.id, state=RefundState.SUCCEEDED, card_amount__gt=0
+    ).exists()
+    answer = await vnpay.refund(
+        ref=payment.checkout_session_id or "",
+        amount=refund.card_amount,
+        full=refund.card_amount >= payment.card_amount and not earlier,
+        transaction_no=payment.payment_intent_id,
+        created_by=f"refund:{refund.id}",
+        now=timezone.now(),
+    )
+    if answer.get("vnp_ResponseCode") != "00":
+        raise vnpay.VnpayError(
+            f"refund {refund.id}: {answer.get('vnp_ResponseCode')} {answer.get('vnp_Message')}"
+        )
+    moved = await Refund.filter(id=refund.id, state=RefundState.PENDING).update(
+        state=RefundState.SUCCEEDED, settled_at=timezone.now()
+    )
+    if moved:
+        await add_refunded(payment.id, refund.card_amount)
+    return f"vnpay:{refund.id}:{answer.get('vnp_TransactionNo') or ''}"[:255]
 
 
 async def send_stalled_refunds() -> int:

@@ -1,4 +1,5 @@
-"""Stripe's webhook events: verified on the raw body, each applied at most once.
+"""Stripe's webhook events (verified on the raw body) and VNPay's IPNs (verified by their
+`vnp_SecureHash`), each applied at most once.
 
 The event id is inserted in the same transaction as the change it causes (unique
 `(provider, event_id)`), and states only move forward (common.STATE_RANK), so a repeated or
@@ -7,6 +8,8 @@ late event changes nothing it should not.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -25,8 +28,8 @@ from ecosystem.payments.models import (
     Refund,
     RefundState,
 )
-from ecosystem.payments.services import ledger
-from ecosystem.payments.services.checkout import release_hold
+from ecosystem.payments.services import ledger, vnpay
+from ecosystem.payments.services.checkout import release_hold, release_hold_if_due
 from ecosystem.payments.services.common import (
     PROVIDER,
     SEND_REFUND_JOB,
@@ -198,3 +201,123 @@ async def _refund_changed(obj: dict[str, Any]) -> str:
             logger.error("refund %s failed at Stripe: staff must settle it", refund.id)
             return "refund failed"
     return "unchanged"
+
+
+# --- VNPay's IPN ----------------------------------------------------------------------------------
+
+# VNPay's answers to an IPN (RspCode → Message), as its integration guide spells them.
+IPN_ANSWERS = {
+    "00": "Confirm Success",
+    "01": "Order not found",
+    "02": "Order already confirmed",
+    "04": "Invalid amount",
+    "97": "Invalid signature",
+    "99": "Unknown error",
+}
+VNPAY_CANCELLED = "24"  # the payer cancelled on VNPay's page
+
+
+def vnpay_succeeded(params: Mapping[str, Any]) -> bool:
+    return params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
+
+
+async def process_vnpay_ipn(params: Mapping[str, Any]) -> tuple[str, str]:
+    """One IPN: (VNPay's RspCode, what happened). Checks in VNPay's order: signature (97),
+    reference (01), amount (04), already settled (02). A success confirms the payment once
+    (a late one for a released hold: confirmed if the subject takes it, else refunded); a
+    failure releases the hold. The notification's key is inserted with the change, so of
+    two deliveries at the same moment one applies it and the other answers 02."""
+    if not vnpay.configured() or not vnpay.verify(params):
+        return "97", "invalid signature"
+    ref = str(params.get("vnp_TxnRef") or "")
+    if params.get("vnp_TmnCode") != get_settings().vnpay_tmn_code or not ref:
+        return "01", "unknown order"
+    payment = await Payment.get_or_none(checkout_session_id=ref, provider=vnpay.PROVIDER)
+    if payment is None:
+        return "01", "unknown order"
+    if whole_number(str(params.get("vnp_Amount") or "")) != payment.card_amount * 100:
+        return "04", "invalid amount"
+    return await _apply_vnpay(payment.id, params)
+
+
+async def _apply_vnpay(payment_id: int, params: Mapping[str, Any]) -> tuple[str, str]:
+    succeeded = vnpay_succeeded(params)
+    payment = await Payment.get(id=payment_id)
+    open_states = (PaymentState.PENDING, PaymentState.EXPIRED, PaymentState.VOID)
+    if payment.state not in (open_states if succeeded else (PaymentState.PENDING,)):
+        return "02", "already settled"
+    code = str(params.get("vnp_ResponseCode") or "")
+    status = str(params.get("vnp_TransactionStatus") or "")
+    transaction_no = str(params.get("vnp_TransactionNo") or "")
+    event_id = f"{payment.checkout_session_id}:{'paid' if succeeded else 'failed'}"
+    try:
+        async with atomic():
+            await PaymentEvent.create(
+                provider=vnpay.PROVIDER, event_id=event_id[:255], event_type=f"ipn:{code}:{status}"
+            )
+            if succeeded:
+                session = {"id": payment.checkout_session_id, "payment_intent": transaction_no}
+                outcome = await _paid(payment, session)
+            else:
+                to_state = PaymentState.VOID if code == VNPAY_CANCELLED else PaymentState.EXPIRED
+                outcome = "released" if await release_hold(payment.id, to_state) else "unchanged"
+    except IntegrityError:
+        if await PaymentEvent.exists(provider=vnpay.PROVIDER, event_id=event_id[:255]):
+            return "02", "duplicate"
+        raise
+    if outcome == "unchanged":
+        return "02", outcome
+    return "00", outcome
+
+
+async def vnpay_return_outcome(params: Mapping[str, Any]) -> tuple[Payment | None, bool]:
+    """Where VNPay sends the payer back: (their payment, did VNPay say paid). Shows only: the
+    IPN confirms. (None, False) for a forged or unknown return."""
+    if not vnpay.configured() or not vnpay.verify(params):
+        return None, False
+    ref = str(params.get("vnp_TxnRef") or "")
+    payment = await Payment.get_or_none(checkout_session_id=ref, provider=vnpay.PROVIDER)
+    return payment, payment is not None and vnpay_succeeded(params)
+
+
+# --- holds at their end: ask VNPay first ---------------------------------------------------------
+
+
+async def settle_due_hold(payment_id: int) -> str:
+    """A hold whose time is up. A VNPay attempt is asked about first (`querydr`): paid there
+    (its IPN was lost) → applied like its IPN; otherwise, or if VNPay cannot be reached,
+    released (a success arriving later is confirmed or refunded like any late payment)."""
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None or payment.state != PaymentState.PENDING:
+        return "unchanged"
+    if payment.provider == vnpay.PROVIDER and payment.checkout_session_id and vnpay.configured():
+        now = timezone.now()
+        if payment.hold_expires_at and payment.hold_expires_at > now:
+            return "not due"
+        try:
+            answer = await vnpay.query(payment.checkout_session_id, now)
+        except vnpay.VnpayError as exc:
+            logger.warning("querydr of payment %s failed: %r", payment.id, exc)
+            answer = {}
+        paid_there = (
+            vnpay_succeeded(answer)  # the query answered (00) and the payment succeeded (00)
+            and answer.get("vnp_TxnRef") == payment.checkout_session_id
+            and whole_number(str(answer.get("vnp_Amount") or "")) == payment.card_amount * 100
+        )
+        if paid_there:
+            _code, outcome = await _apply_vnpay(payment.id, answer)
+            return f"queried: {outcome}"
+    return "released" if await release_hold_if_due(payment.id) else "unchanged"
+
+
+async def settle_due_holds(now: datetime) -> int:
+    """Cron sweep: every hold whose time is up, VNPay's asked first. Returns how many ended."""
+    due = await Payment.filter(
+        state=PaymentState.PENDING,
+        method=PaymentMethod.CARD,
+        hold_expires_at__lte=now.astimezone(UTC),
+    ).values_list("id", flat=True)
+    ended = 0
+    for payment_id in due:
+        ended += (await settle_due_hold(payment_id)) != "unchanged"
+    return ended

@@ -343,8 +343,11 @@ async def withdraw(actor: User, series_id: int) -> tuple[OfficeHours, int]:
 
 async def _cancel_all(actor: User, query, reason: str) -> int:
     count = 0
-    for booking in await query.filter(status=OfficeBookingStatus.BOOKED).select_related(
-        "startup", "mentor", "office_hours__programme"
+    # Prefetched, not joined: PostgreSQL cuts column aliases at 63 characters.
+    for booking in (
+        await query.filter(status=OfficeBookingStatus.BOOKED)
+        .select_related("startup", "mentor")
+        .prefetch_related("office_hours__programme")
     ):
         if await _mark_cancelled(actor, booking, reason):
             await _tell_founders(booking, actor, reason)
@@ -378,9 +381,10 @@ async def book(actor: User, series_id: int, values: dict[str, Any]) -> OfficeHou
     database's unique (mentor, live_start) decides) or the startup already holds
     MAX_UPCOMING slots with this mentor."""
     series = (
-        await OfficeHours.get_or_none(id=series_id).select_related(
-            "programme__organisation", "mentor"
-        )
+        # Prefetched, not joined: PostgreSQL cuts column aliases at 63 characters.
+        await OfficeHours.get_or_none(id=series_id)
+        .select_related("mentor")
+        .prefetch_related("programme__organisation")
         if series_id < 2**31
         else None
     )
@@ -515,9 +519,9 @@ async def booking_view(actor: User | None, booking_id: int) -> BookingView:
     """The booking as the mentor, a manager of the programme or a founder sees it; 404 for
     anyone else (it says who meets whom)."""
     booking = (
-        await OfficeHourBooking.get_or_none(id=booking_id).select_related(
-            "office_hours__programme", "startup", "mentor", "booked_by", "cancelled_by", "session"
-        )
+        await OfficeHourBooking.get_or_none(id=booking_id)
+        .select_related("startup", "mentor", "booked_by", "cancelled_by", "session")
+        .prefetch_related("office_hours__programme")
         if booking_id < 2**31
         else None
     )
@@ -672,12 +676,13 @@ async def my_bookings(actor: User) -> MyBookings:
             "organisation_id", flat=True
         )
     )
-    related = ("office_hours__programme", "startup", "mentor", "session")
+    related = ("startup", "mentor", "session")
     as_mentor = (
         await OfficeHourBooking.filter(
             mentor_id=actor.id, status=OfficeBookingStatus.BOOKED, starts_at__gte=since
         )
         .select_related(*related)
+        .prefetch_related("office_hours__programme")
         .order_by("starts_at")
     )
     as_founder = (
@@ -687,6 +692,7 @@ async def my_bookings(actor: User) -> MyBookings:
             starts_at__gte=since,
         )
         .select_related(*related)
+        .prefetch_related("office_hours__programme")
         .order_by("starts_at")
     )
     series = (

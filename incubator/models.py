@@ -612,3 +612,158 @@ class PerkAward(Model):
     class Meta:
         table = "incubator_perk_award"
         unique_together = (("perk", "startup"),)
+
+
+# --- mentor office hours (issue 17, item 4) ----------------------------------------------------
+
+
+class OfficeHours(Model):
+    """A mentor's weekly office hours in a programme: every `weekday` from `first_day` to
+    `last_day`, `slots` consecutive slots of `slot_minutes` from `start_minute` (minutes after
+    local midnight) in `timezone`; `skipped` days (ISO dates) are exceptions. One mentor's
+    live series never overlap (the service refuses it), so a slot is named by its start."""
+
+    id = fields.IntField(primary_key=True)
+    programme: fields.ForeignKeyRelation[Programme] = fields.ForeignKeyField(
+        "incubator.Programme", related_name="office_hours", on_delete=fields.CASCADE
+    )
+    mentor: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    weekday = fields.SmallIntField()  # 0 = Monday
+    start_minute = fields.SmallIntField()
+    slot_minutes = fields.SmallIntField(default=30)
+    slots = fields.SmallIntField(default=2)
+    first_day = fields.DateField()
+    last_day = fields.DateField()
+    timezone = fields.CharField(max_length=64, default="Asia/Ho_Chi_Minh")
+    place = fields.CharField(max_length=200, default="")
+    skipped = fields.JSONField(default=list)
+    withdrawn_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_office_hours"
+        indexes = (("mentor_id", "weekday"),)
+
+
+class OfficeBookingStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class OfficeHourBooking(Model):
+    """One slot of a mentor's office hours booked by a founder for their startup.
+
+    No double booking, held by the database: `live_start` is the slot's start while the
+    booking holds and NULL once cancelled, and (mentor, live_start) is unique – two founders
+    racing for one slot cannot both commit, on SQLite or PostgreSQL."""
+
+    id = fields.IntField(primary_key=True)
+    office_hours: fields.ForeignKeyRelation[OfficeHours] = fields.ForeignKeyField(
+        "incubator.OfficeHours", related_name="bookings", on_delete=fields.CASCADE
+    )
+    mentor: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    live_start = fields.DatetimeField(null=True)
+    enrolment: fields.ForeignKeyRelation[Enrolment] = fields.ForeignKeyField(
+        "incubator.Enrolment", related_name="office_hour_bookings", on_delete=fields.CASCADE
+    )
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    booked_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    topic = fields.CharField(max_length=500, default="")
+    status = fields.CharEnumField(
+        OfficeBookingStatus, max_length=12, default=OfficeBookingStatus.BOOKED
+    )
+    cancelled_at = fields.DatetimeField(null=True)
+    cancelled_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    cancel_reason = fields.CharField(max_length=500, default="")
+    # The mentoring session logged for this meeting.
+    session: fields.ForeignKeyNullableRelation[MentoringSession] = fields.ForeignKeyField(
+        "incubator.MentoringSession",
+        related_name="office_hour_bookings",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_office_booking"
+        unique_together = (("mentor", "live_start"),)
+        indexes = (("office_hours_id", "starts_at"), ("startup_id", "starts_at"))
+
+
+# --- investor updates (issue 17, item 5) -------------------------------------------------------
+
+
+class InvestorUpdate(Model):
+    """A founder's periodic update to the holders of the startup's live share grants: chosen
+    metrics (a snapshot of the submitted values) and a narrative."""
+
+    id = fields.IntField(primary_key=True)
+    startup: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    title = fields.CharField(max_length=200)
+    # [{"key", "name", "unit", "period", "value"}]
+    metrics = fields.JSONField(default=list)
+    narrative = fields.TextField(default="")
+    sent_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_investor_update"
+        indexes = (("startup_id", "sent_at"),)
+
+
+class InvestorUpdateRecipient(Model):
+    """An organisation an update was sent to, through its live share grant at the time."""
+
+    id = fields.IntField(primary_key=True)
+    update: fields.ForeignKeyRelation[InvestorUpdate] = fields.ForeignKeyField(
+        "incubator.InvestorUpdate", related_name="recipients", on_delete=fields.CASCADE
+    )
+    grantee: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    grant: fields.ForeignKeyNullableRelation[ShareGrant] = fields.ForeignKeyField(
+        "incubator.ShareGrant", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_investor_update_recipient"
+        unique_together = (("update", "grantee"),)
+
+
+class InvestorUpdateRead(Model):
+    """A read receipt: the first time one person read one update (each read is also a line
+    of the startup's read log, `ShareAccess` with channel "update")."""
+
+    id = fields.IntField(primary_key=True)
+    update: fields.ForeignKeyRelation[InvestorUpdate] = fields.ForeignKeyField(
+        "incubator.InvestorUpdate", related_name="reads", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    grantee: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incubator_investor_update_read"
+        unique_together = (("update", "user"),)

@@ -25,6 +25,10 @@ package = DomainPackage(
     models="incubator.models",
     # /incubator/programmes/new before /incubator/programmes/{id}/{what}
     routes=(
+        # Office hours and investor updates first: POST /incubator/programmes/{id}/{what}
+        # of `manage` would take /incubator/programmes/{id}/office-hours.
+        "incubator.routes.office_hours:routes",
+        "incubator.routes.updates:routes",
         "incubator.routes.public:routes",
         "incubator.routes.manage:routes",
         "incubator.routes.startup:routes",

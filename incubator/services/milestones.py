@@ -240,7 +240,12 @@ async def sessions_of(
     query = MentoringSession.filter(enrolment__startup_id=startup_id)
     if enrolment_ids is not None:
         query = query.filter(enrolment_id__in=enrolment_ids or [0])
-    return await query.select_related("mentor").order_by("-held_on", "-id")
+    # With the office hours booking each session was logged from, if any.
+    return (
+        await query.select_related("mentor")
+        .prefetch_related("office_hour_bookings")
+        .order_by("-held_on", "-id")
+    )
 
 
 async def mentees(user: User) -> list[Enrolment]:

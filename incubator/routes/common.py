@@ -21,6 +21,7 @@ def labels() -> dict[str, Any]:
         "role_labels": programmes.ROLE_LABELS,
         "milestone_labels": milestones.STATUS_LABELS,
         "application_labels": applications.STATUS_LABELS,
+        "applicant_status": applications.applicant_status,
         "recommendation_labels": applications.RECOMMENDATION_LABELS,
         "report_labels": REPORT_LABELS,
         "reminder_labels": REMINDER_LABELS,

@@ -3,6 +3,8 @@ cohorts and their dashboards, application review and decisions, perks."""
 
 from __future__ import annotations
 
+import statistics
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,7 +19,7 @@ from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import Cohort, Metric, ProgrammeRole, ProgrammeRoleKind
 from incubator.permissions import ensure_manager, programme_access
-from incubator.routes.common import confirm_first, form_values, render
+from incubator.routes.common import confirm_first, form_values, period_chart, render
 from incubator.services import (
     applications,
     enrolments,
@@ -234,6 +236,38 @@ async def _cohort(request: Request) -> Cohort:
     return await programmes.get_cohort(path_id(request, "cohort_id"))
 
 
+PORTFOLIO_LINES = 6  # one line per startup up to this many; beyond, the cohort's median
+
+
+def portfolio_charts(dashboard: portfolio.CohortDashboard) -> list[dict]:
+    """One time chart per metric across the cohort: a line per startup (a small cohort) or
+    the median of the startups that reported each period (a large one)."""
+    charts = []
+    for metric in dashboard.metrics:
+        lines = [
+            (row.enrolment.startup.name, row.history[metric.key])
+            for row in dashboard.rows
+            if row.history.get(metric.key)
+        ]
+        if not lines:
+            continue
+        if len(lines) > PORTFOLIO_LINES:
+            by_period: dict[str, list[float]] = {}
+            for _name, points in lines:
+                for period, value in points:
+                    by_period.setdefault(period, []).append(value)
+            lines = [
+                (
+                    _("Median of the startups that reported"),
+                    [(p, statistics.median(v)) for p, v in sorted(by_period.items())],
+                )
+            ]
+        chart = period_chart(lines, metric.period.value)
+        if chart is not None:
+            charts.append({"metric": metric, "chart": chart, "lines": len(lines)})
+    return charts
+
+
 async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     user = await require_user(request)
     cohort = await _cohort(request)
@@ -253,6 +287,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
         "access": access,
         "dashboard": dashboard,
         "stage_chart": stage_chart,
+        "metric_charts": portfolio_charts(dashboard),
         "mentors": await milestones.mentors_of_programme(cohort.programme.id),
         "perks": await portfolio.perks_of(cohort.programme) if access.manager else [],
         "perk_budget": await portfolio.perk_budget(cohort.programme) if access.manager else 0,

@@ -31,32 +31,46 @@ from tests.e2e.live import (
 
 FOUNDER = "nam@lumi.vn"
 MANAGER = "ha@bbi.vn"
-STATE = "incubator-apps-e2e.txt"  # the setup writes "<call id>" here
+STATE = "incubator-apps-e2e.txt"  # the setup writes "<call id> <cohort id> <startup id>" here
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def pipeline_server() -> Iterator[tuple[LiveServer, int]]:
+def pipeline_server() -> Iterator[tuple[LiveServer, int, int, int]]:
     packages = [p for p in os.environ.get("PACKAGES", "labs").split(",") if p]
     with live_server(
         "tests.e2e.test_incubator_applications",
         packages=",".join(dict.fromkeys([*packages, "incubator"])),
         extra_env=lambda server: {"E2E_STATE": str(server.workdir / STATE)},
     ) as server:
-        yield server, int((server.workdir / STATE).read_text())
+        call_id, cohort_id, startup_id = (server.workdir / STATE).read_text().split()
+        yield server, int(call_id), int(cohort_id), int(startup_id)
 
 
 async def _setup() -> None:
     """Run in a subprocess with the server's environment."""
-    from datetime import timedelta
+    from datetime import date, timedelta
 
     from tortoise import timezone
 
     from ecosystem.models import Role
     from ecosystem.services.accounts import create_user
-    from incubator.models import Application, ApplicationCall, ProgrammeRole, ProgrammeRoleKind
-    from tests.incubator.conftest import member, organisation, programme, startup
+    from incubator.models import (
+        Application,
+        ApplicationCall,
+        Cohort,
+        ProgrammeRole,
+        ProgrammeRoleKind,
+    )
+    from tests.incubator.conftest import (
+        accepted_enrolment,
+        member,
+        organisation,
+        programme,
+        startup,
+        submitted,
+    )
 
     async with setup_database():
         founder = await create_user(FOUNDER, PASSWORD, "Lê Hoàng Nam", False, True)
@@ -74,7 +88,7 @@ async def _setup() -> None:
             await ProgrammeRole.create(
                 programme=prog, user=reviewer, role=ProgrammeRoleKind.REVIEWER
             )
-        await startup("Lumi Smart Lighting", founder, sector="smart_city", stage="mvp")
+        lumi = await startup("Lumi Smart Lighting", founder, sector="smart_city", stage="mvp")
         green = await startup("GreenFarm IoT", other, sector="agritech", stage="growth")
         call = await ApplicationCall.create(
             programme=prog,
@@ -88,7 +102,23 @@ async def _setup() -> None:
         await Application.create(
             call=call, startup=green, applicant=other, answers={"problem": "Tưới tiêu"}
         )
-        Path(os.environ["E2E_STATE"]).write_text(str(call.id))  # noqa: ASYNC240 (one-off)
+        # A cohort with a year of KPI reports (April missing) for the charts.
+        cohort = await Cohort.create(programme=prog, name="Khóa 2026", starts_on=date(2025, 6, 1))
+        names = ["Sản phẩm khả dụng tối thiểu", "Có doanh thu ổn định", "Tăng trưởng nhanh"]
+        for n, (name, grow) in enumerate(
+            ((lumi.name, 1), (green.name, 3), *[(x, 2) for x in names])
+        ):
+            org = lumi if n == 0 else green if n == 1 else await startup(name, stage="revenue")
+            enrolment = await accepted_enrolment(cohort, org, date(2025, 6, 1))
+            for month in range(12):
+                day = date(2025 + (5 + month) // 12, (5 + month) % 12 + 1, 1)
+                if day.month == 4:
+                    continue
+                revenue = 80_000_000 + month * grow * 45_000_000
+                await submitted(
+                    enrolment, f"{day:%Y-%m}", {"revenue": revenue, "users": 100 + month}
+                )
+        Path(os.environ["E2E_STATE"]).write_text(f"{call.id} {cohort.id} {lumi.id}")  # noqa: ASYNC240
 
 
 def _sign_in(page, base: str, email: str) -> None:
@@ -102,7 +132,7 @@ def _sign_in(page, base: str, email: str) -> None:
 def test_an_applicant_applies_and_a_manager_runs_the_pipeline(chromium, pipeline_server):
     from playwright.sync_api import expect
 
-    server, call_id = pipeline_server
+    server, call_id, _cohort_id, _startup_id = pipeline_server
     base = server.base_url
     SCREENSHOTS.mkdir(exist_ok=True)
     phone = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["phone"])
@@ -192,6 +222,53 @@ def test_an_applicant_applies_and_a_manager_runs_the_pipeline(chromium, pipeline
     finally:
         phone.close()
         desk.close()
+
+
+OVERLAPS = """(root) => {
+  const boxes = [...root.querySelectorAll('text.chart-x-label')]
+    .map(t => t.getBoundingClientRect());
+  const hits = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+    if (!apart) hits.push([i, j]);
+  }
+  return {labels: boxes.length, hits};
+}"""
+
+
+@pytest.mark.parametrize("size", ["phone", "wide"])
+def test_chart_labels_never_overlap(chromium, pipeline_server, size):
+    """Every chart of the cohort and startup pages, at 390 px and 1366 px: no two x labels
+    intersect on screen; months are named and amounts compacted in Vietnamese."""
+    from playwright.sync_api import expect
+
+    server, _call_id, cohort_id, startup_id = pipeline_server
+    viewport = (
+        VIEWPORTS["phone"] if size == "phone" else {"viewport": {"width": 1366, "height": 900}}
+    )
+    context = chromium.new_context(base_url=server.base_url, locale="vi-VN", **viewport)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        _sign_in(page, server.base_url, MANAGER)
+        for url, shot in (
+            (f"/incubator/cohorts/{cohort_id}", "cohort"),
+            (f"/incubator/startups/{startup_id}", "startup"),
+        ):
+            page.goto(url)
+            figures = page.locator("figure.chart")
+            expect(figures.first).to_be_visible()
+            assert figures.count() >= 2
+            for i in range(figures.count()):
+                found = figures.nth(i).evaluate(OVERLAPS)
+                assert found["labels"] >= 1 and found["hits"] == [], (url, i, found)
+            assert page.locator("text.chart-x-label", has_text="thg ").count() >= 2
+            assert page.locator("text.chart-y-label", has_text="Tr").count() >= 1
+            no_horizontal_scroll(page)
+            page.screenshot(path=SCREENSHOTS / f"charts-{size}-{shot}.png", full_page=True)
+    finally:
+        context.close()
 
 
 run_setup(__name__, _setup)

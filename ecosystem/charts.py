@@ -29,8 +29,10 @@ from ecosystem.i18n import get_locale
 DEFAULT_WIDTH = 640
 DEFAULT_HEIGHT = 260
 PADDING = (16, 28, 36, 64)  # top, right, bottom, left (room for the tick labels)
-FONT_SIZE = 13  # static/charts.css: .chart-svg text
-LINE_HEIGHT = 16
+# static/charts.css draws text at 13 units, 17 on a phone (where the SVG shrinks to ~350 px,
+# so text stays readable); label room is measured for the larger size, which fits both.
+FONT_SIZE = 17
+LINE_HEIGHT = 18
 CHAR_WIDTH = 0.62 * FONT_SIZE  # an upper estimate of a character's advance, in user units
 LABEL_GAP = 10  # the least space between two x labels
 
@@ -346,7 +348,7 @@ def bar_chart(
     left, top, right, bottom = _frame(width, height)
     n = len(items)
     slot = (right - left) / n if n else 0
-    lines = [wrap_label(str(label), slot - LABEL_GAP) for label, _v in items]
+    lines = [wrap_label(str(label), slot - LABEL_GAP, max_lines=3) for label, _v in items]
     extra = (max((len(w) for w in lines), default=1) - 1) * LINE_HEIGHT
     height += extra
     values = [float(v) for _label, v in items]

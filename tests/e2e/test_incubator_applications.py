@@ -108,7 +108,10 @@ async def _setup() -> None:
         for n, (name, grow) in enumerate(
             ((lumi.name, 1), (green.name, 3), *[(x, 2) for x in names])
         ):
-            org = lumi if n == 0 else green if n == 1 else await startup(name, stage="revenue")
+            if n < 2:
+                org = (lumi, green)[n]
+            else:
+                org = await startup(name, stage="early_revenue")
             enrolment = await accepted_enrolment(cohort, org, date(2025, 6, 1))
             for month in range(12):
                 day = date(2025 + (5 + month) // 12, (5 + month) % 12 + 1, 1)

@@ -28,6 +28,18 @@ logger = logging.getLogger("ecosystem.mail")
 SUBJECT_MAX_LENGTH = 300  # OutboxMessage.subject
 
 
+def render_mail(template: str, context: dict[str, Any], locale: str) -> tuple[str, str, str]:
+    """The subject, text and HTML of a message exactly as `send_mail` writes them (a preview
+    shows what will be sent)."""
+    locale = normalise_locale(locale) or DEFAULT_LOCALE
+    context = {**context, "base_url": get_settings().base_url}
+    with use_locale(locale):
+        subject = render_text(f"mail/{template}.subject.txt", context)
+        text_body = render_text(f"mail/{template}.txt", context)
+        html_body = render_text(f"mail/{template}.html", context)
+    return " ".join(subject.split())[:SUBJECT_MAX_LENGTH], text_body, html_body  # one line
+
+
 async def send_mail(to: str, template: str, context: dict[str, Any], locale: str) -> OutboxMessage:
     """Render `templates/mail/<template>.{subject,txt,html}` in `locale` and queue delivery.
 
@@ -35,12 +47,7 @@ async def send_mail(to: str, template: str, context: dict[str, Any], locale: str
     nothing is sent if that transaction rolls back.
     """
     locale = normalise_locale(locale) or DEFAULT_LOCALE
-    context = {**context, "base_url": get_settings().base_url}
-    with use_locale(locale):
-        subject = render_text(f"mail/{template}.subject.txt", context)
-        text_body = render_text(f"mail/{template}.txt", context)
-        html_body = render_text(f"mail/{template}.html", context)
-    subject = " ".join(subject.split())[:SUBJECT_MAX_LENGTH]  # one header line
+    subject, text_body, html_body = render_mail(template, context, locale)
     message = await OutboxMessage.create(
         to=to, subject=subject, text_body=text_body, html_body=html_body
     )

@@ -105,7 +105,7 @@ async def panel(user: User) -> DashboardPanel | None:
             "mentees": mentees,
             "pending_applications": pending,
             "my_applications": mine_applied,
-            "application_labels": applications.STATUS_LABELS,
+            "applicant_status": applications.applicant_status,
             "late_reports": late,
             "today": today,
         },

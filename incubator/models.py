@@ -268,6 +268,9 @@ class ApplicationCall(Model):
     )  # [{"id", "label", "weight", "scale_min", "scale_max"}]
     deadline = fields.DatetimeField()
     status = fields.CharEnumField(CallStatus, max_length=8, default=CallStatus.OPEN)
+    # The pipeline before a decision, in order: [{"key", "label"}]; empty = the default set
+    # (submitted, in review, shortlisted; see incubator.services.applications.stages_of).
+    stages = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -290,8 +293,11 @@ class Application(Model):
     status = fields.CharEnumField(
         ApplicationStatus, max_length=12, default=ApplicationStatus.SUBMITTED
     )
+    stage = fields.CharField(max_length=40, default="submitted")  # a key of the call's stages
     decision_message = fields.TextField(default="")
     decided_at = fields.DatetimeField(null=True)
+    # When the decision was e-mailed (and shown to the applicant); set once, so never twice.
+    decision_sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

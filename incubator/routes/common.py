@@ -7,9 +7,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ecosystem.charts import Chart, time_chart
 from ecosystem.i18n import format_number
 from ecosystem.labels import N_
 from ecosystem.web import render as _render
+from incubator import periods
 from incubator.services import applications, milestones, programmes, startups
 
 
@@ -21,6 +23,7 @@ def labels() -> dict[str, Any]:
         "role_labels": programmes.ROLE_LABELS,
         "milestone_labels": milestones.STATUS_LABELS,
         "application_labels": applications.STATUS_LABELS,
+        "applicant_status": applications.applicant_status,
         "recommendation_labels": applications.RECOMMENDATION_LABELS,
         "report_labels": REPORT_LABELS,
         "reminder_labels": REMINDER_LABELS,
@@ -109,3 +112,21 @@ def form_values(form, names) -> dict[str, str]:
         value = form.get(name)
         values[name] = value.strip() if isinstance(value, str) else ""
     return values
+
+
+def period_chart(
+    series: list[tuple[str, list[tuple[str, float]]]], period: str = "month"
+) -> Chart | None:
+    """Lines of values per period ("2026-03", "2026-Q1") on a real time axis: each point at
+    its period's first day, so a period with no value leaves a gap. One (name, points) per
+    line; None when there is nothing to draw."""
+    labels = sorted({p for _name, points in series for p, _v in points if periods.bounds(p)})
+    if not labels:
+        return None
+    moments = [periods.bounds(p)[0] for p in labels]  # type: ignore[index]
+    lines = []
+    for name, points in series:
+        values = dict(points)
+        lines.append((name, [values.get(p) for p in labels]))
+    gap = 100 if period == "quarter" else 45
+    return time_chart(moments, labels, lines, gap_days=gap)

@@ -3,6 +3,8 @@ cohorts and their dashboards, application review and decisions, perks."""
 
 from __future__ import annotations
 
+import statistics
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,7 +19,7 @@ from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import Cohort, Metric, ProgrammeRole, ProgrammeRoleKind
 from incubator.permissions import ensure_manager, programme_access
-from incubator.routes.common import confirm_first, form_values, render
+from incubator.routes.common import confirm_first, form_values, period_chart, render
 from incubator.services import (
     applications,
     enrolments,
@@ -234,6 +236,38 @@ async def _cohort(request: Request) -> Cohort:
     return await programmes.get_cohort(path_id(request, "cohort_id"))
 
 
+PORTFOLIO_LINES = 6  # one line per startup up to this many; beyond, the cohort's median
+
+
+def portfolio_charts(dashboard: portfolio.CohortDashboard) -> list[dict]:
+    """One time chart per metric across the cohort: a line per startup (a small cohort) or
+    the median of the startups that reported each period (a large one)."""
+    charts = []
+    for metric in dashboard.metrics:
+        lines = [
+            (row.enrolment.startup.name, row.history[metric.key])
+            for row in dashboard.rows
+            if row.history.get(metric.key)
+        ]
+        if not lines:
+            continue
+        if len(lines) > PORTFOLIO_LINES:
+            by_period: dict[str, list[float]] = {}
+            for _name, points in lines:
+                for period, value in points:
+                    by_period.setdefault(period, []).append(value)
+            lines = [
+                (
+                    _("Median of the startups that reported"),
+                    [(p, statistics.median(v)) for p, v in sorted(by_period.items())],
+                )
+            ]
+        chart = period_chart(lines, metric.period.value)
+        if chart is not None:
+            charts.append({"metric": metric, "chart": chart, "lines": len(lines)})
+    return charts
+
+
 async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
     user = await require_user(request)
     cohort = await _cohort(request)
@@ -253,6 +287,7 @@ async def cohort_page(request: Request, status: int = 200, **extra) -> Response:
         "access": access,
         "dashboard": dashboard,
         "stage_chart": stage_chart,
+        "metric_charts": portfolio_charts(dashboard),
         "mentors": await milestones.mentors_of_programme(cohort.programme.id),
         "perks": await portfolio.perks_of(cohort.programme) if access.manager else [],
         "perk_budget": await portfolio.perk_budget(cohort.programme) if access.manager else 0,
@@ -390,19 +425,114 @@ async def cohort_perk(request: Request) -> Response:
 # --- applications ---------------------------------------------------------------------------------
 
 
-async def call_applications(request: Request) -> Response:
+async def call_applications(request: Request, status: int = 200, **extra) -> Response:
+    """The call's pipeline for its managers: every application with its stage, reviews and
+    score; several selected at once move to a stage or get reviewers; the stages themselves;
+    how many decisions wait to be e-mailed."""
     user = await require_user(request)
     call = await applications.get_call(path_id(request, "call_id"))
     access = await ensure_manager(user, call.programme)
     found = await applications.applications_of(call)
+    stages = applications.stages_of(call)
     context = {
         "call": call,
         "programme": call.programme,
         "access": access,
         "applications": sorted(found, key=lambda a: -(applications.average_score(a) or -1)),
         "average": applications.average_score,
+        "stages": stages,
+        "stage_label": lambda key: applications.stage_label(call, key),
+        "reviewers": [
+            r for r in await programmes.list_roles(call.programme) if r.role == "reviewer"
+        ],
+        "unsent": sum(
+            1
+            for a in found
+            if a.status.value in ("admitted", "declined") and not a.decision_sent_at
+        ),
+        "stages_text": "\n".join(s["label"] for s in stages),
+        "errors": {},
+        "values": {},
+        "selected": set(),
+        **extra,
     }
-    return await render(request, "incubator/applications.html", context)
+    return await render(request, "incubator/applications.html", context, status)
+
+
+async def call_applications_action(request: Request) -> Response:
+    """Bulk actions on the selected applications (`do` = stage | assign) and the stages."""
+    user = await require_user(request)
+    call = await applications.get_call(path_id(request, "call_id"))
+    what = request.path_params["what"]
+    form = await read_form(request)
+    selected = [v for v in form.getlist("application_id") if isinstance(v, str)]
+    try:
+        if what == "stages":
+            await applications.set_stages(user, call, form_text(form, "stages"))
+            message = _("The stages have been saved.")
+        elif what == "bulk" and form_text(form, "do") == "stage":
+            moved, kept = await applications.move_to_stage(
+                user, call, selected, form_text(form, "stage")
+            )
+            message = ngettext("%(num)d application moved.", "%(num)d applications moved.", moved)
+            if kept:
+                message += " " + ngettext(
+                    "%(num)d decided application keeps its decision.",
+                    "%(num)d decided applications keep their decision.",
+                    kept,
+                )
+        elif what == "bulk" and form_text(form, "do") == "assign":
+            reviewers = [v for v in form.getlist("reviewer_id") if isinstance(v, str)]
+            added = await applications.assign_reviewers(user, call, selected, reviewers)
+            message = ngettext("%(num)d review assigned.", "%(num)d reviews assigned.", added)
+        else:
+            raise NotFound(_("Not found."))
+    except DomainError as exc:
+        if isinstance(exc, NotPermitted | NotFound):
+            raise
+        return await call_applications(
+            request,
+            exc.status_code,
+            errors=exc.fields,
+            message=exc.message,
+            values=dict(form),
+            selected={as_id(v) for v in selected},
+            **({"stages_text": form_text(form, "stages")} if what == "stages" else {}),
+        )
+    flash(request, message)
+    return redirect(request, f"/incubator/calls/{call.id}/applications")
+
+
+async def call_decisions(request: Request) -> Response:
+    """GET: the decision e-mails not sent yet, each as its recipient will read it. POST: send
+    the ones previewed (their ids travel with the form), each once."""
+    user = await require_user(request)
+    call = await applications.get_call(path_id(request, "call_id"))
+    if request.method == "POST":
+        form = await read_form(request)
+        ids = [v for v in form.getlist("application_id") if isinstance(v, str)]
+        try:
+            sent = await applications.send_decisions(user, call, ids)
+        except DomainError as exc:
+            if isinstance(exc, NotPermitted | NotFound):
+                raise
+            flash(request, exc.message)
+            return redirect(request, f"/incubator/calls/{call.id}/decisions")
+        flash(
+            request,
+            ngettext("%(num)d decision e-mailed.", "%(num)d decisions e-mailed.", sent)
+            if sent
+            else _("Nothing was sent: these decisions had already been e-mailed."),
+        )
+        return redirect(request, f"/incubator/calls/{call.id}/applications")
+    previews = await applications.pending_decisions(user, call)
+    context = {
+        "call": call,
+        "programme": call.programme,
+        "previews": previews,
+        "sendable": [p for p in previews if p["to"] is not None],
+    }
+    return await render(request, "incubator/decisions.html", context)
 
 
 async def application_page(request: Request, status: int = 200, **extra) -> Response:
@@ -426,6 +556,10 @@ async def application_page(request: Request, status: int = 200, **extra) -> Resp
             if r.role == "reviewer"
         ],
         "average": applications.average_score(application),
+        "stages": applications.stages_of(application.call),
+        "stage_label": applications.stage_label(application.call, application.stage),
+        "applicant_status": applications.applicant_status(application),
+        "announced": applications.decision_announced(application),
         "applicant": (applicant := await applications.is_applicant(user, application)),
         "editable": applicant and applications.may_edit(application),
         "errors": {},
@@ -464,7 +598,20 @@ async def application_action(request: Request) -> Response:
             await applications.decide(
                 user, application, decision == "admit", form_text(form, "message")
             )
-            message = _("The decision has been sent to the startup.")
+            flash(
+                request,
+                _("The decision is recorded. Preview the e-mail to the startup, then send it."),
+            )
+            return redirect(request, f"/incubator/calls/{application.call.id}/decisions")
+        elif what == "stage":
+            moved, _kept = await applications.move_to_stage(
+                user, application.call, [str(application.id)], form_text(form, "stage")
+            )
+            message = (
+                _("The application has moved.")
+                if moved
+                else _("This application has been decided.")
+            )
         elif what == "edit":
             answers = {
                 q["key"]: form_text(form, f"q_{q['key']}") for q in application.call.questions
@@ -511,6 +658,12 @@ routes = [
     Route("/incubator/cohorts/{cohort_id:int}/remind", cohort_remind, methods=["POST"]),
     Route("/incubator/cohorts/{cohort_id:int}/perks/{perk_id:int}", cohort_perk, methods=["POST"]),
     Route("/incubator/calls/{call_id:int}/applications", call_applications, methods=["GET"]),
+    Route(
+        "/incubator/calls/{call_id:int}/applications/{what}",
+        call_applications_action,
+        methods=["POST"],
+    ),
+    Route("/incubator/calls/{call_id:int}/decisions", call_decisions, methods=["GET", "POST"]),
     Route("/incubator/applications/{application_id:int}", application_page, methods=["GET"]),
     Route(
         "/incubator/applications/{application_id:int}/{what}", application_action, methods=["POST"]

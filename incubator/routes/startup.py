@@ -11,7 +11,6 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from ecosystem import tabular
-from ecosystem.charts import line_chart
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import path_id
@@ -21,7 +20,7 @@ from incubator.documents import document_path
 from incubator.forms import as_id
 from incubator.models import Document, MentorAssignment
 from incubator.permissions import StartupAccess, ensure_startup
-from incubator.routes.common import confirm_first, form_values, render
+from incubator.routes.common import confirm_first, form_values, period_chart, render
 from incubator.services import enrolments, milestones, reports, sharing, startups
 from incubator.services.reports import local_today
 
@@ -34,9 +33,9 @@ def charts_of(series: list[reports.SeriesMetric]) -> list[dict]:
     for metric in series:
         if not metric.points:
             continue
-        categories = [period for period, _value in metric.points]
-        chart = line_chart(categories, [(metric.name, [value for _p, value in metric.points])])
-        charts.append({"metric": metric, "chart": chart})
+        chart = period_chart([(metric.name, metric.points)], metric.period)
+        if chart is not None:
+            charts.append({"metric": metric, "chart": chart})
     return charts
 
 

@@ -1,6 +1,9 @@
-"""Application calls: a form (questions, PDF documents) with a deadline; reviewers score on
-weighted criteria (ecosystem.scoring, shared with contests) and recommend; managers admit or
-decline with a message, then enrol admitted startups in a cohort."""
+"""Application calls: a form (questions, PDF documents) with a deadline; one application per
+startup, editable until the call closes; the call's managers move applications through the
+call's stages (a default set, configurable per call) and assign reviewers in bulk; reviewers
+score on weighted criteria (ecosystem.scoring, shared with contests) and recommend; managers
+admit or decline with a message, preview the decision e-mails and send them (once each), then
+enrol admitted startups in a cohort."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
 from ecosystem.inputs import date_field
-from ecosystem.labels import N_
+from ecosystem.labels import N_, label_in
 from ecosystem.models import Membership, MembershipStatus, Organisation, User, Verification
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.scoring import Criterion, validate_scores, weighted_score
@@ -53,6 +56,14 @@ STATUS_LABELS = {
     "declined": N_("Declined"),
     "enrolled": N_("Enrolled"),
 }
+# The stages before a decision when a call names none; a call may rename, add or drop them.
+DEFAULT_STAGES = (
+    ("submitted", N_("Submitted")),
+    ("in_review", N_("In review")),
+    ("shortlisted", N_("Shortlisted")),
+)
+STAGE_LABELS = dict(DEFAULT_STAGES)
+MAX_STAGES = 12
 RECOMMENDATION_LABELS = {"admit": N_("Admit"), "maybe": N_("Maybe"), "decline": N_("Decline")}
 CRITERION_LINE = re.compile(r"^(?P<label>.+?)\s*[|:]\s*(?P<weight>\d+(?:\.\d+)?)\s*$")
 
@@ -228,7 +239,12 @@ async def apply(
     try:
         async with atomic():
             application = await Application.create(
-                call=call, startup_id=startup_id, applicant=actor, answers=clean, documents=stored
+                call=call,
+                startup_id=startup_id,
+                applicant=actor,
+                answers=clean,
+                documents=stored,
+                stage=stages_of(call)[0]["key"],
             )
             await audit.record("incubator.applied", actor=actor, target=startup, call=call.id)
     except IntegrityError as exc:
@@ -242,7 +258,7 @@ async def applications_by(call: ApplicationCall, startup_ids: list[int]) -> list
         return []
     return (
         await Application.filter(call_id=call.id, startup_id__in=startup_ids)
-        .select_related("startup")
+        .select_related("startup", "call")
         .order_by("id")
     )
 
@@ -342,21 +358,8 @@ async def may_see_application(actor: User | None, application: Application) -> b
     )
 
 
-async def assign_reviewer(actor: User, application: Application, reviewer_id: int) -> Review:
-    await ensure_manager(actor, application.call.programme)
-    if not await ProgrammeRole.exists(
-        programme_id=application.call.programme_id,  # type: ignore[attr-defined]
-        user_id=reviewer_id,
-        role=ProgrammeRoleKind.REVIEWER,
-    ):
-        raise Invalid(
-            _("Please correct the highlighted fields."),
-            {"reviewer_id": _("Choose a reviewer of this programme.")},
-        )
-    review, _created = await Review.get_or_create(
-        application_id=application.id, reviewer_id=reviewer_id
-    )
-    return review
+async def assign_reviewer(actor: User, application: Application, reviewer_id: int) -> None:
+    await assign_reviewers(actor, application.call, [application.id], [reviewer_id or ""])
 
 
 async def submit_review(
@@ -395,6 +398,8 @@ def average_score(application: Application) -> float | None:
 
 
 async def decide(actor: User, application: Application, admit: bool, message: str) -> Application:
+    """Record the decision. Nothing is mailed yet: the manager previews the decision e-mails
+    of the call and sends them (`send_decisions`); the applicant sees the decision then."""
     await ensure_manager(actor, application.call.programme)
     if application.status != ApplicationStatus.SUBMITTED:
         raise Conflict(_("This application has been decided."))
@@ -409,25 +414,279 @@ async def decide(actor: User, application: Application, admit: bool, message: st
         if not updated:
             raise Conflict(_("This application has been decided."))
         await application.refresh_from_db()
-        members = await Membership.filter(
-            organisation_id=application.startup_id,
-            status=MembershipStatus.ACTIVE,  # type: ignore[attr-defined]
-        ).select_related("user")
-        for membership in members:
-            await mail.send_mail(
-                membership.user.email,
-                "incubator_application_decided",
-                {
-                    "application": application,
-                    "call": application.call,
-                    "startup": application.startup,
-                },
-                membership.user.locale,
-            )
         await audit.record(
             "incubator.application_decided", actor=actor, target=application, admit=admit
         )
     return application
+
+
+# --- stages, bulk actions, decision e-mails -------------------------------------------------------
+
+
+def stages_of(call: ApplicationCall) -> list[dict[str, str]]:
+    """The call's stages before a decision, in order, each `{"key", "label"}` with the label
+    in the viewer's language (a default stage is stored without a label and translated)."""
+    stored = call.stages or [{"key": key, "label": ""} for key, _label in DEFAULT_STAGES]
+    return [
+        {"key": s["key"], "label": s.get("label") or label_in(STAGE_LABELS, s["key"])}
+        for s in stored
+    ]
+
+
+def stage_label(call: ApplicationCall, key: str) -> str:
+    for stage in stages_of(call):
+        if stage["key"] == key:
+            return stage["label"]
+    return label_in(STAGE_LABELS, key)
+
+
+def decision_announced(application: Application) -> bool:
+    return application.status == ApplicationStatus.ENROLLED or (
+        application.status != ApplicationStatus.SUBMITTED
+        and application.decision_sent_at is not None
+    )
+
+
+def applicant_status(application: Application) -> tuple[str, str]:
+    """What the applicant reads (code, label): the stage until the decision is sent, then
+    the decision. A decision not yet e-mailed stays the programme's own business."""
+    if decision_announced(application):
+        return application.status.value, label_in(STATUS_LABELS, application.status)
+    return "stage", stage_label(application.call, application.stage)
+
+
+def parse_stages(raw: str) -> list[dict[str, str]]:
+    """One stage per line, in order. A line naming a default stage (its key, or its label in
+    English or in the viewer's language) keeps that stage, translated for every reader."""
+    known = {}
+    for key, msgid in DEFAULT_STAGES:
+        for name in (key, msgid, _(msgid)):
+            known[" ".join(name.split()).casefold()] = key
+    stages: list[dict[str, str]] = []
+    for line in raw.splitlines():
+        text = " ".join(line.split())[:60]
+        if not text:
+            continue
+        key = known.get(text.casefold())
+        if key:
+            stages.append({"key": key, "label": ""})
+        else:
+            key = slugify(text, 30).replace("-", "_")
+            stages.append({"key": key, "label": text})
+    keys = [s["key"] for s in stages]
+    if not stages:
+        message = _("Give at least one stage, one per line.")
+    elif len(stages) > MAX_STAGES:
+        message = _("At most %(num)d stages.", num=MAX_STAGES)
+    elif len(set(keys)) != len(keys):
+        message = _("Each stage needs a different name.")
+    else:
+        return stages
+    raise Invalid(_("Please correct the highlighted fields."), {"stages": message})
+
+
+async def set_stages(actor: User, call: ApplicationCall, raw: str) -> ApplicationCall:
+    """The manager names the call's stages. A stage that still holds an undecided application
+    cannot be dropped (move those applications first)."""
+    await ensure_manager(actor, call.programme)
+    stages = parse_stages(raw)
+    keys = {s["key"] for s in stages}
+    in_use = await (
+        Application.filter(call_id=call.id, status=ApplicationStatus.SUBMITTED)
+        .exclude(stage__in=list(keys))
+        .distinct()
+        .values_list("stage", flat=True)
+    )
+    if in_use:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {
+                "stages": _(
+                    "Applications are still in %(stages)s: move them to another stage first.",
+                    stages=", ".join(stage_label(call, k) for k in sorted(in_use)),
+                )
+            },
+        )
+    defaults = [{"key": key, "label": ""} for key, _label in DEFAULT_STAGES]
+    call.stages = [] if stages == defaults else stages
+    await ApplicationCall.filter(id=call.id).update(stages=call.stages)
+    await audit.record("incubator.call_stages", actor=actor, target=call, stages=sorted(keys))
+    return call
+
+
+def _chosen_ids(raw_ids: list[Any], field: str, message: str) -> list[int]:
+    """Ids ticked in a form: at least one, each a positive whole number."""
+    ids = [as_id(str(raw)) for raw in raw_ids]
+    if not ids or not all(ids):
+        raise Invalid(_("Please correct the highlighted fields."), {field: message})
+    return sorted(set(ids))
+
+
+async def _applications_in(call: ApplicationCall, raw_ids: list[Any]) -> list[Application]:
+    ids = _chosen_ids(raw_ids, "application_id", _("Select at least one application."))
+    found = await Application.filter(call_id=call.id, id__in=ids)
+    if len(found) != len(ids):
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"application_id": _("Select applications to this call only.")},
+        )
+    return found
+
+
+async def move_to_stage(
+    actor: User, call: ApplicationCall, application_ids: list[Any], stage: str
+) -> tuple[int, int]:
+    """Move the selected undecided applications to a stage of the call. Returns (moved,
+    kept): a decided application keeps its decision and is not moved."""
+    await ensure_manager(actor, call.programme)
+    if stage not in {s["key"] for s in stages_of(call)}:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"stage": _("Choose one of the call's stages.")},
+        )
+    chosen = await _applications_in(call, application_ids)
+    async with atomic():
+        moved = await Application.filter(
+            id__in=[a.id for a in chosen], status=ApplicationStatus.SUBMITTED
+        ).update(stage=stage)
+        await audit.record(
+            "incubator.applications_moved", actor=actor, target=call, stage=stage, count=moved
+        )
+    return moved, len(chosen) - moved
+
+
+async def assign_reviewers(
+    actor: User, call: ApplicationCall, application_ids: list[Any], reviewer_ids: list[Any]
+) -> int:
+    """Give each selected application each selected reviewer (of this programme). Returns
+    the number of new assignments; an existing one is kept as it is (its scores too). An
+    application still at the default first stage moves on to "in review"."""
+    await ensure_manager(actor, call.programme)
+    reviewers = _chosen_ids(reviewer_ids, "reviewer_id", _("Select at least one reviewer."))
+    allowed = set(
+        await ProgrammeRole.filter(
+            programme_id=call.programme_id,  # type: ignore[attr-defined]
+            user_id__in=reviewers,
+            role=ProgrammeRoleKind.REVIEWER,
+        ).values_list("user_id", flat=True)
+    )
+    if allowed != set(reviewers):
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {"reviewer_id": _("Choose a reviewer of this programme.")},
+        )
+    chosen = await _applications_in(call, application_ids)
+    ids = [a.id for a in chosen]
+    async with atomic():
+        existing = set(
+            await Review.filter(application_id__in=ids, reviewer_id__in=reviewers).values_list(
+                "application_id", "reviewer_id"
+            )
+        )
+        new = [
+            Review(application_id=a, reviewer_id=r)
+            for a in ids
+            for r in reviewers
+            if (a, r) not in existing
+        ]
+        if new:
+            await Review.bulk_create(new)
+        if "in_review" in {s["key"] for s in stages_of(call)}:
+            await (
+                Application.filter(
+                    id__in=ids, status=ApplicationStatus.SUBMITTED, stage=stages_of(call)[0]["key"]
+                )
+                .exclude(stage="in_review")
+                .update(stage="in_review")
+            )
+        await audit.record("incubator.reviewers_assigned", actor=actor, target=call, count=len(new))
+    return len(new)
+
+
+async def _recipient(application: Application) -> User | None:
+    """Who receives the decision: the person who applied, while still an active member of
+    the startup; else its longest-standing active owner, else member."""
+    members = (
+        await Membership.filter(
+            organisation_id=application.startup_id,  # type: ignore[attr-defined]
+            status=MembershipStatus.ACTIVE,
+        )
+        .select_related("user")
+        .order_by("id")
+    )
+    for membership in members:
+        if membership.user_id == application.applicant_id:  # type: ignore[attr-defined]
+            return membership.user
+    owners = [m for m in members if m.role == "owner"]
+    return (owners or members)[0].user if members else None
+
+
+def _mail_context(application: Application) -> dict[str, Any]:
+    return {"application": application, "call": application.call, "startup": application.startup}
+
+
+async def pending_decisions(actor: User, call: ApplicationCall) -> list[dict[str, Any]]:
+    """The decisions of the call not yet e-mailed, each with its recipient and the message
+    exactly as it will be sent (in the recipient's language): the manager's preview."""
+    await ensure_manager(actor, call.programme)
+    waiting = (
+        await Application.filter(
+            call_id=call.id,
+            status__in=[ApplicationStatus.ADMITTED, ApplicationStatus.DECLINED],
+            decision_sent_at__isnull=True,
+        )
+        .select_related("startup")
+        .order_by("id")
+    )
+    previews = []
+    for application in waiting:
+        application.call = call
+        recipient = await _recipient(application)
+        subject = text = ""
+        if recipient is not None:
+            subject, text, _unused = mail.render_mail(
+                "incubator_application_decided", _mail_context(application), recipient.locale
+            )
+        previews.append(
+            {"application": application, "to": recipient, "subject": subject, "text": text}
+        )
+    return previews
+
+
+async def send_decisions(actor: User, call: ApplicationCall, application_ids: list[Any]) -> int:
+    """E-mail the previewed decisions: one message per application, to its recipient, and
+    never twice – each application is claimed (`decision_sent_at` set where it was empty)
+    in the transaction that writes its message, so a second click or a concurrent sender
+    finds nothing left to send. Returns the number of messages written."""
+    await ensure_manager(actor, call.programme)
+    chosen = await _applications_in(call, application_ids)
+    sent = 0
+    for application in chosen:
+        application.call = call
+        recipient = await _recipient(application)
+        if recipient is None:
+            continue
+        async with atomic():
+            claimed = await Application.filter(
+                id=application.id,
+                status__in=[ApplicationStatus.ADMITTED, ApplicationStatus.DECLINED],
+                decision_sent_at__isnull=True,
+            ).update(decision_sent_at=timezone.now())
+            if not claimed:
+                continue
+            await application.refresh_from_db()
+            await application.fetch_related("startup")
+            await mail.send_mail(
+                recipient.email,
+                "incubator_application_decided",
+                _mail_context(application),
+                recipient.locale,
+            )
+            await audit.record(
+                "incubator.decision_sent", actor=actor, target=application, to=recipient.id
+            )
+            sent += 1
+    return sent
 
 
 async def enrol_admitted(actor: User, application: Application, cohort: Cohort) -> Enrolment:

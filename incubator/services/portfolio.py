@@ -53,6 +53,8 @@ class StartupRow:
     reports_corrected: int = 0
     reachable: bool = True  # someone to remind: an active member with a verified e-mail
     latest: dict[str, Any] = field(default_factory=dict)
+    # Every submitted value the programme may read, per metric: [(period, value)] in order.
+    history: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,15 +128,15 @@ async def cohort_dashboard(cohort: Cohort, today: date | None = None) -> CohortD
         row.reports_on_time += int(on_time)
         report_kept += int(on_time)
         if report.status == RequestStatus.SUBMITTED:
-            row.latest.update(
-                {
-                    key: value
-                    for key, value in (report.values or {}).items()
-                    if enrolment_covers(
-                        row.enrolment, key, report.period_start, report.submitted_at
-                    )
-                }
-            )
+            covered = {
+                key: value
+                for key, value in (report.values or {}).items()
+                if enrolment_covers(row.enrolment, key, report.period_start, report.submitted_at)
+            }
+            row.latest.update(covered)
+            for key, value in covered.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    row.history.setdefault(key, []).append((report.period, value))
     reachable = await reachable_startups(startup_ids)
     for row in rows.values():
         row.reachable = row.enrolment.startup_id in reachable  # type: ignore[attr-defined]

@@ -6,7 +6,17 @@ import math
 
 import pytest
 
-from ecosystem.charts import bar_chart, compact_number, line_chart, nice_range, nice_step
+from ecosystem.charts import (
+    LABEL_GAP,
+    bar_chart,
+    compact_number,
+    line_chart,
+    nice_range,
+    nice_step,
+    text_width,
+    time_chart,
+)
+from ecosystem.i18n import use_locale
 from ecosystem.templating import environment
 
 
@@ -34,10 +44,17 @@ def test_nice_range_includes_zero_and_the_data():
     assert nice_range(5, 5) == (0, 5, 1)
 
 
-def test_compact_numbers():
-    assert [compact_number(v) for v in (0, 12, 1500, 2_000_000, 3_250_000_000, -4500, 0.25)] == [
-        "0", "12", "1.5k", "2M", "3.2B", "-4.5k", "0.25",
+def test_compact_numbers_are_babels_in_the_viewers_language():
+    values = (0, 12, 1500, 2_000_000, 3_250_000_000, -4500, 0.25, 100_000_000, 1_500_000_000)
+    assert [compact_number(v, "en") for v in values] == [
+        "0", "12", "1.5K", "2M", "3.25B", "-4.5K", "0.25", "100M", "1.5B",
     ]  # fmt: skip
+    assert [compact_number(v, "vi").replace("\xa0", " ") for v in values] == [
+        "0", "12", "1,5 N", "2 Tr", "3,25 T", "-4,5 N", "0,25", "100 Tr", "1,5 T",
+    ]  # fmt: skip
+    with use_locale("vi"):
+        chart = line_chart(["a", "b"], [("Revenue", [50_000_000, 100_000_000])])
+    assert chart.y_ticks[-1].label.replace("\xa0", " ") == "100 Tr"
 
 
 def test_a_line_chart_maps_values_into_the_plot_and_leaves_gaps():
@@ -93,3 +110,87 @@ def test_the_macros_are_accessible_with_a_data_table():
     assert 'role="img"' in bars and "<rect" in bars and "<td>3.0</td>" in bars
     escaped = str(macros.line_chart(chart, '<script>"x"</script>', "t"))
     assert "<script>" not in escaped
+
+
+def _apart(ticks, gap: float = 0) -> bool:
+    """No two x labels overlap (their estimated widths, centred on their positions)."""
+    spans = sorted(
+        (
+            t.position - max(map(text_width, t.drawn)) / 2,
+            t.position + max(map(text_width, t.drawn)) / 2,
+        )
+        for t in ticks
+    )
+    return all(a[1] + gap <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_one_value_gets_a_sensible_axis():
+    """A one-startup cohort: 0–1 in whole steps, not 0–0.2–0.4–…–1."""
+    assert nice_range(0, 1, whole=True) == (0, 1, 1)
+    assert [t.label for t in bar_chart([("MVP", 1)]).y_ticks] == ["0", "1"]
+    assert [t.label for t in bar_chart([("MVP", 0)]).y_ticks] == ["0", "1"]
+    assert [t.label for t in line_chart(["2026-01"], [("Users", [3])]).y_ticks] == [
+        "0", "1", "2", "3",
+    ]  # fmt: skip
+    one = line_chart(["2026-01"], [("Revenue", [350_000_000])])
+    assert one.y_ticks[-1].position == one.plot_top and len(one.y_ticks) >= 3
+
+
+def test_a_time_axis_puts_points_at_their_dates_and_a_missing_month_leaves_a_gap():
+    from datetime import date
+
+    months = [date(2026, m, 1) for m in (1, 2, 3, 5, 6)]  # April is missing
+    labels = [f"2026-{m.month:02d}" for m in months]
+    with use_locale("en"):
+        chart = time_chart(months, labels, [("Revenue", [10, 20, 30, 50, 60])])
+    xs = [p.x for p in chart.series[0].points]
+    assert xs[0] == chart.plot_left and xs[-1] == chart.plot_right
+    assert xs[3] - xs[2] > 1.8 * (xs[2] - xs[1])  # two months' room for March → May
+    path = chart.series[0].path
+    assert path.count("M") == 2 and path.count("L") == 3  # the line breaks at April
+    assert chart.categories == labels
+    names = [t.label for t in chart.x_ticks]
+    assert names[0] == "Jan 2026" and "Apr 2026" in names  # the missing month is on the axis
+    assert _apart(chart.x_ticks, LABEL_GAP - 1)
+    with use_locale("vi"):
+        vi = time_chart(months, labels, [("Revenue", [10, 20, 30, 50, 60])])
+    assert vi.x_ticks[0].label == "thg 1 2026"
+    single = time_chart([date(2026, 3, 1)], ["2026-03"], [("Users", [4])])
+    assert single.series[0].points[0].x == (single.plot_left + single.plot_right) / 2
+    assert len(single.x_ticks) == 1
+
+
+@pytest.mark.parametrize("count", [2, 7, 13, 25, 61])
+@pytest.mark.parametrize("locale", ["vi", "en", "ko"])
+def test_month_labels_never_overlap(count, locale):
+    from datetime import date
+
+    months = [date(2020 + (m // 12), m % 12 + 1, 1) for m in range(count)]
+    with use_locale(locale):
+        chart = time_chart(months, [str(m) for m in months], [("x", list(range(count)))])
+    assert chart.x_ticks and _apart(chart.x_ticks, LABEL_GAP - 1)
+    assert all(
+        chart.plot_left - 1 <= t.position and t.position + text_width(t.label) / 2 <= chart.width
+        for t in chart.x_ticks
+    )
+
+
+def test_bar_labels_wrap_instead_of_overlapping():
+    stages = [
+        "Ý tưởng",
+        "Nguyên mẫu",
+        "Sản phẩm khả dụng tối thiểu",
+        "Có doanh thu",
+        "Tăng trưởng",
+        "Mở rộng",
+    ]
+    chart = bar_chart([(s, i + 1) for i, s in enumerate(stages)])
+    assert [t.label for t in chart.x_ticks] == stages  # every stage keeps its label
+    assert _apart(chart.x_ticks)
+    assert any(len(t.drawn) == 2 for t in chart.x_ticks)
+    assert chart.height > 260  # room for the second line
+    macros = environment.get_template("_charts.html").module
+    html = str(macros.bar_chart(chart, "By stage", "Data table"))
+    assert html.count("<tspan") == sum(len(t.drawn) for t in chart.x_ticks)
+    many = line_chart([f"Nhóm {n}" for n in range(40)], [("x", list(range(40)))])
+    assert _apart(many.x_ticks)

@@ -362,7 +362,13 @@ async def test_a_call_from_form_to_enrolment(new_browser, count_queries):
         f"{app_url}/decide", {"decision": "admit", "message": "Welcome to the 2027 cohort!"}
     )
     assert decided.status_code == 303
+    assert decided.headers["location"] == f"{call_url}/decisions"
     assert (await Application.get(id=application.id)).status == ApplicationStatus.ADMITTED
+    assert not await OutboxMessage.exists(to="ceo@airwatch.vn")  # previewed first
+    preview = await manager.get(f"{call_url}/decisions")
+    assert "Welcome to the 2027 cohort!" in preview.text and "ceo@airwatch.vn" in preview.text
+    sent = await manager.post(f"{call_url}/decisions", {"application_id": str(application.id)})
+    assert sent.status_code == 303
     mail = await OutboxMessage.get(to="ceo@airwatch.vn")
     assert "admitted" in mail.subject and "Welcome to the 2027 cohort!" in mail.text_body
     assert (await manager.post(f"{app_url}/decide", {"decision": "decline"})).status_code == 409

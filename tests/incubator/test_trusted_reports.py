@@ -469,6 +469,11 @@ async def test_the_applicant_sees_the_status_edits_until_the_deadline_and_applie
         f"{app_url}/decide", {"decision": "decline", "message": "Chưa phù hợp năm nay"}
     )
     assert decided.status_code == 303
+    assert "Chưa phù hợp năm nay" not in (await founder.get(app_url)).text  # not sent yet
+    sent = await manager.post(
+        f"/incubator/calls/{call.id}/decisions", {"application_id": str(application.id)}
+    )
+    assert sent.status_code == 303
     closed = await founder.get(app_url)
     assert "Chưa phù hợp năm nay" in closed.text and 'id="edit-application"' not in closed.text
     assert (await founder.post(f"{app_url}/edit", {"q_problem": "late"})).status_code == 409

@@ -15,7 +15,7 @@ from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
-    dependencies = [('ecosystem', '0006_sweepers'), ('incubator', '0003_trusted_reports')]
+    dependencies = [('ecosystem', '0006_sweepers'), ('incubator', '0004_application_pipeline')]
 
     initial = False
 

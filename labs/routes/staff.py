@@ -9,13 +9,13 @@ from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, weekday_names
-from ecosystem.inputs import iso_date, path_id
+from ecosystem.inputs import iso_date, path_id, whole_number
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
 from ecosystem.web import render as _render
 from labs import permissions
 from labs.models import EquipmentCategory, EquipmentStatus, LabKind
-from labs.services import checkin, schedule, staff
+from labs.services import checkin, disruptions, schedule, staff
 
 TEXT_FIELDS_LAB = (
     "name",
@@ -170,16 +170,74 @@ async def save_hours(request: Request) -> Response:
     return redirect(request, f"/labs/{lab.slug}/manage")
 
 
+def _confirmation(form) -> tuple[list[int] | None, dict[int, str]]:
+    """The bookings the staff confirmed (None: no confirmation step yet) and their choices."""
+    if form_text(form, "confirm") != "1":
+        return None, {}
+    ids = [whole_number(raw) for raw in form.getlist("booking_ids")]
+    if any(booking_id is None for booking_id in ids):
+        raise Invalid(_("Choose one of the offered values."))
+    confirmed = [booking_id for booking_id in ids if booking_id is not None]
+    names = ["all", *(f"choice_{booking_id}" for booking_id in confirmed)]
+    choices = disruptions.parse_choices({n: form_text(form, n) for n in names}, confirmed)
+    return confirmed, choices
+
+
+async def _disruption_step(request, lab, form, values, add, preview, action_url, back_url):
+    """Add a blackout or closure; over active bookings, the confirmation page first (and again,
+    with the reason, if the staff's choices are incomplete or the bookings changed)."""
+    try:
+        confirmed, choices = _confirmation(form)
+        await add(confirmed, choices)
+    except disruptions.BookingsAffected as exc:
+        return await _disruption_render(request, lab, exc.plan, action_url, back_url)
+    except DomainError as exc:
+        if form_text(form, "confirm") != "1" or exc.status_code == 403:
+            raise
+        plan = await preview()  # the list as it is now, with what went wrong
+        return await _disruption_render(
+            request, lab, plan, action_url, back_url, exc.status_code, exc.message, exc.fields
+        )
+    return None
+
+
+async def _disruption_render(
+    request, lab, plan, action_url, back_url, status=200, message="", errors=None
+) -> Response:
+    context = {
+        "lab": lab,
+        "plan": plan,
+        "action_url": action_url,
+        "back_url": back_url,
+        "message": message,
+        "errors": errors or {},
+        "search_days": disruptions.MOVE_SEARCH_DAYS,
+    }
+    return await render(request, "labs/staff/disruption.html", context, status)
+
+
 async def add_closure(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
-    values = _values(await read_form(request), ("first_day", "last_day", "reason"))
+    form = await read_form(request)
+    values = _values(form, ("first_day", "last_day", "reason"))
     try:
-        await staff.add_closure(user, lab, values)
+        answer = await _disruption_step(
+            request,
+            lab,
+            form,
+            values,
+            lambda ids, choices: staff.add_closure(user, lab, values, ids, choices),
+            lambda: staff.preview_closure(user, lab, values),
+            f"/labs/{lab.slug}/manage/closures",
+            f"/labs/{lab.slug}/manage#closures",
+        )
     except DomainError as exc:
         return await _manage_render(
             request, user, lab, exc.status_code, closure=values, errors=exc.fields, form="closure"
         )
+    if answer is not None:
+        return answer
     flash(request, _("The closure has been added."))
     return redirect(request, f"/labs/{lab.slug}/manage")
 
@@ -250,9 +308,20 @@ async def add_blackout(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
     equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
-    values = _values(await read_form(request), ("starts_at", "ends_at", "reason"))
+    form = await read_form(request)
+    values = _values(form, ("starts_at", "ends_at", "reason"))
+    edit_url = f"/labs/{lab.slug}/equipment/{equipment.id}/edit"
     try:
-        await staff.add_blackout(user, lab, equipment, values)
+        answer = await _disruption_step(
+            request,
+            lab,
+            form,
+            values,
+            lambda ids, choices: staff.add_blackout(user, lab, equipment, values, ids, choices),
+            lambda: staff.preview_blackout(user, lab, equipment, values),
+            f"/labs/{lab.slug}/equipment/{equipment.id}/blackouts",
+            f"{edit_url}#blackouts",
+        )
     except DomainError as exc:
         return await _equipment_render(
             request,
@@ -263,8 +332,10 @@ async def add_blackout(request: Request) -> Response:
             exc.status_code,
             blackout_values=values,
         )
+    if answer is not None:
+        return answer
     flash(request, _("The maintenance blackout has been added."))
-    return redirect(request, f"/labs/{lab.slug}/equipment/{equipment.id}/edit")
+    return redirect(request, edit_url)
 
 
 async def delete_blackout(request: Request) -> Response:

@@ -51,7 +51,7 @@ from labs.models import (
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
 from labs.recurrence import MAX_OCCURRENCES, weekly_occurrences
-from labs.services import facts, lock, rules, schedule
+from labs.services import disruptions, facts, lock, rules, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -527,8 +527,7 @@ async def set_opening_hours(actor: User, lab: Lab, values: dict) -> None:
         await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
-async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
-    await permissions.ensure(actor, "lab.manage", lab)
+def _closure(lab: Lab, values: dict) -> disruptions.Disruption:
     errors = Errors()
     first = _date(values, "first_day", errors)
     last = _date(values, "last_day", errors, optional=True) or first
@@ -538,9 +537,30 @@ async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
     elif first and last and (last - first).days > 366:
         errors["last_day"] = _("A closure lasts at most a year.")
     errors.raise_if_any()
-    closure = await Closure.create(lab_id=lab.id, first_day=first, last_day=last, reason=reason)
-    await on_commit(lambda: schedule.calendar_changed(lab.id))
-    return closure
+    assert first is not None and last is not None
+    span = local_date_span(first, last, schedule.lab_timezone(lab))
+    return disruptions.Disruption("closure", lab, span, reason, values, closure_days=(first, last))
+
+
+async def preview_closure(actor: User, lab: Lab, values: dict) -> disruptions.Plan:
+    """The active bookings a closure would hit, each with its first free slot (nothing written)."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    return await disruptions.plan(_closure(lab, values))
+
+
+async def add_closure(
+    actor: User,
+    lab: Lab,
+    values: dict,
+    confirmed_ids: Sequence[int] | None = None,
+    choices: dict[int, str] | None = None,
+) -> Closure:
+    """Close the lab on some days. Over active bookings: `disruptions.BookingsAffected` until
+    the staff confirm those bookings (`confirmed_ids`) and choose to cancel or move each."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    disruption = _closure(lab, values)
+    closure, _outcomes = await disruptions.apply(actor, disruption, confirmed_ids, choices)
+    return closure  # type: ignore[return-value]
 
 
 async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
@@ -550,18 +570,45 @@ async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
     await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
-async def add_blackout(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Blackout:
-    await permissions.ensure(actor, "lab.manage", lab)
+def _blackout(lab: Lab, equipment: Equipment, values: dict) -> disruptions.Disruption:
     errors = Errors()
     start = _local_datetime(values, "starts_at", errors, lab)
     end = _local_datetime(values, "ends_at", errors, lab)
     reason = _text(values, "reason", errors, 200)
     if start and end and end <= start:
         errors["ends_at"] = _("The end must be after the start.")
+    elif start and end and end - start > timedelta(days=366):
+        errors["ends_at"] = _("A blackout lasts at most a year.")
     errors.raise_if_any()
-    return await Blackout.create(
-        equipment_id=equipment.id, starts_at=start, ends_at=end, reason=reason
+    assert start is not None and end is not None
+    return disruptions.Disruption(
+        "blackout", lab, Interval(start, end), reason, values, equipment=equipment
     )
+
+
+async def preview_blackout(
+    actor: User, lab: Lab, equipment: Equipment, values: dict
+) -> disruptions.Plan:
+    """The active bookings a blackout would hit, each with its first free slot (nothing
+    written)."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    return await disruptions.plan(_blackout(lab, equipment, values))
+
+
+async def add_blackout(
+    actor: User,
+    lab: Lab,
+    equipment: Equipment,
+    values: dict,
+    confirmed_ids: Sequence[int] | None = None,
+    choices: dict[int, str] | None = None,
+) -> Blackout:
+    """Take a machine out of use for a while. Over active bookings: `disruptions.
+    BookingsAffected` until the staff confirm those bookings and choose to cancel or move each."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    disruption = _blackout(lab, equipment, values)
+    blackout, _outcomes = await disruptions.apply(actor, disruption, confirmed_ids, choices)
+    return blackout  # type: ignore[return-value]
 
 
 async def delete_blackout(actor: User, lab: Lab, blackout_id: int) -> None:

@@ -480,14 +480,33 @@ async def booking_by_code(request: Request) -> Response:
 
 # --- recurring bookings -------------------------------------------------------------------
 
-RECURRING_FIELDS = ("title", "first_date", "start_time", "duration_minutes", "until", "count")
+RECURRING_FIELDS = (
+    "title",
+    "first_date",
+    "start_time",
+    "duration_minutes",
+    "until",
+    "count",
+    "frequency",
+    "nth",
+    "exceptions",
+)
 
 
 async def recurring(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
     equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
-    context = _common(lab=lab, equipment=equipment, values={"weekdays": []}, plan=None)
+    context = _common(
+        lab=lab,
+        equipment=equipment,
+        values={"weekdays": [], "frequency": "weekly"},
+        plan=None,
+        lab_tz=schedule.lab_timezone(lab),
+        frequency_labels=staff.FREQUENCY_LABELS,
+        nth_labels=staff.NTH_LABELS,
+        skip_reason=staff.skip_reason,
+    )
     if request.method == "GET":
         return await render(request, "labs/staff/recurring.html", context)
     form = await read_form(request)
@@ -506,6 +525,36 @@ async def recurring(request: Request) -> Response:
         context.update(errors=exc.fields, message=exc.message)
         return await render(request, "labs/staff/recurring.html", context, exc.status_code)
     return await render(request, "labs/staff/recurring.html", context)
+
+
+async def series_page(request: Request) -> Response:
+    user = await require_user(request)
+    lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
+    series_id = path_id(request, "series_id")
+    series, bookings = await staff.get_series(user, lab, series_id)
+    context = {"lab": lab, "series": series, "bookings": bookings, "errors": {}}
+    context["values"] = {"scope": "all", "title": series.title}
+    if request.method == "GET":
+        return await render(request, "labs/staff/series.html", context)
+    form = await read_form(request)
+    values = _values(form, ("scope", "from_day", "title"))
+    action = form_text(form, "action")
+    try:
+        if action == "cancel":
+            count = await staff.cancel_series(user, lab, series_id, values)
+            message = _("%(n)d bookings of the series have been cancelled.", n=count)
+        elif action == "edit":
+            count = await staff.edit_series(user, lab, series_id, values)
+            message = _("%(n)d bookings of the series have been updated.", n=count)
+        else:
+            raise Invalid(_("Choose one of the offered values."))
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "labs/staff/series.html", context, exc.status_code)
+    flash(request, message)
+    return redirect(request, f"/labs/{lab.slug}/series/{series_id}")
 
 
 routes: list = [
@@ -530,6 +579,7 @@ routes: list = [
     Route(
         "/labs/{slug}/equipment/{equipment_id:int}/recurring", recurring, methods=["GET", "POST"]
     ),
+    Route("/labs/{slug}/series/{series_id:int}", series_page, methods=["GET", "POST"]),
     Route("/labs/{slug}/approvals", approvals, methods=["GET"]),
     Route("/labs/{slug}/approvals/{booking_id:int}", decide, methods=["POST"]),
     Route("/labs/{slug}/agenda", agenda, methods=["GET"]),

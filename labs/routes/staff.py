@@ -542,10 +542,10 @@ async def series_page(request: Request) -> Response:
     try:
         if action == "cancel":
             count = await staff.cancel_series(user, lab, series_id, values)
-            message = _("%(n)d bookings of the series have been cancelled.", n=count)
+            message = _("Bookings of the series cancelled: %(n)d.", n=count)
         elif action == "edit":
             count = await staff.edit_series(user, lab, series_id, values)
-            message = _("%(n)d bookings of the series have been updated.", n=count)
+            message = _("Bookings of the series updated: %(n)d.", n=count)
         else:
             raise Invalid(_("Choose one of the offered values."))
     except DomainError as exc:

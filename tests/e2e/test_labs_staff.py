@@ -169,4 +169,29 @@ def test_a_blackout_over_a_booking_is_listed_then_refunds_and_tells_the_booker(
     assert "180" in body  # the amount refunded, in the booker's language
 
 
+def test_the_agenda_prints_without_menu_language_switcher_or_buttons(chromium, staff_server):
+    from playwright.sync_api import expect
+
+    base = staff_server.base_url
+    context = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto("/login")
+        page.fill("#f-email", STAFF)
+        page.fill("#f-password", PASSWORD)
+        page.locator('form[action^="/login"] button[type="submit"]').click()
+        page.wait_for_url(f"{base}/dashboard")
+        page.goto(f"/labs/becamex-fablab/agenda?day={_day().isoformat()}")
+        expect(page.locator(".topbar")).to_be_visible()
+        page.emulate_media(media="print")
+        for hidden in (".topbar", "#language-select", ".lab-staff-nav", "button", ".footer"):
+            expect(page.locator(hidden).first).to_be_hidden()
+        expect(page.locator("h1")).to_be_visible()
+        expect(page.locator("h2", has_text=MACHINES["desktop"])).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "labs-staff-agenda-print.png", full_page=True)
+    finally:
+        context.close()
+
+
 run_setup(__name__, _setup)

@@ -557,6 +557,51 @@ async def series_page(request: Request) -> Response:
     return redirect(request, f"/labs/{lab.slug}/series/{series_id}")
 
 
+WALK_IN_FIELDS = (
+    "equipment_id",
+    "person_id",
+    "guest_name",
+    "guest_phone",
+    "starts_at",
+    "ends_at",
+    "purpose",
+)
+
+
+async def walk_in(request: Request) -> Response:
+    """Book for someone at the desk: search an account of the lab's organisation (GET `q`) or
+    write a guest's name, then book; the rules are the service's."""
+    user = await require_user(request)
+    lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
+    machines = await staff.lab_machines(lab)
+    query = request.query_params.get("q", "")[:100]
+    context = {
+        "lab": lab,
+        "machines": machines,
+        "q": query,
+        "people": await staff.walk_in_people(user, lab, query),
+        "values": {"equipment_id": request.query_params.get("equipment_id", "")},
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "labs/staff/walk_in.html", context)
+    values = _values(await read_form(request), WALK_IN_FIELDS)
+    try:
+        equipment_id = whole_number(values["equipment_id"])
+        if equipment_id is None:
+            message = _("Choose one of the offered values.")
+            raise Invalid(message, fields={"equipment_id": message})
+        equipment = await staff.lab_equipment(lab, equipment_id)
+        booking = await staff.book_walk_in(user, lab, equipment, values)
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "labs/staff/walk_in.html", context, exc.status_code)
+    flash(request, _("The walk-in booking is confirmed."))
+    return redirect(request, f"/labs/checkin/{booking.check_in_code}")
+
+
 routes: list = [
     Route("/labs/new", new_lab, methods=["GET", "POST"]),
     Route("/labs/checkin/{code}", booking_by_code, methods=["GET", "POST"]),
@@ -580,6 +625,7 @@ routes: list = [
         "/labs/{slug}/equipment/{equipment_id:int}/recurring", recurring, methods=["GET", "POST"]
     ),
     Route("/labs/{slug}/series/{series_id:int}", series_page, methods=["GET", "POST"]),
+    Route("/labs/{slug}/walk-in", walk_in, methods=["GET", "POST"]),
     Route("/labs/{slug}/approvals", approvals, methods=["GET"]),
     Route("/labs/{slug}/approvals/{booking_id:int}", decide, methods=["POST"]),
     Route("/labs/{slug}/agenda", agenda, methods=["GET"]),

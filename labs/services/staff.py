@@ -8,6 +8,7 @@ field, before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -1055,3 +1056,145 @@ async def edit_series(actor: User, lab: Lab, series_id: int, values: dict) -> in
         ).update(purpose=title[:500], updated_at=timezone.now())
         await audit.record("booking_series.edited", actor=actor, target=series, changed=changed)
     return changed
+
+
+# --- walk-ins: staff book on behalf of a person or a guest --------------------------------
+
+WALK_IN_LATE = timedelta(minutes=15)  # a walk-in may start this much before now
+WALK_IN_SEARCH_LIMIT = 20
+
+
+async def walk_in_people(actor: User, lab: Lab, query: str) -> list[User]:
+    """Verified accounts of the lab's host organisation whose name or e-mail contains `query`
+    (at least 2 characters; 20 at most, by name): one query."""
+    from ecosystem.models import Membership, MembershipStatus
+
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    members = Membership.filter(
+        organisation_id=lab.organisation_id,  # type: ignore[attr-defined]
+        status=MembershipStatus.ACTIVE,
+    ).values_list("user_id", flat=True)
+    from tortoise.expressions import Q, Subquery
+
+    return (
+        await User.filter(
+            Q(full_name__icontains=query) | Q(email__icontains=query),
+            id__in=Subquery(members),
+            email_verified_at__isnull=False,
+        )
+        .order_by("full_name", "id")
+        .limit(WALK_IN_SEARCH_LIMIT)
+    )
+
+
+async def lab_machines(lab: Lab) -> list[Equipment]:
+    return await Equipment.filter(lab_id=lab.id).order_by("name", "id")
+
+
+async def _walk_in_person(lab: Lab, person_id: int) -> User | None:
+    """The account, if it is a verified, active member of the lab's host organisation."""
+    from ecosystem.models import Membership, MembershipStatus
+
+    member = await Membership.exists(
+        organisation_id=lab.organisation_id,  # type: ignore[attr-defined]
+        user_id=person_id,
+        status=MembershipStatus.ACTIVE,
+    )
+    if not member:
+        return None
+    return await User.get_or_none(id=person_id, email_verified_at__isnull=False)
+
+
+async def book_walk_in(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Booking:
+    """Staff book a machine for someone at the desk: an account of the lab's host organisation
+    (`person_id`) or a guest (`guest_name`, `guest_phone`).
+
+    What staff may override: the booker's notice, horizon, slot grid, length limits and weekly
+    quota, and the start may lie up to 15 minutes in the past (the person is at the desk).
+    What still holds: the opening hours, closures, blackouts, the machine being in service, no
+    overlap with another booking (under the machine's lock, as every booking), and training:
+    an account needs its certification for a machine that requires one, and a guest cannot
+    book such a machine. A walk-in is confirmed at once; payment is settled at the desk.
+    """
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    errors = Errors()
+    start = _local_datetime(values, "starts_at", errors, lab)
+    end = _local_datetime(values, "ends_at", errors, lab)
+    purpose = _text(values, "purpose", errors, 500)
+    guest_name = _text(values, "guest_name", errors, 200)
+    guest_phone = _text(values, "guest_phone", errors, 40)
+    raw_person = str(values.get("person_id", "")).strip()
+    person = None
+    if raw_person:
+        person_id = whole_number(raw_person)
+        person = await _walk_in_person(lab, person_id) if person_id else None
+        if person is None:
+            errors["person_id"] = _("Choose a person from the search results.")
+    elif not guest_name:
+        errors["guest_name"] = _("Choose a person or write the guest's name.")
+    if guest_phone and not re.fullmatch(r"[0-9 +().-]{6,40}", guest_phone):
+        errors["guest_phone"] = _("Enter a phone number.")
+    if start and end and end <= start:
+        errors["ends_at"] = _("The end must be after the start.")
+    elif start and end and end - start > timedelta(days=7):
+        errors["ends_at"] = _("A booking lasts at most a week.")
+    errors.raise_if_any()
+    assert start is not None and end is not None
+    if equipment.status != EquipmentStatus.AVAILABLE:
+        raise Invalid(
+            _("This machine is not in service and cannot be booked."),
+            code="equipment_unavailable",
+        )
+    window = Interval(start, end)
+    if equipment.requires_training:
+        certified = person is not None and await facts.has_certification(person, equipment, start)
+        if not certified:
+            message = _(
+                "This machine needs a training: only a certified person can use it, "
+                "also as a walk-in."
+            )
+            raise Invalid(message, code="training_required")
+    series = await facts.series_facts(lab, equipment, window)
+    series = dataclasses.replace(series, now=series.now - WALK_IN_LATE)
+    closures = await Closure.filter(
+        lab_id=lab.id,
+        first_day__lte=(end + timedelta(days=1)).date(),
+        last_day__gte=(start - timedelta(days=1)).date(),
+    )
+    code, detail = _why_refused(window, series, closures)
+    if code == "taken":
+        raise lock.conflict()
+    if code:
+        reason = skip_reason(code) + (f" ({detail})" if detail else "")
+        message = _("This time cannot be booked: %(reason)s.", reason=reason)
+        raise Invalid(message, code=code, fields={"starts_at": message})
+    import secrets
+
+    try:
+        async with atomic():
+            await lock.lock_in_service(equipment.id)
+            if await lock.slot_taken(equipment.id, window):
+                raise lock.conflict()
+            booking = await Booking.create(
+                equipment_id=equipment.id,
+                user_id=person.id if person else actor.id,
+                starts_at=window.start,
+                ends_at=window.end,
+                status=BookingStatus.CONFIRMED,
+                purpose=purpose,
+                decided_by_id=actor.id,
+                guest_name="" if person else guest_name,
+                guest_phone="" if person else guest_phone,
+                check_in_code=secrets.token_urlsafe(12),
+            )
+            await audit.record("booking.walk_in", actor=actor, target=booking, guest=person is None)
+    except IntegrityError as exc:
+        if lock.is_overlap_violation(exc):
+            raise lock.conflict() from exc
+        raise
+    booking.equipment = equipment
+    equipment.lab = lab
+    return booking

@@ -440,6 +440,7 @@ async def _booking_render(request, booking, status=200, **extra) -> Response:
         "booking": booking,
         "lab": booking.equipment.lab,
         "can_check_in": checkin.can_check_in(booking),
+        "extend_minutes": checkin.EXTEND_MINUTES,
         "window": checkin.check_in_window(booking),
         "now": timezone.now(),
         "errors": {},
@@ -461,8 +462,12 @@ async def booking_by_code(request: Request) -> Response:
             await checkin.check_in(user, booking)
             message = _("Checked in.")
         elif action == "check_out":
-            await checkin.check_out(user, booking, form_text(form, "usage_note"))
+            end_now = form_text(form, "end_now") == "1"
+            await checkin.check_out(user, booking, form_text(form, "usage_note"), end_now)
             message = _("Checked out.")
+        elif action == "extend":
+            await checkin.extend(user, booking, form_text(form, "extend_minutes"))
+            message = _("The booking has been extended.")
         elif action == "no_show":
             await checkin.mark_no_show(user, booking)
             message = _("Marked as a no-show.")

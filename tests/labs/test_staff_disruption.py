@@ -291,3 +291,25 @@ async def test_the_confirmation_page_in_vietnamese(new_browser):
     assert '<html lang="vi">' in page.text
     assert "Các lượt đặt trong khoảng thời gian này" in page.text
     assert "Huỷ và hoàn tiền toàn bộ" in page.text and "Giờ trống:" in page.text
+
+
+async def test_the_list_of_a_closure_runs_a_constant_number_of_queries(new_browser, count_queries):
+    world = await make_world()
+    day = local_day(DAY_AHEAD)
+    staff = await signed_in(new_browser, "staff")
+    url = f"/labs/{world.lab.slug}/manage/closures"
+    form = {"first_day": str(day), "last_day": str(day), "reason": "Tết"}
+    await book(world, "an@example.org", at(day, 10))
+    await staff.post(url, form)  # warm: the session's first request touches it
+    with count_queries() as small:
+        page = await staff.post(url, form)
+    assert page.status_code == 200 and page.text.count('id="affected-') == 1
+    for index in range(6):
+        machine = await make_equipment(world.lab, f"Machine {index}")
+        for hour in (9, 13):
+            await book(world, f"m{index}-{hour}@example.org", at(day, hour), machine=machine)
+    with count_queries() as large:
+        page = await staff.post(url, form)
+    assert page.status_code == 200 and page.text.count('id="affected-') == 13
+    assert len(large.statements) == len(small.statements)
+    await nothing_written(world)

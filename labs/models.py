@@ -282,6 +282,9 @@ class Booking(Model):
     cancelled_at = fields.DatetimeField(null=True)
     # Raised each time the booking moves: calendar apps take the highest SEQUENCE of a UID.
     sequence = fields.IntField(default=0)
+    # A walk-in booked by staff for a guest without an account (the staff member is `user`).
+    guest_name = fields.CharField(max_length=200, default="")
+    guest_phone = fields.CharField(max_length=40, default="")
     # How a priced booking is paid (ecosystem.payments.models.Payment: payer, method, state).
     payment: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "ecosystem.Payment", related_name=False, null=True, on_delete=fields.SET_NULL

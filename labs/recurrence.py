@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+
+from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, rrule
+from dateutil.rrule import MONTHLY as MONTHLY_FREQ
+from dateutil.rrule import WEEKLY as WEEKLY_FREQ
 
 from labs.intervals import Interval, first_overlap, normalize, resolve_local
 
 MAX_OCCURRENCES = 520
 """Upper bound on generated occurrences (ten years of weekly sessions)."""
+RRULE_WEEKDAYS = (MO, TU, WE, TH, FR, SA, SU)
 
 
 def _check_pattern(
@@ -98,3 +104,86 @@ def split_conflicts(
         target = conflicting if first_overlap(blocked, candidate) is not None else ok
         target.append(candidate)
     return ok, conflicting
+
+
+# --- patterns with dateutil.rrule: weekly, every other week, monthly by weekday, exceptions ---
+
+WEEKLY, BIWEEKLY, MONTHLY = "weekly", "biweekly", "monthly"
+FREQUENCIES = (WEEKLY, BIWEEKLY, MONTHLY)
+NTH_WEEKDAYS = (1, 2, 3, 4, -1)  # the 1st … 4th, or the last (-1) weekday of a month
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A staff series: local start time and length on the dates of an RFC 5545 rule.
+
+    `frequency` is weekly, biweekly (every other week) or monthly; `weekdays` Monday = 0; for a
+    monthly pattern `nth` picks the 1st–4th or the last (-1) of those weekdays in each month
+    (e.g. the 2nd Tuesday). Give exactly one of `until` (last date, inclusive) or `count` (dates
+    the rule yields, exception dates included). `exceptions` are dates left out.
+    """
+
+    first_date: date
+    start_time: time
+    duration: timedelta
+    weekdays: frozenset[int]
+    frequency: str = WEEKLY
+    nth: int | None = None
+    until: date | None = None
+    count: int | None = None
+    exceptions: frozenset[date] = field(default_factory=frozenset)
+
+    def rule(self) -> rrule:
+        _check_pattern(self.start_time, self.duration, self.weekdays, self.until, self.count)
+        if self.frequency not in FREQUENCIES:
+            raise ValueError(f"frequency must be one of {FREQUENCIES}")
+        days = sorted(self.weekdays)
+        if self.frequency == MONTHLY:
+            if self.nth not in NTH_WEEKDAYS:
+                raise ValueError(f"nth must be one of {NTH_WEEKDAYS} for a monthly pattern")
+            byweekday = [RRULE_WEEKDAYS[day](self.nth) for day in days]
+            frequency, interval = MONTHLY_FREQ, 1
+        else:
+            byweekday = [RRULE_WEEKDAYS[day] for day in days]
+            frequency, interval = WEEKLY_FREQ, 2 if self.frequency == BIWEEKLY else 1
+        return rrule(
+            frequency,
+            interval=interval,
+            byweekday=byweekday,
+            dtstart=datetime.combine(self.first_date, time(0)),
+            until=datetime.combine(self.until, time(0)) if self.until else None,
+            count=self.count,
+            wkst=0,
+        )
+
+    def text(self) -> str:
+        """The rule and its exception dates as iCalendar text (RRULE and EXDATE lines)."""
+        lines = str(self.rule()).splitlines()[1:]  # without DTSTART
+        if self.exceptions:
+            dates = ",".join(day.strftime("%Y%m%d") for day in sorted(self.exceptions))
+            lines.append(f"EXDATE:{dates}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One date of the rule: its session (None if a DST gap swallows it) and whether it is one
+    of the pattern's exception dates."""
+
+    day: date
+    session: Interval | None
+    excepted: bool = False
+
+
+def pattern_occurrences(pattern: Pattern, tz: tzinfo) -> list[Occurrence]:
+    """Every date the rule yields, in date order, exception dates included and marked (an
+    `rruleset` with EXDATE would drop them silently; the preview lists them as skipped).
+    Raises ValueError beyond MAX_OCCURRENCES dates."""
+    found: list[Occurrence] = []
+    for moment in pattern.rule():
+        if len(found) >= MAX_OCCURRENCES:
+            raise ValueError(f"more than {MAX_OCCURRENCES} sessions; shorten the recurrence")
+        day = moment.date()
+        session = _occurrence(day, pattern.start_time, pattern.duration, tz)
+        found.append(Occurrence(day, session, day in pattern.exceptions))
+    return found

@@ -9,13 +9,13 @@ from tortoise import timezone
 
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _, weekday_names
-from ecosystem.inputs import iso_date, path_id
+from ecosystem.inputs import iso_date, path_id, whole_number
 from ecosystem.permissions import ensure_verified_identity, is_verified_organisation
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, require_user
 from ecosystem.web import render as _render
 from labs import permissions
 from labs.models import EquipmentCategory, EquipmentStatus, LabKind
-from labs.services import checkin, schedule, staff
+from labs.services import checkin, disruptions, schedule, staff
 
 TEXT_FIELDS_LAB = (
     "name",
@@ -170,16 +170,74 @@ async def save_hours(request: Request) -> Response:
     return redirect(request, f"/labs/{lab.slug}/manage")
 
 
+def _confirmation(form) -> tuple[list[int] | None, dict[int, str]]:
+    """The bookings the staff confirmed (None: no confirmation step yet) and their choices."""
+    if form_text(form, "confirm") != "1":
+        return None, {}
+    ids = [whole_number(raw) for raw in form.getlist("booking_ids")]
+    if any(booking_id is None for booking_id in ids):
+        raise Invalid(_("Choose one of the offered values."))
+    confirmed = [booking_id for booking_id in ids if booking_id is not None]
+    names = ["all", *(f"choice_{booking_id}" for booking_id in confirmed)]
+    choices = disruptions.parse_choices({n: form_text(form, n) for n in names}, confirmed)
+    return confirmed, choices
+
+
+async def _disruption_step(request, lab, form, values, add, preview, action_url, back_url):
+    """Add a blackout or closure; over active bookings, the confirmation page first (and again,
+    with the reason, if the staff's choices are incomplete or the bookings changed)."""
+    try:
+        confirmed, choices = _confirmation(form)
+        await add(confirmed, choices)
+    except disruptions.BookingsAffected as exc:
+        return await _disruption_render(request, lab, exc.plan, action_url, back_url)
+    except DomainError as exc:
+        if form_text(form, "confirm") != "1" or exc.status_code == 403:
+            raise
+        plan = await preview()  # the list as it is now, with what went wrong
+        return await _disruption_render(
+            request, lab, plan, action_url, back_url, exc.status_code, exc.message, exc.fields
+        )
+    return None
+
+
+async def _disruption_render(
+    request, lab, plan, action_url, back_url, status=200, message="", errors=None
+) -> Response:
+    context = {
+        "lab": lab,
+        "plan": plan,
+        "action_url": action_url,
+        "back_url": back_url,
+        "message": message,
+        "errors": errors or {},
+        "search_days": disruptions.MOVE_SEARCH_DAYS,
+    }
+    return await render(request, "labs/staff/disruption.html", context, status)
+
+
 async def add_closure(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
-    values = _values(await read_form(request), ("first_day", "last_day", "reason"))
+    form = await read_form(request)
+    values = _values(form, ("first_day", "last_day", "reason"))
     try:
-        await staff.add_closure(user, lab, values)
+        answer = await _disruption_step(
+            request,
+            lab,
+            form,
+            values,
+            lambda ids, choices: staff.add_closure(user, lab, values, ids, choices),
+            lambda: staff.preview_closure(user, lab, values),
+            f"/labs/{lab.slug}/manage/closures",
+            f"/labs/{lab.slug}/manage#closures",
+        )
     except DomainError as exc:
         return await _manage_render(
             request, user, lab, exc.status_code, closure=values, errors=exc.fields, form="closure"
         )
+    if answer is not None:
+        return answer
     flash(request, _("The closure has been added."))
     return redirect(request, f"/labs/{lab.slug}/manage")
 
@@ -250,9 +308,20 @@ async def add_blackout(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"])
     equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
-    values = _values(await read_form(request), ("starts_at", "ends_at", "reason"))
+    form = await read_form(request)
+    values = _values(form, ("starts_at", "ends_at", "reason"))
+    edit_url = f"/labs/{lab.slug}/equipment/{equipment.id}/edit"
     try:
-        await staff.add_blackout(user, lab, equipment, values)
+        answer = await _disruption_step(
+            request,
+            lab,
+            form,
+            values,
+            lambda ids, choices: staff.add_blackout(user, lab, equipment, values, ids, choices),
+            lambda: staff.preview_blackout(user, lab, equipment, values),
+            f"/labs/{lab.slug}/equipment/{equipment.id}/blackouts",
+            f"{edit_url}#blackouts",
+        )
     except DomainError as exc:
         return await _equipment_render(
             request,
@@ -263,8 +332,10 @@ async def add_blackout(request: Request) -> Response:
             exc.status_code,
             blackout_values=values,
         )
+    if answer is not None:
+        return answer
     flash(request, _("The maintenance blackout has been added."))
-    return redirect(request, f"/labs/{lab.slug}/equipment/{equipment.id}/edit")
+    return redirect(request, edit_url)
 
 
 async def delete_blackout(request: Request) -> Response:
@@ -369,6 +440,7 @@ async def _booking_render(request, booking, status=200, **extra) -> Response:
         "booking": booking,
         "lab": booking.equipment.lab,
         "can_check_in": checkin.can_check_in(booking),
+        "extend_minutes": checkin.EXTEND_MINUTES,
         "window": checkin.check_in_window(booking),
         "now": timezone.now(),
         "errors": {},
@@ -390,8 +462,12 @@ async def booking_by_code(request: Request) -> Response:
             await checkin.check_in(user, booking)
             message = _("Checked in.")
         elif action == "check_out":
-            await checkin.check_out(user, booking, form_text(form, "usage_note"))
+            end_now = form_text(form, "end_now") == "1"
+            await checkin.check_out(user, booking, form_text(form, "usage_note"), end_now)
             message = _("Checked out.")
+        elif action == "extend":
+            await checkin.extend(user, booking, form_text(form, "extend_minutes"))
+            message = _("The booking has been extended.")
         elif action == "no_show":
             await checkin.mark_no_show(user, booking)
             message = _("Marked as a no-show.")
@@ -409,14 +485,33 @@ async def booking_by_code(request: Request) -> Response:
 
 # --- recurring bookings -------------------------------------------------------------------
 
-RECURRING_FIELDS = ("title", "first_date", "start_time", "duration_minutes", "until", "count")
+RECURRING_FIELDS = (
+    "title",
+    "first_date",
+    "start_time",
+    "duration_minutes",
+    "until",
+    "count",
+    "frequency",
+    "nth",
+    "exceptions",
+)
 
 
 async def recurring(request: Request) -> Response:
     user = await require_user(request)
     lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
     equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
-    context = _common(lab=lab, equipment=equipment, values={"weekdays": []}, plan=None)
+    context = _common(
+        lab=lab,
+        equipment=equipment,
+        values={"weekdays": [], "frequency": "weekly"},
+        plan=None,
+        lab_tz=schedule.lab_timezone(lab),
+        frequency_labels=staff.FREQUENCY_LABELS,
+        nth_labels=staff.NTH_LABELS,
+        skip_reason=staff.skip_reason,
+    )
     if request.method == "GET":
         return await render(request, "labs/staff/recurring.html", context)
     form = await read_form(request)
@@ -435,6 +530,81 @@ async def recurring(request: Request) -> Response:
         context.update(errors=exc.fields, message=exc.message)
         return await render(request, "labs/staff/recurring.html", context, exc.status_code)
     return await render(request, "labs/staff/recurring.html", context)
+
+
+async def series_page(request: Request) -> Response:
+    user = await require_user(request)
+    lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
+    series_id = path_id(request, "series_id")
+    series, bookings = await staff.get_series(user, lab, series_id)
+    context = {"lab": lab, "series": series, "bookings": bookings, "errors": {}}
+    context["values"] = {"scope": "all", "title": series.title}
+    if request.method == "GET":
+        return await render(request, "labs/staff/series.html", context)
+    form = await read_form(request)
+    values = _values(form, ("scope", "from_day", "title"))
+    action = form_text(form, "action")
+    try:
+        if action == "cancel":
+            count = await staff.cancel_series(user, lab, series_id, values)
+            message = _("Bookings of the series cancelled: %(n)d.", n=count)
+        elif action == "edit":
+            count = await staff.edit_series(user, lab, series_id, values)
+            message = _("Bookings of the series updated: %(n)d.", n=count)
+        else:
+            raise Invalid(_("Choose one of the offered values."))
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "labs/staff/series.html", context, exc.status_code)
+    flash(request, message)
+    return redirect(request, f"/labs/{lab.slug}/series/{series_id}")
+
+
+WALK_IN_FIELDS = (
+    "equipment_id",
+    "person_id",
+    "guest_name",
+    "guest_phone",
+    "starts_at",
+    "ends_at",
+    "purpose",
+)
+
+
+async def walk_in(request: Request) -> Response:
+    """Book for someone at the desk: search an account of the lab's organisation (GET `q`) or
+    write a guest's name, then book; the rules are the service's."""
+    user = await require_user(request)
+    lab = await staff.managed_lab(user, request.path_params["slug"], "lab.manage_bookings")
+    machines = await staff.lab_machines(lab)
+    query = request.query_params.get("q", "")[:100]
+    context = {
+        "lab": lab,
+        "machines": machines,
+        "q": query,
+        "people": await staff.walk_in_people(user, lab, query),
+        "values": {"equipment_id": request.query_params.get("equipment_id", "")},
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "labs/staff/walk_in.html", context)
+    values = _values(await read_form(request), WALK_IN_FIELDS)
+    try:
+        equipment_id = whole_number(values["equipment_id"])
+        if equipment_id is None:
+            message = _("Choose one of the offered values.")
+            raise Invalid(message, fields={"equipment_id": message})
+        equipment = await staff.lab_equipment(lab, equipment_id)
+        booking = await staff.book_walk_in(user, lab, equipment, values)
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "labs/staff/walk_in.html", context, exc.status_code)
+    flash(request, _("The walk-in booking is confirmed."))
+    return redirect(request, f"/labs/checkin/{booking.check_in_code}")
 
 
 routes: list = [
@@ -459,6 +629,8 @@ routes: list = [
     Route(
         "/labs/{slug}/equipment/{equipment_id:int}/recurring", recurring, methods=["GET", "POST"]
     ),
+    Route("/labs/{slug}/series/{series_id:int}", series_page, methods=["GET", "POST"]),
+    Route("/labs/{slug}/walk-in", walk_in, methods=["GET", "POST"]),
     Route("/labs/{slug}/approvals", approvals, methods=["GET"]),
     Route("/labs/{slug}/approvals/{booking_id:int}", decide, methods=["POST"]),
     Route("/labs/{slug}/agenda", agenda, methods=["GET"]),

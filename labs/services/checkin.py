@@ -2,6 +2,13 @@
 
 Only staff of the booking's lab may do any of this. Check-in is open from
 `CHECK_IN_EARLY` before the start until the end of the booking.
+
+While a booking runs, staff may extend it (when the machine is free, open and not blacked out
+after it) or, at check-out, end it early: the booking's end becomes the real end (usage figures
+and the agenda say so) and the rest of the slot is offered to the waitlist at once. The price
+stays as booked in both cases: the lab's pricing has no rule for extensions or early ends, so
+any extra time is settled at the desk (a booking's payment and ledger lines are never
+rewritten here).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from datetime import timedelta
 import qrcode
 from qrcode.image.svg import SvgPathImage
 from tortoise import timezone
+from tortoise.expressions import F
 
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound
@@ -19,7 +27,9 @@ from ecosystem.models import User
 from ecosystem.services import audit
 from ecosystem.settings import get_settings
 from labs import permissions
+from labs.intervals import Interval, covers, first_overlap, normalize
 from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
+from labs.services import lock, schedule
 
 CHECK_IN_EARLY = timedelta(minutes=15)
 USAGE_NOTE_MAX = 1000
@@ -106,8 +116,11 @@ async def check_in(actor: User, booking: Booking) -> Booking:
     )
 
 
-async def check_out(actor: User, booking: Booking, usage_note: str = "") -> Booking:
-    """Staff check the booker out with a usage note; the booking is completed."""
+async def check_out(
+    actor: User, booking: Booking, usage_note: str = "", end_now: bool = False
+) -> Booking:
+    """Staff check the booker out with a usage note; the booking is completed. With `end_now`
+    before its end, the booking ends now and the rest of its slot is free again."""
     await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
     note = usage_note.strip()
     if len(note) > USAGE_NOTE_MAX:
@@ -115,17 +128,64 @@ async def check_out(actor: User, booking: Booking, usage_note: str = "") -> Book
         raise Invalid(message, fields={"usage_note": message})
     if booking.checked_in_at is None or booking.status != BookingStatus.CONFIRMED:
         raise Conflict(_("Only a checked-in booking can be checked out."), code="not_checked_in")
-    return await _apply(
+    now = timezone.now().replace(microsecond=0)
+    changes = {"checked_out_at": now, "usage_note": note, "status": BookingStatus.COMPLETED}
+    freed = end_now and booking.starts_at < now < booking.ends_at
+    if freed:
+        changes["ends_at"] = now
+    booking = await _apply(
         booking,
         actor,
         {"status": BookingStatus.CONFIRMED, "checked_out_at__isnull": True},
-        {
-            "checked_out_at": timezone.now(),
-            "usage_note": note,
-            "status": BookingStatus.COMPLETED,
-        },
+        changes,
         "booking.checked_out",
     )
+    if freed:  # the rest of the slot goes to the waitlist now
+        await lock.offer_freed_slot(f"waitlist-after-early-end:{booking.id}")
+    return booking
+
+
+EXTEND_MINUTES = (15, 30, 60, 90, 120)
+
+
+async def extend(actor: User, booking: Booking, minutes_raw: str) -> Booking:
+    """Staff extend a running or upcoming confirmed booking by 15 to 120 minutes, if the
+    machine is free, open and not blacked out after it (checked under the machine's lock)."""
+    await permissions.ensure(actor, "lab.manage_bookings", booking.equipment.lab)
+    minutes = int(minutes_raw) if minutes_raw.strip().isdigit() else 0
+    if minutes not in EXTEND_MINUTES:
+        message = _("Choose one of the offered values.")
+        raise Invalid(message, fields={"extend_minutes": message})
+    if booking.status != BookingStatus.CONFIRMED or booking.checked_out_at is not None:
+        raise Conflict(
+            _("Only a confirmed booking that is not over can be extended."), code="not_extendable"
+        )
+    now = timezone.now()
+    if booking.ends_at <= now:
+        raise Invalid(_("This booking has ended: it can no longer be extended."), code="too_late")
+    extra = Interval(booking.ends_at, booking.ends_at + timedelta(minutes=minutes))
+    lab = booking.equipment.lab
+    open_time = normalize(await schedule.lab_open_time(lab, extra))
+    if not covers(open_time, extra):
+        message = _("The lab is not open for the extra time.")
+        raise Invalid(message, code="outside_opening_hours", fields={"extend_minutes": message})
+    if first_overlap(normalize(await schedule.blackouts_of(booking.equipment.id, extra)), extra):
+        message = _("A maintenance blackout follows this booking.")
+        raise Invalid(message, code="blackout", fields={"extend_minutes": message})
+    async with atomic():
+        await lock.lock_in_service(booking.equipment.id)  # FIRST: the machine's lock
+        if await lock.slot_taken(booking.equipment.id, extra, except_id=booking.id):
+            message = _("The machine is booked right after: it cannot be extended that long.")
+            raise Conflict(message, code="conflict", fields={"extend_minutes": message})
+        updated = await Booking.filter(
+            id=booking.id, status=BookingStatus.CONFIRMED, ends_at=booking.ends_at
+        ).update(ends_at=extra.end, updated_at=now, sequence=F("sequence") + 1)
+        if not updated:
+            raise Conflict(_("The booking changed meanwhile; reload the page."), code="changed")
+        await audit.record("booking.extended", actor=actor, target=booking, minutes=minutes)
+    booking.ends_at = extra.end
+    booking.sequence += 1
+    return booking
 
 
 async def mark_no_show(actor: User, booking: Booking) -> Booking:

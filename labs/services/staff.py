@@ -8,6 +8,7 @@ field, before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ from ecosystem.permissions import (
 from ecosystem.services import audit
 from ecosystem.services.accounts import verified_account_for_role
 from labs import permissions
+from labs.availability import check_booking
 from labs.intervals import Interval, local_date_span, resolve_local
 from labs.models import (
+    ACTIVE_BOOKING_STATUSES,
     MINUTES_PER_DAY,
     Blackout,
     Booking,
@@ -50,8 +53,16 @@ from labs.models import (
     OpeningHours,
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
-from labs.recurrence import MAX_OCCURRENCES, weekly_occurrences
-from labs.services import facts, lock, rules, schedule
+from labs.recurrence import (
+    FREQUENCIES,
+    MAX_OCCURRENCES,
+    MONTHLY,
+    NTH_WEEKDAYS,
+    WEEKLY,
+    Pattern,
+    pattern_occurrences,
+)
+from labs.services import disruptions, facts, lock, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -527,8 +538,7 @@ async def set_opening_hours(actor: User, lab: Lab, values: dict) -> None:
         await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
-async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
-    await permissions.ensure(actor, "lab.manage", lab)
+def _closure(lab: Lab, values: dict) -> disruptions.Disruption:
     errors = Errors()
     first = _date(values, "first_day", errors)
     last = _date(values, "last_day", errors, optional=True) or first
@@ -538,9 +548,30 @@ async def add_closure(actor: User, lab: Lab, values: dict) -> Closure:
     elif first and last and (last - first).days > 366:
         errors["last_day"] = _("A closure lasts at most a year.")
     errors.raise_if_any()
-    closure = await Closure.create(lab_id=lab.id, first_day=first, last_day=last, reason=reason)
-    await on_commit(lambda: schedule.calendar_changed(lab.id))
-    return closure
+    assert first is not None and last is not None
+    span = local_date_span(first, last, schedule.lab_timezone(lab))
+    return disruptions.Disruption("closure", lab, span, reason, values, closure_days=(first, last))
+
+
+async def preview_closure(actor: User, lab: Lab, values: dict) -> disruptions.Plan:
+    """The active bookings a closure would hit, each with its first free slot (nothing written)."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    return await disruptions.plan(_closure(lab, values))
+
+
+async def add_closure(
+    actor: User,
+    lab: Lab,
+    values: dict,
+    confirmed_ids: Sequence[int] | None = None,
+    choices: dict[int, str] | None = None,
+) -> Closure:
+    """Close the lab on some days. Over active bookings: `disruptions.BookingsAffected` until
+    the staff confirm those bookings (`confirmed_ids`) and choose to cancel or move each."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    disruption = _closure(lab, values)
+    closure, _outcomes = await disruptions.apply(actor, disruption, confirmed_ids, choices)
+    return closure  # type: ignore[return-value]
 
 
 async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
@@ -550,18 +581,45 @@ async def delete_closure(actor: User, lab: Lab, closure_id: int) -> None:
     await on_commit(lambda: schedule.calendar_changed(lab.id))
 
 
-async def add_blackout(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Blackout:
-    await permissions.ensure(actor, "lab.manage", lab)
+def _blackout(lab: Lab, equipment: Equipment, values: dict) -> disruptions.Disruption:
     errors = Errors()
     start = _local_datetime(values, "starts_at", errors, lab)
     end = _local_datetime(values, "ends_at", errors, lab)
     reason = _text(values, "reason", errors, 200)
     if start and end and end <= start:
         errors["ends_at"] = _("The end must be after the start.")
+    elif start and end and end - start > timedelta(days=366):
+        errors["ends_at"] = _("A blackout lasts at most a year.")
     errors.raise_if_any()
-    return await Blackout.create(
-        equipment_id=equipment.id, starts_at=start, ends_at=end, reason=reason
+    assert start is not None and end is not None
+    return disruptions.Disruption(
+        "blackout", lab, Interval(start, end), reason, values, equipment=equipment
     )
+
+
+async def preview_blackout(
+    actor: User, lab: Lab, equipment: Equipment, values: dict
+) -> disruptions.Plan:
+    """The active bookings a blackout would hit, each with its first free slot (nothing
+    written)."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    return await disruptions.plan(_blackout(lab, equipment, values))
+
+
+async def add_blackout(
+    actor: User,
+    lab: Lab,
+    equipment: Equipment,
+    values: dict,
+    confirmed_ids: Sequence[int] | None = None,
+    choices: dict[int, str] | None = None,
+) -> Blackout:
+    """Take a machine out of use for a while. Over active bookings: `disruptions.
+    BookingsAffected` until the staff confirm those bookings and choose to cancel or move each."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    disruption = _blackout(lab, equipment, values)
+    blackout, _outcomes = await disruptions.apply(actor, disruption, confirmed_ids, choices)
+    return blackout  # type: ignore[return-value]
 
 
 async def delete_blackout(actor: User, lab: Lab, blackout_id: int) -> None:
@@ -680,12 +738,59 @@ async def agenda(actor: User, lab: Lab, day: date) -> list[AgendaRow]:
 
 # --- recurring bookings for a course ------------------------------------------------------
 
+FREQUENCY_LABELS = {
+    "weekly": N_("Every week"),
+    "biweekly": N_("Every other week"),
+    "monthly": N_("Every month, on a given weekday"),
+}
+NTH_LABELS = {
+    "1": N_("the first"),
+    "2": N_("the second"),
+    "3": N_("the third"),
+    "4": N_("the fourth"),
+    "-1": N_("the last"),
+}
+
+SKIP_REASONS = {
+    "exception": N_("exception date"),
+    "in_past": N_("in the past"),
+    "closed": N_("the lab is closed that day"),
+    "outside_opening_hours": N_("outside the opening hours"),
+    "blackout": N_("maintenance blackout"),
+    "taken": N_("the machine is already booked"),
+    "clock_gap": N_("this time does not exist that day (clock change)"),
+    "other": N_("a booking rule refuses it"),
+}
+
+
+def skip_reason(code: str) -> str:
+    """Why a date of a series is skipped, in the viewer's language."""
+    return label_in(SKIP_REASONS, code)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    day: date
+    session: Interval | None
+    code: str
+    detail: str = ""  # e.g. the closure's reason
+
 
 @dataclass
 class RecurringPlan:
     title: str
     ok: list[Interval]
-    conflicting: list[Interval]
+    skipped: list[Skipped]
+    pattern: Pattern | None = None
+
+    @property
+    def conflicting(self) -> list[Interval]:
+        return [s.session for s in self.skipped if s.session is not None]
+
+    def rows(self, tz) -> list[Skipped]:
+        """Every date in order: a bookable one has the code "" (the preview's list)."""
+        rows = [Skipped(session.start.astimezone(tz).date(), session, "") for session in self.ok]
+        return sorted([*rows, *self.skipped], key=lambda row: row.day)
 
 
 def _recurring_pattern(values: dict, errors: Errors):
@@ -699,6 +804,24 @@ def _recurring_pattern(values: dict, errors: Errors):
             weekdays.add(weekday)
     if not weekdays:
         errors["weekdays"] = _("Choose at least one weekday.")
+    frequency = str(values.get("frequency", "") or WEEKLY).strip()
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = _("Choose one of the offered values.")
+    nth = None
+    if frequency == MONTHLY:
+        raw_nth = str(values.get("nth", "")).strip()
+        nth = int(raw_nth) if raw_nth in {str(n) for n in NTH_WEEKDAYS} else None
+        if nth is None:
+            errors["nth"] = _("Choose which weekday of the month.")
+    exceptions: set[date] = set()
+    for raw in re.split(r"[\s,;]+", str(values.get("exceptions", "")).strip()):
+        if not raw:
+            continue
+        try:
+            exceptions.add(iso_date(raw))
+        except ValueError:
+            errors["exceptions"] = _("Write dates as YYYY-MM-DD, separated by commas.")
+            break
     until = _date(values, "until", errors, optional=True)
     count = _int(values, "count", errors, 1, MAX_OCCURRENCES, optional=True)
     if "until" not in errors and "count" not in errors and (until is None) == (count is None):
@@ -707,39 +830,83 @@ def _recurring_pattern(values: dict, errors: Errors):
         errors["until"] = _("The last date cannot be before the first date.")
     if first and until and (until - first).days > 3 * 365:
         errors["until"] = _("A series lasts at most three years.")
-    return title, first, start, duration, weekdays, until, count
+    errors.raise_if_any()
+    pattern = Pattern(
+        first_date=first,  # type: ignore[arg-type]
+        start_time=start,  # type: ignore[arg-type]
+        duration=timedelta(minutes=duration),  # type: ignore[arg-type]
+        weekdays=frozenset(weekdays),
+        frequency=frequency,
+        nth=nth,
+        until=until,
+        count=count,
+        exceptions=frozenset(exceptions),
+    )
+    return title, pattern
+
+
+def _why_refused(session: Interval, series, closures: list[Closure]) -> tuple[str, str]:
+    """The first reason `check_booking` (or another booking) refuses a session, as a code."""
+    violations = check_booking(series.session_facts(session))
+    codes = [str(v.code) for v in violations]
+    if "in_past" in codes:
+        return "in_past", ""
+    if "outside_opening_hours" in codes:
+        local_day = session.start.astimezone(series.tz).date()
+        for closure in closures:
+            if closure.first_day <= local_day <= closure.last_day:
+                return "closed", closure.reason
+        return "outside_opening_hours", ""
+    if "blackout" in codes:
+        return "blackout", ""
+    if codes:
+        return "other", ""
+    return ("taken", "") if series.taken(session) else ("", "")
 
 
 async def plan_recurring(
     actor: User, lab: Lab, equipment: Equipment, values: dict
 ) -> RecurringPlan:
-    """The sessions of the pattern, split into bookable ones and conflicting ones.
-
-    A session conflicts with an active booking, a blackout, a closure or time outside the
-    opening hours, or when it starts in the past.
-    """
+    """The sessions of the pattern: bookable ones, and skipped ones with their reason, in
+    date order (exception date, past, closure, opening hours, blackout, another booking)."""
     await permissions.ensure(actor, "lab.manage_bookings", lab)
     errors = Errors()
-    title, first, start, duration, weekdays, until, count = _recurring_pattern(values, errors)
-    errors.raise_if_any()
+    title, pattern = _recurring_pattern(values, errors)
     tz = schedule.lab_timezone(lab)
     try:
-        sessions = weekly_occurrences(
-            first, start, timedelta(minutes=duration), weekdays, tz, until=until, count=count
-        )
+        occurrences = pattern_occurrences(pattern, tz)
     except ValueError as exc:
         raise Invalid(
             _("The series is too long: at most %(n)d sessions.", n=MAX_OCCURRENCES),
             fields={"until": _("Shorten the series.")},
         ) from exc
-    if not sessions:
+    sessions = [o.session for o in occurrences if o.session is not None]
+    if not occurrences:
         raise Invalid(
             _("The pattern gives no session."), fields={"weekdays": _("No date matches.")}
         )
-    span = Interval(sessions[0].start, sessions[-1].end)
-    series = await facts.series_facts(lab, equipment, span)  # 1. gather
-    ok, conflicting = rules.split_series(series, sessions)  # 2. decide
-    return RecurringPlan(title, ok, conflicting)
+    ok: list[Interval] = []
+    skipped: list[Skipped] = []
+    if sessions:
+        span = Interval(sessions[0].start, sessions[-1].end)
+        series = await facts.series_facts(lab, equipment, span)  # 1. gather
+        closures = await Closure.filter(
+            lab_id=lab.id,
+            first_day__lte=occurrences[-1].day,
+            last_day__gte=occurrences[0].day,
+        )
+    for occurrence in occurrences:  # 2. decide, date by date
+        if occurrence.excepted:
+            skipped.append(Skipped(occurrence.day, occurrence.session, "exception"))
+        elif occurrence.session is None:
+            skipped.append(Skipped(occurrence.day, None, "clock_gap"))
+        else:
+            code, detail = _why_refused(occurrence.session, series, closures)
+            if code:
+                skipped.append(Skipped(occurrence.day, occurrence.session, code, detail))
+            else:
+                ok.append(occurrence.session)
+    return RecurringPlan(title, ok, skipped, pattern)
 
 
 async def _book_for_series(
@@ -770,8 +937,9 @@ async def _book_for_series(
 
 async def create_recurring(
     actor: User, lab: Lab, equipment: Equipment, values: dict
-) -> tuple[BookingSeries, list[Booking], list[Interval]]:
-    """Create the non-conflicting sessions as one series; returns it, its bookings and skipped.
+) -> tuple[BookingSeries, list[Booking], list[Skipped]]:
+    """Create the non-conflicting sessions as one series; returns it, its bookings and the
+    skipped dates with their reason (in date order).
 
     Staff bookings skip the booker's rules (notice, horizon, length, quota) but never the
     opening hours, closures, blackouts or another booking. Each session takes the machine's
@@ -789,7 +957,8 @@ async def create_recurring(
         equipment_id=equipment.id, created_by_id=actor.id, title=plan.title
     )
     created: list[Booking] = []
-    skipped = list(plan.conflicting)
+    skipped = list(plan.skipped)
+    tz = schedule.lab_timezone(lab)
     for session in plan.ok:
         try:
             booking = await _book_for_series(actor, equipment, series, session)
@@ -797,10 +966,235 @@ async def create_recurring(
             if not lock.is_overlap_violation(exc):
                 raise
             booking = None
-        if booking is None:
-            skipped.append(session)
+        if booking is None:  # taken meanwhile
+            skipped.append(Skipped(session.start.astimezone(tz).date(), session, "taken"))
         else:
             created.append(booking)
-    skipped.sort()
+    skipped.sort(key=lambda s: s.day)
     await audit.record("booking_series.created", actor=actor, target=series, created=len(created))
     return series, created, skipped
+
+
+# --- a series afterwards: edit or cancel all of it or the rest ----------------------------
+
+
+async def get_series(actor: User, lab: Lab, series_id: int) -> tuple[BookingSeries, list[Booking]]:
+    """The lab's series and its bookings in order (404 for another lab's series): 2 queries."""
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    series = await BookingSeries.get_or_none(id=series_id, equipment__lab_id=lab.id)
+    if series is None:
+        raise NotFound(_("No such series."))
+    bookings = await Booking.filter(series_id=series.id).order_by("starts_at", "id")
+    return series, bookings
+
+
+def _series_scope(lab: Lab, values: dict, errors: Errors) -> datetime:
+    """`scope` = all (every booking not started yet) or rest (from `from_day` on): the first
+    start concerned."""
+    now = timezone.now()
+    scope = str(values.get("scope", "")).strip()
+    if scope == "all":
+        return now
+    if scope != "rest":
+        errors["scope"] = _("Choose one of the offered values.")
+        return now
+    day = _date(values, "from_day", errors)
+    if day is None:
+        return now
+    return max(now, local_date_span(day, day, schedule.lab_timezone(lab)).start)
+
+
+async def cancel_series(actor: User, lab: Lab, series_id: int, values: dict) -> int:
+    """Cancel the series' active bookings not started yet (all, or from a date on) in one
+    transaction; a paid one is refunded in full. Returns how many were cancelled."""
+    series, _bookings = await get_series(actor, lab, series_id)
+    errors = Errors()
+    since = _series_scope(lab, values, errors)
+    errors.raise_if_any()
+    now = timezone.now()
+    async with atomic():
+        targets = await Booking.filter(
+            series_id=series.id,
+            status__in=list(ACTIVE_BOOKING_STATUSES),
+            starts_at__gte=since,
+        )
+        if not targets:
+            return 0
+        await Booking.filter(id__in=[b.id for b in targets]).update(
+            status=BookingStatus.CANCELLED, cancelled_at=now, updated_at=now, decided_by_id=actor.id
+        )
+        for booking in targets:
+            if booking.payment_id is not None:  # type: ignore[attr-defined]
+                await refunds.cancel_payment(booking.payment_id, 100, "series_cancelled")  # type: ignore[attr-defined]
+        await audit.record(
+            "booking_series.cancelled",
+            actor=actor,
+            target=series,
+            cancelled=len(targets),
+            since=since.isoformat(),
+        )
+        await lock.offer_freed_slot(f"waitlist-after-series:{series.id}:{now.timestamp()}")
+    return len(targets)
+
+
+async def edit_series(actor: User, lab: Lab, series_id: int, values: dict) -> int:
+    """Rename the series and retitle its bookings not started yet (all, or from a date on).
+    Returns how many bookings changed."""
+    series, _bookings = await get_series(actor, lab, series_id)
+    errors = Errors()
+    title = _text(values, "title", errors, 200, required=True)
+    since = _series_scope(lab, values, errors)
+    errors.raise_if_any()
+    async with atomic():
+        if values.get("scope") == "all":
+            series.title = title
+            await series.save(update_fields=["title"])
+        changed = await Booking.filter(
+            series_id=series.id,
+            status__in=list(ACTIVE_BOOKING_STATUSES),
+            starts_at__gte=since,
+        ).update(purpose=title[:500], updated_at=timezone.now())
+        await audit.record("booking_series.edited", actor=actor, target=series, changed=changed)
+    return changed
+
+
+# --- walk-ins: staff book on behalf of a person or a guest --------------------------------
+
+WALK_IN_LATE = timedelta(minutes=15)  # a walk-in may start this much before now
+WALK_IN_SEARCH_LIMIT = 20
+
+
+async def walk_in_people(actor: User, lab: Lab, query: str) -> list[User]:
+    """Verified accounts of the lab's host organisation whose name or e-mail contains `query`
+    (at least 2 characters; 20 at most, by name): one query."""
+    from ecosystem.models import Membership, MembershipStatus
+
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    members = Membership.filter(
+        organisation_id=lab.organisation_id,  # type: ignore[attr-defined]
+        status=MembershipStatus.ACTIVE,
+    ).values_list("user_id", flat=True)
+    from tortoise.expressions import Q, Subquery
+
+    return (
+        await User.filter(
+            Q(full_name__icontains=query) | Q(email__icontains=query),
+            id__in=Subquery(members),
+            email_verified_at__isnull=False,
+        )
+        .order_by("full_name", "id")
+        .limit(WALK_IN_SEARCH_LIMIT)
+    )
+
+
+async def lab_machines(lab: Lab) -> list[Equipment]:
+    return await Equipment.filter(lab_id=lab.id).order_by("name", "id")
+
+
+async def _walk_in_person(lab: Lab, person_id: int) -> User | None:
+    """The account, if it is a verified, active member of the lab's host organisation."""
+    from ecosystem.models import Membership, MembershipStatus
+
+    member = await Membership.exists(
+        organisation_id=lab.organisation_id,  # type: ignore[attr-defined]
+        user_id=person_id,
+        status=MembershipStatus.ACTIVE,
+    )
+    if not member:
+        return None
+    return await User.get_or_none(id=person_id, email_verified_at__isnull=False)
+
+
+async def book_walk_in(actor: User, lab: Lab, equipment: Equipment, values: dict) -> Booking:
+    """Staff book a machine for someone at the desk: an account of the lab's host organisation
+    (`person_id`) or a guest (`guest_name`, `guest_phone`).
+
+    What staff may override: the booker's notice, horizon, slot grid, length limits and weekly
+    quota, and the start may lie up to 15 minutes in the past (the person is at the desk).
+    What still holds: the opening hours, closures, blackouts, the machine being in service, no
+    overlap with another booking (under the machine's lock, as every booking), and training:
+    an account needs its certification for a machine that requires one, and a guest cannot
+    book such a machine. A walk-in is confirmed at once; payment is settled at the desk.
+    """
+    await permissions.ensure(actor, "lab.manage_bookings", lab)
+    errors = Errors()
+    start = _local_datetime(values, "starts_at", errors, lab)
+    end = _local_datetime(values, "ends_at", errors, lab)
+    purpose = _text(values, "purpose", errors, 500)
+    guest_name = _text(values, "guest_name", errors, 200)
+    guest_phone = _text(values, "guest_phone", errors, 40)
+    raw_person = str(values.get("person_id", "")).strip()
+    person = None
+    if raw_person:
+        person_id = whole_number(raw_person)
+        person = await _walk_in_person(lab, person_id) if person_id else None
+        if person is None:
+            errors["person_id"] = _("Choose a person from the search results.")
+    elif not guest_name:
+        errors["guest_name"] = _("Choose a person or write the guest's name.")
+    if guest_phone and not re.fullmatch(r"[0-9 +().-]{6,40}", guest_phone):
+        errors["guest_phone"] = _("Enter a phone number.")
+    if start and end and end <= start:
+        errors["ends_at"] = _("The end must be after the start.")
+    elif start and end and end - start > timedelta(days=7):
+        errors["ends_at"] = _("A booking lasts at most a week.")
+    errors.raise_if_any()
+    assert start is not None and end is not None
+    if equipment.status != EquipmentStatus.AVAILABLE:
+        raise Invalid(
+            _("This machine is not in service and cannot be booked."),
+            code="equipment_unavailable",
+        )
+    window = Interval(start, end)
+    if equipment.requires_training:
+        certified = person is not None and await facts.has_certification(person, equipment, start)
+        if not certified:
+            message = _(
+                "This machine needs a training: only a certified person can use it, "
+                "also as a walk-in."
+            )
+            raise Invalid(message, code="training_required")
+    series = await facts.series_facts(lab, equipment, window)
+    series = dataclasses.replace(series, now=series.now - WALK_IN_LATE)
+    closures = await Closure.filter(
+        lab_id=lab.id,
+        first_day__lte=(end + timedelta(days=1)).date(),
+        last_day__gte=(start - timedelta(days=1)).date(),
+    )
+    code, detail = _why_refused(window, series, closures)
+    if code == "taken":
+        raise lock.conflict()
+    if code:
+        reason = skip_reason(code) + (f" ({detail})" if detail else "")
+        message = _("This time cannot be booked: %(reason)s.", reason=reason)
+        raise Invalid(message, code=code, fields={"starts_at": message})
+    import secrets
+
+    try:
+        async with atomic():
+            await lock.lock_in_service(equipment.id)
+            if await lock.slot_taken(equipment.id, window):
+                raise lock.conflict()
+            booking = await Booking.create(
+                equipment_id=equipment.id,
+                user_id=person.id if person else actor.id,
+                starts_at=window.start,
+                ends_at=window.end,
+                status=BookingStatus.CONFIRMED,
+                purpose=purpose,
+                decided_by_id=actor.id,
+                guest_name="" if person else guest_name,
+                guest_phone="" if person else guest_phone,
+                check_in_code=secrets.token_urlsafe(12),
+            )
+            await audit.record("booking.walk_in", actor=actor, target=booking, guest=person is None)
+    except IntegrityError as exc:
+        if lock.is_overlap_violation(exc):
+            raise lock.conflict() from exc
+        raise
+    booking.equipment = equipment
+    equipment.lab = lab
+    return booking

@@ -99,6 +99,9 @@ async def _insert_under_lock(
                 payment = await booking_payments.start_payment(
                     case.person, booking, equipment, price, payer, organisation_id
                 )
+            booking.equipment = equipment
+            # Confirmed or waiting for approval: the booker's mail, with the .ics.
+            await notices.booking_made(booking, case.person)
     except IntegrityError as exc:
         if lock.is_overlap_violation(exc):
             raise lock.conflict() from exc
@@ -162,9 +165,10 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
             )
             if booking.payment_id is not None:  # type: ignore[attr-defined]
                 await booking_payments.cancel_payment(booking, is_staff, is_owner, now)
-            if not is_owner:
-                owner = await User.get(id=booking.user_id)  # type: ignore[attr-defined]
-                await notices.booking_changed_by_staff(booking, owner, cancelled=True)
+            if booking.status != BookingStatus.PENDING_PAYMENT:  # a hold was never announced
+                owner = actor if is_owner else await User.get(id=booking.user_id)  # type: ignore[attr-defined]
+                booking.cancelled_at = now
+                await notices.booking_cancelled(booking, owner, by_staff=not is_owner)
             # The freed slot goes to the waitlist now, not at the next minute's cron run.
             await lock.offer_freed_slot(f"waitlist-after-cancel:{booking.id}")
     await booking.refresh_from_db()

@@ -16,7 +16,6 @@ from datetime import date, datetime, time, timedelta
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
-from ecosystem import mail
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -51,7 +50,7 @@ from labs.models import (
 )
 from labs.pricing import DEFAULT_CATEGORY_RULES
 from labs.recurrence import MAX_OCCURRENCES, weekly_occurrences
-from labs.services import facts, lock, rules, schedule
+from labs.services import facts, lock, notices, rules, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -628,6 +627,7 @@ async def decide_booking(
         if not updated:
             raise Conflict(_("This booking is no longer pending."), code="not_pending")
         booking.status, booking.decision_reason, booking.decided_by_id = status, reason, actor.id
+        booking.updated_at = now
         booking.equipment.lab = lab
         await audit.record(
             "booking.approved" if approve else "booking.declined", actor=actor, target=booking
@@ -635,12 +635,7 @@ async def decide_booking(
         if not approve and booking.payment_id is not None:  # type: ignore[attr-defined]
             # A declined booking costs nothing: whatever was paid goes back in full.
             await refunds.cancel_payment(booking.payment_id, 100, "declined")  # type: ignore[attr-defined]
-        await mail.send_mail(
-            booking.user.email,
-            "labs_booking_decided",
-            {"booking": booking, "lab": lab, "user": booking.user, "approved": approve},
-            booking.user.locale,
-        )
+        await notices.booking_decided(booking, booking.user, approved=approve)
     return booking
 
 

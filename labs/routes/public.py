@@ -13,7 +13,7 @@ from tortoise import timezone
 
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
-from ecosystem.i18n import _, format_number, get_locale
+from ecosystem.i18n import _, format_money, format_number, get_locale
 from ecosystem.inputs import iso_datetime, path_id
 from ecosystem.labels import N_, label_in
 from ecosystem.restapi import client_ip
@@ -34,6 +34,7 @@ from labs.models import Booking, Equipment, EquipmentCategory, LabKind
 from labs.services import bookings, browse, calendar, checkin
 from labs.services import payments as booking_payments
 from labs.services.reschedule import reschedule_booking
+from labs.services.staff import choice_label
 
 KIND_LABELS = {
     LabKind.FABLAB.value: "FabLab",
@@ -115,6 +116,7 @@ def _labels() -> dict:
         "spec_label": spec_label,
         "spec_value": spec_value,
         "payment_state_labels": PAYMENT_STATE_LABELS,
+        "price_category_label": choice_label,
     }
 
 
@@ -247,8 +249,10 @@ async def booking_form(request: Request) -> Response:
     if request.method == "GET":
         await require_user(request)
         params = request.query_params
+        # The form asks again when "Ends" changes (htmx): what was typed comes along.
+        extra = {"values": {"purpose": params.get("purpose", "")[:500]}}
         return await _render_booking_form(
-            request, equipment_id, params.get("start", ""), params.get("end", ""), {}
+            request, equipment_id, params.get("start", ""), params.get("end", ""), extra
         )
     user = await require_user(request)
     form = await read_form(request)
@@ -268,18 +272,40 @@ async def booking_form(request: Request) -> Response:
         return await _render_booking_form(
             request, equipment_id, start_raw, end_raw, extra, exc.status_code
         )
-    payment = booking.payment if booking.payment_id else None  # type: ignore[attr-defined]
     if getattr(booking, "checkout_url", ""):
         # A hold: the payment page links to Stripe's (a form may not redirect off-site under
         # the CSP's form-action 'self'); the webhook confirms the booking.
-        return redirect(request, f"/payments/{payment.id}")
-    if payment is not None and payment.method == "at_lab":
-        flash(request, _("Your booking is confirmed. Pay at the lab when you come."))
-    elif booking.status == "pending":
-        flash(request, _("Your booking is waiting for the lab staff's approval."))
-    else:
-        flash(request, _("Your booking is confirmed."))
+        return redirect(request, f"/payments/{booking.payment_id}")  # type: ignore[attr-defined]
+    flash(request, outcome_message(bookings.outcome_of(booking)))
     return redirect(request, "/bookings")
+
+
+def outcome_message(outcome: bookings.Outcome) -> str:
+    """The sentence that says what happened to a booking request (the service decided)."""
+    due = format_money(outcome.due, outcome.currency) if outcome.due else ""
+    if outcome.kind == "waiting_for_payment":
+        return _("Your slot is held until your payment of %(amount)s arrives.", amount=due)
+    if outcome.kind == "pending_approval":
+        if outcome.pay == "at_lab":
+            return _(
+                "Your booking is waiting for the lab staff's approval. If they approve it, "
+                "you pay %(amount)s at the lab.",
+                amount=due,
+            )
+        return _("Your booking is waiting for the lab staff's approval.")
+    if outcome.pay == "at_lab":
+        return _("Your booking is confirmed. Pay %(amount)s at the lab when you come.", amount=due)
+    if outcome.pay == "statement":
+        return _(
+            "Your booking is confirmed. %(amount)s goes on your organisation's statement.",
+            amount=due,
+        )
+    if outcome.from_credit:
+        return _(
+            "Your booking is confirmed and paid: %(amount)s from your credit.",
+            amount=format_money(outcome.from_credit, outcome.currency),
+        )
+    return _("Your booking is confirmed.")
 
 
 # --- my bookings --------------------------------------------------------------------------

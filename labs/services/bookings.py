@@ -15,6 +15,7 @@ takes – the same as a move (`labs.services.reschedule`):
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import timezone
@@ -24,6 +25,7 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound
 from ecosystem.i18n import _, format_dt
 from ecosystem.models import User
+from ecosystem.payments.models import Payment
 from ecosystem.services import audit
 from labs import permissions
 from labs.availability import can_cancel, cancellation_deadline
@@ -195,3 +197,40 @@ async def list_bookings(
     else:
         query = query.order_by("-starts_at", "-id")
     return await query.offset((page - 1) * page_size).limit(page_size)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a booking request ended in, for the page to say exactly that.
+
+    `kind`: `confirmed`, `pending_approval` (the staff decide; never called confirmed) or
+    `waiting_for_payment` (a hold until the online payment arrives). `due` is what is left
+    to pay after credit, and `pay`: `""` (nothing due), `at_lab`, `card`, `statement`.
+    """
+
+    kind: str
+    due: int = 0
+    currency: str = "VND"
+    pay: str = ""
+    from_credit: int = 0
+
+
+def outcome_of(booking: Booking) -> Outcome:
+    """The outcome of a booking just made (its payment attached, if any)."""
+    if booking.status == BookingStatus.PENDING_PAYMENT:
+        kind = "waiting_for_payment"
+    elif booking.status == BookingStatus.PENDING:
+        kind = "pending_approval"
+    else:
+        kind = "confirmed"
+    payment = booking.payment if booking.payment_id else None  # type: ignore[attr-defined]
+    if not isinstance(payment, Payment):  # free, or the payment not loaded
+        return Outcome(kind)
+    from_credit = int(payment.credit_amount or 0)
+    due = max(int(payment.amount) - from_credit, 0)
+    method = str(getattr(payment.method, "value", payment.method))
+    state = str(getattr(payment.state, "value", payment.state))
+    pay = {"at_lab": "at_lab", "card": "card", "organisation": "statement"}.get(method, "")
+    if state == "paid" or due == 0:
+        pay, due = "", 0
+    return Outcome(kind, due, payment.currency, pay, from_credit)

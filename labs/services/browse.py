@@ -19,6 +19,7 @@ from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User, Verification
+from ecosystem.payments.services import ledger
 from labs import permissions
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
@@ -43,7 +44,7 @@ from labs.models import (
 from labs.pricing import PUBLIC
 from labs.services import schedule
 from labs.services.facts import get_bookable_equipment, rules_of
-from labs.services.prices import Price, equipment_rates, quote
+from labs.services.prices import Price, equipment_rates, quote, rate_card
 
 HOUR = timedelta(hours=1)
 WEEKDAYS = range(7)
@@ -354,13 +355,35 @@ def _trim_to_opening(grid: WeekGrid, open_time: list[Interval]) -> WeekGrid:
 
 
 @dataclass
+class BookingCost:
+    """What the chosen window costs the person, and how it is paid: `from_credit` out of
+    their credit first, `remaining` by the way they pick (card, at the lab, a statement)."""
+
+    category: str
+    rate_per_hour: int
+    total: int
+    credit: int
+    from_credit: int
+    remaining: int
+    currency: str = "VND"
+
+
+@dataclass
 class SlotChoice:
-    """The booking form's choices: the start, and every end allowed on the slot grid."""
+    """The booking form's choices: the start, every end reachable from it on the slot grid
+    (before the next booking, blackout or closing time), the price of each, and what the
+    chosen window costs. `ends` is empty when the start itself is no longer free."""
 
     equipment: Equipment
     start: datetime
     ends: list[datetime]
     end: datetime
+    reach: datetime | None = None
+    prices: dict[datetime, int] = field(default_factory=dict)
+    rates: tuple[tuple[str, int], ...] = ()
+    cost: BookingCost | None = None
+    not_offered: bool = False
+    cut_short: bool = False  # the machine's longest booking does not fit before `reach`
 
 
 def parse_moment(raw: str, name: str) -> datetime:
@@ -378,23 +401,78 @@ def parse_moment(raw: str, name: str) -> datetime:
 async def slot_choice(
     actor: User | None, equipment_id: int, start_raw: str, end_raw: str = ""
 ) -> SlotChoice:
-    """The machine and the ends a booking starting at `start` may have (min to max length)."""
+    """The machine, the ends a booking starting at `start` may have (min to max length, up
+    to the next booking, blackout or closing time), their prices for the actor and what
+    the chosen end costs, credit first. The server still decides on booking: this is what
+    the form offers."""
     equipment = await get_bookable_equipment(actor, equipment_id)
     start = parse_moment(start_raw, "start")
     step = timedelta(minutes=equipment.slot_step_minutes)
     first = start + timedelta(minutes=equipment.min_minutes)
     last = start + timedelta(minutes=equipment.max_minutes)
+    reach = await reachable_until(equipment, start, last)
     ends: list[datetime] = []
     moment = first
-    while moment <= last and len(ends) < 200:
+    while moment <= last and moment <= reach and len(ends) < 200:
         ends.append(moment)
         moment += step
-    end = first
+    end = ends[0] if ends else first
     if end_raw:
-        end = parse_moment(end_raw, "end")
-        if end not in ends:
-            ends = sorted({*ends, end})
-    return SlotChoice(equipment, start, ends, end)
+        wanted = parse_moment(end_raw, "end")
+        if wanted in ends:
+            end = wanted
+    choice = SlotChoice(equipment, start, ends, end, reach=reach, cut_short=reach < last)
+    if actor is not None:
+        await _price_choice(actor, choice)
+    return choice
+
+
+async def reachable_until(equipment: Equipment, start: datetime, last: datetime) -> datetime:
+    """How far a booking starting at `start` can reach, at most `last`: the end of the lab's
+    open time around `start`, cut at the next active booking or blackout (three reads).
+    `start` itself when that moment is not free."""
+    if last <= start:
+        return start
+    window = Interval(start, last)
+    reach = start
+    for span in await schedule.lab_open_time(equipment.lab, window, cached=True):
+        if span.start <= start < span.end:
+            reach = min(span.end, last)
+    if reach == start:
+        return start
+    taken = [
+        *await schedule.busy_of(equipment.id, window),
+        *await schedule.blackouts_of(equipment.id, window),
+    ]
+    for span in taken:
+        if span.start <= start < span.end:
+            return start
+        if start < span.start < reach:
+            reach = span.start
+    return reach
+
+
+async def _price_choice(actor: User, choice: SlotChoice) -> None:
+    """The price of each end for the actor and the cost of the chosen one, credit first."""
+    card = await rate_card(actor, choice.equipment)
+    choice.rates = card.rates
+    if not card.priced:
+        return
+    if card.chosen is None:
+        choice.not_offered = True
+        return
+    choice.prices = {end: card.price(choice.start, end) for end in choice.ends}
+    total = card.price(choice.start, choice.end) if choice.end > choice.start else 0
+    credit = await ledger.balance(user=actor)
+    from_credit = max(0, min(credit, total))
+    choice.cost = BookingCost(
+        category=card.chosen.code,
+        rate_per_hour=card.chosen.rate_per_hour_vnd,
+        total=total,
+        credit=credit,
+        from_credit=from_credit,
+        remaining=total - from_credit,
+    )
 
 
 # --- search across the network ------------------------------------------------------------

@@ -14,7 +14,7 @@ from tortoise import timezone
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, format_money, format_number, get_locale
-from ecosystem.inputs import iso_datetime, path_id
+from ecosystem.inputs import iso_datetime, path_id, whole_number
 from ecosystem.labels import N_, label_in
 from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
@@ -30,6 +30,7 @@ from ecosystem.web import (
     site_url,
 )
 from labs.intervals import resolve_local
+from labs.labels import category_label
 from labs.models import Booking, Equipment, EquipmentCategory, LabKind
 from labs.services import bookings, browse, calendar, checkin
 from labs.services import payments as booking_payments
@@ -117,6 +118,7 @@ def _labels() -> dict:
         "spec_value": spec_value,
         "payment_state_labels": PAYMENT_STATE_LABELS,
         "price_category_label": choice_label,
+        "category_label": category_label,
     }
 
 
@@ -237,6 +239,9 @@ async def _render_booking_form(
         "values": {"purpose": "", **extra.get("values", {})},
         "errors": extra.get("errors", {}),
         "message": extra.get("message", ""),
+        "training": await browse.next_training(choice.equipment.category.value)
+        if extra.get("code") == "training_required"
+        else None,
         "pay": await booking_payments.payment_options(user, choice.equipment),
         **_labels(),
     }
@@ -268,7 +273,12 @@ async def booking_form(request: Request) -> Response:
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        extra = {"values": {"purpose": purpose}, "errors": exc.fields, "message": exc.message}
+        extra = {
+            "values": {"purpose": purpose},
+            "errors": exc.fields,
+            "message": exc.message,
+            "code": exc.code,
+        }
         return await _render_booking_form(
             request, equipment_id, start_raw, end_raw, extra, exc.status_code
         )
@@ -312,17 +322,18 @@ def outcome_message(outcome: bookings.Outcome) -> str:
 
 
 async def my_bookings(request: Request) -> Response:
+    """My bookings: upcoming or past, in one lab or all, 20 a page."""
     user = await require_user(request)
-    found = await booking_payments.attach_payments(
-        await bookings.list_bookings(user, page_size=200)
+    params = request.query_params
+    page = await bookings.my_bookings_page(
+        user,
+        params.get("when", "upcoming"),
+        params.get("lab", "")[:200],
+        whole_number(params.get("page", "1")[:6]) or 1,
     )
-    now = timezone.now()
-    upcoming = sorted((b for b in found if b.ends_at > now), key=lambda b: (b.starts_at, b.id))
-    past = [b for b in found if b.ends_at <= now]
     context = {
-        "upcoming": upcoming,
-        "past": past,
-        "now": now,
+        "page": page,
+        "now": timezone.now(),
         "deadline": bookings.cancellable_until,
         **_labels(),
     }

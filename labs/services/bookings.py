@@ -29,7 +29,7 @@ from ecosystem.payments.models import Payment
 from ecosystem.services import audit
 from labs import permissions
 from labs.availability import can_cancel, cancellation_deadline
-from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lab
 from labs.services import facts, lock, notices, rules
 from labs.services import payments as booking_payments
 from labs.services.facts import BookingCase
@@ -234,3 +234,42 @@ def outcome_of(booking: Booking) -> Outcome:
     if state == "paid" or due == 0:
         pay, due = "", 0
     return Outcome(kind, due, payment.currency, pay, from_credit)
+
+
+MY_BOOKINGS_PAGE_SIZE = 20
+
+
+@dataclass
+class MyBookings:
+    """One page of a person's bookings: `when` is `upcoming` (soonest first) or `past`
+    (latest first), optionally in one lab; `labs` are the labs they have booked in."""
+
+    bookings: list[Booking]
+    when: str
+    lab: Lab | None
+    labs: list[Lab]
+    page: int
+    has_next: bool
+
+
+async def my_bookings_page(
+    user: User, when: str = "upcoming", lab_slug: str = "", page: int = 1
+) -> MyBookings:
+    """A page of the user's own bookings with machine, lab and payment: three queries
+    whatever the page holds (bookings, payments, the labs for the filter)."""
+    when = when if when in ("upcoming", "past") else "upcoming"
+    page = max(1, min(page, 10_000))
+    labs = await Lab.filter(equipment__bookings__user_id=user.id).distinct().order_by("name", "id")
+    lab = next((candidate for candidate in labs if candidate.slug == lab_slug), None)
+    query = Booking.filter(user_id=user.id).select_related("equipment__lab")
+    if lab is not None:
+        query = query.filter(equipment__lab_id=lab.id)
+    now = timezone.now()
+    if when == "upcoming":
+        query = query.filter(ends_at__gt=now).order_by("starts_at", "id")
+    else:
+        query = query.filter(ends_at__lte=now).order_by("-starts_at", "-id")
+    size = MY_BOOKINGS_PAGE_SIZE
+    found = await query.offset((page - 1) * size).limit(size + 1)
+    shown = await booking_payments.attach_payments(found[:size])
+    return MyBookings(shown, when, lab, list(labs), page, len(found) > size)

@@ -20,6 +20,7 @@ from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User, Verification
 from ecosystem.payments.services import ledger
+from ecosystem.permissions import has_verified_identity
 from labs import permissions
 from labs.availability import WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
@@ -40,10 +41,11 @@ from labs.models import (
     EquipmentStatus,
     Lab,
     LabKind,
+    TrainingSession,
 )
 from labs.pricing import PUBLIC
 from labs.services import schedule
-from labs.services.facts import get_bookable_equipment, rules_of
+from labs.services.facts import get_bookable_equipment, has_certification, rules_of
 from labs.services.prices import Price, equipment_rates, quote, rate_card
 
 HOUR = timedelta(hours=1)
@@ -119,11 +121,60 @@ async def lab_page(actor: User | None, slug: str) -> LabPage:
 
 
 @dataclass
+class MayBook:
+    """Whether the viewer may book the machine, and if not why (codes the page words):
+    `sign_in`, `verify_email`, `maintenance`, `retired`, `training`, `not_offered`.
+    `next_training` is the soonest public training for the machine's category."""
+
+    reasons: list[str]
+    next_training: TrainingSession | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+@dataclass
 class MachinePage:
     equipment: Equipment
     price_per_hour: Price | None
     price_is_public: bool
     rates: list = field(default_factory=list)
+    may_book: MayBook | None = None
+
+
+async def next_training(category: str, now: datetime | None = None) -> TrainingSession | None:
+    """The soonest training session for a machine category in a published lab (one query)."""
+    return (
+        await TrainingSession.filter(
+            category=category,
+            starts_at__gt=now or timezone.now(),
+            **permissions.public_labs("lab__"),
+        )
+        .select_related("lab")
+        .order_by("starts_at", "id")
+        .first()
+    )
+
+
+async def may_book(actor: User | None, equipment: Equipment, price: Price | None) -> MayBook:
+    """What stands between the viewer and booking this machine, before picking a time."""
+    reasons: list[str] = []
+    if actor is None:
+        reasons.append("sign_in")
+    elif not has_verified_identity(actor):
+        reasons.append("verify_email")
+    if equipment.status.value in ("maintenance", "retired"):
+        reasons.append(equipment.status.value)
+    needs_training = equipment.requires_training and (
+        actor is None or not await has_certification(actor, equipment, timezone.now())
+    )
+    if needs_training:
+        reasons.append("training")
+    if actor is not None and price is None:
+        reasons.append("not_offered")
+    upcoming = await next_training(equipment.category.value) if needs_training else None
+    return MayBook(reasons, upcoming)
 
 
 async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
@@ -141,7 +192,8 @@ async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
             price = Price(public.rate_per_hour, public.currency, PUBLIC)
         elif not rates:
             price = Price(0, "VND", "")
-    return MachinePage(equipment, price, is_public, list(rates))
+    verdict = await may_book(actor, equipment, price)
+    return MachinePage(equipment, price, is_public, list(rates), verdict)
 
 
 @dataclass

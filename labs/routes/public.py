@@ -318,6 +318,25 @@ def outcome_message(outcome: bookings.Outcome) -> str:
     return _("Your booking is confirmed.")
 
 
+async def waitlist_form(request: Request) -> Response:
+    """ "Tell me if this frees up" on a busy slot: the form that joins the waitlist
+    (POST /waitlist, which checks that the slot is busy and the person not waiting yet)."""
+    await require_user(request)
+    equipment_id = path_id(request, "equipment_id")
+    params = request.query_params
+    user = await current_user(request)
+    choice = await browse.waitlist_choice(
+        user, equipment_id, params.get("start", ""), params.get("end", "")
+    )
+    context = {"choice": choice, "equipment": choice.equipment, "lab": choice.equipment.lab}
+    template = (
+        "labs/public/_waitlist_form.html" if is_htmx(request) else "labs/public/waitlist_join.html"
+    )
+    response = await render(request, template, context)
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
+
+
 # --- my bookings --------------------------------------------------------------------------
 
 
@@ -474,6 +493,7 @@ routes = [
     Route("/equipment/{equipment_id}", equipment_detail, methods=["GET"]),
     Route("/equipment/{equipment_id}/week", equipment_week, methods=["GET"]),
     Route("/equipment/{equipment_id}/book", booking_form, methods=["GET", "POST"]),
+    Route("/equipment/{equipment_id}/waitlist", waitlist_form, methods=["GET"]),
     Route("/bookings", my_bookings, methods=["GET"]),
     Route("/bookings/calendar", calendar_page, methods=["GET", "POST"]),
     Route("/bookings/{booking_id}/cancel", cancel, methods=["POST"]),

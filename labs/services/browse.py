@@ -527,6 +527,28 @@ async def _price_choice(actor: User, choice: SlotChoice) -> None:
     )
 
 
+@dataclass
+class WaitChoice:
+    """A busy window of a machine someone may wait for."""
+
+    equipment: Equipment
+    start: datetime
+    end: datetime
+
+
+async def waitlist_choice(
+    actor: User | None, equipment_id: int, start_raw: str, end_raw: str
+) -> WaitChoice:
+    """The machine and the window of a "tell me if this frees up" form (422 on bad times)."""
+    equipment = await get_bookable_equipment(actor, equipment_id)
+    start = parse_moment(start_raw, "start")
+    end = parse_moment(end_raw, "end")
+    if end <= start or end - start > timedelta(minutes=equipment.max_minutes):
+        message = _("Pick a time on the week view.")
+        raise Invalid(message, fields={"end": message})
+    return WaitChoice(equipment, start, end)
+
+
 # --- search across the network ------------------------------------------------------------
 
 

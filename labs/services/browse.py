@@ -22,7 +22,7 @@ from ecosystem.models import User, Verification
 from ecosystem.payments.services import ledger
 from ecosystem.permissions import has_verified_identity
 from labs import permissions
-from labs.availability import WeekGrid, availability, slot_starts, week_grid
+from labs.availability import CellState, WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
     Interval,
     intersect,
@@ -205,6 +205,7 @@ class WeekView:
     next: date
     min_length: timedelta
     selected: int  # the day shown first on a phone: today in this week, else Monday
+    mine: frozenset[datetime] = frozenset()  # starts of the busy cells that are the viewer's
 
 
 def week_start_of(raw: str, today: date) -> date:
@@ -232,6 +233,7 @@ class WeekInputs:
     open_time: list[Interval]
     blackouts: list[Interval]
     busy: list[Interval]
+    mine: list[Interval] = field(default_factory=list)  # the viewer's own active bookings
 
     @property
     def earliest(self) -> datetime:
@@ -255,6 +257,7 @@ class WeekInputs:
             self.open_time,
             self.blackouts,
             self.busy,
+            self.mine,
             extra,
         )
         return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
@@ -278,7 +281,22 @@ async def week_inputs(
         open_time=await schedule.lab_open_time(equipment.lab, window, cached=True),
         blackouts=await schedule.blackouts_of(equipment.id, window),
         busy=await schedule.busy_of(equipment.id, window),
+        mine=await _own_bookings(actor, equipment.id, window),
     )
+
+
+async def _own_bookings(actor: User | None, equipment_id: int, window: Interval) -> list[Interval]:
+    """The viewer's active bookings of the machine in the window (none read when signed out)."""
+    if actor is None:
+        return []
+    rows = await Booking.filter(
+        equipment_id=equipment_id,
+        user_id=actor.id,
+        status__in=list(ACTIVE_BOOKING_STATUSES),
+        starts_at__lt=window.end,
+        ends_at__gt=window.start,
+    ).values_list("starts_at", "ends_at")
+    return sorted(Interval(start, end) for start, end in rows if start < end)
 
 
 def week_from_inputs(inputs: WeekInputs) -> WeekView:
@@ -302,7 +320,18 @@ def week_from_inputs(inputs: WeekInputs) -> WeekView:
     selected = (today - monday).days if 0 <= (today - monday).days < 7 else 0
     length = max(timedelta(minutes=equipment.min_minutes), step)
     previous, following = monday - timedelta(days=7), monday + timedelta(days=7)
-    return WeekView(equipment, grid, monday, previous, following, length, selected)
+    mine = (
+        frozenset(
+            cell.start
+            for row in grid.rows
+            for cell in row.cells
+            if cell.state == CellState.BUSY
+            and any(span.start < cell.end and cell.start < span.end for span in inputs.mine)
+        )
+        if inputs.mine
+        else frozenset()
+    )
+    return WeekView(equipment, grid, monday, previous, following, length, selected, mine)
 
 
 async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:

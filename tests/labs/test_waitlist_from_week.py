@@ -29,6 +29,14 @@ async def test_a_busy_slot_of_the_week_view_joins_the_waitlist(browser, new_brow
         check_in_code="other-9",
     )
     maker = await person("maker@example.org")
+    await Booking.create(
+        equipment=machine,
+        user=maker,
+        starts_at=at(day, 14),
+        ends_at=at(day, 15),
+        status=BookingStatus.CONFIRMED,
+        check_in_code="mine-14",
+    )
     await browser.login("maker@example.org")
 
     week = await browser.get(
@@ -38,6 +46,15 @@ async def test_a_busy_slot_of_the_week_view_joins_the_waitlist(browser, new_brow
     )
     links = [html.unescape(link) for link in WAIT_LINK.findall(week.text)]
     assert len(links) == 2  # 9:00 and 9:30, the two cells of the booked hour
+    # My own booking is told apart (and offers no waitlist): 14:00 and 14:30.
+    assert week.text.count('class="cell busy mine" href="/bookings"') == 2
+    someone_else = await new_browser().get(
+        f"/equipment/{machine.id}/week",
+        params={"start": day.isoformat()},
+        headers={"HX-Request": "true"},
+    )
+    assert "busy mine" not in someone_else.text
+    assert len(WAIT_LINK.findall(someone_else.text)) == 4
     assert "Pick a booked one to be told if it frees up." in week.text
 
     form = await browser.get(links[0], headers={"HX-Request": "true"})

@@ -62,7 +62,7 @@ async def test_my_bookings_20_a_page_upcoming_or_past_in_one_lab(browser, count_
 
     upcoming = first + await _fill(printer, maker, 23, 4) + await _fill(mill, maker, 5, 3, 7)
     past = await _fill(printer, maker, 3, -30, 2)
-    await _fill(printer, other, 3, 2)  # somebody else's: never listed
+    await _fill(await make_equipment(fablab, "Bambu X1"), other, 3, 2)  # never listed
     with count_queries() as many:
         ids, html = await page()
     assert len(few.statements) == len(many.statements)  # the same with 2 or 20 on the page

@@ -8,6 +8,7 @@ admin outbox, which is how development works with no mail server.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -19,7 +20,7 @@ from tortoise import timezone
 
 from ecosystem import jobs
 from ecosystem.i18n import DEFAULT_LOCALE, normalise_locale, use_locale
-from ecosystem.models import OutboxMessage
+from ecosystem.models import OutboxAttachment, OutboxMessage
 from ecosystem.settings import get_settings
 from ecosystem.templating import render_text
 
@@ -40,8 +41,30 @@ def render_mail(template: str, context: dict[str, Any], locale: str) -> tuple[st
     return " ".join(subject.split())[:SUBJECT_MAX_LENGTH], text_body, html_body  # one line
 
 
-async def send_mail(to: str, template: str, context: dict[str, Any], locale: str) -> OutboxMessage:
-    """Render `templates/mail/<template>.{subject,txt,html}` in `locale` and queue delivery.
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a message: `content_type` may carry parameters
+    ("text/calendar; method=REQUEST"), which are kept on the MIME part."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def full_type(self) -> str:
+        return "; ".join([self.content_type, *(f"{k}={v}" for k, v in self.params.items())])
+
+
+async def send_mail(
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    locale: str,
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+) -> OutboxMessage:
+    """Render `templates/mail/<template>.{subject,txt,html}` in `locale` and queue delivery,
+    with `attachments` (kept in the outbox with the message, sent as MIME parts).
 
     Call it inside the transaction that decides to send: delivery starts after commit, and
     nothing is sent if that transaction rolls back.
@@ -51,6 +74,13 @@ async def send_mail(to: str, template: str, context: dict[str, Any], locale: str
     message = await OutboxMessage.create(
         to=to, subject=subject, text_body=text_body, html_body=html_body
     )
+    for attachment in attachments:
+        await OutboxAttachment.create(
+            message=message,
+            filename=attachment.filename[:200],
+            content_type=attachment.full_type[:200],
+            content=attachment.content,
+        )
     await jobs.enqueue(deliver_mail, message.id, locale, job_id=f"mail:{message.id}")
     return message
 
@@ -68,7 +98,8 @@ async def deliver_mail(ctx: dict[str, Any], message_id: int, locale: str = "") -
     smtp_url = get_settings().smtp_url
     try:
         if smtp_url:
-            await _send_smtp(smtp_url, _to_email(message, locale))
+            attachments = await OutboxAttachment.filter(message_id=message.id).order_by("id")
+            await _send_smtp(smtp_url, _to_email(message, locale, attachments))
             message.status = "sent"
         else:
             logger.info(
@@ -89,7 +120,9 @@ async def deliver_mail(ctx: dict[str, Any], message_id: int, locale: str = "") -
     return message.status
 
 
-def _to_email(message: OutboxMessage, locale: str = "") -> EmailMessage:
+def _to_email(
+    message: OutboxMessage, locale: str = "", attachments: list[OutboxAttachment] | None = None
+) -> EmailMessage:
     sender = get_settings().mail_from
     email = EmailMessage()
     email["From"] = sender
@@ -102,9 +135,26 @@ def _to_email(message: OutboxMessage, locale: str = "") -> EmailMessage:
     email.set_content(message.text_body)
     if message.html_body:
         email.add_alternative(message.html_body, subtype="html")
+    for attachment in attachments or []:
+        maintype, subtype, params = _split_type(attachment.content_type)
+        email.add_attachment(
+            bytes(attachment.content),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=params,
+        )
     if locale:  # after the body: set_content() drops Content-* headers
         email["Content-Language"] = locale
     return email
+
+
+def _split_type(content_type: str) -> tuple[str, str, dict[str, str]]:
+    """ "text/calendar; method=REQUEST" → ("text", "calendar", {"method": "REQUEST"})."""
+    main, *rest = [piece.strip() for piece in content_type.split(";")]
+    maintype, _slash, subtype = main.partition("/")
+    params = dict(piece.partition("=")[::2] for piece in rest if "=" in piece)
+    return maintype or "application", subtype or "octet-stream", params
 
 
 async def _send_smtp(smtp_url: str, email: EmailMessage) -> None:

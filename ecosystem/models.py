@@ -292,3 +292,19 @@ class PublishedIndicators(Model):
     class Meta:
         table = "published_indicators"
         unique_together = (("period_start", "period_end", "version"),)
+
+
+class OutboxAttachment(Model):
+    """A file sent with an outbox message (a calendar invitation, a receipt), kept with it for
+    retries; delivered as a MIME part."""
+
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[OutboxMessage] = fields.ForeignKeyField(
+        "ecosystem.OutboxMessage", related_name="attachments", on_delete=fields.CASCADE
+    )
+    filename = fields.CharField(max_length=200)
+    content_type = fields.CharField(max_length=200)  # "text/calendar; method=REQUEST"
+    content = fields.BinaryField()
+
+    class Meta:
+        table = "outbox_attachment"

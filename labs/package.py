@@ -25,7 +25,12 @@ package = DomainPackage(
     cron_jobs=("labs.jobs:CRON_JOBS",),
     locale_dir=Path(__file__).parent / "locale",
     seed_demo=Hook("labs.seed:seed_labs"),
-    nav_links=((N_("Labs"), "/labs"),),
+    nav_links=(
+        (N_("Labs"), "/labs"),
+        (N_("Trainings"), "/trainings"),
+        (N_("My bookings"), "/bookings"),
+        (N_("My waitlist"), "/waitlist"),
+    ),
     # The key is labs.services.payments.SUBJECT_KIND.
     payment_handlers={"labs.booking": "labs.services.payments:HANDLER"},
     credit_issuers=Hook("labs.services.payments:credit_issuers"),

@@ -20,6 +20,15 @@ document.addEventListener("DOMContentLoaded", () => {
   document.body.addEventListener("htmx:beforeRequest", () => {
     if (requestError) requestError.hidden = true;
   });
+  // A form marked data-swap-invalid gets its 422 answer swapped in: the same form again with
+  // what was typed and the message next to the field.
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (event.detail.xhr.status === 422 && elt && elt.closest("[data-swap-invalid]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
   document.body.addEventListener("htmx:responseError", (event) => {
     if (!requestError) return;
     const page = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");

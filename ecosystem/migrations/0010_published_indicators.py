@@ -6,7 +6,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('ecosystem', '0006_sweepers')]
+    dependencies = [('ecosystem', '0008_outbox_attachments')]
 
     initial = False
 

@@ -13,8 +13,8 @@ from tortoise import timezone
 
 from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
-from ecosystem.i18n import _, format_number, get_locale
-from ecosystem.inputs import iso_datetime, path_id
+from ecosystem.i18n import _, format_money, format_number, get_locale
+from ecosystem.inputs import iso_datetime, path_id, whole_number
 from ecosystem.labels import N_, label_in
 from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
@@ -30,10 +30,12 @@ from ecosystem.web import (
     site_url,
 )
 from labs.intervals import resolve_local
+from labs.labels import category_label
 from labs.models import Booking, Equipment, EquipmentCategory, LabKind
 from labs.services import bookings, browse, calendar, checkin
 from labs.services import payments as booking_payments
 from labs.services.reschedule import reschedule_booking
+from labs.services.staff import choice_label
 
 KIND_LABELS = {
     LabKind.FABLAB.value: "FabLab",
@@ -115,6 +117,8 @@ def _labels() -> dict:
         "spec_label": spec_label,
         "spec_value": spec_value,
         "payment_state_labels": PAYMENT_STATE_LABELS,
+        "price_category_label": choice_label,
+        "category_label": category_label,
     }
 
 
@@ -235,6 +239,9 @@ async def _render_booking_form(
         "values": {"purpose": "", **extra.get("values", {})},
         "errors": extra.get("errors", {}),
         "message": extra.get("message", ""),
+        "training": await browse.next_training(choice.equipment.category.value)
+        if extra.get("code") == "training_required"
+        else None,
         "pay": await booking_payments.payment_options(user, choice.equipment),
         **_labels(),
     }
@@ -247,8 +254,10 @@ async def booking_form(request: Request) -> Response:
     if request.method == "GET":
         await require_user(request)
         params = request.query_params
+        # The form asks again when "Ends" changes (htmx): what was typed comes along.
+        extra = {"values": {"purpose": params.get("purpose", "")[:500]}}
         return await _render_booking_form(
-            request, equipment_id, params.get("start", ""), params.get("end", ""), {}
+            request, equipment_id, params.get("start", ""), params.get("end", ""), extra
         )
     user = await require_user(request)
     form = await read_form(request)
@@ -264,39 +273,86 @@ async def booking_form(request: Request) -> Response:
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        extra = {"values": {"purpose": purpose}, "errors": exc.fields, "message": exc.message}
+        extra = {
+            "values": {"purpose": purpose},
+            "errors": exc.fields,
+            "message": exc.message,
+            "code": exc.code,
+        }
         return await _render_booking_form(
             request, equipment_id, start_raw, end_raw, extra, exc.status_code
         )
-    payment = booking.payment if booking.payment_id else None  # type: ignore[attr-defined]
     if getattr(booking, "checkout_url", ""):
         # A hold: the payment page links to Stripe's (a form may not redirect off-site under
         # the CSP's form-action 'self'); the webhook confirms the booking.
-        return redirect(request, f"/payments/{payment.id}")
-    if payment is not None and payment.method == "at_lab":
-        flash(request, _("Your booking is confirmed. Pay at the lab when you come."))
-    elif booking.status == "pending":
-        flash(request, _("Your booking is waiting for the lab staff's approval."))
-    else:
-        flash(request, _("Your booking is confirmed."))
+        return redirect(request, f"/payments/{booking.payment_id}")  # type: ignore[attr-defined]
+    flash(request, outcome_message(bookings.outcome_of(booking)))
     return redirect(request, "/bookings")
+
+
+def outcome_message(outcome: bookings.Outcome) -> str:
+    """The sentence that says what happened to a booking request (the service decided)."""
+    due = format_money(outcome.due, outcome.currency) if outcome.due else ""
+    if outcome.kind == "waiting_for_payment":
+        return _("Your slot is held until your payment of %(amount)s arrives.", amount=due)
+    if outcome.kind == "pending_approval":
+        if outcome.pay == "at_lab":
+            return _(
+                "Your booking is waiting for the lab staff's approval. If they approve it, "
+                "you pay %(amount)s at the lab.",
+                amount=due,
+            )
+        return _("Your booking is waiting for the lab staff's approval.")
+    if outcome.pay == "at_lab":
+        return _("Your booking is confirmed. Pay %(amount)s at the lab when you come.", amount=due)
+    if outcome.pay == "statement":
+        return _(
+            "Your booking is confirmed. %(amount)s goes on your organisation's statement.",
+            amount=due,
+        )
+    if outcome.from_credit:
+        return _(
+            "Your booking is confirmed and paid: %(amount)s from your credit.",
+            amount=format_money(outcome.from_credit, outcome.currency),
+        )
+    return _("Your booking is confirmed.")
+
+
+async def waitlist_form(request: Request) -> Response:
+    """ "Tell me if this frees up" on a busy slot: the form that joins the waitlist
+    (POST /waitlist, which checks that the slot is busy and the person not waiting yet)."""
+    await require_user(request)
+    equipment_id = path_id(request, "equipment_id")
+    params = request.query_params
+    user = await current_user(request)
+    choice = await browse.waitlist_choice(
+        user, equipment_id, params.get("start", ""), params.get("end", "")
+    )
+    context = {"choice": choice, "equipment": choice.equipment, "lab": choice.equipment.lab}
+    template = (
+        "labs/public/_waitlist_form.html" if is_htmx(request) else "labs/public/waitlist_join.html"
+    )
+    response = await render(request, template, context)
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
 
 
 # --- my bookings --------------------------------------------------------------------------
 
 
 async def my_bookings(request: Request) -> Response:
+    """My bookings: upcoming or past, in one lab or all, 20 a page."""
     user = await require_user(request)
-    found = await booking_payments.attach_payments(
-        await bookings.list_bookings(user, page_size=200)
+    params = request.query_params
+    page = await bookings.my_bookings_page(
+        user,
+        params.get("when", "upcoming"),
+        params.get("lab", "")[:200],
+        whole_number(params.get("page", "1")[:6]) or 1,
     )
-    now = timezone.now()
-    upcoming = sorted((b for b in found if b.ends_at > now), key=lambda b: (b.starts_at, b.id))
-    past = [b for b in found if b.ends_at <= now]
     context = {
-        "upcoming": upcoming,
-        "past": past,
-        "now": now,
+        "page": page,
+        "now": timezone.now(),
         "deadline": bookings.cancellable_until,
         **_labels(),
     }
@@ -437,6 +493,7 @@ routes = [
     Route("/equipment/{equipment_id}", equipment_detail, methods=["GET"]),
     Route("/equipment/{equipment_id}/week", equipment_week, methods=["GET"]),
     Route("/equipment/{equipment_id}/book", booking_form, methods=["GET", "POST"]),
+    Route("/equipment/{equipment_id}/waitlist", waitlist_form, methods=["GET"]),
     Route("/bookings", my_bookings, methods=["GET"]),
     Route("/bookings/calendar", calendar_page, methods=["GET", "POST"]),
     Route("/bookings/{booking_id}/cancel", cancel, methods=["POST"]),

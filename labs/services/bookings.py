@@ -15,6 +15,7 @@ takes – the same as a move (`labs.services.reschedule`):
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import timezone
@@ -24,10 +25,11 @@ from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound
 from ecosystem.i18n import _, format_dt
 from ecosystem.models import User
+from ecosystem.payments.models import Payment
 from ecosystem.services import audit
 from labs import permissions
 from labs.availability import can_cancel, cancellation_deadline
-from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Lab
 from labs.services import facts, lock, notices, rules
 from labs.services import payments as booking_payments
 from labs.services.facts import BookingCase
@@ -99,6 +101,9 @@ async def _insert_under_lock(
                 payment = await booking_payments.start_payment(
                     case.person, booking, equipment, price, payer, organisation_id
                 )
+            booking.equipment = equipment
+            # Confirmed or waiting for approval: the booker's mail, with the .ics.
+            await notices.booking_made(booking, case.person)
     except IntegrityError as exc:
         if lock.is_overlap_violation(exc):
             raise lock.conflict() from exc
@@ -162,9 +167,10 @@ async def cancel_booking(actor: User, booking_id: int, ip: str = "") -> Booking:
             )
             if booking.payment_id is not None:  # type: ignore[attr-defined]
                 await booking_payments.cancel_payment(booking, is_staff, is_owner, now)
-            if not is_owner:
-                owner = await User.get(id=booking.user_id)  # type: ignore[attr-defined]
-                await notices.booking_changed_by_staff(booking, owner, cancelled=True)
+            if booking.status != BookingStatus.PENDING_PAYMENT:  # a hold was never announced
+                owner = actor if is_owner else await User.get(id=booking.user_id)  # type: ignore[attr-defined]
+                booking.cancelled_at = now
+                await notices.booking_cancelled(booking, owner, by_staff=not is_owner)
             # The freed slot goes to the waitlist now, not at the next minute's cron run.
             await lock.offer_freed_slot(f"waitlist-after-cancel:{booking.id}")
     await booking.refresh_from_db()
@@ -191,3 +197,79 @@ async def list_bookings(
     else:
         query = query.order_by("-starts_at", "-id")
     return await query.offset((page - 1) * page_size).limit(page_size)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a booking request ended in, for the page to say exactly that.
+
+    `kind`: `confirmed`, `pending_approval` (the staff decide; never called confirmed) or
+    `waiting_for_payment` (a hold until the online payment arrives). `due` is what is left
+    to pay after credit, and `pay`: `""` (nothing due), `at_lab`, `card`, `statement`.
+    """
+
+    kind: str
+    due: int = 0
+    currency: str = "VND"
+    pay: str = ""
+    from_credit: int = 0
+
+
+def outcome_of(booking: Booking) -> Outcome:
+    """The outcome of a booking just made (its payment attached, if any)."""
+    if booking.status == BookingStatus.PENDING_PAYMENT:
+        kind = "waiting_for_payment"
+    elif booking.status == BookingStatus.PENDING:
+        kind = "pending_approval"
+    else:
+        kind = "confirmed"
+    payment = booking.payment if booking.payment_id else None  # type: ignore[attr-defined]
+    if not isinstance(payment, Payment):  # free, or the payment not loaded
+        return Outcome(kind)
+    from_credit = int(payment.credit_amount or 0)
+    due = max(int(payment.amount) - from_credit, 0)
+    method = str(getattr(payment.method, "value", payment.method))
+    state = str(getattr(payment.state, "value", payment.state))
+    pay = {"at_lab": "at_lab", "card": "card", "organisation": "statement"}.get(method, "")
+    if state == "paid" or due == 0:
+        pay, due = "", 0
+    return Outcome(kind, due, payment.currency, pay, from_credit)
+
+
+MY_BOOKINGS_PAGE_SIZE = 20
+
+
+@dataclass
+class MyBookings:
+    """One page of a person's bookings: `when` is `upcoming` (soonest first) or `past`
+    (latest first), optionally in one lab; `labs` are the labs they have booked in."""
+
+    bookings: list[Booking]
+    when: str
+    lab: Lab | None
+    labs: list[Lab]
+    page: int
+    has_next: bool
+
+
+async def my_bookings_page(
+    user: User, when: str = "upcoming", lab_slug: str = "", page: int = 1
+) -> MyBookings:
+    """A page of the user's own bookings with machine, lab and payment: three queries
+    whatever the page holds (bookings, payments, the labs for the filter)."""
+    when = when if when in ("upcoming", "past") else "upcoming"
+    page = max(1, min(page, 10_000))
+    labs = await Lab.filter(equipment__bookings__user_id=user.id).distinct().order_by("name", "id")
+    lab = next((candidate for candidate in labs if candidate.slug == lab_slug), None)
+    query = Booking.filter(user_id=user.id).select_related("equipment__lab")
+    if lab is not None:
+        query = query.filter(equipment__lab_id=lab.id)
+    now = timezone.now()
+    if when == "upcoming":
+        query = query.filter(ends_at__gt=now).order_by("starts_at", "id")
+    else:
+        query = query.filter(ends_at__lte=now).order_by("-starts_at", "-id")
+    size = MY_BOOKINGS_PAGE_SIZE
+    found = await query.offset((page - 1) * size).limit(size + 1)
+    shown = await booking_payments.attach_payments(found[:size])
+    return MyBookings(shown, when, lab, list(labs), page, len(found) > size)

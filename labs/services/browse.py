@@ -19,8 +19,10 @@ from ecosystem.errors import Invalid, NotFound
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.models import User, Verification
+from ecosystem.payments.services import ledger
+from ecosystem.permissions import has_verified_identity
 from labs import permissions
-from labs.availability import WeekGrid, availability, slot_starts, week_grid
+from labs.availability import CellState, WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
     Interval,
     intersect,
@@ -39,11 +41,12 @@ from labs.models import (
     EquipmentStatus,
     Lab,
     LabKind,
+    TrainingSession,
 )
 from labs.pricing import PUBLIC
 from labs.services import schedule
-from labs.services.facts import get_bookable_equipment, rules_of
-from labs.services.prices import Price, equipment_rates, quote
+from labs.services.facts import get_bookable_equipment, has_certification, rules_of
+from labs.services.prices import Price, equipment_rates, quote, rate_card
 
 HOUR = timedelta(hours=1)
 WEEKDAYS = range(7)
@@ -118,11 +121,60 @@ async def lab_page(actor: User | None, slug: str) -> LabPage:
 
 
 @dataclass
+class MayBook:
+    """Whether the viewer may book the machine, and if not why (codes the page words):
+    `sign_in`, `verify_email`, `maintenance`, `retired`, `training`, `not_offered`.
+    `next_training` is the soonest public training for the machine's category."""
+
+    reasons: list[str]
+    next_training: TrainingSession | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+@dataclass
 class MachinePage:
     equipment: Equipment
     price_per_hour: Price | None
     price_is_public: bool
     rates: list = field(default_factory=list)
+    may_book: MayBook | None = None
+
+
+async def next_training(category: str, now: datetime | None = None) -> TrainingSession | None:
+    """The soonest training session for a machine category in a published lab (one query)."""
+    return (
+        await TrainingSession.filter(
+            category=category,
+            starts_at__gt=now or timezone.now(),
+            **permissions.public_labs("lab__"),
+        )
+        .select_related("lab")
+        .order_by("starts_at", "id")
+        .first()
+    )
+
+
+async def may_book(actor: User | None, equipment: Equipment, price: Price | None) -> MayBook:
+    """What stands between the viewer and booking this machine, before picking a time."""
+    reasons: list[str] = []
+    if actor is None:
+        reasons.append("sign_in")
+    elif not has_verified_identity(actor):
+        reasons.append("verify_email")
+    if equipment.status.value in ("maintenance", "retired"):
+        reasons.append(equipment.status.value)
+    needs_training = equipment.requires_training and (
+        actor is None or not await has_certification(actor, equipment, timezone.now())
+    )
+    if needs_training:
+        reasons.append("training")
+    if actor is not None and price is None:
+        reasons.append("not_offered")
+    upcoming = await next_training(equipment.category.value) if needs_training else None
+    return MayBook(reasons, upcoming)
 
 
 async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
@@ -140,7 +192,8 @@ async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
             price = Price(public.rate_per_hour, public.currency, PUBLIC)
         elif not rates:
             price = Price(0, "VND", "")
-    return MachinePage(equipment, price, is_public, list(rates))
+    verdict = await may_book(actor, equipment, price)
+    return MachinePage(equipment, price, is_public, list(rates), verdict)
 
 
 @dataclass
@@ -152,6 +205,7 @@ class WeekView:
     next: date
     min_length: timedelta
     selected: int  # the day shown first on a phone: today in this week, else Monday
+    mine: frozenset[datetime] = frozenset()  # starts of the busy cells that are the viewer's
 
 
 def week_start_of(raw: str, today: date) -> date:
@@ -179,6 +233,7 @@ class WeekInputs:
     open_time: list[Interval]
     blackouts: list[Interval]
     busy: list[Interval]
+    mine: list[Interval] = field(default_factory=list)  # the viewer's own active bookings
 
     @property
     def earliest(self) -> datetime:
@@ -202,6 +257,7 @@ class WeekInputs:
             self.open_time,
             self.blackouts,
             self.busy,
+            self.mine,
             extra,
         )
         return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
@@ -225,7 +281,22 @@ async def week_inputs(
         open_time=await schedule.lab_open_time(equipment.lab, window, cached=True),
         blackouts=await schedule.blackouts_of(equipment.id, window),
         busy=await schedule.busy_of(equipment.id, window),
+        mine=await _own_bookings(actor, equipment.id, window),
     )
+
+
+async def _own_bookings(actor: User | None, equipment_id: int, window: Interval) -> list[Interval]:
+    """The viewer's active bookings of the machine in the window (none read when signed out)."""
+    if actor is None:
+        return []
+    rows = await Booking.filter(
+        equipment_id=equipment_id,
+        user_id=actor.id,
+        status__in=list(ACTIVE_BOOKING_STATUSES),
+        starts_at__lt=window.end,
+        ends_at__gt=window.start,
+    ).values_list("starts_at", "ends_at")
+    return sorted(Interval(start, end) for start, end in rows if start < end)
 
 
 def week_from_inputs(inputs: WeekInputs) -> WeekView:
@@ -249,7 +320,18 @@ def week_from_inputs(inputs: WeekInputs) -> WeekView:
     selected = (today - monday).days if 0 <= (today - monday).days < 7 else 0
     length = max(timedelta(minutes=equipment.min_minutes), step)
     previous, following = monday - timedelta(days=7), monday + timedelta(days=7)
-    return WeekView(equipment, grid, monday, previous, following, length, selected)
+    mine = (
+        frozenset(
+            cell.start
+            for row in grid.rows
+            for cell in row.cells
+            if cell.state == CellState.BUSY
+            and any(span.start < cell.end and cell.start < span.end for span in inputs.mine)
+        )
+        if inputs.mine
+        else frozenset()
+    )
+    return WeekView(equipment, grid, monday, previous, following, length, selected, mine)
 
 
 async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:
@@ -354,13 +436,35 @@ def _trim_to_opening(grid: WeekGrid, open_time: list[Interval]) -> WeekGrid:
 
 
 @dataclass
+class BookingCost:
+    """What the chosen window costs the person, and how it is paid: `from_credit` out of
+    their credit first, `remaining` by the way they pick (card, at the lab, a statement)."""
+
+    category: str
+    rate_per_hour: int
+    total: int
+    credit: int
+    from_credit: int
+    remaining: int
+    currency: str = "VND"
+
+
+@dataclass
 class SlotChoice:
-    """The booking form's choices: the start, and every end allowed on the slot grid."""
+    """The booking form's choices: the start, every end reachable from it on the slot grid
+    (before the next booking, blackout or closing time), the price of each, and what the
+    chosen window costs. `ends` is empty when the start itself is no longer free."""
 
     equipment: Equipment
     start: datetime
     ends: list[datetime]
     end: datetime
+    reach: datetime | None = None
+    prices: dict[datetime, int] = field(default_factory=dict)
+    rates: tuple[tuple[str, int], ...] = ()
+    cost: BookingCost | None = None
+    not_offered: bool = False
+    cut_short: bool = False  # the machine's longest booking does not fit before `reach`
 
 
 def parse_moment(raw: str, name: str) -> datetime:
@@ -378,23 +482,100 @@ def parse_moment(raw: str, name: str) -> datetime:
 async def slot_choice(
     actor: User | None, equipment_id: int, start_raw: str, end_raw: str = ""
 ) -> SlotChoice:
-    """The machine and the ends a booking starting at `start` may have (min to max length)."""
+    """The machine, the ends a booking starting at `start` may have (min to max length, up
+    to the next booking, blackout or closing time), their prices for the actor and what
+    the chosen end costs, credit first. The server still decides on booking: this is what
+    the form offers."""
     equipment = await get_bookable_equipment(actor, equipment_id)
     start = parse_moment(start_raw, "start")
     step = timedelta(minutes=equipment.slot_step_minutes)
     first = start + timedelta(minutes=equipment.min_minutes)
     last = start + timedelta(minutes=equipment.max_minutes)
+    reach = await reachable_until(equipment, start, last)
     ends: list[datetime] = []
     moment = first
-    while moment <= last and len(ends) < 200:
+    while moment <= last and moment <= reach and len(ends) < 200:
         ends.append(moment)
         moment += step
-    end = first
+    end = ends[0] if ends else first
     if end_raw:
-        end = parse_moment(end_raw, "end")
-        if end not in ends:
-            ends = sorted({*ends, end})
-    return SlotChoice(equipment, start, ends, end)
+        wanted = parse_moment(end_raw, "end")
+        if wanted in ends:
+            end = wanted
+    choice = SlotChoice(equipment, start, ends, end, reach=reach, cut_short=reach < last)
+    if actor is not None:
+        await _price_choice(actor, choice)
+    return choice
+
+
+async def reachable_until(equipment: Equipment, start: datetime, last: datetime) -> datetime:
+    """How far a booking starting at `start` can reach, at most `last`: the end of the lab's
+    open time around `start`, cut at the next active booking or blackout (three reads).
+    `start` itself when that moment is not free."""
+    if last <= start:
+        return start
+    window = Interval(start, last)
+    reach = start
+    for span in await schedule.lab_open_time(equipment.lab, window, cached=True):
+        if span.start <= start < span.end:
+            reach = min(span.end, last)
+    if reach == start:
+        return start
+    taken = [
+        *await schedule.busy_of(equipment.id, window),
+        *await schedule.blackouts_of(equipment.id, window),
+    ]
+    for span in taken:
+        if span.start <= start < span.end:
+            return start
+        if start < span.start < reach:
+            reach = span.start
+    return reach
+
+
+async def _price_choice(actor: User, choice: SlotChoice) -> None:
+    """The price of each end for the actor and the cost of the chosen one, credit first."""
+    card = await rate_card(actor, choice.equipment)
+    choice.rates = card.rates
+    if not card.priced:
+        return
+    if card.chosen is None:
+        choice.not_offered = True
+        return
+    choice.prices = {end: card.price(choice.start, end) for end in choice.ends}
+    total = card.price(choice.start, choice.end) if choice.end > choice.start else 0
+    credit = await ledger.balance(user=actor)
+    from_credit = max(0, min(credit, total))
+    choice.cost = BookingCost(
+        category=card.chosen.code,
+        rate_per_hour=card.chosen.rate_per_hour_vnd,
+        total=total,
+        credit=credit,
+        from_credit=from_credit,
+        remaining=total - from_credit,
+    )
+
+
+@dataclass
+class WaitChoice:
+    """A busy window of a machine someone may wait for."""
+
+    equipment: Equipment
+    start: datetime
+    end: datetime
+
+
+async def waitlist_choice(
+    actor: User | None, equipment_id: int, start_raw: str, end_raw: str
+) -> WaitChoice:
+    """The machine and the window of a "tell me if this frees up" form (422 on bad times)."""
+    equipment = await get_bookable_equipment(actor, equipment_id)
+    start = parse_moment(start_raw, "start")
+    end = parse_moment(end_raw, "end")
+    if end <= start or end - start > timedelta(minutes=equipment.max_minutes):
+        message = _("Pick a time on the week view.")
+        raise Invalid(message, fields={"end": message})
+    return WaitChoice(equipment, start, end)
 
 
 # --- search across the network ------------------------------------------------------------

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, timedelta
+from email.utils import parseaddr
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -82,30 +83,67 @@ async def feed_bookings(token: str) -> list[Booking]:
 def to_ical(bookings: list[Booking]) -> bytes:
     """The bookings as an iCalendar document: UTC times, one stable UID per booking, stamped
     with its last change (stable across fetches), its SEQUENCE and its state."""
+    calendar = _calendar()
+    calendar.add("x-wr-calname", _("My lab bookings"))
+    for booking in bookings:
+        calendar.add_component(booking_event(booking))
+    return calendar.to_ical()
+
+
+def invitation(booking: Booking, attendee: str, organizer: str, *, cancel: bool = False) -> bytes:
+    """One booking as an iTIP message for an e-mail (RFC 5546): METHOD:REQUEST for a booking
+    that stands (confirmed, or tentative while it waits), METHOD:CANCEL when it is withdrawn.
+
+    The event is the feed's (`booking_event`): same UID, SEQUENCE and stamps, so a calendar
+    app that holds it from the mail or the feed updates the one entry.
+    """
+    calendar = _calendar()
+    calendar.add("method", "CANCEL" if cancel else "REQUEST")
+    event = booking_event(booking)
+    if cancel:
+        event["status"] = "CANCELLED"
+    organizer_address = parseaddr(organizer)[1] or organizer
+    event.add("organizer", vCalAddress(f"mailto:{organizer_address}"))
+    guest = vCalAddress(f"mailto:{attendee}")
+    guest.params["ROLE"] = "REQ-PARTICIPANT"
+    guest.params["PARTSTAT"] = "ACCEPTED"
+    guest.params["RSVP"] = "FALSE"
+    event.add("attendee", guest)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _calendar() -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", _("My lab bookings"))
-    for booking in bookings:
-        equipment = booking.equipment
-        lab = equipment.lab
-        event = Event()
-        event.add("uid", f"booking-{booking.id}@{UID_DOMAIN}")
-        changed = booking.updated_at.astimezone(UTC)
-        event.add("dtstamp", changed)
-        event.add("last-modified", changed)
-        event.add("created", booking.created_at.astimezone(UTC))
-        event.add("sequence", booking.sequence)
-        event.add("dtstart", booking.starts_at.astimezone(UTC))
-        event.add("dtend", booking.ends_at.astimezone(UTC))
-        event.add("summary", equipment.name)
-        event.add("location", lab.address or lab.name)
-        event.add("status", _event_status(booking.status))
-        if booking.purpose:
-            event.add("description", booking.purpose)
-        calendar.add_component(event)
-    return calendar.to_ical()
+    return calendar
+
+
+def booking_uid(booking: Booking) -> str:
+    return f"booking-{booking.id}@{UID_DOMAIN}"
+
+
+def booking_event(booking: Booking) -> Event:
+    """The booking as a VEVENT (needs `booking.equipment.lab` loaded)."""
+    equipment = booking.equipment
+    lab = equipment.lab
+    event = Event()
+    event.add("uid", booking_uid(booking))
+    changed = booking.updated_at.astimezone(UTC)
+    event.add("dtstamp", changed)
+    event.add("last-modified", changed)
+    event.add("created", booking.created_at.astimezone(UTC))
+    event.add("sequence", booking.sequence)
+    event.add("dtstart", booking.starts_at.astimezone(UTC))
+    event.add("dtend", booking.ends_at.astimezone(UTC))
+    event.add("summary", equipment.name)
+    event.add("location", lab.address or lab.name)
+    event.add("status", _event_status(booking.status))
+    if booking.purpose:
+        event.add("description", booking.purpose)
+    return event
 
 
 def _event_status(status: str) -> str:

@@ -32,7 +32,7 @@ from labs import permissions
 from labs.availability import can_cancel
 from labs.intervals import Interval
 from labs.models import Booking, BookingStatus, Equipment, Lab
-from labs.services import lock
+from labs.services import lock, notices
 from labs.services.facts import rules_of
 from labs.services.prices import Price
 from labs.services.schedule import lab_timezone
@@ -131,7 +131,7 @@ async def cancel_payment(booking: Booking, by_staff: bool, by_owner: bool, now: 
 
 
 async def _paid(payment: Payment) -> bool:
-    booking = await Booking.get_or_none(id=payment.subject_id).select_related("equipment")
+    booking = await Booking.get_or_none(id=payment.subject_id).select_related("equipment__lab")
     if booking is None:
         return False
     confirmed = (
@@ -139,9 +139,12 @@ async def _paid(payment: Payment) -> bool:
     )
     now = timezone.now()
     if booking.status == BookingStatus.PENDING_PAYMENT:
-        await Booking.filter(id=booking.id, status=BookingStatus.PENDING_PAYMENT).update(
+        held = await Booking.filter(id=booking.id, status=BookingStatus.PENDING_PAYMENT).update(
             status=confirmed, updated_at=now
         )
+        if held:  # the booking stands now: the booker's mail, with the .ics
+            booking.status, booking.updated_at = confirmed, now
+            await notices.booking_paid(booking)
         return True
     if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING):
         return True
@@ -156,6 +159,8 @@ async def _paid(payment: Payment) -> bool:
     await Booking.filter(id=booking.id, status=BookingStatus.CANCELLED).update(
         status=confirmed, cancelled_at=None, updated_at=now
     )
+    booking.status, booking.cancelled_at, booking.updated_at = confirmed, None, now
+    await notices.booking_paid(booking)
     return True
 
 

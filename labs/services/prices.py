@@ -25,6 +25,7 @@ from labs.models import Equipment, EquipmentRate
 from labs.pricing import (
     CURRENCY,
     DEFAULT_CATEGORY_RULES,
+    PricedCategory,
     UserFacts,
     choose_category,
     price_for,
@@ -94,6 +95,41 @@ async def quote(user: User, equipment: Equipment, start: datetime, end: datetime
         return None
     amount = price_for(chosen.rate_per_hour_vnd, start, end)
     return Price(amount, by_category[chosen.code].currency, chosen.code)
+
+
+@dataclass(frozen=True)
+class RateCard:
+    """A machine's hourly rates by user category, cheapest first, and the category the
+    person pays (None: the machine has rates, none of them for this person)."""
+
+    rates: tuple[tuple[str, int], ...]
+    chosen: PricedCategory | None
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.rates)
+
+    def price(self, start: datetime, end: datetime) -> int:
+        """What the person pays for `[start, end)` (0 on a free machine)."""
+        if self.chosen is None:
+            return 0
+        return price_for(self.chosen.rate_per_hour_vnd, start, end)
+
+
+async def rate_card(user: User, equipment: Equipment) -> RateCard:
+    """The rates the booking form shows, with the person's own category marked (the same
+    choice as `quote`)."""
+    rates = await equipment_rates(equipment.id)
+    if not rates:
+        return RateCard((), None)
+    by_category = {rate.category: rate.rate_per_hour for rate in rates}
+    chosen = choose_category(
+        DEFAULT_CATEGORY_RULES,
+        by_category,
+        await user_facts(user),
+        equipment.lab.organisation_id,  # type: ignore[attr-defined]
+    )
+    return RateCard(tuple((rate.category, rate.rate_per_hour) for rate in rates), chosen)
 
 
 def not_offered() -> NotPermitted:

@@ -81,16 +81,17 @@ async def reschedule_booking(
             )
             # The old slot is free now: the first waiting user is offered it.
             await lock.offer_freed_slot(f"waitlist-after-move:{booking.id}:{now.timestamp()}")
+            await booking.refresh_from_db()
+            booking.equipment = equipment
+            if booking.status != BookingStatus.PENDING_PAYMENT:  # a hold was never announced
+                # The booker's mail with the moved .ics (SEQUENCE raised), after the commit.
+                await notices.booking_moved(
+                    booking, owner, previous_start=previous[0], by_staff=not is_owner
+                )
     except IntegrityError as exc:
         if lock.is_overlap_violation(exc):
             raise lock.conflict() from exc
         raise
-    await booking.refresh_from_db()
-    booking.equipment = equipment
-    if not is_owner:  # the booker hears of what the staff did to their booking
-        await notices.booking_changed_by_staff(
-            booking, owner, cancelled=False, previous_start=previous[0]
-        )
     return booking
 
 

@@ -14,6 +14,7 @@ from ecosystem.errors import Invalid, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt, format_money
 from labs.availability import RuleViolation, ViolationCode, check_booking
 from labs.intervals import Interval
+from labs.labels import category_label
 from labs.models import Equipment, EquipmentStatus
 from labs.services import prices
 from labs.services.facts import BookingCase, SeriesFacts
@@ -97,7 +98,7 @@ def _refuse_untrained(violations: list[RuleViolation], equipment: Equipment) -> 
             _(
                 "This machine needs a certification for %(category)s: book a place in a "
                 "training session first.",
-                category=equipment.category.value,
+                category=category_label(equipment.category),
             ),
             code="training_required",
         )

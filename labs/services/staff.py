@@ -17,7 +17,6 @@ from datetime import date, datetime, time, timedelta
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
-from ecosystem import mail
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -62,7 +61,7 @@ from labs.recurrence import (
     Pattern,
     pattern_occurrences,
 )
-from labs.services import disruptions, facts, lock, schedule
+from labs.services import disruptions, facts, lock, notices, schedule
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -686,6 +685,7 @@ async def decide_booking(
         if not updated:
             raise Conflict(_("This booking is no longer pending."), code="not_pending")
         booking.status, booking.decision_reason, booking.decided_by_id = status, reason, actor.id
+        booking.updated_at = now
         booking.equipment.lab = lab
         await audit.record(
             "booking.approved" if approve else "booking.declined", actor=actor, target=booking
@@ -693,12 +693,7 @@ async def decide_booking(
         if not approve and booking.payment_id is not None:  # type: ignore[attr-defined]
             # A declined booking costs nothing: whatever was paid goes back in full.
             await refunds.cancel_payment(booking.payment_id, 100, "declined")  # type: ignore[attr-defined]
-        await mail.send_mail(
-            booking.user.email,
-            "labs_booking_decided",
-            {"booking": booking, "lab": lab, "user": booking.user, "approved": approve},
-            booking.user.locale,
-        )
+        await notices.booking_decided(booking, booking.user, approved=approve)
     return booking
 
 

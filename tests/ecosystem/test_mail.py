@@ -273,3 +273,41 @@ async def test_no_email_is_written_when_the_transaction_rolls_back(app, caplog) 
     await jobs.drain()
     assert await OutboxMessage.all().count() == 0
     assert "ghost@example.org" not in caplog.text
+
+
+async def test_attachments_are_kept_with_the_message_and_sent_as_mime_parts(
+    smtp_browser: BrowserSession, smtp_port: int, mailbox: Mailbox
+) -> None:
+    from ecosystem.mail import Attachment
+    from ecosystem.models import OutboxAttachment
+
+    invite = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+    async with atomic():
+        message = await send_mail(
+            "lan@eiu.edu.vn",
+            "verify_email",
+            {"user_name": "Lan", "path": "/verify?token=x"},
+            locale="en",
+            attachments=[
+                Attachment("booking.ics", "text/calendar", invite, {"method": "REQUEST"}),
+                Attachment("note.bin", "application/octet-stream", bytes(range(256))),
+            ],
+        )
+    stored = await OutboxAttachment.filter(message_id=message.id).order_by("id")
+    assert [(a.filename, a.content_type) for a in stored] == [
+        ("booking.ics", "text/calendar; method=REQUEST"),
+        ("note.bin", "application/octet-stream"),
+    ]
+    with smtp_server(smtp_port, mailbox):
+        await jobs.drain()
+    [email] = mailbox.messages
+    assert email.get_content_type() == "multipart/mixed"
+    body = email.get_body(("plain",))
+    assert body is not None and "Lan" in body.get_content()
+    files = list(email.iter_attachments())
+    assert [part.get_filename() for part in files] == ["booking.ics", "note.bin"]
+    assert files[0].get_content_type() == "text/calendar"
+    assert files[0].get_param("method") == "REQUEST"
+    assert files[0].get_content().replace("\r\n", "\n") == invite.decode().replace("\r\n", "\n")
+    assert files[1].get_content() == bytes(range(256))
+    assert (await OutboxMessage.get(id=message.id)).status == "sent"

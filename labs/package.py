@@ -17,6 +17,7 @@ package = DomainPackage(
     routes=(  # /labs/new before /labs/{slug}
         "labs.routes.staff:routes",
         "labs.routes.payments:routes",
+        "labs.routes.grid:routes",  # /labs/{slug}/day and /week before /labs/{slug}
         "labs.routes.public:routes",
         "labs.routes.training:routes",
     ),

@@ -28,7 +28,10 @@ package = DomainPackage(
     seed_demo=Hook("labs.seed:seed_labs"),
     nav_links=((N_("Labs"), "/labs"),),
     # The key is labs.services.payments.SUBJECT_KIND.
-    payment_handlers={"labs.booking": "labs.services.payments:HANDLER"},
+    payment_handlers={
+        "labs.booking": "labs.services.payments:HANDLER",
+        "labs.basket": "labs.services.basket:HANDLER",  # labs.services.basket.SUBJECT_KIND
+    },
     credit_issuers=Hook("labs.services.payments:credit_issuers"),
     dashboard_panels=(Hook("labs.dashboard:labs_panel"),),
     indicators=Hook("labs.dashboard:labs_indicators"),

@@ -7,11 +7,15 @@ reload and sharing truthful. Rules live in `labs.services.grid`.
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import cache
 from ecosystem.errors import DomainError, NotFound
+from ecosystem.i18n import get_locale
+from ecosystem.templating import render_text
 from ecosystem.web import (
     current_user,
     form_text,
@@ -26,6 +30,7 @@ from labs.services import basket, grid
 from labs.services import payments as booking_payments
 
 VARY = "HX-Request, HX-History-Restore-Request, Cookie"
+CACHE_SECONDS = 300
 
 
 def _fragment(request: Request) -> bool:
@@ -33,8 +38,11 @@ def _fragment(request: Request) -> bool:
 
 
 async def _answer(
-    request: Request, view: grid.LabGrid, extra: dict | None = None, status: int = 200
+    request: Request, inputs: grid.GridInputs, extra: dict | None = None, status: int = 200
 ) -> Response:
+    """The page or the htmx fragment; the table is rendered once per distinct input and
+    cached under its fingerprint (`grid.GridInputs`), unless ticks must be kept."""
+    view = grid.frame(inputs)
     context = {
         "view": view,
         "lab": view.lab,
@@ -44,6 +52,15 @@ async def _answer(
         "purpose": "",
         **(extra or {}),
     }
+
+    async def render_table() -> str:
+        return render_text("labs/grid/_grid_table.html", {**context, "view": grid.build(inputs)})
+
+    if context["ticked"]:
+        context["table_html"] = Markup(await render_table())
+    else:
+        key = f"labs.grid:{inputs.fingerprint(get_locale())}"
+        context["table_html"] = Markup(await cache.remember_text(key, CACHE_SECONDS, render_table))
     template = "labs/grid/_grid.html" if _fragment(request) else "labs/grid/page.html"
     response = await render(request, template, context, status)
     response.headers["Vary"] = VARY
@@ -53,25 +70,25 @@ async def _answer(
 async def lab_day(request: Request) -> Response:
     """Every machine of a lab against the slots of one day."""
     params = request.query_params
-    view = await grid.day_grid(
+    inputs = await grid.day_inputs(
         await current_user(request),
         request.path_params["slug"],
         params.get("date", "")[:40],
         grid.parse_filters(params),
     )
-    return await _answer(request, view)
+    return await _answer(request, inputs)
 
 
 async def lab_week(request: Request) -> Response:
     """Every machine of a lab against the seven days of a week."""
     params = request.query_params
-    view = await grid.week_grid(
+    inputs = await grid.week_inputs(
         await current_user(request),
         request.path_params["slug"],
         params.get("start", "")[:40],
         grid.parse_filters(params),
     )
-    return await _answer(request, view)
+    return await _answer(request, inputs)
 
 
 async def book_basket(request: Request) -> Response:
@@ -92,9 +109,9 @@ async def book_basket(request: Request) -> Response:
         filters = grid.parse_filters(
             {key: form_text(form, key) for key in ("category", "certified")}
         )
-        view = await grid.day_grid(user, slug, form_text(form, "date")[:40], filters)
+        inputs = await grid.day_inputs(user, slug, form_text(form, "date")[:40], filters)
         extra = {"ticked": set(ticked), "message": exc.message, "purpose": purpose}
-        return await _answer(request, view, extra, exc.status_code)
+        return await _answer(request, inputs, extra, exc.status_code)
     if result.checkout_url and result.payment is not None:
         return redirect(request, f"/payments/{result.payment.id}")
     ids = ",".join(str(booking.id) for booking in result.bookings)

@@ -14,6 +14,7 @@ calendar (cached) and the viewer's certifications.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -25,7 +26,7 @@ from tortoise.expressions import Q
 
 from ecosystem import rawsql
 from ecosystem.errors import NotFound
-from ecosystem.i18n import _
+from ecosystem.i18n import _, format_day
 from ecosystem.inputs import iso_date
 from ecosystem.models import User
 from labs import permissions
@@ -107,6 +108,24 @@ class Cell:
     book_start: datetime | None = None
     book_end: datetime | None = None
 
+    @property
+    def book_query(self) -> str:
+        """`start=…&end=…` of the booking form (UTC, URL-encoded)."""
+        if self.book_start is None or self.book_end is None:
+            return ""
+        return urlencode({"start": self.book_start.isoformat(), "end": self.book_end.isoformat()})
+
+    @property
+    def pick(self) -> str:
+        """`<start>|<end>` of a basket tick (the machine's id goes in front)."""
+        if self.book_start is None or self.book_end is None:
+            return ""
+        return f"{self.book_start.isoformat()}|{self.book_end.isoformat()}"
+
+    @property
+    def mine_label(self) -> str:
+        return _("Your booking")
+
 
 @dataclass
 class Row:
@@ -121,6 +140,7 @@ class Column:
     end: datetime
     day: date  # the local day of the column
     wall: time  # local wall-clock start (day grid)
+    label: str = ""  # what its header says: 09:00, or Mon 2/3
 
 
 @dataclass
@@ -232,11 +252,15 @@ def _minutes(intervals: list[Interval]) -> int:
     return int(sum((i.end - i.start for i in intervals), timedelta()) // _MINUTE)
 
 
-def _earliest(machine: Equipment, now: datetime) -> datetime:
-    """The first bookable moment of a machine: now plus its notice, on a whole minute."""
-    moment = now + timedelta(minutes=machine.notice_minutes)
+def _next_minute(moment: datetime) -> datetime:
+    """The moment rounded up to a whole minute: the grid's clock (cells start on minutes)."""
     rounded = moment.replace(second=0, microsecond=0)
     return rounded if rounded == moment else rounded + _MINUTE
+
+
+def _earliest(machine: Equipment, now: datetime) -> datetime:
+    """The first bookable moment of a machine: now plus its notice."""
+    return now + timedelta(minutes=machine.notice_minutes)
 
 
 def _horizon(machine: Equipment, now: datetime) -> datetime:
@@ -294,7 +318,7 @@ def _day_columns(day: date, open_spans: list[Interval], tz: ZoneInfo) -> tuple[l
     while wall < last:
         start, end = resolve_local(wall, tz), resolve_local(wall + step, tz)
         if start < end:
-            columns.append(Column(start, end, day, wall.time()))
+            columns.append(Column(start, end, day, wall.time(), f"{wall:%H:%M}"))
         wall += step
     return columns, int(step // _MINUTE)
 
@@ -321,20 +345,12 @@ def _slot_cell(machine: Equipment, facts: _Facts, column: Column) -> Cell:
     return Cell(FREE, _("Free"), start, end, book_start=book_start, book_end=start + length)
 
 
-async def day_grid(
-    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
-) -> LabGrid:
-    """A lab's day: every machine against the slots of the lab's hours that day."""
-    filters = filters or Filters()
-    lab = await _visible_lab(actor, slug)
-    tz = schedule.lab_timezone(lab)
-    now = timezone.now()
-    day = parse_day(day_raw, now.astimezone(tz).date())
-    window = local_date_span(day, day, tz)
-    facts = await _facts(actor, lab, window, now)
+def _build_day(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
+    facts, day = inputs.facts, inputs.day
+    window = local_date_span(day, day, facts.tz)
     open_spans = intersect(facts.open_time, [window])
-    columns, step = _day_columns(day, open_spans, tz)
-    machines, hidden = _shown(facts, filters)
+    columns, step = _day_columns(day, open_spans, facts.tz)
+    machines, _hidden = _shown(facts, inputs.filters)
     rows = [
         Row(
             machine,
@@ -343,21 +359,7 @@ async def day_grid(
         )
         for machine in machines
     ]
-    return LabGrid(
-        lab,
-        DAY,
-        day,
-        day - _DAY,
-        day + _DAY,
-        columns,
-        rows,
-        filters,
-        _categories(facts),
-        actor is not None,
-        hidden,
-        step,
-        _count(rows),
-    )
+    return columns, rows, step
 
 
 # --- the week: machines × days ---------------------------------------------------------------
@@ -394,24 +396,15 @@ def _day_cell(machine: Equipment, facts: _Facts, span: Interval) -> Cell:
     return Cell(BUSY, _("Full"), start, end)
 
 
-async def week_grid(
-    actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
-) -> LabGrid:
-    """A lab's week: every machine against the seven days from a Monday."""
-    filters = filters or Filters()
-    lab = await _visible_lab(actor, slug)
-    tz = schedule.lab_timezone(lab)
-    now = timezone.now()
-    some_day = parse_day(start_raw, now.astimezone(tz).date())
-    monday = some_day - timedelta(days=some_day.weekday())
+def _build_week(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
+    facts, monday = inputs.facts, inputs.day
     days = [monday + timedelta(days=offset) for offset in range(7)]
-    window = local_date_span(monday, days[-1], tz)
-    facts = await _facts(actor, lab, window, now)
-    spans = [local_date_span(day, day, tz) for day in days]
+    spans = [local_date_span(day, day, facts.tz) for day in days]
     columns = [
-        Column(span.start, span.end, day, time()) for day, span in zip(days, spans, strict=True)
+        Column(span.start, span.end, day, time(), format_day(day, "EEE d/M"))
+        for day, span in zip(days, spans, strict=True)
     ]
-    machines, hidden = _shown(facts, filters)
+    machines, _hidden = _shown(facts, inputs.filters)
     rows = [
         Row(
             machine,
@@ -420,21 +413,127 @@ async def week_grid(
         )
         for machine in machines
     ]
+    return columns, rows, 24 * 60
+
+
+# --- reading: inputs, frame, grid ------------------------------------------------------------
+
+
+@dataclass
+class GridInputs:
+    """Everything a lab's grid is computed from (a fixed number of queries).
+
+    `fingerprint` names the grid: equal fingerprints give the same grid, so the rendered
+    table can be cached under it without invalidation (a booking, a blackout, an edited
+    machine, a certification or the passing minute changes the inputs, hence the key).
+    """
+
+    facts: _Facts
+    mode: str
+    day: date  # the day, or the Monday of the week
+    filters: Filters
+    viewer: int | None
+
+    def fingerprint(self, *extra: object) -> str:
+        facts = self.facts
+        machines = tuple(
+            (
+                m.id,
+                m.name,
+                m.category.value,
+                m.status.value,
+                m.requires_training,
+                m.slot_step_minutes,
+                m.min_minutes,
+                m.notice_minutes,
+                m.horizon_days,
+            )
+            for m in facts.machines
+        )
+        lab = facts.lab
+        parts = (
+            (lab.id, lab.slug, lab.name, lab.timezone),
+            self.mode,
+            self.day,
+            self.filters,
+            self.viewer,
+            facts.now,
+            machines,
+            sorted(facts.busy.items()),
+            sorted(facts.mine.items()),
+            sorted(facts.blackouts.items()),
+            facts.open_time,
+            sorted(facts.certified),
+            extra,
+        )
+        return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+async def day_inputs(
+    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+) -> GridInputs:
+    """The inputs of a lab's day: every machine against the slots of the lab's hours."""
+    lab = await _visible_lab(actor, slug)
+    tz = schedule.lab_timezone(lab)
+    now = _next_minute(timezone.now())
+    day = parse_day(day_raw, now.astimezone(tz).date())
+    facts = await _facts(actor, lab, local_date_span(day, day, tz), now)
+    return GridInputs(facts, DAY, day, filters or Filters(), actor.id if actor else None)
+
+
+async def week_inputs(
+    actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
+) -> GridInputs:
+    """The inputs of a lab's week: every machine against the seven days from a Monday."""
+    lab = await _visible_lab(actor, slug)
+    tz = schedule.lab_timezone(lab)
+    now = _next_minute(timezone.now())
+    some_day = parse_day(start_raw, now.astimezone(tz).date())
+    monday = some_day - timedelta(days=some_day.weekday())
+    window = local_date_span(monday, monday + timedelta(days=6), tz)
+    facts = await _facts(actor, lab, window, now)
+    return GridInputs(facts, WEEK, monday, filters or Filters(), actor.id if actor else None)
+
+
+def frame(inputs: GridInputs) -> LabGrid:
+    """The grid's page around the table (navigation, filters): no cell computed."""
+    facts, day = inputs.facts, inputs.day
+    span = _DAY if inputs.mode == DAY else timedelta(days=7)
+    _machines, hidden = _shown(facts, inputs.filters)
     return LabGrid(
-        lab,
-        WEEK,
-        monday,
-        monday - timedelta(days=7),
-        monday + timedelta(days=7),
-        columns,
-        rows,
-        filters,
+        facts.lab,
+        inputs.mode,
+        day,
+        day - span,
+        day + span,
+        [],
+        [],
+        inputs.filters,
         _categories(facts),
-        actor is not None,
+        inputs.viewer is not None,
         hidden,
-        24 * 60,
-        _count(rows),
     )
+
+
+def build(inputs: GridInputs) -> LabGrid:
+    """The whole grid: the frame with its columns, rows and cells."""
+    view = frame(inputs)
+    builder = _build_day if inputs.mode == DAY else _build_week
+    view.columns, view.rows, view.step_minutes = builder(inputs)
+    view.counts = _count(view.rows)
+    return view
+
+
+async def day_grid(
+    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+) -> LabGrid:
+    return build(await day_inputs(actor, slug, day_raw, filters))
+
+
+async def week_grid(
+    actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
+) -> LabGrid:
+    return build(await week_inputs(actor, slug, start_raw, filters))
 
 
 def _count(rows: list[Row]) -> dict[str, int]:

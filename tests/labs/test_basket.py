@@ -175,6 +175,42 @@ async def test_a_priced_basket_has_one_payment_that_confirms_every_booking(brows
     assert {b.status for b in await Booking.filter(payment_id=payment.id)} == {
         BookingStatus.CONFIRMED
     }
+    # Cancelling one booking of the basket: only its price is no longer due.
+    printer_booking = await Booking.get(payment_id=payment.id, equipment_id=printer.id)
+    laser_booking = await Booking.get(payment_id=payment.id, equipment_id=laser.id)
+    await browser.get("/bookings")
+    assert (await browser.post(f"/bookings/{printer_booking.id}/cancel")).status_code in (200, 303)
+    await payment.refresh_from_db()
+    assert payment.state == "pending" and payment.amount - payment.credit_amount == laser_rate
+    assert (await Booking.get(id=laser_booking.id)).status == BookingStatus.CONFIRMED
+    assert (await browser.post(f"/bookings/{laser_booking.id}/cancel")).status_code in (200, 303)
+    await payment.refresh_from_db()
+    assert payment.state == "void"
+
+
+async def test_a_paid_basket_refunds_one_booking_by_its_own_price(browser):
+    from ecosystem.payments.models import Refund
+
+    lab, printer, laser = await world()
+    from labs.models import EquipmentRate
+
+    await EquipmentRate.create(equipment=printer, category="public", rate_per_hour=100_000)
+    await EquipmentRate.create(equipment=laser, category="public", rate_per_hour=300_000)
+    await person("me@example.org")
+    await browser.login("me@example.org")
+    day = local_day(6)
+    answer = await browser.post(
+        f"/labs/{lab.slug}/basket",
+        {"slot": [slot(printer, at(day, 9), at(day, 10)), slot(laser, at(day, 9), at(day, 10))]},
+    )
+    assert answer.status_code == 303
+    [payment] = await Payment.all()
+    await Payment.filter(id=payment.id).update(state="paid")  # the staff recorded it
+    printer_booking = await Booking.get(payment_id=payment.id, equipment_id=printer.id)
+    await browser.get("/bookings")
+    assert (await browser.post(f"/bookings/{printer_booking.id}/cancel")).status_code in (200, 303)
+    [refund] = await Refund.filter(payment_id=payment.id)
+    assert refund.amount == 100_000  # the printer's price, not the basket's
 
 
 async def test_only_signed_in_people_book_a_basket(client, new_browser):

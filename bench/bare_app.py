@@ -172,6 +172,27 @@ WEEK = """{% extends "base.html" %}
 """  # noqa: E501
 
 
+LAB_GRID = """{% extends "base.html" %}
+{% block title %}{{ lab }}{% endblock %}
+{% block content %}
+<h1>{{ lab }}</h1>
+<nav class="grid-nav" aria-label="Grid views"><a href="?mode=day&date={{ day }}">Day</a> <a href="?mode=week&date={{ day }}">Week</a>
+<a href="?mode={{ mode }}&date={{ previous }}">← Previous</a> <strong>{{ day }}</strong> <a href="?mode={{ mode }}&date={{ next }}">Next →</a></nav>
+<div class="grid-scroll"><table class="lab-grid">
+  <thead><tr><th scope="col">Machine</th>{% for column in columns %}<th scope="col">{{ column.label }}</th>{% endfor %}</tr></thead>
+  <tbody>
+  {% for row in rows %}
+    <tr><th scope="row"><a href="/equipment/{{ row.id }}">{{ row.name }}</a> <span>{{ row.category }}</span></th>
+    {% for cell in row.cells %}
+      <td class="{{ cell.state }}">{% if cell.state == "free" %}<a class="slot free" href="/equipment/{{ row.id }}/book?start={{ cell.start }}" aria-label="{{ row.name }}, {{ cell.label }}: Free – book">+</a>{% else %}<span class="slot {{ cell.state }}" role="img" aria-label="{{ row.name }}, {{ cell.label }}: {{ cell.state }}">·</span>{% endif %}</td>
+    {% endfor %}</tr>
+  {% endfor %}
+  </tbody>
+</table></div>
+{% endblock %}
+"""  # noqa: E501
+
+
 def week_bookings(day0: int = 0) -> list[tuple[int, int, int]]:
     """(day, start hour, end hour) of a week's bookings of one machine, ~2 a day."""
     return [(day, hour, hour + 2) for day in range(7) for hour in (9, 14) if (day + hour) % 3]
@@ -207,7 +228,13 @@ def organisation_rows(count: int, seed: int = 7) -> list[dict]:
 def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
     environment = Environment(
         loader=DictLoader(
-            {"base.html": BASE, "home.html": HOME, "directory.html": DIRECTORY, "week.html": WEEK}
+            {
+                "base.html": BASE,
+                "home.html": HOME,
+                "directory.html": DIRECTORY,
+                "week.html": WEEK,
+                "lab_grid.html": LAB_GRID,
+            }
         ),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
@@ -393,6 +420,138 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         }
         return JSONResponse(payload)
 
+    async def lab_grid(request: Request) -> Response:
+        """A lab's machines × slots (`mode=day`: hours) or × days (`mode=week`), raw SQL.
+
+        The yardstick of `labs.routes.grid`: the same reads from the same SQLite file (lab,
+        machines, opening hours, the window's active bookings and blackouts of the lab's
+        machines), each cell classified free/busy/blackout/closed/past in plain Python, one
+        table in the base layout. No ORM, middleware, session, translations or filters.
+        """
+        from datetime import UTC, date, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        db = request.app.state.db
+        mode = request.query_params.get("mode", "week")
+        async with db.execute(
+            "SELECT id, name, timezone FROM labs_lab WHERE slug = ?", (request.path_params["slug"],)
+        ) as cursor:
+            found = await cursor.fetchone()
+        if found is None:
+            return Response("not found", status_code=404)
+        lab_id, lab_name, tz_name = found
+        tz = ZoneInfo(tz_name)
+        now = datetime.now(UTC)
+        day = date.fromisoformat(
+            request.query_params.get("date") or now.astimezone(tz).date().isoformat()
+        )
+        if mode == "week":
+            day -= timedelta(days=day.weekday())
+        days = 7 if mode == "week" else 1
+        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        end = start + timedelta(days=days)
+        fmt = "%Y-%m-%d %H:%M:%S+00:00"
+        lo, hi = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
+        async with db.execute(
+            "SELECT id, name, category, status FROM labs_equipment WHERE lab_id = ? "
+            "AND status != 'retired' ORDER BY category, name, id",
+            (lab_id,),
+        ) as cursor:
+            machines = await cursor.fetchall()
+        async with db.execute(
+            "SELECT weekday, opens_minute, closes_minute FROM labs_opening_hours WHERE lab_id = ?",
+            (lab_id,),
+        ) as cursor:
+            hours = await cursor.fetchall()
+        async with db.execute(
+            "SELECT b.equipment_id, b.starts_at, b.ends_at FROM labs_booking b "
+            "JOIN labs_equipment e ON e.id = b.equipment_id WHERE e.lab_id = ? "
+            "AND b.status IN ('pending', 'confirmed', 'pending_payment') AND b.starts_at < ? "
+            "AND b.starts_at > ? AND b.ends_at > ?",
+            (lab_id, hi, (start - timedelta(days=8)).astimezone(UTC).strftime(fmt), lo),
+        ) as cursor:
+            booked = await cursor.fetchall()
+        async with db.execute(
+            "SELECT k.equipment_id, k.starts_at, k.ends_at FROM labs_blackout k "
+            "JOIN labs_equipment e ON e.id = k.equipment_id WHERE e.lab_id = ? "
+            "AND k.starts_at < ? AND k.ends_at > ?",
+            (lab_id, hi, lo),
+        ) as cursor:
+            blocked = await cursor.fetchall()
+        busy: dict[int, list] = {}
+        for machine, a, b in booked:
+            busy.setdefault(machine, []).append(
+                (datetime.fromisoformat(a), datetime.fromisoformat(b))
+            )
+        held: dict[int, list] = {}
+        for machine, a, b in blocked:
+            held.setdefault(machine, []).append(
+                (datetime.fromisoformat(a), datetime.fromisoformat(b))
+            )
+        opened = []
+        for offset in range(days):
+            local = day + timedelta(days=offset)
+            midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
+            for weekday, opens, closes in hours:
+                if weekday == local.weekday():
+                    opened.append(
+                        (midnight + timedelta(minutes=opens), midnight + timedelta(minutes=closes))
+                    )
+        if mode == "week":
+            columns = [
+                {
+                    "start": start + timedelta(days=n),
+                    "end": start + timedelta(days=n + 1),
+                    "label": (day + timedelta(days=n)).strftime("%a %d/%m"),
+                }
+                for n in range(7)
+            ]
+        else:
+            first = min((a for a, _b in opened), default=start)
+            last = max((b for _a, b in opened), default=start)
+            columns = []
+            while first < last:
+                columns.append(
+                    {
+                        "start": first,
+                        "end": first + timedelta(hours=1),
+                        "label": first.strftime("%H:%M"),
+                    }
+                )
+                first += timedelta(hours=1)
+
+        def overlaps(spans, a, b):
+            return any(x < b and a < y for x, y in spans)
+
+        rows = []
+        for machine, name, category, status in machines:
+            cells = []
+            for column in columns:
+                a, b = column["start"], column["end"]
+                if status != "available" or not overlaps(opened, a, b):
+                    state = "closed"
+                elif overlaps(busy.get(machine, ()), a, b):
+                    state = "busy"
+                elif overlaps(held.get(machine, ()), a, b):
+                    state = "blackout"
+                elif b <= now:
+                    state = "past"
+                else:
+                    state = "free"
+                cells.append({"state": state, "start": a.isoformat(), "label": column["label"]})
+            rows.append({"id": machine, "name": name, "category": category, "cells": cells})
+        context = {
+            **common,
+            "lab": lab_name,
+            "mode": mode,
+            "day": day.isoformat(),
+            "previous": (day - timedelta(days=days)).isoformat(),
+            "next": (day + timedelta(days=days)).isoformat(),
+            "columns": columns,
+            "rows": rows,
+        }
+        return templates.TemplateResponse(request, "lab_grid.html", context)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.db = None
@@ -411,6 +570,7 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
             Route("/equipment/{equipment_id:int}/availability", availability_db),
             Route("/organisations", directory),
             Route("/week", week),
+            Route("/labs/{slug}/grid", lab_grid),
             Route("/availability", availability),
         ],
     )

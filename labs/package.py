@@ -17,6 +17,7 @@ package = DomainPackage(
     routes=(  # /labs/new before /labs/{slug}
         "labs.routes.staff:routes",
         "labs.routes.payments:routes",
+        "labs.routes.grid:routes",  # /labs/{slug}/day and /week before /labs/{slug}
         "labs.routes.public:routes",
         "labs.routes.training:routes",
     ),
@@ -32,7 +33,10 @@ package = DomainPackage(
         (N_("My waitlist"), "/waitlist"),
     ),
     # The key is labs.services.payments.SUBJECT_KIND.
-    payment_handlers={"labs.booking": "labs.services.payments:HANDLER"},
+    payment_handlers={
+        "labs.booking": "labs.services.payments:HANDLER",
+        "labs.basket": "labs.services.basket:HANDLER",  # labs.services.basket.SUBJECT_KIND
+    },
     credit_issuers=Hook("labs.services.payments:credit_issuers"),
     dashboard_panels=(Hook("labs.dashboard:labs_panel"),),
     indicators=Hook("labs.dashboard:labs_indicators"),

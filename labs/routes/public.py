@@ -141,16 +141,6 @@ async def lab_detail(request: Request) -> Response:
     return await render(request, "labs/public/lab.html", context)
 
 
-async def lab_week(request: Request) -> Response:
-    """Free hours of every machine of a lab, day by day, for one week."""
-    user = await current_user(request)
-    week = await browse.lab_week(
-        user, request.path_params["slug"], request.query_params.get("start", "")
-    )
-    context = {"week": week, "lab": week.lab, **_labels()}
-    return await render(request, "labs/public/lab_week.html", context)
-
-
 async def search(request: Request) -> Response:
     params = {key: request.query_params.get(key, "")[:40] for key in browse.SEARCH_PARAMS}
     today = timezone.now().astimezone(browse.DEFAULT_TZ).date()
@@ -489,7 +479,6 @@ routes = [
     Route("/labs", labs_index, methods=["GET"]),
     Route("/labs/search", search, methods=["GET"]),
     Route("/labs/{slug}", lab_detail, methods=["GET"]),
-    Route("/labs/{slug}/week", lab_week, methods=["GET"]),
     Route("/equipment/{equipment_id}", equipment_detail, methods=["GET"]),
     Route("/equipment/{equipment_id}/week", equipment_week, methods=["GET"]),
     Route("/equipment/{equipment_id}/book", booking_form, methods=["GET", "POST"]),

@@ -25,7 +25,6 @@ from labs import permissions
 from labs.availability import CellState, WeekGrid, availability, slot_starts, week_grid
 from labs.intervals import (
     Interval,
-    intersect,
     local_date_span,
     normalize,
     resolve_local,
@@ -33,7 +32,6 @@ from labs.intervals import (
 )
 from labs.models import (
     ACTIVE_BOOKING_STATUSES,
-    Blackout,
     Booking,
     Closure,
     Equipment,
@@ -337,85 +335,6 @@ def week_from_inputs(inputs: WeekInputs) -> WeekView:
 async def week_view(actor: User | None, equipment_id: int, start_raw: str = "") -> WeekView:
     """The week grid of a machine (six queries)."""
     return week_from_inputs(await week_inputs(actor, equipment_id, start_raw))
-
-
-@dataclass
-class LabWeekRow:
-    equipment: Equipment
-    free_minutes: list[int]  # per day of the week, from now on
-    open_minutes: list[int]  # from now on
-
-    def state(self, index: int) -> str:
-        """free, full (open but booked out), or closed (closed, past or out of service)."""
-        if self.free_minutes[index]:
-            return "free"
-        return "full" if self.open_minutes[index] else "closed"
-
-
-@dataclass
-class LabWeek:
-    lab: Lab
-    days: list[date]
-    rows: list[LabWeekRow]
-    start: date
-    previous: date
-    next: date
-
-
-def _minutes(intervals: list[Interval]) -> int:
-    return int(sum((i.end - i.start for i in intervals), timedelta()) // timedelta(minutes=1))
-
-
-async def lab_week(actor: User | None, slug: str, start_raw: str = "") -> LabWeek:
-    """Free hours per machine and day of a whole lab's week (five queries on a cache hit)."""
-    from labs import permissions
-
-    lab = await Lab.get_or_none(slug=slug).select_related("organisation")
-    if lab is None or not (
-        permissions.is_public_lab(lab, lab.organisation)
-        or await permissions.is_lab_staff(actor, lab)
-    ):
-        raise NotFound(_("No such lab."))
-    tz = schedule.lab_timezone(lab)
-    now = timezone.now()
-    monday = week_start_of(start_raw, now.astimezone(tz).date())
-    days = [monday + timedelta(days=offset) for offset in range(7)]
-    window = local_date_span(monday, days[-1], tz)
-    machines = await (
-        Equipment.filter(lab_id=lab.id)
-        .exclude(status=EquipmentStatus.RETIRED)
-        .order_by("category", "name", "id")
-    )
-    ids = [machine.id for machine in machines]
-    taken: dict[int, list[Interval]] = defaultdict(list)
-    for equipment_id, start, end in await Booking.filter(
-        equipment_id__in=ids,
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=window.end,
-        starts_at__gt=window.start - schedule.MAX_BOOKING_SPAN,
-        ends_at__gt=window.start,
-    ).values_list("equipment_id", "starts_at", "ends_at"):
-        taken[equipment_id].append(Interval(start, end))
-    for equipment_id, start, end in await Blackout.filter(
-        equipment_id__in=ids, starts_at__lt=window.end, ends_at__gt=window.start
-    ).values_list("equipment_id", "starts_at", "ends_at"):
-        if start < end:
-            taken[equipment_id].append(Interval(start, end))
-    open_time = await schedule.lab_open_time(lab, window, cached=True)
-    day_spans = [local_date_span(day, day, tz) for day in days]
-    open_by_day = [intersect(open_time, [span]) for span in day_spans]
-    past = [Interval(window.start, now)] if now > window.start else []
-    future_by_day = [subtract(spans, past) for spans in open_by_day]
-    rows = []
-    for machine in machines:
-        in_service = machine.status == EquipmentStatus.AVAILABLE
-        free = [
-            _minutes(subtract(future, taken[machine.id])) if in_service else 0
-            for future in future_by_day
-        ]
-        opened = [_minutes(spans) if in_service else 0 for spans in future_by_day]
-        rows.append(LabWeekRow(machine, free, opened))
-    return LabWeek(lab, days, rows, monday, monday - timedelta(days=7), monday + timedelta(days=7))
 
 
 def _trim_to_opening(grid: WeekGrid, open_time: list[Interval]) -> WeekGrid:

@@ -31,7 +31,7 @@ from ecosystem.payments.services.checkout import Subject
 from labs import permissions
 from labs.availability import can_cancel
 from labs.intervals import Interval
-from labs.models import Booking, BookingStatus, Equipment, Lab
+from labs.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Equipment, Lab
 from labs.services import lock, notices
 from labs.services.facts import rules_of
 from labs.services.prices import Price
@@ -119,12 +119,36 @@ async def start_checkout(payment: Payment, actor: User) -> str:
 
 
 async def cancel_payment(booking: Booking, by_staff: bool, by_owner: bool, now: datetime) -> None:
-    """A paid booking was cancelled (in its transaction): refund what the policy gives back."""
-    await refunds.cancel_payment(
-        booking.payment_id,  # type: ignore[attr-defined]
-        refund_percent(booking, by_staff, now),
-        "cancelled" if by_owner else "cancelled_by_staff",
-    )
+    """A paid booking was cancelled (in its transaction): refund what the policy gives back.
+
+    A booking of a basket (several bookings, one payment; `labs.services.basket`) gets back
+    its own price's share when paid; while the basket is unpaid, cancelling one of its holds
+    ends the payment and frees the basket's other holds too (a basket is all or nothing).
+    """
+    payment_id = booking.payment_id  # type: ignore[attr-defined]
+    reason = "cancelled" if by_owner else "cancelled_by_staff"
+    percent = refund_percent(booking, by_staff, now)
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None or payment.subject_kind == SUBJECT_KIND:
+        await refunds.cancel_payment(payment_id, percent, reason)
+        return
+    if payment.state == "pending":
+        others = await Booking.filter(
+            payment_id=payment_id, status__in=list(ACTIVE_BOOKING_STATUSES)
+        ).exclude(id=booking.id)
+        if payment.method == "at_lab" and others:
+            # Still to collect at the lab for the others: this booking's price is no longer due.
+            due = payment.amount - payment.credit_amount
+            await Payment.filter(id=payment_id, state="pending").update(
+                amount=payment.amount - min(booking.price_amount, due), updated_at=now
+            )
+            return
+        await Booking.filter(payment_id=payment_id, status=BookingStatus.PENDING_PAYMENT).update(
+            status=BookingStatus.CANCELLED, cancelled_at=now, updated_at=now
+        )
+        await refunds.cancel_payment(payment_id, percent, reason)
+        return
+    await refunds.cancel_payment(payment_id, percent, reason, share=booking.price_amount)
 
 
 # --- the kernel's hooks ------------------------------------------------------------------------

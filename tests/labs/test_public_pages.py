@@ -350,32 +350,3 @@ async def test_the_lab_page_leads_staff_and_host_admins_to_their_tools(new_brows
     assert f"/labs/{lab.slug}/manage" not in pages["admin@example.org"]
     assert "/manage" not in pages["visitor@example.org"]
     assert f"/labs/{lab.slug}/staff" not in pages["visitor@example.org"]
-
-
-async def test_a_whole_lab_week_shows_free_hours_per_machine_and_day(client, count_queries):
-    lab = await make_lab(await make_host())
-    first = await make_equipment(lab, "Prusa MK4")
-    await make_equipment(lab, "Laser", EquipmentCategory.LASER_CUTTER)
-    user = await person("busy@example.org")
-    monday = next_weekday(0, 7)
-    await book_directly(first, user, at(monday, 8), at(monday, 12))
-    page = await client.get(f"/labs/{lab.slug}/week?start={monday}")
-    assert page.status_code == 200
-    cells = re.findall(r'<td class="(\w+)">\s*(?:<a [^>]*>)?([^<]*)', page.text)
-    assert len(cells) == 14
-    first_monday, second_monday = cells[0], cells[7]
-    # Open 08:00–18:00: 10 hours, 4 of them booked on the first machine.
-    assert first_monday[0] == "free" and "6" in first_monday[1]
-    assert second_monday[0] == "free" and "10" in second_monday[1]
-    assert f"/equipment/{first.id}/week?start={monday}" in page.text
-    with count_queries() as few:
-        await client.get(f"/labs/{lab.slug}/week?start={monday}")
-    for n in range(6):
-        machine = await make_equipment(lab, f"More {n}", EquipmentCategory.CNC)
-        await book_directly(machine, user, at(monday, 9), at(monday, 10))
-    with count_queries() as many:
-        await client.get(f"/labs/{lab.slug}/week?start={monday}")
-    assert len(few.statements) == len(many.statements)
-    assert (await client.get("/labs/no-such-lab/week")).status_code == 404
-    hidden = await make_lab(await make_host("Other host"), "Hidden Lab", is_published=False)
-    assert (await client.get(f"/labs/{hidden.slug}/week")).status_code == 404

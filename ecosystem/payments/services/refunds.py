@@ -35,7 +35,9 @@ from ecosystem.payments.services.common import (
 )
 
 
-async def cancel_payment(payment_id: int, percent: int, reason: str) -> Refund | None:
+async def cancel_payment(
+    payment_id: int, percent: int, reason: str, share: int | None = None
+) -> Refund | None:
     """The subject was cancelled: end or refund its payment. Call inside that transaction.
 
     Unpaid: void (a card hold's session is expired by a job). Paid or billed: `percent` of it
@@ -64,10 +66,14 @@ async def cancel_payment(payment_id: int, percent: int, reason: str) -> Refund |
         PaymentState.PARTIALLY_REFUNDED,
     ):
         return None
-    return await refund_payment(payment, percent, reason)
+    return await refund_payment(payment, percent, reason, share)
 
 
-async def refund_payment(payment: Payment, percent: int, reason: str) -> Refund | None:
+async def refund_payment(
+    payment: Payment, percent: int, reason: str, share: int | None = None
+) -> Refund | None:
+    """`percent` of what remains of the payment goes back; with `share` (one subject of a
+    payment that paid for several, e.g. one booking of a basket), `percent` of that share."""
     pending = await Refund.filter(payment_id=payment.id).exclude(state=RefundState.FAILED)
     already = sum(r.amount for r in pending)
     credit_done = sum(r.credit_amount for r in pending)
@@ -77,6 +83,9 @@ async def refund_payment(payment: Payment, percent: int, reason: str) -> Refund 
     total = remaining * min(percent, 100) // 100
     credit_left = payment.credit_amount - credit_done
     credit_back = credit_left if percent >= 100 else min(credit_left, credit_left * percent // 100)
+    if share is not None:  # the credit part in proportion to the share of what remains
+        total = min(remaining, max(0, share)) * min(percent, 100) // 100
+        credit_back = credit_left * total // remaining
     credit_back = min(credit_back, total)
     rest = total - credit_back
     if total <= 0:

@@ -1,0 +1,141 @@
+"""HTML pages: one lab's grid of machines against the time of a day or a week.
+
+One URL serves the page and, for an htmx request, the grid fragment alone (`#lab-grid`), so
+navigation and filters swap the grid in place while `hx-push-url` keeps the address, Back,
+reload and sharing truthful. Rules live in `labs.services.grid`.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ecosystem import cache
+from ecosystem.errors import DomainError, NotFound
+from ecosystem.i18n import get_locale
+from ecosystem.templating import render_text
+from ecosystem.web import (
+    current_user,
+    form_text,
+    is_htmx,
+    read_form,
+    redirect,
+    render,
+    require_user,
+)
+from labs.routes.public import CATEGORY_LABELS, STATUS_LABELS
+from labs.services import basket, grid
+from labs.services import payments as booking_payments
+
+VARY = "HX-Request, HX-History-Restore-Request, Cookie"
+CACHE_SECONDS = 300
+
+
+def _fragment(request: Request) -> bool:
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+async def _answer(
+    request: Request, inputs: grid.GridInputs, extra: dict | None = None, status: int = 200
+) -> Response:
+    """The page or the htmx fragment; the table is rendered once per distinct input and
+    cached under its fingerprint (`grid.GridInputs`), unless ticks must be kept."""
+    view = grid.frame(inputs)
+    context = {
+        "view": view,
+        "lab": view.lab,
+        "category_labels": CATEGORY_LABELS,
+        "ticked": set(),
+        "message": "",
+        "purpose": "",
+        **(extra or {}),
+    }
+
+    async def render_table() -> str:
+        return render_text("labs/grid/_grid_table.html", {**context, "view": grid.build(inputs)})
+
+    if context["ticked"]:
+        context["table_html"] = Markup(await render_table())
+    else:
+        key = f"labs.grid:{inputs.fingerprint(get_locale())}"
+        context["table_html"] = Markup(await cache.remember_text(key, CACHE_SECONDS, render_table))
+    template = "labs/grid/_grid.html" if _fragment(request) else "labs/grid/page.html"
+    response = await render(request, template, context, status)
+    response.headers["Vary"] = VARY
+    return response
+
+
+async def lab_day(request: Request) -> Response:
+    """Every machine of a lab against the slots of one day."""
+    params = request.query_params
+    inputs = await grid.day_inputs(
+        await current_user(request),
+        request.path_params["slug"],
+        params.get("date", "")[:40],
+        grid.parse_filters(params),
+    )
+    return await _answer(request, inputs)
+
+
+async def lab_week(request: Request) -> Response:
+    """Every machine of a lab against the seven days of a week."""
+    params = request.query_params
+    inputs = await grid.week_inputs(
+        await current_user(request),
+        request.path_params["slug"],
+        params.get("start", "")[:40],
+        grid.parse_filters(params),
+    )
+    return await _answer(request, inputs)
+
+
+async def book_basket(request: Request) -> Response:
+    """Book the ticked cells of a day together (all or nothing), or show the day again with
+    the slot refused, why, and every tick kept."""
+    user = await require_user(request)
+    slug = request.path_params["slug"]
+    form = await read_form(request)
+    ticked = [str(value)[:120] for value in form.getlist("slot")][: basket.MAX_SLOTS + 1]
+    purpose = form_text(form, "purpose")
+    payer, organisation_id = booking_payments.parse_payer(form_text(form, "payer"))
+    try:
+        slots = basket.parse_slots(ticked)
+        result = await basket.book_basket(user, slug, slots, purpose, payer, organisation_id)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        filters = grid.parse_filters(
+            {key: form_text(form, key) for key in ("category", "certified")}
+        )
+        inputs = await grid.day_inputs(user, slug, form_text(form, "date")[:40], filters)
+        extra = {"ticked": set(ticked), "message": exc.message, "purpose": purpose}
+        return await _answer(request, inputs, extra, exc.status_code)
+    if result.checkout_url and result.payment is not None:
+        return redirect(request, f"/payments/{result.payment.id}")
+    ids = ",".join(str(booking.id) for booking in result.bookings)
+    return redirect(request, f"/labs/{slug}/basket?ids={ids}")
+
+
+async def basket_done(request: Request) -> Response:
+    """The one confirmation page of a basket: what was booked and what happens next."""
+    user = await require_user(request)
+    ids = basket.parse_ids(request.query_params.get("ids", "")[:400])
+    result = await basket.basket_of(user, request.path_params["slug"], ids)
+    context = {
+        "result": result,
+        "lab": result.lab,
+        "status_labels": STATUS_LABELS,
+        "total": sum(b.price_amount for b in result.bookings),
+        "back_url": f"/labs/{result.lab.slug}/day?date={basket.first_day(result)}",
+    }
+    return await render(request, "labs/grid/basket.html", context)
+
+
+routes = [
+    Route("/labs/{slug}/basket", book_basket, methods=["POST"]),
+    Route("/labs/{slug}/basket", basket_done, methods=["GET"]),
+    Route("/labs/{slug}/day", lab_day, methods=["GET"]),
+    Route("/labs/{slug}/week", lab_week, methods=["GET"]),
+]

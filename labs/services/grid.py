@@ -1,0 +1,550 @@
+"""One lab, one grid: every machine of a lab against the time of one day or one week.
+
+A resource × time grid in the manner of LibreBooking's schedule and Indico's room grid. Each
+cell says what a person can do there, not only a colour: `free` (book it), `busy` (somebody
+else's booking), `yours` (the viewer's own booking), `blackout` (maintenance or a staff
+hold), `closed` (outside the lab's hours, a closure, out of service, beyond the horizon) and
+`past` (too late to book, past the machine's notice).
+
+Reads only, in a constant number of queries whatever the number of machines or bookings:
+the lab (with its host), the staff check for an unpublished lab, the machines, the active
+bookings of the window (one plain SQL statement), the blackouts of the window, the lab's
+calendar (cached) and the viewer's certifications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from tortoise import timezone
+from tortoise.expressions import Q
+
+from ecosystem import rawsql
+from ecosystem.errors import NotFound
+from ecosystem.i18n import _, format_day
+from ecosystem.inputs import iso_date
+from ecosystem.models import User
+from labs import permissions
+from labs.availability import is_aligned
+from labs.intervals import Interval, intersect, local_date_span, normalize, resolve_local, subtract
+from labs.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Certification,
+    Equipment,
+    EquipmentCategory,
+    EquipmentStatus,
+    Lab,
+)
+from labs.services import schedule
+
+FREE, BUSY, YOURS, CLOSED, BLACKOUT, PAST = "free", "busy", "yours", "closed", "blackout", "past"
+STATES = (FREE, YOURS, BUSY, BLACKOUT, CLOSED, PAST)
+DAY, WEEK = "day", "week"
+_DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
+
+_BOOKINGS_SQL = (
+    "SELECT b.equipment_id, b.starts_at, b.ends_at, b.user_id FROM labs_booking b"
+    " JOIN labs_equipment e ON e.id = b.equipment_id"
+    f" WHERE e.lab_id = ? AND b.status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
+    " AND b.starts_at < ? AND b.starts_at > ? AND b.ends_at > ?"
+)
+_BLACKOUTS_SQL = (
+    "SELECT k.equipment_id, k.starts_at, k.ends_at FROM labs_blackout k"
+    " JOIN labs_equipment e ON e.id = k.equipment_id"
+    " WHERE e.lab_id = ? AND k.starts_at < ? AND k.ends_at > ?"
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer narrowed the grid to (both part of the URL)."""
+
+    category: str = ""
+    certified: bool = False
+
+    def query(self) -> dict[str, str]:
+        found = {}
+        if self.category:
+            found["category"] = self.category
+        if self.certified:
+            found["certified"] = "1"
+        return found
+
+
+def parse_filters(params: dict[str, str] | object) -> Filters:
+    """Filters from query parameters; an unknown category is ignored (the whole lab shows)."""
+    category = str(params.get("category", "") or "")[:40]  # type: ignore[attr-defined]
+    if category not in {c.value for c in EquipmentCategory}:
+        category = ""
+    certified = str(params.get("certified", "") or "") in {"1", "on", "true"}  # type: ignore[attr-defined]
+    return Filters(category, certified)
+
+
+def parse_day(raw: str, today: date) -> date:
+    """An ISO date from the URL, or today when missing or malformed."""
+    try:
+        return iso_date(raw) if raw else today
+    except ValueError:
+        return today
+
+
+@dataclass
+class Cell:
+    """One machine at one column: its state, why (a translated label) and, when free, the
+    booking form's start and end."""
+
+    state: str
+    label: str
+    start: datetime
+    end: datetime
+    mine: bool = False
+    free_minutes: int = 0  # week cells: free time from now on that day
+    book_start: datetime | None = None
+    book_end: datetime | None = None
+
+    @property
+    def book_query(self) -> str:
+        """`start=…&end=…` of the booking form (UTC, URL-encoded)."""
+        if self.book_start is None or self.book_end is None:
+            return ""
+        return urlencode({"start": self.book_start.isoformat(), "end": self.book_end.isoformat()})
+
+    @property
+    def pick(self) -> str:
+        """`<start>|<end>` of a basket tick (the machine's id goes in front)."""
+        if self.book_start is None or self.book_end is None:
+            return ""
+        return f"{self.book_start.isoformat()}|{self.book_end.isoformat()}"
+
+    @property
+    def mine_label(self) -> str:
+        return _("Your booking")
+
+
+@dataclass
+class Row:
+    equipment: Equipment
+    certified: bool
+    cells: list[Cell]
+
+
+@dataclass
+class Column:
+    start: datetime  # UTC
+    end: datetime
+    day: date  # the local day of the column
+    wall: time  # local wall-clock start (day grid)
+    label: str = ""  # what its header says: 09:00, or Mon 2/3
+
+
+@dataclass
+class LabGrid:
+    lab: Lab
+    mode: str  # "day" or "week"
+    day: date  # the day shown, or the Monday of the week
+    previous: date
+    next: date
+    columns: list[Column]
+    rows: list[Row]
+    filters: Filters
+    categories: list[str]  # the categories of the lab's machines, in order
+    signed_in: bool
+    hidden: int = 0  # machines left out by the filters
+    step_minutes: int = 60
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def url(self, mode: str, day: date) -> str:
+        """The address of the grid in `mode` at `day`, with the same filters."""
+        key = "date" if mode == DAY else "start"
+        query = urlencode({key: day.isoformat(), **self.filters.query()})
+        return f"/labs/{self.lab.slug}/{mode}?{query}"
+
+    @property
+    def last_day(self) -> date:
+        return self.day + timedelta(days=6) if self.mode == WEEK else self.day
+
+
+@dataclass
+class _Facts:
+    lab: Lab
+    tz: ZoneInfo
+    now: datetime
+    machines: list[Equipment]
+    busy: dict[int, list[Interval]]
+    mine: dict[int, list[Interval]]
+    blackouts: dict[int, list[Interval]]
+    open_time: list[Interval]
+    certified: set[str]
+
+
+async def _visible_lab(actor: User | None, slug: str) -> Lab:
+    lab = await Lab.get_or_none(slug=slug).select_related("organisation")
+    if lab is None or not (
+        permissions.is_public_lab(lab, lab.organisation)
+        or await permissions.is_lab_staff(actor, lab)
+    ):
+        raise NotFound(_("No such lab."))
+    return lab
+
+
+async def _certified_categories(actor: User | None, now: datetime) -> set[str]:
+    if actor is None:
+        return set()
+    rows = (
+        await Certification.filter(user_id=actor.id, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("category", flat=True)
+    )
+    return {str(getattr(value, "value", value)) for value in rows}
+
+
+async def _facts(actor: User | None, lab: Lab, window: Interval, now: datetime) -> _Facts:
+    """Everything the grid is computed from, in a fixed number of statements."""
+    machines = await (
+        Equipment.filter(lab_id=lab.id)
+        .exclude(status=EquipmentStatus.RETIRED)
+        .order_by("category", "name", "id")
+    )
+    statuses = [status.value for status in ACTIVE_BOOKING_STATUSES]
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    mine: dict[int, list[Interval]] = defaultdict(list)
+    viewer = actor.id if actor is not None else None
+    params = (lab.id, *statuses, window.end, window.start - schedule.MAX_BOOKING_SPAN, window.start)
+    for equipment_id, start, end, user_id in await rawsql.fetch(_BOOKINGS_SQL, params):
+        start, end = rawsql.as_datetime(start), rawsql.as_datetime(end)
+        if start < end:
+            (mine if user_id == viewer else busy)[equipment_id].append(Interval(start, end))
+    blackouts: dict[int, list[Interval]] = defaultdict(list)
+    for equipment_id, start, end in await rawsql.fetch(
+        _BLACKOUTS_SQL, (lab.id, window.end, window.start)
+    ):
+        start, end = rawsql.as_datetime(start), rawsql.as_datetime(end)
+        if start < end:
+            blackouts[equipment_id].append(Interval(start, end))
+    return _Facts(
+        lab=lab,
+        tz=schedule.lab_timezone(lab),
+        now=now,
+        machines=machines,
+        busy={key: normalize(value) for key, value in busy.items()},
+        mine={key: normalize(value) for key, value in mine.items()},
+        blackouts={key: normalize(value) for key, value in blackouts.items()},
+        open_time=await schedule.lab_open_time(lab, window, cached=True),
+        certified=await _certified_categories(actor, now),
+    )
+
+
+def _overlaps(intervals: list[Interval], start: datetime, end: datetime) -> bool:
+    return any(i.start < end and start < i.end for i in intervals)
+
+
+def _covered(intervals: list[Interval], start: datetime, end: datetime) -> bool:
+    return any(i.start <= start and end <= i.end for i in intervals)
+
+
+def _minutes(intervals: list[Interval]) -> int:
+    return int(sum((i.end - i.start for i in intervals), timedelta()) // _MINUTE)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    """The moment rounded up to a whole minute: the grid's clock (cells start on minutes)."""
+    rounded = moment.replace(second=0, microsecond=0)
+    return rounded if rounded == moment else rounded + _MINUTE
+
+
+def _earliest(machine: Equipment, now: datetime) -> datetime:
+    """The first bookable moment of a machine: now plus its notice."""
+    return now + timedelta(minutes=machine.notice_minutes)
+
+
+def _horizon(machine: Equipment, now: datetime) -> datetime:
+    return now + timedelta(days=machine.horizon_days)
+
+
+def _shown(facts: _Facts, filters: Filters) -> tuple[list[Equipment], int]:
+    shown = [
+        machine
+        for machine in facts.machines
+        if (not filters.category or machine.category.value == filters.category)
+        and (not filters.certified or _may_use(machine, facts.certified))
+    ]
+    return shown, len(facts.machines) - len(shown)
+
+
+def _may_use(machine: Equipment, certified: set[str]) -> bool:
+    return not machine.requires_training or machine.category.value in certified
+
+
+def _categories(facts: _Facts) -> list[str]:
+    seen: list[str] = []
+    for machine in facts.machines:
+        if machine.category.value not in seen:
+            seen.append(machine.category.value)
+    return seen
+
+
+# --- the day: machines × time slots of the lab's hours ---------------------------------------
+
+
+def _day_step(open_spans: list[Interval], tz: ZoneInfo) -> timedelta:
+    """An hour per column, or half an hour when the lab opens or closes on a half hour."""
+    for span in open_spans:
+        for moment in (span.start, span.end):
+            if moment.astimezone(tz).minute % 60:
+                return timedelta(minutes=30)
+    return timedelta(hours=1)
+
+
+def _day_columns(day: date, open_spans: list[Interval], tz: ZoneInfo) -> tuple[list[Column], int]:
+    """The slots from the day's first opening to its last closing (none on a closed day)."""
+    if not open_spans:
+        return [], 60
+    step = _day_step(open_spans, tz)
+    first = open_spans[0].start.astimezone(tz).replace(tzinfo=None)
+    last = open_spans[-1].end.astimezone(tz).replace(tzinfo=None)
+    midnight = datetime.combine(day, time())
+    first = max(first, midnight)
+    last = min(last, midnight + _DAY)
+    # Columns start on a multiple of the step from midnight.
+    offset = (first - midnight) // step
+    wall = midnight + offset * step
+    columns = []
+    while wall < last:
+        start, end = resolve_local(wall, tz), resolve_local(wall + step, tz)
+        if start < end:
+            columns.append(Column(start, end, day, wall.time(), f"{wall:%H:%M}"))
+        wall += step
+    return columns, int(step // _MINUTE)
+
+
+def _slot_cell(machine: Equipment, facts: _Facts, column: Column) -> Cell:
+    start, end = column.start, column.end
+    if machine.status != EquipmentStatus.AVAILABLE:
+        return Cell(CLOSED, _("Out of service"), start, end)
+    if _overlaps(facts.mine.get(machine.id, []), start, end):
+        return Cell(YOURS, _("Your booking"), start, end, mine=True)
+    if _overlaps(facts.busy.get(machine.id, []), start, end):
+        return Cell(BUSY, _("Booked"), start, end)
+    if _overlaps(facts.blackouts.get(machine.id, []), start, end):
+        return Cell(BLACKOUT, _("Maintenance"), start, end)
+    if not _covered(facts.open_time, start, end):
+        return Cell(CLOSED, _("Closed"), start, end)
+    if start < _earliest(machine, facts.now):
+        return Cell(PAST, _("Too late to book"), start, end)
+    if end > _horizon(machine, facts.now):
+        return Cell(CLOSED, _("Not bookable yet"), start, end)
+    length = max(timedelta(minutes=machine.min_minutes), end - start)
+    step = timedelta(minutes=machine.slot_step_minutes)
+    book_start = start if is_aligned(start, step, facts.tz) else None
+    return Cell(FREE, _("Free"), start, end, book_start=book_start, book_end=start + length)
+
+
+def _build_day(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
+    facts, day = inputs.facts, inputs.day
+    window = local_date_span(day, day, facts.tz)
+    open_spans = intersect(facts.open_time, [window])
+    columns, step = _day_columns(day, open_spans, facts.tz)
+    machines, _hidden = _shown(facts, inputs.filters)
+    rows = [
+        Row(
+            machine,
+            _may_use(machine, facts.certified),
+            [_slot_cell(machine, facts, column) for column in columns],
+        )
+        for machine in machines
+    ]
+    return columns, rows, step
+
+
+# --- the week: machines × days ---------------------------------------------------------------
+
+
+def _day_cell(machine: Equipment, facts: _Facts, span: Interval) -> Cell:
+    start, end = span.start, span.end
+    mine = _overlaps(facts.mine.get(machine.id, []), start, end)
+    opened = intersect(facts.open_time, [span])
+    if machine.status != EquipmentStatus.AVAILABLE:
+        return Cell(CLOSED, _("Out of service"), start, end, mine=mine)
+    if not opened:
+        return Cell(CLOSED, _("Closed"), start, end, mine=mine)
+    earliest = _earliest(machine, facts.now)
+    horizon = _horizon(machine, facts.now)
+    ahead = subtract(opened, [Interval(start, earliest)]) if earliest > start else opened
+    if not ahead:
+        state = YOURS if mine else PAST
+        return Cell(state, _("Your booking") if mine else _("Past"), start, end, mine=mine)
+    if horizon <= start:
+        return Cell(CLOSED, _("Not bookable yet"), start, end, mine=mine)
+    if horizon < end:
+        ahead = subtract(ahead, [Interval(horizon, end)])
+    blackouts = facts.blackouts.get(machine.id, [])
+    taken = [*facts.busy.get(machine.id, []), *facts.mine.get(machine.id, [])]
+    free = subtract(subtract(ahead, blackouts), taken)
+    minutes = _minutes(free)
+    if minutes >= machine.min_minutes:
+        return Cell(FREE, _("Free"), start, end, mine=mine, free_minutes=minutes)
+    if mine:
+        return Cell(YOURS, _("Your booking"), start, end, mine=True)
+    if not subtract(ahead, blackouts):
+        return Cell(BLACKOUT, _("Maintenance"), start, end)
+    return Cell(BUSY, _("Full"), start, end)
+
+
+def _build_week(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
+    facts, monday = inputs.facts, inputs.day
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    spans = [local_date_span(day, day, facts.tz) for day in days]
+    columns = [
+        Column(span.start, span.end, day, time(), format_day(day, "EEE d/M"))
+        for day, span in zip(days, spans, strict=True)
+    ]
+    machines, _hidden = _shown(facts, inputs.filters)
+    rows = [
+        Row(
+            machine,
+            _may_use(machine, facts.certified),
+            [_day_cell(machine, facts, span) for span in spans],
+        )
+        for machine in machines
+    ]
+    return columns, rows, 24 * 60
+
+
+# --- reading: inputs, frame, grid ------------------------------------------------------------
+
+
+@dataclass
+class GridInputs:
+    """Everything a lab's grid is computed from (a fixed number of queries).
+
+    `fingerprint` names the grid: equal fingerprints give the same grid, so the rendered
+    table can be cached under it without invalidation (a booking, a blackout, an edited
+    machine, a certification or the passing minute changes the inputs, hence the key).
+    """
+
+    facts: _Facts
+    mode: str
+    day: date  # the day, or the Monday of the week
+    filters: Filters
+    viewer: int | None
+
+    def fingerprint(self, *extra: object) -> str:
+        facts = self.facts
+        machines = tuple(
+            (
+                m.id,
+                m.name,
+                m.category.value,
+                m.status.value,
+                m.requires_training,
+                m.slot_step_minutes,
+                m.min_minutes,
+                m.notice_minutes,
+                m.horizon_days,
+            )
+            for m in facts.machines
+        )
+        lab = facts.lab
+        parts = (
+            (lab.id, lab.slug, lab.name, lab.timezone),
+            self.mode,
+            self.day,
+            self.filters,
+            self.viewer,
+            facts.now.timestamp(),
+            machines,
+            sorted(facts.certified),
+            extra,
+        )
+        digest = hashlib.blake2b(repr(parts).encode(), digest_size=16)
+        # The intervals as whole seconds (a repr of ~1,000 aware datetimes costs milliseconds).
+        for spans in (facts.busy, facts.mine, facts.blackouts, {0: facts.open_time}):
+            for key in sorted(spans):
+                seconds = [key, -1]
+                for span in spans[key]:
+                    seconds += (int(span.start.timestamp()), int(span.end.timestamp()))
+                digest.update(array("q", seconds).tobytes())
+            digest.update(b"|")
+        return digest.hexdigest()
+
+
+async def day_inputs(
+    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+) -> GridInputs:
+    """The inputs of a lab's day: every machine against the slots of the lab's hours."""
+    lab = await _visible_lab(actor, slug)
+    tz = schedule.lab_timezone(lab)
+    now = _next_minute(timezone.now())
+    day = parse_day(day_raw, now.astimezone(tz).date())
+    facts = await _facts(actor, lab, local_date_span(day, day, tz), now)
+    return GridInputs(facts, DAY, day, filters or Filters(), actor.id if actor else None)
+
+
+async def week_inputs(
+    actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
+) -> GridInputs:
+    """The inputs of a lab's week: every machine against the seven days from a Monday."""
+    lab = await _visible_lab(actor, slug)
+    tz = schedule.lab_timezone(lab)
+    now = _next_minute(timezone.now())
+    some_day = parse_day(start_raw, now.astimezone(tz).date())
+    monday = some_day - timedelta(days=some_day.weekday())
+    window = local_date_span(monday, monday + timedelta(days=6), tz)
+    facts = await _facts(actor, lab, window, now)
+    return GridInputs(facts, WEEK, monday, filters or Filters(), actor.id if actor else None)
+
+
+def frame(inputs: GridInputs) -> LabGrid:
+    """The grid's page around the table (navigation, filters): no cell computed."""
+    facts, day = inputs.facts, inputs.day
+    span = _DAY if inputs.mode == DAY else timedelta(days=7)
+    _machines, hidden = _shown(facts, inputs.filters)
+    return LabGrid(
+        facts.lab,
+        inputs.mode,
+        day,
+        day - span,
+        day + span,
+        [],
+        [],
+        inputs.filters,
+        _categories(facts),
+        inputs.viewer is not None,
+        hidden,
+    )
+
+
+def build(inputs: GridInputs) -> LabGrid:
+    """The whole grid: the frame with its columns, rows and cells."""
+    view = frame(inputs)
+    builder = _build_day if inputs.mode == DAY else _build_week
+    view.columns, view.rows, view.step_minutes = builder(inputs)
+    view.counts = _count(view.rows)
+    return view
+
+
+async def day_grid(
+    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+) -> LabGrid:
+    return build(await day_inputs(actor, slug, day_raw, filters))
+
+
+async def week_grid(
+    actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
+) -> LabGrid:
+    return build(await week_inputs(actor, slug, start_raw, filters))
+
+
+def _count(rows: list[Row]) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    for row in rows:
+        for cell in row.cells:
+            counts[cell.state] += 1
+    return counts

@@ -51,6 +51,14 @@ class MemberStatus(StrEnum):
     ACTIVE = "active"
 
 
+class BidLevel(StrEnum):
+    """A judge's preference for an entry, declared before assignment (HotCRP's bids)."""
+
+    WANT = "want"
+    COULD = "could"
+    RATHER_NOT = "rather_not"
+
+
 class CertificateKind(StrEnum):
     PARTICIPANT = "participant"
     JUDGE = "judge"
@@ -323,6 +331,27 @@ class Conflict(Model):
     class Meta:
         table = "hackathon_conflict"
         unique_together = (("judge", "team"),)
+
+
+class Bid(Model):
+    """The preference of a judge for one entry, favoured by the assignment solver (a soft cost)."""
+
+    id = fields.IntField(primary_key=True)
+    contest: fields.ForeignKeyRelation[Contest] = fields.ForeignKeyField(
+        "hackathon.Contest", related_name=False, on_delete=fields.CASCADE
+    )
+    judge: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    submission: fields.ForeignKeyRelation[Submission] = fields.ForeignKeyField(
+        "hackathon.Submission", related_name=False, on_delete=fields.CASCADE
+    )
+    level = fields.CharEnumField(BidLevel, max_length=16)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "hackathon_bid"
+        unique_together = (("judge", "submission"),)
 
 
 class JudgeAssignment(Model):

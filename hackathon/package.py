@@ -17,6 +17,7 @@ package = DomainPackage(
     routes=(  # /contests/new before /{slug}
         "hackathon.routes.editing:routes",  # /manage/edit before /manage/{action}
         "hackathon.routes.manage:routes",
+        "hackathon.routes.preferences:routes",
         "hackathon.routes.judge:routes",
         "hackathon.routes.public:routes",
     ),

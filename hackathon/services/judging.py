@@ -523,6 +523,7 @@ class Sheet:
     done: int
     total: int
     can_undo: bool
+    next_entry: tuple[int, str] | None = None  # (submission id, title) of the next unscored
 
     @property
     def weighted(self) -> float | None:
@@ -567,6 +568,7 @@ async def _sheet(
     }
     done, total = await progress(judge, round_)
     can_undo = await _last_batch(judge, round_) is not None
+    next_entry = await _next_unscored(judge, round_, assignment)
     return Sheet(
         submission.contest,
         round_,
@@ -577,7 +579,24 @@ async def _sheet(
         done,
         total,
         can_undo,
+        next_entry,
     )
+
+
+async def _next_unscored(
+    judge: User, round_: Round, current: JudgeAssignment
+) -> tuple[int, str] | None:
+    """The judge's next entry to score in this round: the first unscored assignment after this
+    one in the queue's order, else the first before it (one query)."""
+    rows = (
+        await JudgeAssignment.filter(round_id=round_.id, judge_id=judge.id, completed_at=None)
+        .exclude(id=current.id)
+        .order_by("id")
+        .values_list("id", "submission_id", "submission__title")
+    )
+    after = [row for row in rows if row[0] > current.id]
+    chosen = (after or rows or [None])[0]
+    return None if chosen is None else (chosen[1], chosen[2])
 
 
 def _match_criteria(criteria: list[Criterion], scores: dict[str, float]) -> dict[int, float]:

@@ -354,6 +354,32 @@ class Bid(Model):
         unique_together = (("judge", "submission"),)
 
 
+class Announcement(Model):
+    """A message from the organisers to the participants of a site or a track (or all),
+    e-mailed to them and shown on the contest page."""
+
+    id = fields.IntField(primary_key=True)
+    contest: fields.ForeignKeyRelation[Contest] = fields.ForeignKeyField(
+        "hackathon.Contest", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "hackathon.Site", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    track: fields.ForeignKeyNullableRelation[Track] = fields.ForeignKeyField(
+        "hackathon.Track", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200)
+    body = fields.TextField()
+    author: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "hackathon_announcement"
+
+
 class JudgeAssignment(Model):
     id = fields.IntField(primary_key=True)
     round: fields.ForeignKeyRelation[Round] = fields.ForeignKeyField(

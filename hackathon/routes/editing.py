@@ -1,5 +1,6 @@
 """HTML pages for organisers after creation: edit the contest (texts, deadlines, tracks,
-prizes, rubric). The rules live in `hackathon.services.editing`."""
+prizes, rubric) and announce to participants. The rules live in `hackathon.services.editing`
+and `hackathon.services.announcements`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ecosystem.errors import DomainError, NotFound
-from ecosystem.i18n import _
+from ecosystem.i18n import _, ngettext
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
 from hackathon.routes.manage import _lines, _local
 from hackathon.schemas import ContestEditIn
-from hackathon.services import contests, editing
+from hackathon.services import announcements, contests, editing
 
 EDIT_FIELDS = (
     "title",
@@ -124,6 +125,51 @@ async def edit_contest(request: Request) -> Response:
     return await render(request, "hackathon/contest_edit.html", context, status)
 
 
+ANNOUNCE_FIELDS = ("title", "body", "site", "track")
+
+
+async def announce(request: Request) -> Response:
+    """GET: the form. POST: the preview (recipients listed, a confirmation code); POST with
+    that code: send."""
+    user = await require_user(request)
+    contest = await contests.get_contest(request.path_params["slug"])
+    state = await editing.edit_state(user, contest)  # 403 for anyone but an organiser
+    values = {name: "" for name in ANNOUNCE_FIELDS}
+    errors: dict[str, str] = {}
+    message, status, draft = "", 200, None
+    if request.method == "POST":
+        form = await read_form(request)
+        values = {name: form_text(form, name) for name in ANNOUNCE_FIELDS}
+        args = (values["title"], values["body"], values["site"], values["track"])
+        try:
+            if confirm := form_text(form, "confirm"):
+                sent = await announcements.send(user, contest, *args, confirm)
+                flash(
+                    request,
+                    ngettext(
+                        "The announcement is sent to %(num)d participant.",
+                        "The announcement is sent to %(num)d participants.",
+                        sent.recipients,
+                    ),
+                )
+                return redirect(request, f"/contests/{contest.slug}#announcements")
+            draft = await announcements.preview(user, contest, *args)
+        except DomainError as exc:
+            if isinstance(exc, NotFound) or exc.status_code == 403:
+                raise
+            errors, message, status = exc.fields, exc.message, exc.status_code
+    context = {
+        "contest": contest,
+        "state": state,
+        "values": values,
+        "errors": errors,
+        "message": message,
+        "draft": draft,
+    }
+    return await render(request, "hackathon/announce.html", context, status)
+
+
 routes = [
     Route("/contests/{slug}/manage/edit", edit_contest, methods=["GET", "POST"]),
+    Route("/contests/{slug}/manage/announce", announce, methods=["GET", "POST"]),
 ]

@@ -16,7 +16,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time, get_day_names
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_time,
+    get_day_names,
+    get_timezone_location,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -153,6 +159,24 @@ def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None 
         return ""
     tz = ZoneInfo(timezone) if timezone else get_timezone()
     return format_datetime(value, format=fmt, tzinfo=tz, locale=_babel_locale(get_locale()))
+
+
+def zone_label(timezone: str) -> str:
+    """A zone's name for people, in the current locale ("Giờ Hàn Quốc", "South Korea Time")."""
+    return get_timezone_location(ZoneInfo(timezone), locale=_babel_locale(get_locale()))
+
+
+def format_deadline(value: datetime | None, timezone: str, fmt: str = "short") -> str:
+    """A deadline in its own zone, named, then in the viewer's zone when the clock there reads
+    differently: "5/12/26 17:00 (Giờ Hàn Quốc) · 5/12/26 15:00 (Giờ Việt Nam)"."""
+    if value is None:
+        return ""
+    own = f"{format_dt(value, fmt, timezone)} ({zone_label(timezone)})"
+    viewer = get_timezone()
+    local, there = value.astimezone(viewer), value.astimezone(ZoneInfo(timezone))
+    if viewer.key == timezone or local.replace(tzinfo=None) == there.replace(tzinfo=None):
+        return own
+    return f"{own} · {format_dt(value, fmt, viewer.key)} ({zone_label(viewer.key)})"
 
 
 def format_day(value: date | datetime | None, fmt: str = "medium") -> str:

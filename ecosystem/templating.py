@@ -38,6 +38,7 @@ def build_environment() -> Environment:
         format_money=i18n.format_money,
         format_number=i18n.format_number,
         format_dt=i18n.format_dt,
+        format_deadline=i18n.format_deadline,
         format_day=i18n.format_day,
         format_moment=i18n.format_moment,
         weekday_names=i18n.weekday_names,

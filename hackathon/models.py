@@ -51,6 +51,14 @@ class MemberStatus(StrEnum):
     ACTIVE = "active"
 
 
+class BidLevel(StrEnum):
+    """A judge's preference for an entry, declared before assignment (HotCRP's bids)."""
+
+    WANT = "want"
+    COULD = "could"
+    RATHER_NOT = "rather_not"
+
+
 class CertificateKind(StrEnum):
     PARTICIPANT = "participant"
     JUDGE = "judge"
@@ -323,6 +331,53 @@ class Conflict(Model):
     class Meta:
         table = "hackathon_conflict"
         unique_together = (("judge", "team"),)
+
+
+class Bid(Model):
+    """The preference of a judge for one entry, favoured by the assignment solver (a soft cost)."""
+
+    id = fields.IntField(primary_key=True)
+    contest: fields.ForeignKeyRelation[Contest] = fields.ForeignKeyField(
+        "hackathon.Contest", related_name=False, on_delete=fields.CASCADE
+    )
+    judge: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    submission: fields.ForeignKeyRelation[Submission] = fields.ForeignKeyField(
+        "hackathon.Submission", related_name=False, on_delete=fields.CASCADE
+    )
+    level = fields.CharEnumField(BidLevel, max_length=16)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "hackathon_bid"
+        unique_together = (("judge", "submission"),)
+
+
+class Announcement(Model):
+    """A message from the organisers to the participants of a site or a track (or all),
+    e-mailed to them and shown on the contest page."""
+
+    id = fields.IntField(primary_key=True)
+    contest: fields.ForeignKeyRelation[Contest] = fields.ForeignKeyField(
+        "hackathon.Contest", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "hackathon.Site", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    track: fields.ForeignKeyNullableRelation[Track] = fields.ForeignKeyField(
+        "hackathon.Track", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    title = fields.CharField(max_length=200)
+    body = fields.TextField()
+    author: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "hackathon_announcement"
 
 
 class JudgeAssignment(Model):

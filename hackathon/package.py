@@ -15,7 +15,9 @@ package = DomainPackage(
     name="hackathon",
     models="hackathon.models",
     routes=(  # /contests/new before /{slug}
+        "hackathon.routes.editing:routes",  # /manage/edit before /manage/{action}
         "hackathon.routes.manage:routes",
+        "hackathon.routes.preferences:routes",
         "hackathon.routes.judge:routes",
         "hackathon.routes.public:routes",
     ),

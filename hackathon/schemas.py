@@ -95,6 +95,21 @@ class ContestIn(Input):
         return _zone(value)
 
 
+class ContestEditIn(Input):
+    """What an organiser may change after creation (`hackathon.services.editing`). An empty
+    `criteria` list leaves the rubric as it is."""
+
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=MAX_TEXT)
+    eligibility: str = Field(default="", max_length=MAX_TEXT)
+    registration_closes_at: AwareDatetime
+    submission_closes_at: AwareDatetime
+    judging_closes_at: AwareDatetime
+    tracks: list[TrackIn] = Field(min_length=1, max_length=50)
+    prizes: list[PrizeIn] = Field(default_factory=list, max_length=200)
+    criteria: list[CriterionIn] = Field(default_factory=list, max_length=30)
+
+
 class TeamIn(Input):
     name: str = Field(min_length=2, max_length=200)
     site: str = Field(min_length=1, max_length=16)

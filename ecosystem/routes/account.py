@@ -40,11 +40,13 @@ async def account(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
+            zone = form_text(form, "timezone") if "timezone" in form else None
             await accounts.update_profile(
-                user, form_text(form, "full_name"), form_text(form, "locale")
+                user, form_text(form, "full_name"), form_text(form, "locale"), zone
             )
         except DomainError as exc:
             context["errors"] = exc.fields
+            context["typed_timezone"] = form_text(form, "timezone")
             return await render(request, "ecosystem/account.html", context, exc.status_code)
         request.session[SESSION_LOCALE] = user.locale
         flash(request, _("Your profile has been saved."))

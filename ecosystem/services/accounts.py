@@ -18,6 +18,7 @@ from ecosystem.errors import (
     RateLimited,
 )
 from ecosystem.i18n import _
+from ecosystem.inputs import zone_or_invalid
 from ecosystem.mail import send_mail
 from ecosystem.models import MediaFile, User
 from ecosystem.ratelimit import FailureLimiter
@@ -276,14 +277,21 @@ async def reset_password(
     return user
 
 
-async def update_profile(user: User, full_name: str, locale: str) -> User:
+async def update_profile(
+    user: User, full_name: str, locale: str, timezone: str | None = None
+) -> User:
+    """Name, language and (when given) the time zone times are shown in (an IANA name)."""
     full_name = full_name.strip()
     if not full_name or len(full_name) > 120:
         message = _("Enter your name (at most 120 characters).")
         raise Invalid(message, fields={"full_name": message})
+    if timezone is not None:
+        timezone = timezone.strip()
+        zone_or_invalid(timezone)
     user.full_name = full_name
     user.locale = i18n.normalise_locale(locale) or user.locale
-    await user.save(update_fields=["full_name", "locale"])
+    user.timezone = timezone or user.timezone
+    await user.save(update_fields=["full_name", "locale", "timezone"])
     return user
 
 

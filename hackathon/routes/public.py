@@ -20,7 +20,7 @@ from ecosystem.schemas import validate
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
 from hackathon.models import Prize, Submission
 from hackathon.schemas import SubmissionIn, TeamIn
-from hackathon.services import certificates, contests, results, teams, votes
+from hackathon.services import announcements, certificates, contests, results, teams, votes
 from hackathon.services.contests import site_deadline
 from hackathon.services.teams import registration_deadline, submission_deadline
 
@@ -83,6 +83,7 @@ async def _contest_context(request: Request, slug: str) -> dict:
         "now": timezone.now(),
         "my_vote": await votes.my_vote(user, contest),
         "certificates": await results.certificates_of(user, contest) if user else [],
+        "announcements": await announcements.announcements_of(contest),
         "values": {},
         "errors": {},
         **labels(),

@@ -34,7 +34,7 @@ from hackathon.services import results
 from hackathon.services.contests import current_round
 from hackathon.services.judging import conflict_pairs, round_entries
 from hackathon.services.phases import ensure_judging_open, judging_open
-from hackathon.services.results import comparison_log, effective_comparisons
+from hackathon.services.results import comparison_log, fitted_pairwise
 
 LEASE = timedelta(minutes=5)  # how long a pair handed to a judge is kept from the others
 
@@ -50,7 +50,7 @@ async def _state(contest: Contest):
     round_ = await current_round(contest)
     entries = {e.id: e for e in await round_entries(round_)}
     log = await comparison_log(round_)
-    state = pairwise.rebuild([str(e) for e in sorted(entries)], effective_comparisons(log))
+    state = fitted_pairwise(round_.id, [str(e) for e in sorted(entries)], log)
     return round_, entries, state
 
 

@@ -26,17 +26,23 @@ from tortoise.exceptions import IntegrityError
 from ecosystem import offload
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _, format_number
+from ecosystem.i18n import _, format_number, ngettext
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.scoring import Criterion as RubricCriterion
 from ecosystem.scoring import weighted_score
 from ecosystem.services import audit
 from hackathon import permissions
-from hackathon.assignment import Entry, Infeasible, Judge, assign_judges, repair_assignment
-from hackathon.models import (
-    Conflict as DeclaredConflict,
+from hackathon.assignment import (
+    Entry,
+    Infeasible,
+    Judge,
+    assign_judges,
+    is_eligible,
+    repair_assignment,
 )
 from hackathon.models import (
+    Bid,
+    BidLevel,
     Contest,
     ContestRole,
     ContestRoleKind,
@@ -50,6 +56,9 @@ from hackathon.models import (
     Site,
     Submission,
     TeamMember,
+)
+from hackathon.models import (
+    Conflict as DeclaredConflict,
 )
 from hackathon.services.contests import criteria_of, current_round
 from hackathon.services.phases import ensure_judging_open
@@ -242,6 +251,7 @@ async def assign_round(contest: Contest, round_: Round) -> AssignmentOutcome:
     }
     active_ids = {j.id for j in solver_judges}
     started = {p for p in await _started_pairs(round_) if p[0] in active_ids}
+    bids = await bid_costs(contest, [int(j) for j in active_ids])
     # The solver is CPU work (seconds for 1,000 entries x 100 judges): it runs in a worker
     # process so this one keeps serving everyone else meanwhile.
     result = await offload.in_process(
@@ -254,9 +264,11 @@ async def assign_round(contest: Contest, round_: Round) -> AssignmentOutcome:
         require_language=contest.require_language,
         locked=started - conflicts,
         previous=previous,
+        affinity=bids,
     )
     if isinstance(result, Infeasible):
-        return AssignmentOutcome(False, list(result.reasons))
+        reasons = explain(contest, round_, roles, entries, solver_judges, conflicts, result)
+        return AssignmentOutcome(False, reasons)
     async with atomic():
         created, removed = await _write_assignment(round_, result.pairs())
     return AssignmentOutcome(True, [], created, removed)
@@ -296,9 +308,12 @@ async def drop_judge(actor: User, contest: Contest, judge_id: int) -> Assignment
         conflicts=conflicts,
         require_site=contest.require_site,
         require_language=contest.require_language,
+        affinity=await bid_costs(contest, [int(j.id) for j in solver_judges]),
     )
     if isinstance(result, Infeasible):
-        return AssignmentOutcome(False, list(result.reasons))
+        kept = [r for r in roles if r.active and r.id != role.id]
+        reasons = explain(contest, round_, kept, entries, solver_judges, conflicts, result)
+        return AssignmentOutcome(False, reasons)
     async with atomic():
         role.active = False
         await role.save(update_fields=["active"])
@@ -307,12 +322,120 @@ async def drop_judge(actor: User, contest: Contest, judge_id: int) -> Assignment
     return AssignmentOutcome(True, [], created, removed)
 
 
+# Soft costs of bids for the solver, in units of one step of load imbalance (lower preferred).
+BID_COST = {BidLevel.WANT: -4.0, BidLevel.COULD: -1.0, BidLevel.RATHER_NOT: 4.0}
+
+
+async def bid_costs(contest: Contest, judge_ids: list[int]) -> dict[tuple[str, str], float]:
+    """The judges' bids as the solver's soft costs: (judge id, entry id) -> cost (one query)."""
+    if not judge_ids:
+        return {}
+    rows = await Bid.filter(contest_id=contest.id, judge_id__in=judge_ids).values(
+        "judge_id", "submission_id", "level"
+    )
+    return {
+        (str(row["judge_id"]), str(row["submission_id"])): BID_COST[BidLevel(row["level"])]
+        for row in rows
+    }
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    if not names:
+        return _("nobody")
+    shown = ", ".join(names[:limit])
+    if len(names) > limit:
+        return _("%(names)s and %(n)d more", names=shown, n=len(names) - limit)
+    return shown
+
+
+def explain(
+    contest: Contest,
+    round_: Round,
+    roles: list[ContestRole],
+    entries: list[Submission],
+    judges: list[Judge],
+    conflicts: set[tuple[str, str]],
+    result: Infeasible,
+) -> list[str]:
+    """Why the solver found no assignment, in the reader's language, naming entries and judges
+    by name (the solver itself speaks in ids, for its tests and logs)."""
+    k = round_.judges_per_entry
+    name_of = {str(r.user_id): r.user.full_name or r.user.email for r in roles}  # type: ignore[attr-defined]
+    solver_entries = {
+        str(e.id): Entry(str(e.id), e.team.site.code, e.team.site.language) for e in entries
+    }
+    reasons = []
+    capacity = sum(j.capacity for j in judges if j.id in name_of)
+    need = len(entries) * k
+    if capacity < need:
+        reasons.append(
+            _(
+                "The %(judges)d judges can score %(capacity)d entries in all (load cap "
+                "%(cap)d each), but %(entries)d entries × %(k)d judges need %(need)d: add "
+                "judges or raise the load cap.",
+                judges=len(name_of),
+                capacity=capacity,
+                cap=round_.load_cap,
+                entries=len(entries),
+                k=k,
+                need=need,
+            )
+        )
+    by_id = {str(e.id): e for e in entries}
+    for entry_id, missing in sorted(result.short_entries.items(), key=lambda x: int(x[0]))[:10]:
+        entry = by_id.get(entry_id)
+        if entry is None:
+            continue
+        eligible = [
+            name_of[j.id]
+            for j in judges
+            if j.id in name_of
+            and is_eligible(
+                j,
+                solver_entries[entry_id],
+                conflicts,
+                contest.require_site,
+                contest.require_language,
+            )
+        ]
+        in_conflict = [name_of[j] for j, e in sorted(conflicts) if e == entry_id and j in name_of]
+        text = ngettext(
+            "“%(entry)s” (team %(team)s) has %(num)d eligible judge but needs %(k)d: %(names)s.",
+            "“%(entry)s” (team %(team)s) has %(num)d eligible judges but needs %(k)d: %(names)s.",
+            len(eligible),
+            entry=entry.title,
+            team=entry.team.name,
+            k=k,
+            names=_names(eligible),
+        )
+        if len(eligible) >= k:
+            text = _(
+                "“%(entry)s” (team %(team)s) lacks %(n)d judges: its eligible judges (%(names)s) "
+                "are at their load cap.",
+                entry=entry.title,
+                team=entry.team.name,
+                n=missing,
+                names=_names(eligible),
+            )
+        if in_conflict:
+            text += " " + _("In conflict: %(names)s.", names=_names(in_conflict))
+        reasons.append(text)
+    if not reasons:
+        reasons.append(
+            _(
+                "Judges who already started scoring an entry may no longer judge it (a "
+                "conflict, the site or the language): the assignment cannot keep their work."
+            )
+        )
+    return reasons
+
+
 async def _judge_roles(contest: Contest, round_: Round) -> list[ContestRole]:
     """The contest's judges, or the round's own jury when it has one."""
     query = ContestRole.filter(contest_id=contest.id, role=ContestRoleKind.JUDGE)
     if round_.judge_ids is not None:
         query = query.filter(user_id__in=list(round_.judge_ids))
-    return await query.order_by("id")
+    return await query.select_related("user").order_by("id")
 
 
 # --- the judge's side ---------------------------------------------------------------------
@@ -400,6 +523,7 @@ class Sheet:
     done: int
     total: int
     can_undo: bool
+    next_entry: tuple[int, str] | None = None  # (submission id, title) of the next unscored
 
     @property
     def weighted(self) -> float | None:
@@ -444,6 +568,7 @@ async def _sheet(
     }
     done, total = await progress(judge, round_)
     can_undo = await _last_batch(judge, round_) is not None
+    next_entry = await _next_unscored(judge, round_, assignment)
     return Sheet(
         submission.contest,
         round_,
@@ -454,7 +579,24 @@ async def _sheet(
         done,
         total,
         can_undo,
+        next_entry,
     )
+
+
+async def _next_unscored(
+    judge: User, round_: Round, current: JudgeAssignment
+) -> tuple[int, str] | None:
+    """The judge's next entry to score in this round: the first unscored assignment after this
+    one in the queue's order, else the first before it (one query)."""
+    rows = (
+        await JudgeAssignment.filter(round_id=round_.id, judge_id=judge.id, completed_at=None)
+        .exclude(id=current.id)
+        .order_by("id")
+        .values_list("id", "submission_id", "submission__title")
+    )
+    after = [row for row in rows if row[0] > current.id]
+    chosen = (after or rows or [None])[0]
+    return None if chosen is None else (chosen[1], chosen[2])
 
 
 def _match_criteria(criteria: list[Criterion], scores: dict[str, float]) -> dict[int, float]:

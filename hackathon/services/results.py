@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,69 @@ def effective_comparisons(log: list[dict[str, Any]]) -> list[pairwise.Comparison
         for r in log
         if r["withdraws"] is None and r["id"] not in withdrawn
     ]
+
+
+# --- the pairwise model, fitted once per state of the comparison log -----------------------
+
+_Row = tuple[int, int, int, int, int | None]
+_FITS: OrderedDict[tuple[int, tuple[str, ...]], tuple[list[_Row], pairwise.PairwiseState]] = (
+    OrderedDict()
+)
+_FITS_KEPT = 32  # contests' rounds kept per process (least recently used dropped)
+
+
+def _copy_state(state: pairwise.PairwiseState) -> pairwise.PairwiseState:
+    return pairwise.PairwiseState(
+        entry_ids=state.entry_ids,
+        mu=state.mu.copy(),
+        sigma_sq=state.sigma_sq.copy(),
+        judges={k: pairwise.JudgeBelief(v.alpha, v.beta) for k, v in state.judges.items()},
+        log=list(state.log),
+        index=dict(state.index),
+    )
+
+
+def fitted_pairwise(
+    round_id: int, entry_ids: list[str], log: list[dict[str, Any]]
+) -> pairwise.PairwiseState:
+    """The Crowd-BT state of a round's comparison log, without refitting when nothing new.
+
+    The refit replays every comparison (about 245 ms at 5,000). The log is append-only, so a
+    request that reads the same rows as the last fit reuses its state; a log that only grew
+    by new comparisons is brought up to date by applying just those to a copy; a new
+    withdrawal (undo) or other entries refit from the start. The rows themselves are the key's
+    check (comparing 5,000 short tuples costs about a millisecond), so a reused id – another
+    database, a test – can never return another log's fit, and nothing needs invalidating.
+    The cache is per process (several web processes each fit once per new state), bounded to
+    the `_FITS_KEPT` most recently used rounds. The state returned is shared: read it only."""
+    key = (round_id, tuple(entry_ids))
+    rows: list[_Row] = [
+        (r["id"], r["judge_id"], r["winner_id"], r["loser_id"], r["withdraws"]) for r in log
+    ]
+    cached = _FITS.get(key)
+    state = None
+    if cached is not None:
+        old_rows, old_state = cached
+        if old_rows == rows:
+            _FITS.move_to_end(key)
+            return old_state
+        n = len(old_rows)
+        fresh = log[n:]
+        if (
+            n < len(rows)
+            and rows[:n] == old_rows
+            and all(row["withdraws"] is None for row in fresh)
+        ):
+            state = _copy_state(old_state)
+            for comparison in effective_comparisons(fresh):
+                pairwise.apply_comparison(state, comparison)
+    if state is None:
+        state = pairwise.rebuild(entry_ids, effective_comparisons(log))
+    _FITS[key] = (rows, state)
+    _FITS.move_to_end(key)
+    while len(_FITS) > _FITS_KEPT:
+        _FITS.popitem(last=False)
+    return state
 
 
 @dataclass
@@ -241,7 +304,7 @@ async def _compute_pairwise(
     contest: Contest, round_: Round, entries: dict[int, Submission], parameters: dict
 ) -> Ranking:
     log = await comparison_log(round_)
-    state = pairwise.rebuild([str(e) for e in sorted(entries)], effective_comparisons(log))
+    state = fitted_pairwise(round_.id, [str(e) for e in sorted(entries)], log)
     counts: dict[str, int] = defaultdict(int)
     wins: dict[str, int] = defaultdict(int)
     for comparison in state.log:

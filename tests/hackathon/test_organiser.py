@@ -224,7 +224,9 @@ async def test_an_impossible_assignment_is_explained_and_nothing_is_written(brow
     response = await browser.post(f"/contests/{contest.slug}/manage/assign")
     assert response.status_code == 303
     page = await browser.get(f"/contests/{contest.slug}/manage")
-    assert 'id="assignment-reasons"' in page.text and "k=3" in page.text
+    assert 'id="assignment-reasons"' in page.text
+    # in the organiser's language, naming entries, teams and judges
+    assert "“Entry 00” (team Team 00) has 2 eligible judges but needs 3: J0, J1." in page.text
     assert await JudgeAssignment.all().count() == 0
     # Site constraint: Korean entries need a Korean-site judge.
     await browser.post(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ecosystem.errors import Invalid, NotPermitted
 from ecosystem.i18n import _, format_day, format_dt, format_money
+from ecosystem.models import User
+from ecosystem.permissions import has_verified_identity
 from labs.availability import RuleViolation, ViolationCode, check_booking
 from labs.intervals import Interval
 from labs.labels import category_label
@@ -92,6 +94,16 @@ def ensure_in_service(equipment: Equipment) -> None:
         raise Invalid(_("This machine is retired and cannot be booked."), code="equipment_retired")
 
 
+def ensure_verified_booker(person: User) -> None:
+    """A booking (or a place in a waitlist) takes a machine from everyone else: an account
+    whose e-mail address is not verified may look and prepare, not book (DESIGN.md §3)."""
+    if not has_verified_identity(person):
+        raise NotPermitted(
+            _("Verify your e-mail address first (follow the link we sent you), then book."),
+            code="email_not_verified",
+        )
+
+
 def _refuse_untrained(violations: list[RuleViolation], equipment: Equipment) -> None:
     if any(v.code == ViolationCode.TRAINING for v in violations):
         raise NotPermitted(
@@ -129,6 +141,7 @@ def decide(case: BookingCase, keep_price: prices.Price | None = None) -> prices.
     `keep_price` (a move) must equal the new slot's price. Pure: reads only the case, so
     step 3 calls it again under the machine's lock with the quota re-read.
     """
+    ensure_verified_booker(case.person)
     ensure_in_service(case.equipment)
     violations = check_booking(case.facts)
     _refuse_untrained(violations, case.equipment)

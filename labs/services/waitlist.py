@@ -20,7 +20,7 @@ from ecosystem.errors import Conflict, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.models import User
 from labs.models import ACTIVE_BOOKING_STATUSES, Booking, Equipment, WaitlistEntry
-from labs.services import bookings, facts, schedule
+from labs.services import bookings, facts, rules, schedule
 
 OFFER_MINUTES = 30
 WAITING, OFFERED, TAKEN, EXPIRED, LEFT = "waiting", "offered", "taken", "expired", "left"
@@ -38,6 +38,7 @@ async def join_waitlist(
     if window.start <= timezone.now():
         raise Invalid(_("This time is in the past."), code="in_past")
     equipment = await facts.get_bookable_equipment(actor, equipment_id)
+    rules.ensure_verified_booker(actor)
     busy = await Booking.filter(
         equipment_id=equipment.id,
         status__in=list(ACTIVE_BOOKING_STATUSES),

@@ -109,3 +109,81 @@ async def test_a_lab_whose_host_loses_its_verification_takes_no_bookings(client,
         headers=await bearer(staff),
     )
     assert own.status_code == 201, own.text
+
+
+async def test_an_unverified_account_may_look_but_not_book(client, new_browser):
+    """DESIGN §3: until its e-mail address is verified an account browses and prepares; it
+    books nothing – not by the API, the form, a basket or a waitlist."""
+    from datetime import UTC
+
+    from ecosystem.models import User
+    from labs.models import Booking, BookingStatus, LabStaff, WaitlistEntry
+    from tests.labs.conftest import at, booking_json, local_day, make_equipment, make_lab
+
+    lab = await make_lab(is_published=True)
+    machine = await make_equipment(lab, notice_minutes=0)
+    newcomer = await person("newcomer@example.org", verified=False)
+    day = local_day(3)
+    start, end = at(day, 9), at(day, 10)
+
+    from ecosystem.services.tokens import create_token
+
+    _token, plaintext = await create_token(newcomer, "tests")
+    api = await client.post(
+        "/api/v1/bookings",
+        json=booking_json(machine, start, end),
+        headers={"Authorization": f"Bearer {plaintext}"},
+    )
+    assert api.status_code == 403, api.text
+    assert api.json()["error"]["code"] == "email_not_verified"
+
+    browser = new_browser(lang="en")
+    await browser.login(newcomer.email)
+    page = await browser.get(f"/equipment/{machine.id}")
+    assert page.status_code == 200 and "Verify your e-mail address to book." in page.text
+    form = await browser.post(
+        f"/equipment/{machine.id}/book",
+        {"start": start.isoformat(), "end": end.isoformat(), "purpose": "a keyring"},
+    )
+    assert form.status_code == 403
+    assert "Verify your e-mail address first" in form.text and "a keyring" in form.text
+    utc = f"{start.astimezone(UTC).isoformat()}"
+    basket = await browser.post(
+        f"/labs/{lab.slug}/basket",
+        {
+            "slot": f"{machine.id}|{utc}|{end.astimezone(UTC).isoformat()}",
+            "purpose": "keyrings",
+            "date": day.isoformat(),
+        },
+    )
+    assert basket.status_code == 403
+    assert not await Booking.filter(user_id=newcomer.id).exists()
+
+    # A busy slot: the waitlist is refused too.
+    staff = await person("staff@example.org")
+    await LabStaff.create(lab=lab, user=staff)
+    await Booking.create(
+        equipment=machine,
+        user=staff,
+        starts_at=start,
+        ends_at=end,
+        status=BookingStatus.CONFIRMED,
+        check_in_code="busy-1",
+    )
+    waiting = await browser.post(
+        "/waitlist",
+        {"equipment_id": str(machine.id), "start": start.isoformat(), "end": end.isoformat()},
+    )
+    assert waiting.status_code == 303  # the waitlist page says why, as for any refusal
+    told = await browser.get(waiting.headers["location"])
+    assert "Verify your e-mail address first" in told.text
+    assert not await WaitlistEntry.filter(user_id=newcomer.id).exists()
+
+    # Verified, the same account books.
+    await User.filter(id=newcomer.id).update(email_verified_at=timezone.now())
+    later = await client.post(
+        "/api/v1/bookings",
+        json=booking_json(machine, at(day, 11), at(day, 12)),
+        headers={"Authorization": f"Bearer {plaintext}"},
+    )
+    assert later.status_code == 201, later.text

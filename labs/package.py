@@ -16,6 +16,7 @@ package = DomainPackage(
     models="labs.models",
     routes=(  # /labs/new before /labs/{slug}
         "labs.routes.staff:routes",
+        "labs.routes.photos:routes",
         "labs.routes.payments:routes",
         "labs.routes.grid:routes",  # /labs/{slug}/day and /week before /labs/{slug}
         "labs.routes.public:routes",

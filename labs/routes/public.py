@@ -32,7 +32,7 @@ from ecosystem.web import (
 from labs.intervals import resolve_local
 from labs.labels import category_label
 from labs.models import Booking, Equipment, EquipmentCategory, LabKind
-from labs.services import bookings, browse, calendar, checkin
+from labs.services import bookings, browse, calendar, checkin, photos
 from labs.services import payments as booking_payments
 from labs.services.reschedule import reschedule_booking
 from labs.services.staff import choice_label
@@ -202,7 +202,8 @@ async def equipment_detail(request: Request) -> Response:
     user = await current_user(request)
     page = await browse.machine_page(user, equipment_id)
     week = await _week_context(request, equipment_id, page.equipment)
-    context = {"page": page, **week, **_labels()}
+    shown = await photos.photos_of(page.equipment.lab, page.equipment.id)
+    context = {"page": page, "photos": shown, **week, **_labels()}
     return await render(request, "labs/public/equipment.html", context)
 
 

@@ -227,6 +227,7 @@ async def test_every_labs_page_speaks_the_readers_language(new_browser, locale):
         f"/labs/{lab.slug}/agenda",
         f"/labs/{lab.slug}/checkin",
         f"/labs/{lab.slug}/walk-in",
+        f"/labs/{lab.slug}/photos",
         f"/labs/{lab.slug}/walk-in?q=lan",
         f"/labs/checkin/{booking.check_in_code}",
         f"/labs/{lab.slug}/trainings",

@@ -1,0 +1,71 @@
+"""Photos of a lab and of its machines: uploaded by the lab's staff, cleaned, re-encoded and
+resized by the kernel's media pipeline (ecosystem.media: WebP, EXIF stripped, `thumb` and
+`small` variants made by a job), shown on the lab's and the machine's pages."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from tortoise.transactions import in_transaction
+
+from ecosystem import media
+from ecosystem.errors import Conflict, NotFound
+from ecosystem.i18n import _
+from ecosystem.models import MediaFile, User
+from labs import permissions
+from labs.models import Equipment, Lab, Photo
+
+MAX_PHOTOS = 24  # per lab, its machines' included
+CAPTION_LENGTH = 200
+
+
+async def add_photo(
+    actor: User, lab: Lab, data: bytes, caption: str = "", equipment_id: int | None = None
+) -> Photo:
+    """Store a photo of the lab (or of one of its machines). 403 for anyone but its staff,
+    404 for another lab's machine, 409 past `MAX_PHOTOS`, 422/413 for what is not an image."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    if equipment_id is not None and not await Equipment.exists(id=equipment_id, lab_id=lab.id):
+        raise NotFound(_("No such machine."))
+    if await Photo.filter(lab_id=lab.id).count() >= MAX_PHOTOS:
+        raise Conflict(
+            _("A lab keeps at most %(n)d photos: remove one first.", n=MAX_PHOTOS),
+            code="too_many_photos",
+        )
+    stored = await media.store_image(data, "labs_photo")
+    position = await Photo.filter(lab_id=lab.id).count()
+    return await Photo.create(
+        lab_id=lab.id,
+        equipment_id=equipment_id,
+        media_id=stored.id,
+        caption=" ".join(caption.split())[:CAPTION_LENGTH],
+        position=position,
+    )
+
+
+async def remove_photo(actor: User, lab: Lab, photo_id: int) -> None:
+    """Remove a photo of the lab (its stored image goes with it)."""
+    await permissions.ensure(actor, "lab.manage", lab)
+    photo = await Photo.get_or_none(id=photo_id, lab_id=lab.id)
+    if photo is None:
+        raise NotFound(_("No such photo."))
+    media_id = photo.media_id  # type: ignore[attr-defined]
+    async with in_transaction():
+        await photo.delete()
+        await MediaFile.filter(id=media_id).delete()
+    await asyncio.to_thread(shutil.rmtree, media.media_path(media_id).parent, True)
+
+
+async def photos_of(lab: Lab, equipment_id: int | None = None) -> list[Photo]:
+    """The lab's own photos (no machine), or one machine's, in their order."""
+    return await Photo.filter(lab_id=lab.id, equipment_id=equipment_id).order_by("position", "id")
+
+
+async def all_photos(lab: Lab) -> list[Photo]:
+    """Every photo of the lab and its machines (the staff's page)."""
+    return (
+        await Photo.filter(lab_id=lab.id)
+        .select_related("equipment")
+        .order_by("equipment_id", "position", "id")
+    )

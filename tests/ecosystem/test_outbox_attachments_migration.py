@@ -19,7 +19,7 @@ async def test_messages_written_before_0008_are_kept_and_take_attachments(empty_
         await migrate(config=config, target=BEFORE)
     finally:
         await Tortoise.close_connections()
-    await Tortoise.init(config=config)
+    await init_orm(config)  # fresh statement cache: the suite switches dialects
     try:
         old = await OutboxMessage.create(to="lan@eiu.edu.vn", subject="Before", text_body="Hi")
     finally:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
 from ecosystem.models import User
@@ -36,10 +37,16 @@ BOOKINGS = "/api/v1/bookings"
 
 
 async def people(count: int, prefix: str = "racer") -> list[dict[str, str]]:
-    """`count` users, each with their own bearer token (no password hashing)."""
+    """`count` verified users, each with their own bearer token (no password hashing)."""
+    verified = timezone.now()
     await User.bulk_create(
         [
-            User(email=f"{prefix}{n}@eiu.edu.vn", full_name=f"Racer {n}", password_hash="!")
+            User(
+                email=f"{prefix}{n}@eiu.edu.vn",
+                full_name=f"Racer {n}",
+                password_hash="!",
+                email_verified_at=verified,
+            )
             for n in range(count)
         ]
     )

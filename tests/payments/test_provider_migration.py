@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tortoise import Tortoise, connections
 
-from ecosystem.db import run_migrations, tortoise_config
+from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.packages import load_packages
 
 OLD_ROWS = [
@@ -23,7 +23,7 @@ OLD_ROWS = [
 
 
 async def _rows(config, sql: str) -> list[tuple]:
-    await Tortoise.init(config=config)
+    await init_orm(config)  # fresh statement cache: the suite switches dialects
     try:
         _count, rows = await connections.get("default").execute_query(sql)
         return [tuple(row.values()) if hasattr(row, "values") else tuple(row) for row in rows]
@@ -39,7 +39,7 @@ async def test_payments_are_kept_and_issuers_choose_later(empty_url):
         await migrate(config=config, target="ecosystem.0006_sweepers")
     finally:
         await Tortoise.close_connections()
-    await Tortoise.init(config=config)
+    await init_orm(config)  # fresh statement cache: the suite switches dialects
     try:
         for statement in OLD_ROWS:
             await connections.get("default").execute_script(statement)
@@ -53,7 +53,7 @@ async def test_payments_are_kept_and_issuers_choose_later(empty_url):
     payments = await _rows(config, "SELECT id, provider, state, checkout_session_id FROM payment")
     assert payments == [(1, "stripe", "paid", "cs_test_1")]
     assert await _rows(config, "SELECT COUNT(*) FROM payment_issuer_providers") == [(0,)]
-    await Tortoise.init(config=config)
+    await init_orm(config)  # fresh statement cache: the suite switches dialects
     try:
         await connections.get("default").execute_script(
             "INSERT INTO payment_issuer_providers (issuer_key, providers, updated_at)"

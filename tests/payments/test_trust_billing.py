@@ -56,5 +56,6 @@ async def test_a_pending_organisation_is_not_a_billing_choice(client, new_browse
     assert f'value="organisation:{company.id}"' not in page
     refused = await _bill(client, director, machine, company, hour=13)
     assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "billing_not_allowed"
+    # An unverified account books nothing at all (labs' first rule), billed or not.
+    assert refused.json()["error"]["code"] == "email_not_verified"
     assert not await Payment.filter(method="organisation").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ecosystem import jobs
 from ecosystem.models import Membership, MembershipStatus, Role
 from ecosystem.payments.models import Payment
 from ecosystem.payments.services import ledger as credits
@@ -323,8 +324,10 @@ async def test_the_statement_page_runs_the_same_queries_for_any_number_of_bookin
     browser = new_browser()
     await browser.login(staff.email)
     counts = []
-    for hour in (8, 10, 12, 14):
+    # The first round warms what a process loads once (and is not counted).
+    for hour in (8, 10, 12, 14, 16):
         created = (await bill(client, owner, machine, company, hour=hour)).json()
+        await jobs.drain()  # the booking's mail is delivered outside the counted requests
         period = (await Payment.get(id=created["payment"]["id"])).period
         url = f"/payments/statements/labs.lab:{lab.id}/{company.id}/{period}"
         with count_queries() as counted:
@@ -333,5 +336,6 @@ async def test_the_statement_page_runs_the_same_queries_for_any_number_of_bookin
         with count_queries() as counted:
             assert (await browser.get(f"/labs/{lab.slug}/payments")).status_code == 200
         counts.append(len(counted.statements))
+    counts = counts[2:]
     assert counts[0::2] == [counts[0]] * 4
     assert counts[1::2] == [counts[1]] * 4

@@ -39,7 +39,7 @@ async def photos_page(request: Request) -> Response:
     context = {
         "lab": lab,
         "photos": await photos.all_photos(lab),
-        "machines": (await staff.manage_view(lab)).equipment,
+        "machines": await photos.machines_of(lab),
         "values": values,
         "error": error,
         "max_photos": photos.MAX_PHOTOS,

@@ -28,13 +28,13 @@ async def add_photo(
     await permissions.ensure(actor, "lab.manage", lab)
     if equipment_id is not None and not await Equipment.exists(id=equipment_id, lab_id=lab.id):
         raise NotFound(_("No such machine."))
-    if await Photo.filter(lab_id=lab.id).count() >= MAX_PHOTOS:
+    position = await Photo.filter(lab_id=lab.id).count()
+    if position >= MAX_PHOTOS:
         raise Conflict(
             _("A lab keeps at most %(n)d photos: remove one first.", n=MAX_PHOTOS),
             code="too_many_photos",
         )
     stored = await media.store_image(data, "labs_photo")
-    position = await Photo.filter(lab_id=lab.id).count()
     return await Photo.create(
         lab_id=lab.id,
         equipment_id=equipment_id,
@@ -60,6 +60,11 @@ async def remove_photo(actor: User, lab: Lab, photo_id: int) -> None:
 async def photos_of(lab: Lab, equipment_id: int | None = None) -> list[Photo]:
     """The lab's own photos (no machine), or one machine's, in their order."""
     return await Photo.filter(lab_id=lab.id, equipment_id=equipment_id).order_by("position", "id")
+
+
+async def machines_of(lab: Lab) -> list[Equipment]:
+    """The machines a photo may show (the upload form's choices), by name."""
+    return await Equipment.filter(lab_id=lab.id).order_by("name", "id")
 
 
 async def all_photos(lab: Lab) -> list[Photo]:

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from ecosystem import i18n
+from ecosystem import content, i18n
 from ecosystem.labels import label
 from ecosystem.settings import PROJECT_ROOT
 
@@ -46,7 +46,12 @@ def build_environment() -> Environment:
         supported_locales=i18n.SUPPORTED_LOCALES,
         locale_name=i18n.locale_display_name,
         label=label,
+        localized=content.localized,
+        content_locales=content.CONTENT_LOCALES,
+        content_form_key=content.form_key,
+        errors_in=content.errors_in,
     )
+    env.filters["tr"] = content.tr
     return env
 
 

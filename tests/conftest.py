@@ -37,7 +37,20 @@ from ecosystem.packages import load_packages
 from ecosystem.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+def _redis_for_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker flushes a Redis database of its own: worker gwN uses the
+    configured database number minus N (modulo 16)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    configured = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(configured - int(worker[2:])) % 16}"))
+
+
+TEST_REDIS_URL = _redis_for_this_worker(os.environ.get("TEST_REDIS_URL", ""))
 TEST_PACKAGES = tuple(
     p for p in os.environ.get("PACKAGES", "labs,incubator,hackathon").split(",") if p
 )

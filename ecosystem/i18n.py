@@ -25,7 +25,12 @@ from babel.dates import (
 )
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import (
+    format_compact_decimal,
+    format_currency,
+    format_decimal,
+)
+from babel.numbers import format_percent as babel_format_percent
 from babel.support import NullTranslations, Translations
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -150,8 +155,46 @@ def _babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
 
 
-def format_number(value: float | int) -> str:
-    return _formatted_number(value, get_locale())
+def format_number(value: float | int, decimals: int | None = None) -> str:
+    """A number in the viewer's locale ("70,8" in Vietnamese, "70.8" in English); with
+    `decimals`, always that many digits after the separator ("1,0")."""
+    if decimals is None:
+        return _formatted_number(value, get_locale())
+    return _formatted_fixed(float(value), decimals, get_locale())
+
+
+def format_percent(fraction: float | int, decimals: int = 0) -> str:
+    """A fraction as a percentage in the viewer's locale (0.708 → "70,8%" with one decimal)."""
+    return _formatted_percent(float(fraction), decimals, get_locale())
+
+
+def format_compact(value: float | int) -> str:
+    """A large figure in short words of the viewer's locale ("1,2 Tr", "1.2M", "120만")."""
+    return _formatted_compact(value, get_locale())
+
+
+def _fraction_pattern(decimals: int) -> str:
+    return "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+
+
+@lru_cache(maxsize=4096)
+def _formatted_fixed(value: float, decimals: int, locale: str) -> str:
+    return format_decimal(value, format=_fraction_pattern(decimals), locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_percent(value: float, decimals: int, locale: str) -> str:
+    babel_locale = _babel_locale(locale)
+    # The locale's own percent pattern (sign placement, spacing), with the digits asked for.
+    pattern = babel_locale.percent_formats[None].pattern.replace(
+        "#,##0", _fraction_pattern(decimals), 1
+    )
+    return babel_format_percent(value, format=pattern, locale=babel_locale)
+
+
+@lru_cache(maxsize=4096)
+def _formatted_compact(value: float | int, locale: str) -> str:
+    return format_compact_decimal(value, format_type="short", fraction_digits=1, locale=locale)
 
 
 def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None = None) -> str:

@@ -1,14 +1,28 @@
 """Display names of stored values (spheres, roles, states), translated when shown.
 
-Stored values stay stable English identifiers; what people read comes from here.
+Stored values stay stable English identifiers; what people read comes from here. A value
+no table knows is a bug: the tests turn `STRICT` on (tests/conftest.py) and it raises
+`MissingLabel`; in production it is logged and shown humanised ("Laser cutter" for
+"laser_cutter", translated when the catalogues have that text), never as the raw key.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from enum import Enum
 
-from ecosystem.i18n import gettext
+from babel import Locale, UnknownLocaleError
+
+from ecosystem.i18n import get_locale, gettext, zone_label
+
+logger = logging.getLogger(__name__)
+
+STRICT = False  # tests set it: an unknown value raises instead of being humanised
+
+
+class MissingLabel(LookupError):
+    """A stored value has no display name in its label table."""
 
 
 def N_(message: str) -> str:
@@ -49,11 +63,56 @@ LABELS: dict[str, str] = {
 
 def label_in(table: Mapping[str, str], value: object) -> str:
     """The translated display name of a stored value (an enum member or its string) in
-    `table` (value → msgid); a value the table does not know is shown as it is stored."""
+    `table` (value → msgid). An unknown value raises `MissingLabel` under `STRICT` (tests);
+    otherwise it is logged and shown humanised, never as the stored key."""
     key = str(value.value if isinstance(value, Enum) else value)
-    return gettext(table[key]) if key in table else key
+    if key in table:
+        return gettext(table[key])
+    if STRICT:
+        raise MissingLabel(f"no label for {key!r} (known: {', '.join(sorted(table))})")
+    logger.warning("no label for the stored value %r", key)
+    return humanise(key)
+
+
+def humanise(key: str) -> str:
+    """A stored identifier as words ("revenue_vnd" → "Revenue vnd"), translated when the
+    catalogues have that text: the last resort for a value no label table knows."""
+    words = " ".join(str(key).replace("_", " ").replace("-", " ").split())
+    return gettext(words[:1].upper() + words[1:]) if words else ""
 
 
 def label(value: str | Enum) -> str:
     """The display name of one of the kernel's stored values (`LABELS`)."""
     return label_in(LABELS, value)
+
+
+# --- codes that Babel names: languages, countries, time zones -----------------------------
+
+
+def language_name(code: str) -> str:
+    """A language code as its name in the viewer's language ("ko" → "Tiếng Hàn", "Korean")."""
+    try:
+        name = Locale.parse(str(code).strip()).get_display_name(get_locale())
+    except (ValueError, TypeError, UnknownLocaleError):
+        name = None
+    return name or humanise(code)
+
+
+def language_names(codes: str | list[str]) -> str:
+    """Comma-separated codes ("vi,en") as names, in the viewer's language."""
+    items = codes.split(",") if isinstance(codes, str) else codes
+    return ", ".join(language_name(c) for c in items if str(c).strip())
+
+
+def country_name(code: str) -> str:
+    """An ISO country code as its name in the viewer's language ("VN" → "Việt Nam")."""
+    territories = Locale.parse(get_locale()).territories
+    return territories.get(str(code).strip().upper()) or str(code)
+
+
+def zone_name(timezone: str) -> str:
+    """A time zone as people name it ("Asia/Seoul" → "Giờ Hàn Quốc"), never the tz key."""
+    try:
+        return zone_label(timezone)
+    except (LookupError, ValueError):
+        return timezone

@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from ecosystem import content, i18n
-from ecosystem.labels import label
+from ecosystem.labels import (
+    country_name,
+    humanise,
+    label,
+    label_in,
+    language_name,
+    language_names,
+    zone_name,
+)
 from ecosystem.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -37,6 +45,8 @@ def build_environment() -> Environment:
         ngettext=i18n.ngettext,
         format_money=i18n.format_money,
         format_number=i18n.format_number,
+        format_percent=i18n.format_percent,
+        format_compact=i18n.format_compact,
         format_dt=i18n.format_dt,
         format_deadline=i18n.format_deadline,
         format_day=i18n.format_day,
@@ -46,6 +56,12 @@ def build_environment() -> Environment:
         supported_locales=i18n.SUPPORTED_LOCALES,
         locale_name=i18n.locale_display_name,
         label=label,
+        label_of=label_in,
+        humanise=humanise,
+        language_name=language_name,
+        language_names=language_names,
+        country_name=country_name,
+        zone_name=zone_name,
         localized=content.localized,
         content_locales=content.CONTENT_LOCALES,
         content_form_key=content.form_key,

@@ -3,8 +3,9 @@ without diacritics: "thu dau mot" must find "Thủ Dầu Một")."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
+
+from slugify import slugify as transliterated_slug
 
 
 def fold(text: str) -> str:
@@ -16,5 +17,9 @@ def fold(text: str) -> str:
 
 
 def slugify(text: str, max_length: int = 60) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")
+    """An ASCII slug that stays readable in every script: Vietnamese loses its diacritics
+    ("Thủ Dầu Một" → "thu-dau-mot", as before), Hangul and other scripts are romanised by
+    python-slugify's transliteration ("대덕이노폴리스" → "daedeoginopolriseu") instead of
+    vanishing; "org" only when nothing readable is left (emoji)."""
+    slug = transliterated_slug(text.replace("đ", "d").replace("Đ", "D"))
     return slug[:max_length].strip("-") or "org"

@@ -31,6 +31,7 @@ import pytest
 import time_machine
 from tortoise import Tortoise, connections
 
+from ecosystem import labels
 from ecosystem.app import create_app
 from ecosystem.db import is_postgres, run_migrations, tortoise_config
 from ecosystem.packages import load_packages
@@ -56,6 +57,9 @@ TEST_PACKAGES = tuple(
 )
 PASSWORD = "correct-horse-battery"
 LANG_COOKIE = "lang"  # ecosystem.middleware.LOCALE_COOKIE: a browser's language choice
+
+# A stored value without a display name fails the test instead of showing its key.
+labels.STRICT = True
 
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
 TRAVEL_TO = [

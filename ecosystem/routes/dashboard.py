@@ -13,6 +13,7 @@ from ecosystem import charts
 from ecosystem.errors import Invalid
 from ecosystem.i18n import gettext
 from ecosystem.inputs import optional_date
+from ecosystem.labels import LABELS, humanise
 from ecosystem.labels import label as kernel_label
 from ecosystem.packages import DomainPackage
 from ecosystem.services import dashboard, indicators
@@ -67,9 +68,12 @@ def _is_number(value: Any) -> bool:
 
 def _figure(key: str, title: str, value: Any, titles: dict[str, str]) -> Figure | None:
     def label(name: Any) -> str:
-        """A grouped value's key as people read it: the package's title, else the kernel's."""
+        """A grouped value's key as people read it: the package's title, else the kernel's;
+        anything else is a name people gave (a site, a track) and is shown as given."""
         name = str(name)
-        return gettext(titles[name]) if name in titles else kernel_label(name)
+        if name in titles:
+            return gettext(titles[name])
+        return kernel_label(name) if name in LABELS else name
 
     if _is_number(value):
         return Figure(key, title, "number", value=value)
@@ -107,7 +111,7 @@ def _sections(payload: dict, packages: list[DomainPackage]) -> list[Section]:
         known = titles.get(name, {})
         for key, value in values.items():
             msgid = known.get(key)
-            title = gettext(msgid) if msgid else key.replace("_", " ").capitalize()
+            title = gettext(msgid) if msgid else humanise(key)
             figure = _figure(key, title, value, known)
             if figure is not None:
                 figures.append(figure)

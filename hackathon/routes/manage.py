@@ -291,7 +291,8 @@ async def action(request: Request) -> Response:
     except DomainError as exc:
         if isinstance(exc, NotFound) or exc.status_code == 403:
             raise
-        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        # The fields' messages, never their names (a field name is a key, not text).
+        details = " ".join(dict.fromkeys(v for v in exc.fields.values() if v != exc.message))
         flash(request, f"{exc.message} {details}".strip(), "error")
     return redirect(request, back)
 

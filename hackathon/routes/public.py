@@ -32,7 +32,7 @@ PHASE_LABELS = {
 }
 KIND_LABELS = {"hackathon": N_("Hackathon"), "idea": N_("Idea contest")}
 CERTIFICATE_LABELS = {
-    "participant": N_("Participant"),
+    "participant": N_("Contest participant"),
     "judge": N_("Judge"),
     "winner": N_("Winner"),
 }

@@ -124,7 +124,8 @@ async def compare(judge: User, contest: Contest, winner_id: int, loser_id: int) 
     if contest.results_published_at is not None:
         raise Conflict(_("The results are published: scores can no longer change."))
     if winner_id == loser_id:
-        raise Invalid(_("Compare two different entries."), fields={"loser_id": "same"})
+        message = _("Compare two different entries.")
+        raise Invalid(message, fields={"loser_id": message})
     round_ = await current_round(contest)
     entries = {e.id: e for e in await round_entries(round_)}
     if winner_id not in entries or loser_id not in entries:

@@ -340,7 +340,8 @@ async def grant_late_window(actor: User, team_id: int, until: datetime) -> Team:
     team = await _load_team(team_id)
     await permissions.ensure(actor, "contest.manage", team.contest)
     if until <= timezone.now():
-        raise Invalid(_("A late window must end in the future."), fields={"until": "past"})
+        message = _("A late window must end in the future.")
+        raise Invalid(message, fields={"until": message})
     team.late_until = until
     await team.save(update_fields=["late_until"])
     await audit.record("contest.late_window", actor=actor, target=team, until=until.isoformat())

@@ -33,7 +33,7 @@ def charts_of(series: list[reports.SeriesMetric]) -> list[dict]:
     for metric in series:
         if not metric.points:
             continue
-        chart = period_chart([(metric.name, metric.points)], metric.period)
+        chart = period_chart([(_(metric.name), metric.points)], metric.period)
         if chart is not None:
             charts.append({"metric": metric, "chart": chart})
     return charts
@@ -458,7 +458,8 @@ async def sharing_page(request: Request) -> Response:
         "startup": access.startup,
         "grants": await sharing.grants_of(access.startup),
         "log": await sharing.access_log(access.startup),
-        "metric_choices": await sharing.metric_choices(access.startup),
+        "metric_choices": (choices := await sharing.metric_choices(access.startup)),
+        "metric_names": {m.key: m.name for m in choices},
         "organisations": await sharing.grantee_choices(access.startup) if access.can_share else [],
         "errors": {},
         "values": {},

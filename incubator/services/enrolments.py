@@ -13,7 +13,7 @@ from tortoise import timezone
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
-from ecosystem.labels import N_
+from ecosystem.labels import N_, humanise
 from ecosystem.models import Organisation, User
 from ecosystem.services import audit
 from incubator import periods
@@ -181,7 +181,12 @@ async def metric_names(enrolments: list[Enrolment]) -> dict[int, list[str]]:
         for m in await Metric.filter(programme_id__in=list(programme_ids))
     }
     return {
-        e.id: [_(names.get((e.cohort.programme_id, k), k)) for k in e.metrics or []]  # type: ignore[attr-defined]
+        e.id: [
+            _(names[(e.cohort.programme_id, k)])
+            if (e.cohort.programme_id, k) in names
+            else humanise(k)
+            for k in e.metrics or []
+        ]  # type: ignore[attr-defined]
         for e in enrolments
     }
 

@@ -15,7 +15,7 @@ from ecosystem import cache
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, format_money, format_number, get_locale
 from ecosystem.inputs import iso_datetime, path_id, whole_number
-from ecosystem.labels import N_, label_in
+from ecosystem.labels import N_, humanise, label_in
 from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
 from ecosystem.web import (
@@ -30,7 +30,7 @@ from ecosystem.web import (
     site_url,
 )
 from labs.intervals import resolve_local
-from labs.labels import category_label
+from labs.labels import CATEGORY_LABELS, category_label
 from labs.models import Booking, Equipment, EquipmentCategory, LabKind
 from labs.services import bookings, browse, calendar, checkin, photos
 from labs.services import payments as booking_payments
@@ -41,16 +41,6 @@ KIND_LABELS = {
     LabKind.FABLAB.value: "FabLab",
     LabKind.TECHLAB.value: "TechLab",
     LabKind.LIVING_LAB.value: "Living Lab",
-}
-CATEGORY_LABELS = {
-    "3d_printer": "3D printer",
-    "laser_cutter": "Laser cutter",
-    "cnc": "CNC machine",
-    "pcb_mill": "PCB mill",
-    "electronics_bench": "Electronics bench",
-    "biotech_instrument": "Biotech instrument",
-    "test_bed": "Test bed",
-    "other": "Other",
 }
 STATUS_LABELS = {
     "available": "Available",
@@ -90,10 +80,7 @@ SPEC_LABELS = {
 
 def spec_label(key: str) -> str:
     """The translated name of a specification key; an unknown key with spaces for "_"."""
-    if key in SPEC_LABELS:
-        return label_in(SPEC_LABELS, key)
-    readable = key.replace("_", " ").strip()
-    return readable[:1].upper() + readable[1:]
+    return label_in(SPEC_LABELS, key) if key in SPEC_LABELS else humanise(key)
 
 
 def spec_value(value: object) -> str:

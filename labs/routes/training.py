@@ -13,26 +13,11 @@ from ecosystem import tabular
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _
 from ecosystem.inputs import iso_date, iso_datetime, whole_number
-from ecosystem.labels import N_, label_in
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
+from labs.labels import category_label
 from labs.models import EquipmentCategory
 from labs.services import training, usage, waitlist
 from labs.services.schedule import lab_timezone
-
-CATEGORY_LABELS = {
-    EquipmentCategory.PRINTER_3D: N_("3D printer"),
-    EquipmentCategory.LASER_CUTTER: N_("Laser cutter"),
-    EquipmentCategory.CNC: N_("CNC machine"),
-    EquipmentCategory.PCB_MILL: N_("PCB mill"),
-    EquipmentCategory.ELECTRONICS_BENCH: N_("Electronics bench"),
-    EquipmentCategory.BIOTECH_INSTRUMENT: N_("Biotech instrument"),
-    EquipmentCategory.TEST_BED: N_("Test bed"),
-    EquipmentCategory.OTHER: N_("Other"),
-}
-
-
-def category_label(value: object) -> str:
-    return label_in(CATEGORY_LABELS, value)
 
 
 def _local_datetime(raw: str, tz: ZoneInfo) -> datetime | None:

@@ -15,7 +15,13 @@ from ecosystem.devices import describe
 from ecosystem.errors import DomainError, Invalid, RateLimited
 from ecosystem.i18n import _
 from ecosystem.restapi import client_ip
-from ecosystem.services import passkeys, second_factor, security_events, sessions
+from ecosystem.services import (
+    organisations,
+    passkeys,
+    second_factor,
+    security_events,
+    sessions,
+)
 from ecosystem.web import (
     SECURITY_PAGE,
     SESSION_KEY,
@@ -254,6 +260,16 @@ async def passkey_login(request: Request) -> Response:
     return JSONResponse({"redirect": response.headers.get("location") or next_url})
 
 
+async def organisation_policy(request: Request) -> Response:
+    user = await require_user(request)
+    organisation = await organisations.get_visible(user, request.path_params["slug"])
+    form = await read_form(request)
+    required = form_text(form, "require_second_factor") == "1"
+    await second_factor.set_organisation_policy(user, organisation, required, ip=client_ip(request))
+    flash(request, _("The two-factor sign-in policy has been saved."))
+    return redirect(request, f"/organisations/{organisation.slug}/edit")
+
+
 routes = [
     Route(SECURITY_PAGE, security_page, methods=["GET"]),
     Route(f"{SECURITY_PAGE}/totp", totp_start, methods=["POST"]),
@@ -267,4 +283,5 @@ routes = [
     Route(f"{SECURITY_PAGE}/passkeys/{{passkey_id:int}}/remove", passkey_remove, methods=["POST"]),
     Route("/login/passkey/options", passkey_login_options, methods=["POST"]),
     Route("/login/passkey", passkey_login, methods=["POST"]),
+    Route("/organisations/{slug}/second-factor-policy", organisation_policy, methods=["POST"]),
 ]

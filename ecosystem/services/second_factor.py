@@ -32,12 +32,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from qrcode.image.svg import SvgPathImage
 from tortoise import timezone
 
+from ecosystem import permissions
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, RateLimited
 from ecosystem.i18n import _
 from ecosystem.models import (
     Membership,
     MembershipStatus,
+    Organisation,
     Passkey,
     RecoveryCode,
     Role,
@@ -127,6 +129,24 @@ async def summary(user: User) -> dict:
         "passkeys": await Passkey.filter(user_id=user.id).order_by("created_at", "id"),
         "recovery_left": await RecoveryCode.filter(user_id=user.id, used_at__isnull=True).count(),
     }
+
+
+async def set_organisation_policy(
+    actor: User, organisation: Organisation, required: bool, ip: str = ""
+) -> None:
+    """Require (or not) a second factor of the organisation's owners and admins; its
+    owners and admins with a verified identity decide. Takes effect at their next sign-in."""
+    await permissions.ensure(actor, "organisation.security_policy", organisation)
+    async with atomic():
+        await Organisation.filter(id=organisation.id).update(require_second_factor=required)
+        await audit.record(
+            "organisation.second_factor_policy",
+            actor=actor,
+            target=organisation,
+            ip=ip,
+            required=required,
+        )
+    organisation.require_second_factor = required
 
 
 # --- enrolment ---------------------------------------------------------------------------

@@ -332,16 +332,26 @@ async def test_organisation_policy_holds_its_admins_until_they_enrol(app, browse
     assert response.headers["location"] == "/dashboard"
 
 
-async def test_only_owners_and_admins_may_set_the_policy(app, browser):
+async def test_only_verified_owners_and_admins_may_set_the_policy(app, new_browser):
     owner = await person("o2@example.org")
     organisation = await make_organisation(owner, name="Binh Duong Fablab")
     member = await person("m2@example.org")
     await add_member(member, organisation, "member")
-    await browser.login("m2@example.org")
-    response = await browser.post(
-        f"/organisations/{organisation.slug}/second-factor-policy", {"require_second_factor": "1"}
-    )
-    assert response.status_code == 403
+    unverified = await person("u2@example.org", verified=False)
+    await add_member(unverified, organisation, "admin")
+    await person("stranger@example.org")
+    url = f"/organisations/{organisation.slug}/second-factor-policy"
+    for email, status in (
+        ("m2@example.org", 403),
+        ("u2@example.org", 403),
+        ("stranger@example.org", 403),
+    ):
+        b = new_browser()
+        await b.login(email)
+        assert (await b.post(url, {"require_second_factor": "1"})).status_code == status, email
+    anonymous = new_browser()
+    response = await anonymous.post(url, {"require_second_factor": "1"})
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert not (await Organisation.get(id=organisation.id)).require_second_factor
 
 
@@ -592,3 +602,31 @@ async def test_garbage_passkey_answers_are_4xx(app, browser):
         "/login/passkey", content=b"not json", headers={"X-CSRF-Token": token}
     )
     assert 400 <= raw.status_code < 500
+
+
+async def test_the_security_page_costs_the_same_with_many_devices_and_events(
+    app, browser, count_queries
+):
+    await person("yen@example.org")
+    await browser.login("yen@example.org")
+    await browser.get("/account/security")
+
+    async def statements() -> int:
+        with count_queries() as counted:
+            response = await browser.http.get("/account/security")
+        assert response.status_code == 200
+        return len(counted.statements)
+
+    few = await statements()
+    for n in range(6):
+        device = other_browser(app, f"198.51.100.{100 + n}")
+        await device.login("yen@example.org")
+        await Passkey.create(
+            user_id=(await User.get(email="yen@example.org")).id,
+            name=f"key {n}",
+            credential_id=f"cred{n}",
+            public_key=b"k",
+        )
+    many = await statements()
+    assert many == few, (few, many)
+    assert few <= 10

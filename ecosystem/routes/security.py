@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -96,7 +97,7 @@ async def totp_start(request: Request) -> Response:
         await second_factor.start_totp(user)
     except DomainError as exc:
         return await _refuse(request, user, exc)
-    suffix = f"?next={next_url}" if next_url else ""
+    suffix = f"?{urlencode({'next': next_url})}" if next_url else ""
     return redirect(request, f"{SECURITY_PAGE}{suffix}#totp")
 
 

@@ -74,13 +74,13 @@ def _encrypt(secret: str) -> str:
     return _fernet_for(get_settings().secret_key).encrypt(secret.encode()).decode()
 
 
-def _decrypt(token: str) -> str:
+def _decrypt(token: str) -> str | None:
+    """The secret, or None when it cannot be read (SECRET_KEY changed since enrolment: the
+    app no longer works, recovery codes and passkeys still do)."""
     try:
         return _fernet_for(get_settings().secret_key).decrypt(token.encode()).decode()
-    except InvalidToken:  # the app's secret changed: the app must be enrolled again
-        raise Conflict(
-            _("Your authenticator app can no longer be checked. Use a recovery code.")
-        ) from None
+    except InvalidToken:
+        return None
 
 
 # --- who has, who needs -------------------------------------------------------------------
@@ -298,7 +298,8 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 
 async def _accept_totp(factor: TotpFactor, code: str) -> bool:
-    step = matching_step(_decrypt(factor.secret_encrypted), code, datetime.now(UTC))
+    secret = _decrypt(factor.secret_encrypted)
+    step = matching_step(secret, code, datetime.now(UTC)) if secret else None
     if step is None:
         return False
     # Only for a later step than the last code accepted: a code (or an older one) seen once

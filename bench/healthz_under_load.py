@@ -268,6 +268,7 @@ def main() -> int:
         "MEDIA_DIR": str(workdir / "media"),
         "BASE_URL": "",
         "MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
+        "ADMINS_NEED_SECOND_FACTOR": "0",  # the organiser (an admin) signs in with a password
     }
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "ecosystem", "migrate"], env=env, cwd=ROOT, check=True)

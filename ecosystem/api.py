@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ecosystem import tabular
+from ecosystem.errors import NotPermitted
+from ecosystem.i18n import _
 from ecosystem.models import Organisation, Sphere
 from ecosystem.restapi import api_route, api_user, client_ip, json_body, json_response, query_params
 from ecosystem.schemas import (
@@ -22,7 +24,7 @@ from ecosystem.schemas import (
     TokenRequestIn,
     organisation_summary,
 )
-from ecosystem.services import accounts, indicators, organisations, tokens
+from ecosystem.services import accounts, indicators, organisations, second_factor, tokens
 
 
 def organisation_out(organisation: Organisation | organisations.DirectoryEntry) -> OrganisationOut:
@@ -42,6 +44,16 @@ async def create_token(request: Request) -> Response:
     user = await accounts.authenticate(
         data.email, data.password, request.app.state.limiter, ip=client_ip(request)
     )
+    if not await second_factor.password_alone_enough(user):
+        # A password alone must not open an account that signs in with a second factor:
+        # its owner makes tokens on the tokens page, after a full sign-in.
+        raise NotPermitted(
+            _(
+                "This account signs in with a second factor: make a token on your account's "
+                "tokens page instead."
+            ),
+            code="second_factor_required",
+        )
     _token, plaintext = await tokens.issue_login_token(
         user, ip=client_ip(request), scope=data.scope, expires_on=data.expires_on
     )

@@ -20,7 +20,7 @@ from tortoise.exceptions import ValidationError as FieldValueError
 
 from ecosystem import cache, i18n, jobs
 from ecosystem.db import init_orm, tortoise_config
-from ecosystem.errors import DomainError, NotAuthenticated, RateLimited
+from ecosystem.errors import DomainError, NotAuthenticated, RateLimited, SecondFactorRequired
 from ecosystem.i18n import _
 from ecosystem.inputs import has_control
 from ecosystem.middleware import (
@@ -35,7 +35,7 @@ from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
 from ecosystem.settings import Settings, configure
 from ecosystem.templating import STATIC_DIR, templates
-from ecosystem.web import login_redirect, render
+from ecosystem.web import SECURITY_PAGE, flash, login_redirect, redirect, render
 
 logger = logging.getLogger("ecosystem")
 
@@ -82,6 +82,9 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         return error_response(exc.status_code, exc.code, exc.message, exc.fields, headers)
     if isinstance(exc, NotAuthenticated) and exc.code == "not_authenticated":
         return login_redirect(request)
+    if isinstance(exc, SecondFactorRequired):
+        flash(request, exc.message, "error")
+        return redirect(request, SECURITY_PAGE)
     response = await _render_error(request, exc.status_code, exc.message)
     if headers:
         response.headers.update(headers)

@@ -32,6 +32,12 @@ class NotPermitted(DomainError):
     code = "forbidden"
 
 
+class SecondFactorRequired(NotPermitted):
+    """Signed in, but the policy wants a second factor first (pages redirect to set it up)."""
+
+    code = "second_factor_required"
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

@@ -107,6 +107,8 @@ class Organisation(Model):
         Verification, default=Verification.UNVERIFIED, max_length=16
     )
     verification_note = fields.CharField(max_length=500, default="")
+    # Its owners and admins must have a second factor (see ecosystem.services.second_factor).
+    require_second_factor = fields.BooleanField(default=False)
     logo: fields.ForeignKeyNullableRelation[MediaFile] = fields.ForeignKeyField(
         "ecosystem.MediaFile", related_name=False, null=True, on_delete=fields.SET_NULL
     )
@@ -308,3 +310,57 @@ class OutboxAttachment(Model):
 
     class Meta:
         table = "outbox_attachment"
+
+
+class TotpFactor(Model):
+    """A person's authenticator app (TOTP, RFC 6238). The shared secret is stored encrypted
+    with a key derived from the app's secret (`ecosystem.services.second_factor`); it is in
+    use once `confirmed_at` is set (the first code proved the app has it)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE, unique=True
+    )
+    secret_encrypted = fields.CharField(max_length=255)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The time step of the last code accepted: a code is never accepted twice.
+    last_used_step = fields.BigIntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "totp_factor"
+
+
+class RecoveryCode(Model):
+    """A single-use code for when the authenticator is lost (SHA-256 of the code)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64)
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "recovery_code"
+        indexes = (("user_id", "used_at"),)
+
+
+class Passkey(Model):
+    """A WebAuthn credential: a second factor, or a way to sign in on its own."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name=False, on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    credential_id = fields.CharField(max_length=1400, unique=True)  # base64url
+    public_key = fields.BinaryField()  # COSE
+    sign_count = fields.BigIntField(default=0)
+    transports = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "passkey"

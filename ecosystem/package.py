@@ -18,6 +18,7 @@ package = DomainPackage(
         "ecosystem.routes.pages:routes",
         "ecosystem.routes.auth:routes",
         "ecosystem.routes.account:routes",
+        "ecosystem.routes.security:routes",
         "ecosystem.routes.organisations:routes",
         "ecosystem.routes.admin:routes",
         "ecosystem.routes.media:routes",

@@ -95,6 +95,8 @@ RULES: dict[str, Rule] = {
     "organisation.edit": _org_editor,  # type: ignore[dict-item]
     "organisation.manage_members": _verified_org_admin,  # type: ignore[dict-item]
     "organisation.view_members": _org_member_or_platform_admin,  # type: ignore[dict-item]
+    # Requiring a second factor of the organisation's owners and admins.
+    "organisation.security_policy": _verified_org_admin,  # type: ignore[dict-item]
     "organisation.verify": _platform_admin,
     "budget.fund": _verified_platform_admin,
     "user.deactivate": _platform_admin,

@@ -51,6 +51,9 @@ class Settings:
     # Direct peers (IPs or CIDR networks) whose X-Forwarded-For/-Proto are believed.
     forwarded_allow_ips: tuple[str, ...] = ()
     packages: tuple[str, ...] = DEFAULT_PACKAGES
+    # Platform admins must sign in with a second factor (ADMINS_NEED_SECOND_FACTOR=0 turns
+    # this off, e.g. for the first admin of a demo; the test suite opts in where it tests it).
+    admins_need_second_factor: bool = True
     # Without Redis, cron entries run inside the web process (tests switch this off).
     inline_cron: bool = True
     debug: bool = False
@@ -107,6 +110,8 @@ class Settings:
             "max_upload_bytes": _env_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             "default_timezone": env.get("DEFAULT_TIMEZONE") or cls.default_timezone,
             "debug": env.get("DEBUG", "") in ("1", "true", "yes"),
+            "admins_need_second_factor": env.get("ADMINS_NEED_SECOND_FACTOR", "1").strip()
+            not in ("0", "false", "no"),
             "stripe_secret_key": env.get("STRIPE_SECRET_KEY", "").strip(),
             "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", "").strip(),
             "stripe_api_base": (env.get("STRIPE_API_BASE") or cls.stripe_api_base).rstrip("/"),

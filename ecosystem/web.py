@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -11,17 +12,27 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 import ecosystem.inputs  # noqa: F401  (installs the bounded `{id:int}` before routes are built)
 from ecosystem import rawsql
-from ecosystem.errors import NotAuthenticated, NotPermitted
+from ecosystem.errors import NotAuthenticated, NotPermitted, SecondFactorRequired
 from ecosystem.i18n import _, get_locale, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.restapi import client_ip
-from ecosystem.services import sessions
+from ecosystem.services import second_factor, sessions
 from ecosystem.settings import get_settings
 from ecosystem.templating import templates
 
 SESSION_KEY = "sid"  # the server-side session's random key (see ecosystem.services.sessions)
 SESSION_ORG = "org"
 SESSION_LOCALE = "locale"
+# Set when this session's sign-in passed a second factor (or the factor was set up in it).
+SESSION_FACTOR = "factor"
+# Set when the person must set up a second factor before anything else (see require_user).
+SESSION_ENROL = "enrol"
+# A password was right, the second factor is still to come: {uid, method, exp, attempts,
+# next}. Not a secret (the cookie is signed, not encrypted): the user id and a deadline.
+SESSION_PENDING = "pending"
+PENDING_SECONDS = 5 * 60
+PENDING_ATTEMPTS = 5
+SECURITY_PAGE = "/account/security"
 
 
 async def current_user(request: Request) -> User | None:
@@ -55,6 +66,69 @@ async def sign_in(request: Request, user: User) -> None:
     request.state.user = user
 
 
+async def complete_sign_in(request: Request, user: User, next_url: str, method: str) -> Response:
+    """The one way a browser becomes signed in after proving who it is by `method`
+    ("password", "reset", "passkey", an identity provider's name, or "second_factor").
+
+    An account with a second factor, signing in by anything but a passkey or the factor
+    itself, is not signed in yet: a short-lived pending marker (user, method, deadline,
+    attempts) is kept in the session and the browser is sent to `/login/second-factor`.
+    Otherwise the session starts; a person who must have a second factor and has none is
+    sent to set one up (and `require_user` keeps them there until they have).
+    """
+    next_url = safe_next(next_url, "/dashboard")
+    factor_passed = method in ("passkey", "second_factor")
+    if not factor_passed and await second_factor.has_second_factor(user):
+        await sign_out(request)
+        request.session[SESSION_PENDING] = {
+            "uid": user.id,
+            "method": method,
+            "exp": int(time.time()) + PENDING_SECONDS,
+            "attempts": 0,
+            "next": next_url,
+        }
+        request.session[SESSION_LOCALE] = user.locale
+        return redirect(request, "/login/second-factor")
+    await sign_in(request, user)
+    if factor_passed:
+        request.session[SESSION_FACTOR] = True
+    elif await second_factor.factor_required(user):
+        request.session[SESSION_ENROL] = True
+        return redirect(request, f"{SECURITY_PAGE}?{urlencode({'next': next_url})}")
+    return redirect(request, next_url)
+
+
+def pending_sign_in(request: Request) -> dict | None:
+    """The pending marker of a sign-in waiting for its second factor, if still valid."""
+    pending = request.session.get(SESSION_PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("uid"), int):
+        return None
+    if pending.get("exp", 0) < time.time() or pending.get("attempts", 0) >= PENDING_ATTEMPTS:
+        request.session.pop(SESSION_PENDING, None)
+        return None
+    return pending
+
+
+def count_pending_attempt(request: Request, pending: dict) -> None:
+    pending = {**pending, "attempts": pending.get("attempts", 0) + 1}
+    request.session[SESSION_PENDING] = pending
+
+
+def factor_set_up(request: Request) -> None:
+    """This session now has a second factor: the enrolment gate opens."""
+    request.session.pop(SESSION_ENROL, None)
+    request.session[SESSION_FACTOR] = True
+
+
+def must_enrol(request: Request, user: User) -> bool:
+    """Is this signed-in person held at the security page until a factor is set up?"""
+    if request.session.get(SESSION_FACTOR):
+        return False
+    if request.session.get(SESSION_ENROL):
+        return True
+    return user.is_platform_admin and get_settings().admins_need_second_factor
+
+
 async def sign_out(request: Request) -> None:
     """End this browser's session on the server; the cookie keeps only the language."""
     if isinstance(key := request.session.get(SESSION_KEY), str):
@@ -67,6 +141,19 @@ async def sign_out(request: Request) -> None:
 
 
 async def require_user(request: Request) -> User:
+    """The signed-in user; anonymous → the sign-in page. A person who must have a second
+    factor and signed in without one reaches only the security page (and signing out)."""
+    user = await require_signed_in(request)
+    if must_enrol(request, user):
+        raise SecondFactorRequired(
+            _("Set up a second factor (an authenticator app or a passkey) to continue.")
+        )
+    return user
+
+
+async def require_signed_in(request: Request) -> User:
+    """The signed-in user, whether or not the second-factor policy is met (the security
+    page, where the factor is set up)."""
     user = await current_user(request)
     if user is None:
         raise NotAuthenticated(_("Please sign in to continue."))

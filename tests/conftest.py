@@ -186,6 +186,9 @@ def settings(backend: str, database_urls: dict[str, str], tmp_path: Path) -> Set
         media_dir=tmp_path / "media",
         packages=TEST_PACKAGES,
         inline_cron=False,  # a test that wants cron entries switches them on
+        # Tests of admin pages sign in with a password; tests/ecosystem/test_second_factor*
+        # switch the policy on.
+        admins_need_second_factor=False,
     )
 
 

@@ -16,6 +16,7 @@ from ecosystem.restapi import client_ip
 from ecosystem.services import accounts, organisations, sessions, tokens
 from ecosystem.settings import get_settings
 from ecosystem.web import (
+    SESSION_FACTOR,
     SESSION_LOCALE,
     SESSION_ORG,
     current_user,
@@ -153,10 +154,13 @@ async def sign_out_everywhere(request: Request) -> Response:
     """End every session and revoke every personal token; this browser starts a new session."""
     user = await require_user(request)
     organisation = request.session.get(SESSION_ORG)
+    factor_passed = request.session.get(SESSION_FACTOR)
     await sessions.sign_out_everywhere(user, ip=client_ip(request))
-    await sign_in(request, user)
+    await sign_in(request, user)  # this browser's new session keeps what the old one proved
     if organisation is not None:
         request.session[SESSION_ORG] = organisation
+    if factor_passed:
+        request.session[SESSION_FACTOR] = True
     flash(
         request,
         _("Every other device has been signed out and every API token of yours revoked."),

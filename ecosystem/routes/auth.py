@@ -10,13 +10,17 @@ from ecosystem.errors import DomainError, RateLimited
 from ecosystem.i18n import _
 from ecosystem.restapi import client_ip
 from ecosystem.schemas import RegistrationIn, validate
-from ecosystem.services import accounts
+from ecosystem.services import accounts, second_factor
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
+    SESSION_PENDING,
+    complete_sign_in,
+    count_pending_attempt,
     current_user,
     flash,
     form_text,
+    pending_sign_in,
     read_form,
     redirect,
     render,
@@ -69,8 +73,41 @@ async def login(request: Request) -> Response:
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    await sign_in(request, user)
-    return redirect(request, safe_next(form_text(form, "next"), "/dashboard"))
+    return await complete_sign_in(
+        request, user, safe_next(form_text(form, "next"), "/dashboard"), "password"
+    )
+
+
+async def second_factor_page(request: Request) -> Response:
+    """The second step of signing in: a code from the app, a recovery code, or a passkey."""
+    pending = pending_sign_in(request)
+    user = await second_factor.pending_user(pending["uid"]) if pending else None
+    if pending is None or user is None:
+        request.session.pop(SESSION_PENDING, None)
+        flash(request, _("Your sign-in has expired. Please sign in again."), "error")
+        return redirect(request, "/login")
+    context = {
+        "email": user.email,
+        "next": pending["next"],
+        "message": "",
+        "errors": {},
+        "has_passkey": await second_factor.has_passkey(user),
+    }
+    if request.method == "GET":
+        return await render(request, "ecosystem/second_factor.html", context)
+    form = await read_form(request)
+    count_pending_attempt(request, pending)
+    try:
+        await second_factor.verify(
+            user, form_text(form, "code"), request.app.state.limiter, ip=client_ip(request)
+        )
+    except DomainError as exc:
+        context.update(message=exc.message, errors=exc.fields)
+        response = await render(request, "ecosystem/second_factor.html", context, exc.status_code)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return await complete_sign_in(request, user, pending["next"], "second_factor")
 
 
 async def logout(request: Request) -> Response:
@@ -129,14 +166,15 @@ async def reset_password(request: Request) -> Response:
     except DomainError as exc:
         context = {"token": token, "errors": exc.fields, "message": exc.message}
         return await render(request, "ecosystem/reset_password.html", context, exc.status_code)
-    await sign_in(request, user)
+    # A reset proves the mailbox, not the second factor: it is asked for as at sign-in.
     flash(request, _("Your password has been changed."))
-    return redirect(request, "/account")
+    return await complete_sign_in(request, user, "/account", "reset")
 
 
 routes = [
     Route("/register", register, methods=["GET", "POST"]),
     Route("/login", login, methods=["GET", "POST"]),
+    Route("/login/second-factor", second_factor_page, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/verify", verify, methods=["GET"]),
     Route("/verify/resend", resend_verification, methods=["POST"]),

@@ -16,6 +16,8 @@ from tortoise.expressions import F
 
 from ecosystem import rawsql
 from ecosystem.db import atomic
+from ecosystem.errors import NotFound
+from ecosystem.i18n import _
 from ecosystem.models import User, UserSession
 from ecosystem.security import hash_token, new_secret_token
 from ecosystem.services import audit, tokens
@@ -102,3 +104,32 @@ async def purge_ended_sessions(ctx: dict | None = None) -> int:
     revoked = await UserSession.filter(revoked_at__lt=now - KEEP_ENDED).delete()
     idle = await UserSession.filter(last_seen_at__lt=now - IDLE_LIMIT - KEEP_ENDED).delete()
     return revoked + idle
+
+
+async def revoke(user: User, session_id: int, ip: str = "") -> None:
+    """End one of the user's own sessions (another person's is not found: 404)."""
+    async with atomic():
+        ended = await UserSession.filter(
+            id=session_id, user_id=user.id, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        if not ended:
+            raise NotFound(_("This session does not exist or has already ended."))
+        await audit.record("session.revoked", actor=user, target=user, ip=ip, session=session_id)
+
+
+async def revoke_others(user: User, current_key: str, ip: str = "") -> int:
+    """End every session of the user but the one with `current_key`; how many ended."""
+    async with atomic():
+        ended = (
+            await UserSession.filter(user_id=user.id, revoked_at__isnull=True)
+            .exclude(key_hash=hash_token(current_key))
+            .update(revoked_at=timezone.now())
+        )
+        await audit.record(
+            "sessions.revoked_others", actor=user, target=user, ip=ip, sessions=ended
+        )
+    return ended
+
+
+def is_current(session: UserSession, current_key: str) -> bool:
+    return bool(current_key) and session.key_hash == hash_token(current_key)

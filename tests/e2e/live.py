@@ -101,6 +101,9 @@ def live_server(
         SECRET_KEY="e2e-secret-" + "s" * 40,
         BASE_URL=server.base_url,
         MEDIA_DIR=str(workdir / "media"),
+        # Journeys sign admins in with a password; tests/e2e/test_second_factor.py turns the
+        # admins' second-factor policy on.
+        ADMINS_NEED_SECOND_FACTOR="0",
     )
     env.update(extra_env(server) if callable(extra_env) else extra_env or {})
     # Four minutes: migrating every package takes over a minute on a loaded CI machine.

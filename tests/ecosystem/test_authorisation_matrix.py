@@ -30,6 +30,7 @@ from ecosystem.payments import routes as payment_routes
 from ecosystem.routes import admin as admin_routes
 from ecosystem.routes import media as media_routes
 from ecosystem.routes import organisations as organisation_routes
+from ecosystem.routes import security as security_routes
 from ecosystem.services.accounts import deactivate_user
 from tests.conftest import add_member, make_organisation, person
 
@@ -309,6 +310,7 @@ GUARDED_ROUTES = [
     *organisation_routes.routes,
     *media_routes.routes,
     *payment_routes.routes,  # /admin/budgets, the credit ledger's page
+    *security_routes.routes,  # the organisation's two-factor policy
 ]
 GUARDED_PATH = re.compile(r"^/admin(/|$)|^/organisations/\{slug\}/")
 OPEN_TO_EVERYONE = {("POST", "/organisations/{slug}/join")}  # any signed-in person may ask
@@ -324,6 +326,10 @@ TESTED_ELSEWHERE = {
     ("POST", "/organisations/{slug}/logo"): ("test_media.py", "/logo"),
     ("GET", "/admin/budgets"): ("../payments/test_budgets.py", 'browser.get("/admin/budgets")'),
     ("POST", "/admin/budgets"): ("../payments/test_budgets.py", 'browser.post("/admin/budgets"'),
+    ("POST", "/organisations/{slug}/second-factor-policy"): (
+        "test_second_factor.py",
+        "test_only_verified_owners_and_admins_may_set_the_policy",
+    ),
 }
 
 

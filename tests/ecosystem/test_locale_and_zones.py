@@ -354,3 +354,25 @@ async def test_the_account_form_offers_zones_by_name(browser):
     assert 'value="Mars/Olympus"' in response.text
     await user.refresh_from_db()
     assert user.timezone == "Asia/Seoul"
+
+
+async def test_phase_refusals_name_the_zone_not_its_key(app):
+    from ecosystem.errors import Conflict
+    from hackathon.models import Team
+    from hackathon.services import phases, teams
+    from tests.hackathon.conftest import make_contest, make_team
+
+    contest = await make_contest(
+        registration_in=timedelta(days=-3),
+        submission_in=timedelta(days=-1),
+        judging_in=timedelta(days=5),
+    )
+    made = await make_team(contest, "Daejeon team", site="kr", title="Smart Parking")
+    team = await Team.get(id=made.id).prefetch_related("site")
+    for locale, name in (("en", "Korean Time"), ("vi", "Giờ Hàn Quốc"), ("ko", "한국 시간")):
+        with i18n.use_locale(locale, "Asia/Ho_Chi_Minh"), pytest.raises(Conflict) as refused:
+            teams.ensure_entry_open(contest, team)
+        assert f"({name})" in refused.value.message, refused.value.message
+        assert "Asia/Seoul" not in refused.value.message
+    # Judging has begun at the Korean site: scores are accepted, nothing to name.
+    phases.ensure_judging_open(contest, team)

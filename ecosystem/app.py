@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             https_only=settings.secure_cookies,
             max_age=14 * 24 * 3600,
         ),
-        Middleware(LocaleMiddleware),
+        Middleware(LocaleMiddleware, default_timezone=settings.default_timezone),
         Middleware(CSRFMiddleware, exempt_prefixes=exempt),
         Middleware(InputGuardMiddleware, refuse=input_refused),
     ]

@@ -21,7 +21,7 @@ from babel.dates import (
     format_datetime,
     format_time,
     get_day_names,
-    get_timezone_location,
+    get_timezone_name,
 )
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -33,10 +33,12 @@ from babel.numbers import (
 from babel.numbers import format_percent as babel_format_percent
 from babel.support import NullTranslations, Translations
 
-SUPPORTED_LOCALES = ("vi", "en")
+SUPPORTED_LOCALES = ("vi", "en", "ko")
 DEFAULT_LOCALE = "vi"
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
-LOCALE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+LOCALE_NAMES = {"vi": "Tiếng Việt", "en": "English", "ko": "한국어"}
+# The zone a new account gets from its organisation's country (others: the settings default).
+COUNTRY_TIMEZONES = {"KR": "Asia/Seoul", "VN": "Asia/Ho_Chi_Minh"}
 
 _current_locale: contextvars.ContextVar[str] = contextvars.ContextVar(
     "locale", default=DEFAULT_LOCALE
@@ -83,16 +85,40 @@ def normalise_locale(value: str | None) -> str | None:
     return short if short in SUPPORTED_LOCALES else None
 
 
+def accepted_languages(header: str) -> list[str]:
+    """The language tags of an `Accept-Language` header, most wanted first (q-values; a tag
+    with q=0 or a malformed q is left out, equal weights keep the header's order)."""
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:32]):
+        tag, _sep, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*" or len(tag) > 35:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if 0.0 < quality <= 1.0:
+            weighted.append((-quality, position, tag.replace("_", "-")))
+    return [tag for _q, _position, tag in sorted(weighted)]
+
+
 def negotiate_locale(
     *candidates: str | None, accept_language: str = "", default: str | None = DEFAULT_LOCALE
 ) -> str | None:
-    """The first supported candidate, else the first supported Accept-Language entry."""
+    """The first supported candidate, else the best supported `Accept-Language` entry by its
+    q-value (Babel's negotiation: "ko;q=0.9,en;q=0.8" is ko, "fr,en;q=0.5" is en)."""
     for candidate in candidates:
         if found := normalise_locale(candidate):
             return found
-    for part in accept_language.split(","):
-        if found := normalise_locale(part.split(";")[0]):
-            return found
+    if accept_language:
+        preferred = accepted_languages(accept_language)
+        if found := Locale.negotiate(preferred, SUPPORTED_LOCALES, sep="-"):
+            return found.language
     return default
 
 
@@ -106,8 +132,18 @@ def get_timezone() -> ZoneInfo:
 
 def set_locale(locale: str, timezone: str | None = None) -> None:
     _current_locale.set(normalise_locale(locale) or DEFAULT_LOCALE)
-    if timezone:
+    if timezone and _is_zone(timezone):
         _current_timezone.set(timezone)
+
+
+@lru_cache(maxsize=256)
+def _is_zone(name: str) -> bool:
+    """A zone this machine knows (a stored name that no longer exists is skipped, not a 500)."""
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
 
 
 @contextmanager
@@ -205,21 +241,61 @@ def format_dt(value: datetime | None, fmt: str = "medium", timezone: str | None 
 
 
 def zone_label(timezone: str) -> str:
-    """A zone's name for people, in the current locale ("Giờ Hàn Quốc", "South Korea Time")."""
-    return get_timezone_location(ZoneInfo(timezone), locale=_babel_locale(get_locale()))
+    """A zone's short name for people, in the current locale: "Giờ Hàn Quốc", "Korean Time",
+    "한국 시간" (Babel's generic metazone name; never the raw "Asia/Seoul" key)."""
+    return _zone_label(timezone, get_locale())
+
+
+@lru_cache(maxsize=512)
+def _zone_label(timezone: str, locale: str) -> str:
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, KeyError):
+        return timezone
+    if timezone in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
+        return "UTC"
+    name = get_timezone_name(zone, width="long", locale=_babel_locale(locale))
+    # Zones without a name of their own read "Unknown Region (…)" or an offset: say the offset.
+    if not name or name.startswith(("+", "-", "GMT", "UTC")) or "(" in name:
+        name = zone_offset(timezone)
+    return name
+
+
+def zone_offset(timezone: str, at: datetime | None = None) -> str:
+    """The zone's offset from UTC at that moment (now by default): "UTC+7", "UTC+5:30"."""
+    zone = ZoneInfo(timezone)
+    offset = (at or datetime.now(zone)).astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def viewer_timezone() -> str:
+    """The key of the zone this request shows times in ("Asia/Seoul")."""
+    return _current_timezone.get()
 
 
 def format_deadline(value: datetime | None, timezone: str, fmt: str = "short") -> str:
-    """A deadline in its own zone, named, then in the viewer's zone when the clock there reads
-    differently: "5/12/26 17:00 (Giờ Hàn Quốc) · 5/12/26 15:00 (Giờ Việt Nam)"."""
+    """A deadline in its own zone, named, then the viewer's clock at that moment when it reads
+    differently: "17:00 15/3/27 Giờ Hàn Quốc · 15:00 Giờ Việt Nam" (the viewer's date too when
+    it is another day there)."""
     if value is None:
         return ""
-    own = f"{format_dt(value, fmt, timezone)} ({zone_label(timezone)})"
+    own = f"{format_dt(value, fmt, timezone)} {zone_label(timezone)}"
     viewer = get_timezone()
     local, there = value.astimezone(viewer), value.astimezone(ZoneInfo(timezone))
     if viewer.key == timezone or local.replace(tzinfo=None) == there.replace(tzinfo=None):
         return own
-    return f"{own} · {format_dt(value, fmt, viewer.key)} ({zone_label(viewer.key)})"
+    if local.date() == there.date():
+        clock = format_time(local, format="short", locale=_babel_locale(get_locale()))
+    else:
+        clock = format_dt(value, fmt, viewer.key)
+    return f"{own} · {clock} {zone_label(viewer.key)}"
+
+
+def timezone_for_country(country: str | None, default: str = DEFAULT_TIMEZONE) -> str:
+    return COUNTRY_TIMEZONES.get((country or "").upper(), default)
 
 
 def format_day(value: date | datetime | None, fmt: str = "medium") -> str:

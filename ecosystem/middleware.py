@@ -90,33 +90,53 @@ class ClientAddressMiddleware:
 
 
 class LocaleMiddleware:
-    """Sets the locale for the request.
+    """Sets the locale and the time zone for the request, and says which in the response
+    (`Content-Language`; `Vary: Accept-Language`, since the header may choose it).
 
-    Pages: the session's choice, then the `lang` cookie, then Vietnamese. The JSON API:
-    `Accept-Language`, then the `lang` cookie; without either, the token owner's language
-    (set once the caller is known, see `ecosystem.restapi.api_user`).
+    Pages: the signed-in account's language (applied once the user is loaded, see
+    `ecosystem.web.current_user`), else the session's choice, else the `lang` cookie, else
+    the browser's `Accept-Language` by q-value, else Vietnamese; times in Vietnam's zone until
+    the viewer is known. The JSON API: `Accept-Language`, then the `lang` cookie; without
+    either, the token owner's language (set once the caller is known, see
+    `ecosystem.restapi.api_user`).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, default_timezone: str = i18n.DEFAULT_TIMEZONE) -> None:
         self.app = app
+        self.default_timezone = default_timezone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            session = scope.get("session", {})
-            # Starlette's lenient parser: http.cookies raises on any odd cookie name another
-            # site of the domain may have set, which would break every page.
-            headers = Headers(scope=scope)
-            from_cookie = cookie_parser(headers.get("cookie", "")).get(LOCALE_COOKIE)
-            if scope["path"].startswith("/api/"):
-                accepted = headers.get("accept-language", "")
-                scope[API_LOCALE_CHOSEN] = bool(
-                    i18n.normalise_locale(from_cookie)
-                    or i18n.negotiate_locale(accept_language=accepted, default=None)
-                )
-                i18n.set_locale(i18n.negotiate_locale(from_cookie, accept_language=accepted))
-            else:
-                i18n.set_locale(i18n.negotiate_locale(session.get("locale"), from_cookie))
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        session = scope.get("session", {})
+        # Starlette's lenient parser: http.cookies raises on any odd cookie name another
+        # site of the domain may have set, which would break every page.
+        headers = Headers(scope=scope)
+        from_cookie = cookie_parser(headers.get("cookie", "")).get(LOCALE_COOKIE)
+        accepted = headers.get("accept-language", "")
+        if scope["path"].startswith("/api/"):
+            scope[API_LOCALE_CHOSEN] = bool(
+                i18n.normalise_locale(from_cookie)
+                or i18n.negotiate_locale(accept_language=accepted, default=None)
+            )
+            locale = i18n.negotiate_locale(from_cookie, accept_language=accepted)
+        else:
+            locale = i18n.negotiate_locale(
+                session.get("locale"), from_cookie, accept_language=accepted
+            )
+        i18n.set_locale(locale or i18n.DEFAULT_LOCALE, self.default_timezone)
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] == "http.response.start" and not static:
+                response_headers = MutableHeaders(scope=message)
+                # The locale of the moment: the route may have switched to the account's.
+                response_headers.setdefault("Content-Language", i18n.get_locale())
+                response_headers.add_vary_header("Accept-Language")
+            await send(message)
+
+        await self.app(scope, receive, send_with_language)
 
 
 class CSRFMiddleware:

@@ -53,6 +53,9 @@ class RegistrationIn(Input):
     password: str = Field(min_length=1, max_length=200)
     full_name: Name
     locale: str = "vi"
+    timezone: str = Field(
+        default="", max_length=200, description="The browser's IANA zone; an unknown one is ignored"
+    )
 
 
 class TokenRequestIn(Input):

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 import ecosystem.inputs  # noqa: F401  (installs the bounded `{id:int}` before routes are built)
 from ecosystem import rawsql
 from ecosystem.errors import NotAuthenticated, NotPermitted, SecondFactorRequired
-from ecosystem.i18n import _, get_locale, set_locale
+from ecosystem.i18n import _, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.restapi import client_ip
 from ecosystem.services import second_factor, sessions
@@ -53,6 +53,9 @@ async def current_user(request: Request) -> User | None:
         elif seen_again:
             session[SESSION_KEY] = key  # re-signed: the cookie's max-age starts again
     request.state.user = user
+    if user is not None:
+        # From here on, the page speaks the account's language and shows the person's clock.
+        set_locale(user.locale, user.timezone)
     return user
 
 
@@ -64,6 +67,7 @@ async def sign_in(request: Request, user: User) -> None:
     request.session.clear()
     request.session.update({SESSION_KEY: key, SESSION_LOCALE: user.locale})
     request.state.user = user
+    set_locale(user.locale, user.timezone)
 
 
 async def complete_sign_in(request: Request, user: User, next_url: str, method: str) -> Response:
@@ -174,7 +178,6 @@ async def load_switcher(request: Request) -> None:
     user = await current_user(request)
     memberships: list[Membership] = []
     if user is not None:
-        set_locale(get_locale(), user.timezone)  # dates in the person's own zone
         memberships = await rawsql.select(
             Membership,
             "WHERE m.user_id = ? AND m.status = ? ORDER BY r.name, m.id",

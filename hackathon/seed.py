@@ -129,8 +129,11 @@ def _utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-async def _users(prefix: str, count: int, names: list[str], password_hash: str) -> list[User]:
-    """Demo people `prefix01@example.org`…, created in one statement when missing."""
+async def _users(
+    prefix: str, count: int, names: list[str], password_hash: str, korean: int = 0
+) -> list[User]:
+    """Demo people `prefix01@example.org`…, created in one statement when missing; the first
+    `korean` of them read Korean on Seoul's clock (the Korean site's people)."""
     emails = [f"{prefix}{i + 1:02d}@example.org" for i in range(count)]
     existing = {u.email: u for u in await User.filter(email__in=emails)}
     missing = [
@@ -139,7 +142,8 @@ async def _users(prefix: str, count: int, names: list[str], password_hash: str) 
             full_name=names[i % len(names)] + f" {i + 1}",
             password_hash=password_hash,
             email_verified_at=timezone.now(),
-            locale="vi",
+            locale="ko" if i < korean else "vi",
+            timezone="Asia/Seoul" if i < korean else "Asia/Ho_Chi_Minh",
         )
         for i, email in enumerate(emails)
         if email not in existing
@@ -415,7 +419,11 @@ async def seed_contests() -> None:
             criteria=RUBRIC,
         )
         leads = await _users(
-            "smartcity2018-", 120, ["Nguyễn", "Trần", "Lê", "Phạm", "Kim", "Park"], password_hash
+            "smartcity2018-",
+            120,
+            ["Nguyễn", "Trần", "Lê", "Phạm", "Kim", "Park"],
+            password_hash,
+            korean=22,  # the leads of the 22 Korean teams (the first 22 of the plan)
         )
         plan = []
         for i in range(120):
@@ -433,7 +441,9 @@ async def seed_contests() -> None:
                 )
             )
         await _teams(contest, plan, leads, _utc(2018, 10, 10, 3))
-        jury = await _users("jury2018-", 20, ["Hoàng", "Vũ", "Lee", "Choi"], password_hash)
+        jury = await _users(
+            "jury2018-", 20, ["Hoàng", "Vũ", "Lee", "Choi"], password_hash, korean=5
+        )  # the first five judge at the Korean site
         await _judges(
             contest,
             [

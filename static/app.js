@@ -5,6 +5,15 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("change", () => form.requestSubmit());
   }
 
+  // The register form sends the browser's time zone (an IANA name, checked by the server).
+  for (const input of document.querySelectorAll("input[data-browser-timezone]")) {
+    try {
+      input.value = input.value || Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      input.value = "";
+    }
+  }
+
   // "Back to the form" on a refusal page: the browser's own Back restores what was typed.
   for (const link of document.querySelectorAll("a[data-back]")) {
     link.addEventListener("click", (event) => {

@@ -38,12 +38,33 @@ def extracted_messages(config: str, folders: tuple[str, ...]) -> dict[str, set[s
     return found
 
 
+# The translated languages (English is the msgids themselves) and their plural rules: neither
+# Vietnamese nor Korean inflects for number ("nplurals=1; plural=0;").
+TRANSLATED_LOCALES = ("vi", "ko")
+PLURAL_RULES = {"vi": (1, "0"), "ko": (1, "0")}
+
+
 def vietnamese_problems(catalogue: Catalog) -> list[tuple]:
     """Why a Vietnamese catalogue is not complete and well formed (empty when it is)."""
+    return catalogue_problems(catalogue, "vi")
+
+
+def korean_problems(catalogue: Catalog) -> list[tuple]:
+    return catalogue_problems(catalogue, "ko")
+
+
+def untranslated_only(problems: list[tuple]) -> bool:
+    """True when every problem is a message still to translate (a catalogue being filled)."""
+    return all(problem[0] == "untranslated" for problem in problems)
+
+
+def catalogue_problems(catalogue: Catalog, locale: str) -> list[tuple]:
+    """Why a catalogue of `locale` (vi, ko) is not complete and well formed (empty when it is)."""
     problems: list[tuple] = []
-    if catalogue.locale_identifier != "vi" or catalogue.charset.lower() != "utf-8":
+    if catalogue.locale_identifier != locale or catalogue.charset.lower() != "utf-8":
         problems.append(("header", catalogue.locale_identifier, catalogue.charset))
-    if catalogue.num_plurals != 1 or catalogue.plural_expr != "0":
+    plurals, expression = PLURAL_RULES[locale]
+    if catalogue.num_plurals != plurals or catalogue.plural_expr != expression:
         problems.append(("plural rule", catalogue.plural_expr))
     if catalogue.fuzzy or catalogue.obsolete:
         problems.append(("fuzzy or obsolete", catalogue.fuzzy, list(catalogue.obsolete)))

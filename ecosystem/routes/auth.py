@@ -44,6 +44,7 @@ async def register(request: Request) -> Response:
         "full_name": form_text(form, "full_name"),
         "password": form_text(form, "password"),
         "locale": form_text(form, "locale") or request.session.get(SESSION_LOCALE, "vi"),
+        "timezone": form_text(form, "timezone")[:200],
     }
     try:
         user = await accounts.register(validate(RegistrationIn, values), ip=client_ip(request))

@@ -18,7 +18,7 @@ from ecosystem.errors import (
     RateLimited,
 )
 from ecosystem.i18n import _
-from ecosystem.inputs import zone_or_invalid
+from ecosystem.inputs import known_zone, zone_or_invalid
 from ecosystem.mail import send_mail
 from ecosystem.models import MediaFile, User
 from ecosystem.ratelimit import FailureLimiter
@@ -127,13 +127,20 @@ async def register(data: RegistrationIn, ip: str = "") -> User:
                 full_name=data.full_name,
                 password_hash=password_hash,
                 locale=locale,
-                timezone=get_settings().default_timezone,
+                timezone=_browser_zone(data.timezone),
             )
             await audit.record("user.registered", actor=user, target=user, ip=ip)
             await send_verification_email(user)
     except IntegrityError:
         raise _email_taken() from None  # registered at the same moment by another request
     return user
+
+
+def _browser_zone(name: str) -> str:
+    """The zone the register form's script read from the browser, if this machine knows it;
+    anything else (no script, an odd or hostile value) is ignored: the default zone."""
+    name = (name or "").strip()
+    return name if known_zone(name) is not None else get_settings().default_timezone
 
 
 async def send_verification_email(user: User) -> None:

@@ -15,7 +15,7 @@ from tortoise.expressions import Subquery
 from ecosystem import cache, permissions
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _
+from ecosystem.i18n import _, timezone_for_country
 from ecosystem.mail import send_mail
 from ecosystem.models import (
     SPHERE_ORDER,
@@ -34,6 +34,7 @@ from ecosystem.packages import DomainPackage, mounted_packages
 from ecosystem.schemas import InvitationIn, OrganisationIn
 from ecosystem.security import hash_token, new_secret_token
 from ecosystem.services import audit
+from ecosystem.settings import get_settings
 from ecosystem.text import fold, slugify
 
 INVITATION_DAYS = 7
@@ -70,6 +71,20 @@ def _clean_website(website: str) -> str:
         message = _("Enter a web address such as https://eiu.edu.vn.")
         raise Invalid(message, fields={"website": message})
     return website
+
+
+async def _zone_from_first_organisation(user_id: int, organisation_id: int) -> None:
+    """A person joining their first organisation while still on the default time zone (none
+    came from their browser) takes the zone of the organisation's country: Asia/Seoul for a
+    Korean one. Later organisations never move a person's clock."""
+    default = get_settings().default_timezone
+    country = await Organisation.filter(id=organisation_id).values_list("country", flat=True)
+    zone = timezone_for_country(country[0] if country else None, default)
+    if zone == default:
+        return
+    if await Membership.filter(user_id=user_id, status=MembershipStatus.ACTIVE).count() != 1:
+        return
+    await User.filter(id=user_id, timezone=default).update(timezone=zone)
 
 
 async def _unique_slug(name: str) -> str:
@@ -144,6 +159,7 @@ async def create_organisation(actor: User, data: OrganisationIn, ip: str = "") -
                 role=Role.OWNER,
                 status=MembershipStatus.ACTIVE,
             )
+            await _zone_from_first_organisation(actor.id, organisation.id)
             await audit.record("organisation.created", actor=actor, target=organisation, ip=ip)
             await directory_changed()
     except IntegrityError as exc:
@@ -577,6 +593,8 @@ async def decide_join_request(
         membership.status = MembershipStatus.ACTIVE if accept else MembershipStatus.LEFT
         membership.role = Role.MEMBER
         await membership.save(update_fields=["status", "role", "updated_at"])
+        if accept:
+            await _zone_from_first_organisation(membership.user_id, organisation.id)  # type: ignore[attr-defined]
         await audit.record(
             "membership.request_accepted" if accept else "membership.request_refused",
             actor=actor,
@@ -732,6 +750,7 @@ async def accept_invitation(user: User, token: str, ip: str = "") -> Membership:
                 membership.role = invitation.role
             membership.status = MembershipStatus.ACTIVE
             await membership.save(update_fields=["role", "status", "updated_at"])
+        await _zone_from_first_organisation(user.id, invitation.organisation_id)  # type: ignore[attr-defined]
         await audit.record(
             "invitation.accepted",
             actor=user,

@@ -13,7 +13,7 @@ from datetime import datetime
 from tortoise import timezone
 
 from ecosystem.errors import Conflict
-from ecosystem.i18n import _, format_dt
+from ecosystem.i18n import _, format_dt, zone_label
 from hackathon.models import Contest, Team
 from hackathon.services.teams import submission_deadline
 
@@ -38,7 +38,7 @@ def ensure_judging_open(contest: Contest, team: Team) -> None:
                 "Judging of this entry starts when submissions close at its site, "
                 "on %(when)s (%(zone)s).",
                 when=format_dt(deadline, "short", team.site.timezone),
-                zone=team.site.timezone,
+                zone=zone_label(team.site.timezone),
             ),
             code="not_judging",
         )

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
-from ecosystem.i18n import _, format_dt
+from ecosystem.i18n import _, format_dt, zone_label
 from ecosystem.mail import send_mail
 from ecosystem.models import Membership, MembershipStatus, User, Verification
 from ecosystem.permissions import ensure_verified_identity, has_verified_identity
@@ -100,7 +100,7 @@ def ensure_entry_open(contest: Contest, team: Team) -> None:
             _(
                 "Submissions closed on %(when)s (%(zone)s).",
                 when=format_dt(deadline, "short", team.site.timezone),
-                zone=team.site.timezone,
+                zone=zone_label(team.site.timezone),
             ),
             code="deadline_passed",
         )

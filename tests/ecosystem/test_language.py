@@ -11,7 +11,7 @@ from babel.messages.catalog import Catalog
 
 from ecosystem import i18n
 from ecosystem.models import ApiToken, User
-from tests.catalogues import ROOT, vietnamese_problems
+from tests.catalogues import ROOT, korean_problems, vietnamese_problems
 from tests.catalogues import extracted_messages as extract
 from tests.catalogues import load_catalogue as load_from
 from tests.conftest import make_organisation, make_user
@@ -28,9 +28,10 @@ async def page_lang(http: httpx.AsyncClient | object, url: str = "/") -> str:
 async def test_vietnamese_is_the_default(browser):
     for url in ("/", "/login", "/register", "/password/forgot", "/organisations"):
         assert await page_lang(browser, url) == "vi"
-    # An English-speaking browser still gets Vietnamese until the person chooses.
-    response = await browser.http.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    # A browser asking for a language we do not speak also gets Vietnamese.
+    response = await browser.http.get("/", headers={"Accept-Language": "fr-FR,fr;q=0.9,de"})
     assert HTML_LANG.search(response.text).group(1) == "vi"
+    assert response.headers["content-language"] == "vi"
 
 
 async def test_anonymous_switch_is_kept_in_the_session_and_a_cookie(browser, new_browser):
@@ -43,10 +44,11 @@ async def test_anonymous_switch_is_kept_in_the_session_and_a_cookie(browser, new
     assert "max-age=31536000" in cookie.lower()
     for url in ("/", "/login", "/organisations"):
         assert await page_lang(browser, url) == "en"
-    # The selector on the page offers both languages and marks the chosen one.
+    # The selector on the page offers the three languages and marks the chosen one.
     page = (await browser.get("/")).text
     assert re.search(r'<option value="en" selected>', page)
     assert '<option value="vi">' in page
+    assert '<option value="ko">한국어</option>' in page
 
     # The cookie alone (a new session of the same browser) keeps the choice.
     later = new_browser()
@@ -285,6 +287,14 @@ def test_the_english_catalogue_has_the_same_messages():
     assert all(not any(m.string) if m.pluralizable else not m.string for m in english if m.id)
 
 
+def test_the_korean_catalogue_has_the_same_messages_all_translated():
+    vietnamese, korean = load_catalogue("vi"), load_catalogue("ko")
+    assert korean.locale_identifier == "ko" and korean.num_plurals == 1
+    msgids = {m.id if isinstance(m.id, str) else m.id[0] for m in korean if m.id}
+    assert msgids == {m.id if isinstance(m.id, str) else m.id[0] for m in vietnamese if m.id}
+    assert korean_problems(korean) == []
+
+
 def test_every_message_in_the_code_is_in_the_vietnamese_catalogue():
     extracted = extracted_messages()
     # The extraction really covers Python (services, routes, labels, schemas, middleware)
@@ -313,6 +323,7 @@ def test_every_message_in_the_code_is_in_the_vietnamese_catalogue():
 
 
 def test_every_menu_label_is_translated():
-    with i18n.use_locale("vi"):
-        for label in nav_labels():
-            assert i18n.gettext(label) != label, label
+    for locale in ("vi", "ko"):
+        with i18n.use_locale(locale):
+            for label in nav_labels():
+                assert i18n.gettext(label) != label, (locale, label)

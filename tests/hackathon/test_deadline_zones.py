@@ -36,19 +36,19 @@ async def test_deadlines_show_their_zone_and_the_viewers(new_browser):
     await browser.login(vietnam_viewer.email)
     page = (await browser.get(f"/contests/{contest.slug}")).text
     # the Korean site's deadline: its own zone named, then the viewer's
-    assert "(South Korea Time) · " in page and "(Vietnam Time)" in page
+    assert " Korean Time · " in page and " Vietnam Time" in page
     korean = await person("kr.viewer@example.org")
     await User.filter(id=korean.id).update(timezone="Asia/Seoul")
     browser = new_browser()
     await browser.login(korean.email)
     page = (await browser.get(f"/contests/{contest.slug}")).text
-    assert "(Vietnam Time) · " in page  # the Vietnamese site, then Seoul's clock
-    assert "(South Korea Time) · " not in page  # Seoul's deadline is already in their zone
+    assert " Vietnam Time · " in page  # the Vietnamese site, then Seoul's clock
+    assert " Korean Time · " not in page  # Seoul's deadline is already in their zone
     # the team member of the Korean site sees their own deadline named
     member = new_browser()
     await member.login("kr@example.org")
     page = (await member.get(f"/contests/{contest.slug}")).text
-    assert "(South Korea Time)" in page
+    assert " Korean Time" in page
 
 
 async def test_deadlines_read_in_vietnamese(new_browser):
@@ -58,4 +58,4 @@ async def test_deadlines_read_in_vietnamese(new_browser):
     browser = new_browser()
     await browser.login(viewer.email)
     page = (await browser.get(f"/contests/{contest.slug}")).text
-    assert "(Giờ Hàn Quốc) · " in page and "(Giờ Việt Nam)" in page
+    assert " Giờ Hàn Quốc · " in page and " Giờ Việt Nam" in page

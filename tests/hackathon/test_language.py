@@ -9,7 +9,7 @@ from html import unescape
 from babel.messages.catalog import Catalog
 
 from ecosystem import i18n
-from tests.catalogues import ROOT, load_catalogue, vietnamese_problems
+from tests.catalogues import ROOT, korean_problems, load_catalogue, vietnamese_problems
 from tests.catalogues import extracted_messages as extract
 from tests.hackathon.conftest import make_contest
 
@@ -77,6 +77,16 @@ def test_every_message_of_contests_is_translated_and_nothing_is_stale():
     missing = {m: extracted[m] for m in extracted if m not in own | kernel}
     assert missing == {}, "Translate these in hackathon/locale/vi/LC_MESSAGES/messages.po"
     assert own - set(extracted) == set()
+
+
+def test_the_korean_catalogue_of_contests_has_the_same_messages_all_translated():
+    """Korean is checked as Vietnamese is: every message of the Vietnamese catalogue (itself
+    checked against the extraction), translated, well formed, Korean plural header."""
+    vietnamese = load_catalogue(HACKATHON_LOCALE, "vi")
+    korean = load_catalogue(HACKATHON_LOCALE, "ko")
+    assert korean.locale_identifier == "ko" and korean.num_plurals == 1
+    assert msgids(korean) == msgids(vietnamese), "Add these to hackathon/locale/ko/LC_MESSAGES"
+    assert korean_problems(korean) == []
 
 
 async def test_contest_messages_are_translated_at_run_time(app):

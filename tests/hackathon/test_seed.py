@@ -56,6 +56,27 @@ async def test_the_demo_contests(client):
     )
     for row in await JudgeAssignment.filter(submission_id__in=list(kr_entries)).values("judge_id"):
         assert row["judge_id"] in kr_judges
+    # The Korean site's judges and team members read Korean on Seoul's clock; the others not.
+    kr_people = kr_judges | set(
+        await Team.filter(contest_id=contest.id, site__code="kr").values_list(
+            "members__user_id", flat=True
+        )
+    )
+    assert len(kr_people) == 5 + 22
+    settings_of = {
+        row["id"]: (row["locale"], row["timezone"])
+        for row in await User.filter(email__startswith="jury2018-").values(
+            "id", "locale", "timezone"
+        )
+    } | {
+        row["id"]: (row["locale"], row["timezone"])
+        for row in await User.filter(email__startswith="smartcity2018-").values(
+            "id", "locale", "timezone"
+        )
+    }
+    for user_id, chosen in settings_of.items():
+        expected = ("ko", "Asia/Seoul") if user_id in kr_people else ("vi", "Asia/Ho_Chi_Minh")
+        assert chosen == expected, (user_id, chosen)
 
     judge = await User.get(email="judge@example.org")
     organiser = await User.get(email="organiser@example.org")

@@ -9,7 +9,7 @@ from html import unescape
 from babel.messages.catalog import Catalog
 
 from ecosystem import i18n
-from tests.catalogues import ROOT, load_catalogue, vietnamese_problems
+from tests.catalogues import ROOT, korean_problems, load_catalogue, vietnamese_problems
 from tests.catalogues import extracted_messages as extract
 from tests.labs.conftest import make_equipment, make_lab
 
@@ -89,6 +89,16 @@ def test_every_message_of_labs_is_translated_and_nothing_is_stale():
     assert missing == {}, "Translate these in labs/locale/vi/LC_MESSAGES/messages.po"
     stale = labs_ids - set(extracted)
     assert stale == set()
+
+
+def test_the_korean_catalogue_of_labs_has_the_same_messages_all_translated():
+    """Korean is checked as Vietnamese is: every message of the Vietnamese catalogue (itself
+    checked against the extraction), translated, well formed, Korean plural header."""
+    vietnamese = load_catalogue(LABS_LOCALE, "vi")
+    korean = load_catalogue(LABS_LOCALE, "ko")
+    assert korean.locale_identifier == "ko" and korean.num_plurals == 1
+    assert msgids(korean) == msgids(vietnamese), "Add these to labs/locale/ko/LC_MESSAGES"
+    assert korean_problems(korean) == []
 
 
 async def test_labs_messages_are_translated_at_run_time(app):

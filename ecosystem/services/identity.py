@@ -388,7 +388,9 @@ async def finish(
             raise _refused(_("The sign-in provider's answer could not be verified."))
         claims = {**info, **claims}
     email = claims.get("email")
-    verified = claims.get("email_verified")
+    # Microsoft Entra says "the tenant owns this address's domain" with its optional claim
+    # `xms_edov` instead of `email_verified`.
+    verified = claims.get("email_verified", claims.get("xms_edov"))
     return ProviderClaims(
         provider=provider.name,
         subject=str(claims["sub"])[:255],

@@ -186,3 +186,26 @@ async def test_an_unreachable_provider_is_a_clear_error_not_a_500(browser, fake)
     response = await browser.get("/login/oidc/eiu")
     assert response.status_code == 502
     assert 'id="oidc-refused"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [
+        ({}, 403),
+        ({"xms_edov": True}, 303),
+        ({"xms_edov": False}, 403),
+        ({"email_verified": "true"}, 303),
+    ],
+    ids=["no-claim", "entra-domain-owner", "entra-not-owner", "string-true"],
+)
+async def test_what_counts_as_a_verified_address(browser, fake, claims, status):
+    base = fake.claims
+
+    def claims_without_email_verified() -> dict:
+        found = {k: v for k, v in base().items() if k != "email_verified"}
+        return {**found, **claims}
+
+    fake.claims = claims_without_email_verified
+    response = await round_trip(browser, fake)
+    assert response.status_code == status
+    assert await User.filter(email="lan@eiu.edu.vn").exists() == (status == 303)

@@ -324,6 +324,17 @@ TESTED_ELSEWHERE = {
     ("POST", "/organisations/{slug}/logo"): ("test_media.py", "/logo"),
     ("GET", "/admin/budgets"): ("../payments/test_budgets.py", 'browser.get("/admin/budgets")'),
     ("POST", "/admin/budgets"): ("../payments/test_budgets.py", 'browser.post("/admin/budgets"'),
+    # Sign-in providers: anonymous, member and unverified admin refused, per route and method.
+    ("GET", "/admin/identity-providers"): ("test_oidc_admin.py", '("/admin/identity-providers", f'),
+    ("POST", "/admin/identity-providers"): ("test_oidc_admin.py", "browser.post(path, FORM)"),
+    ("GET", "/admin/identity-providers/{provider_id:int}"): (
+        "test_oidc_admin.py",
+        'f"/admin/identity-providers/{row.id}")',
+    ),
+    ("POST", "/admin/identity-providers/{provider_id:int}"): (
+        "test_oidc_admin.py",
+        "browser.post(path, FORM)",
+    ),
 }
 
 

@@ -154,3 +154,35 @@ async def test_migration_0011_keeps_existing_accounts(empty_url):
         assert await ExternalIdentity.filter(user_id=kept.id).count() == 1
     finally:
         await Tortoise.close_connections()
+
+
+async def test_the_account_page_costs_the_same_with_2_or_12_linked_providers(
+    browser, count_queries
+):
+    user = await person("many@eiu.edu.vn")
+    await browser.login(user.email)
+
+    async def link(first: int, last: int) -> None:
+        for n in range(first, last):
+            await IdentityProvider.create(
+                name=f"p{n}",
+                title=f"Provider {n}",
+                issuer="https://id.example.vn",
+                client_id="c",
+                client_secret=SECRET,
+            )
+            await ExternalIdentity.create(user=user, provider=f"p{n}", subject=f"s{n}")
+
+    async def statements() -> tuple[int, str]:
+        with count_queries() as counted:
+            response = await browser.get("/account")
+        assert response.status_code == 200
+        return len(counted.statements), response.text
+
+    await link(0, 2)
+    small, page = await statements()
+    assert page.count('/unlink"') == 2 and "Provider 1" in page
+    await link(2, 12)
+    large, page = await statements()
+    assert page.count('/unlink"') == 12 and "Provider 11" in page
+    assert small == large

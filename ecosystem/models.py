@@ -364,3 +364,57 @@ class Passkey(Model):
 
     class Meta:
         table = "passkey"
+class IdentityProvider(Model):
+    """An OpenID Connect provider added by platform admins (those configured by OIDC_PROVIDERS
+    in the environment are not stored). The client secret is kept to talk to the provider and
+    never shown back in full."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=40, unique=True)  # in URLs: /login/oidc/{name}
+    title = fields.CharField(max_length=100)  # "Sign in with {title}"
+    issuer = fields.CharField(max_length=300)
+    client_id = fields.CharField(max_length=300)
+    client_secret = fields.CharField(max_length=500)
+    # E-mail domains the provider vouches for; empty: any address (Google, Entra multi-tenant).
+    email_domains = fields.JSONField(default=list)
+    organisation: fields.ForeignKeyNullableRelation[Organisation] = fields.ForeignKeyField(
+        "ecosystem.Organisation", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    enabled = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "identity_provider"
+
+
+class ExternalIdentity(Model):
+    """A person's account at an identity provider (`subject` is the provider's `sub`), linked
+    to one local account."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "ecosystem.User", related_name="external_identities", on_delete=fields.CASCADE
+    )
+    provider = fields.CharField(max_length=40)  # the provider's name
+    subject = fields.CharField(max_length=255)
+    email = fields.CharField(max_length=254, default="")
+    linked_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "external_identity"
+        unique_together = (("provider", "subject"),)
+        indexes = (("user_id",),)
+
+
+class OidcUsedState(Model):
+    """The `state` of every finished OpenID Connect sign-in (hashed): a replayed callback is
+    refused even when it brings back the old session cookie."""
+
+    id = fields.IntField(primary_key=True)
+    state_hash = fields.CharField(max_length=64, unique=True)
+    used_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "oidc_used_state"
+        indexes = (("used_at",),)

@@ -17,6 +17,7 @@ package = DomainPackage(
     routes=(
         "ecosystem.routes.pages:routes",
         "ecosystem.routes.auth:routes",
+        "ecosystem.routes.oidc:routes",
         "ecosystem.routes.account:routes",
         "ecosystem.routes.security:routes",
         "ecosystem.routes.organisations:routes",

@@ -99,6 +99,8 @@ RULES: dict[str, Rule] = {
     "organisation.security_policy": _verified_org_admin,  # type: ignore[dict-item]
     "organisation.verify": _platform_admin,
     "budget.fund": _verified_platform_admin,
+    # Who signs people in (and with which client secret): a verified platform admin.
+    "identity_provider.manage": _verified_platform_admin,
     "user.deactivate": _platform_admin,
     "audit.read": _platform_admin,
     "outbox.read": _platform_admin,

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecosystem.identity_providers import Provider, parse_providers
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite://{PROJECT_ROOT / 'var' / 'ecosystem.sqlite3'}"
 
@@ -68,6 +70,11 @@ class Settings:
     vnpay_hash_secret: str = ""
     vnpay_payment_url: str = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
     vnpay_api_url: str = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
+    # OpenID Connect sign-in providers from OIDC_PROVIDERS, a JSON list of objects: name (in
+    # URLs), title (on the button), issuer, client_id, client_secret, optional email_domains
+    # (list) and organisation (slug of the organisation it is tied to). Platform admins add
+    # more in the admin area (/admin/identity-providers).
+    oidc_providers: tuple[Provider, ...] = ()
 
     @property
     def jobs_backend(self) -> str:
@@ -126,6 +133,8 @@ class Settings:
             values["forwarded_allow_ips"] = tuple(
                 part.strip() for part in forwarded.split(",") if part.strip()
             )
+        if raw_providers := env.get("OIDC_PROVIDERS", "").strip():
+            values["oidc_providers"] = parse_providers(raw_providers)
         if "PACKAGES" in env:
             values["packages"] = tuple(p for p in env["PACKAGES"].split(",") if p.strip())
         values.update(overrides)

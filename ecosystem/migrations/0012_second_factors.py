@@ -22,7 +22,7 @@ class AddColumnWithDefault(ops.AddField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('ecosystem', '0010_published_indicators')]
+    dependencies = [('ecosystem', '0011_oidc_identities')]
 
     initial = False
 

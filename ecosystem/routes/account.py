@@ -13,7 +13,7 @@ from ecosystem.errors import DomainError, Invalid, NotPermitted
 from ecosystem.i18n import _, normalise_locale
 from ecosystem.middleware import LOCALE_COOKIE
 from ecosystem.restapi import client_ip
-from ecosystem.services import accounts, organisations, sessions, tokens
+from ecosystem.services import accounts, identity, organisations, sessions, tokens
 from ecosystem.settings import get_settings
 from ecosystem.web import (
     SESSION_FACTOR,
@@ -37,6 +37,7 @@ async def account(request: Request) -> Response:
         "user": user,
         "errors": {},
         "joinable": await organisations.joinable_by_domain(user),
+        "linked_providers": await identity.account_providers(user),
     }
     if request.method == "POST":
         form = await read_form(request)

@@ -8,13 +8,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ecosystem import permissions
-from ecosystem.errors import Invalid
+from ecosystem.errors import DomainError, Invalid
 from ecosystem.i18n import _
 from ecosystem.inputs import whole_number
 from ecosystem.labels import label
 from ecosystem.models import Verification
 from ecosystem.restapi import client_ip
-from ecosystem.services import accounts, admin, audit, organisations
+from ecosystem.services import accounts, admin, audit, identity, organisations
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
 
 PAGE_SIZE = admin.PAGE_SIZE
@@ -98,6 +98,73 @@ async def outbox_message(request: Request) -> Response:
     return await render(request, "ecosystem/admin/outbox_message.html", {"message": message})
 
 
+async def _providers_page(
+    request: Request, user, editing=None, values=None, errors=None, message="", status_code=200
+) -> Response:
+    context = {
+        "configured": request.app.state.settings.oidc_providers,
+        "rows": await identity.admin_providers(user),
+        "organisations": await identity.organisations_to_tie(),
+        "editing": editing,
+        "values": values if values is not None else _provider_values(editing),
+        "errors": errors or {},
+        "message": message,
+        "secret_hint": identity.secret_hint,
+        "redirect_pattern": identity.redirect_uri_pattern(),
+    }
+    return await render(request, "ecosystem/admin/identity_providers.html", context, status_code)
+
+
+def _provider_values(row) -> dict:
+    if row is None:
+        return {"enabled": True}
+    return {
+        "title": row.title,
+        "issuer": row.issuer,
+        "client_id": row.client_id,
+        "email_domains": ", ".join(row.email_domains or []),
+        "organisation": row.organisation.slug if row.organisation else "",
+        "enabled": row.enabled,
+    }
+
+
+async def identity_providers(request: Request) -> Response:
+    """Platform admins add and change OpenID Connect providers (verified admins only)."""
+    user = await require_user(request)
+    editing = None
+    if "provider_id" in request.path_params:
+        editing = await identity.admin_provider(user, request.path_params["provider_id"])
+    if request.method == "GET":
+        await identity.admin_providers(user)  # the permission check, before anything is shown
+        return await _providers_page(request, user, editing)
+    form = await read_form(request)
+    values = {
+        key: form_text(form, key)
+        for key in ("name", "title", "issuer", "client_id", "email_domains", "organisation")
+    }
+    values["enabled"] = form_text(form, "enabled") == "1"
+    data = identity.ProviderInput(
+        name=values["name"],
+        title=values["title"],
+        issuer=values["issuer"],
+        client_id=values["client_id"],
+        client_secret=form_text(form, "client_secret"),
+        email_domains=values["email_domains"],
+        organisation_slug=values["organisation"],
+        enabled=values["enabled"],
+    )
+    try:
+        row = await identity.save_provider(user, data, editing, ip=client_ip(request))
+    except DomainError as exc:
+        if exc.status_code != 422:
+            raise
+        return await _providers_page(
+            request, user, editing, values, exc.fields, exc.message, exc.status_code
+        )
+    flash(request, _("%(name)s has been saved.", name=row.title))
+    return redirect(request, "/admin/identity-providers")
+
+
 routes = [
     Route("/admin", overview, methods=["GET"]),
     Route(
@@ -110,4 +177,8 @@ routes = [
     Route("/admin/audit", audit_log, methods=["GET"]),
     Route("/admin/outbox", outbox, methods=["GET"]),
     Route("/admin/outbox/{message_id:int}", outbox_message, methods=["GET"]),
+    Route("/admin/identity-providers", identity_providers, methods=["GET", "POST"]),
+    Route(
+        "/admin/identity-providers/{provider_id:int}", identity_providers, methods=["GET", "POST"]
+    ),
 ]

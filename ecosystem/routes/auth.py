@@ -10,7 +10,7 @@ from ecosystem.errors import DomainError, RateLimited
 from ecosystem.i18n import _
 from ecosystem.restapi import client_ip
 from ecosystem.schemas import RegistrationIn, validate
-from ecosystem.services import accounts, second_factor
+from ecosystem.services import accounts, identity, second_factor
 from ecosystem.web import (
     SESSION_LOCALE,
     SESSION_ORG,
@@ -31,12 +31,17 @@ from ecosystem.web import (
 )
 
 
+async def _with_providers(context: dict) -> dict:
+    """The sign-in and register pages offer "Sign in with …" for every provider."""
+    return {**context, "oidc_providers": await identity.list_providers()}
+
+
 async def register(request: Request) -> Response:
     # A new account lands on its account page, which asks to verify the address.
     next_url = safe_next(request.query_params.get("next"), "/account")
     if request.method == "GET":
         context = {"values": {}, "errors": {}, "next": next_url}
-        return await render(request, "ecosystem/register.html", context)
+        return await render(request, "ecosystem/register.html", await _with_providers(context))
     form = await read_form(request)
     next_url = safe_next(form_text(form, "next"), next_url)
     values = {
@@ -51,7 +56,9 @@ async def register(request: Request) -> Response:
     except DomainError as exc:
         values.pop("password")
         context = {"values": values, "errors": exc.fields, "message": exc.message, "next": next_url}
-        return await render(request, "ecosystem/register.html", context, exc.status_code)
+        return await render(
+            request, "ecosystem/register.html", await _with_providers(context), exc.status_code
+        )
     await sign_in(request, user)
     flash(request, _("Welcome! We sent a verification link to %(email)s.", email=user.email))
     return redirect(request, next_url)
@@ -61,7 +68,7 @@ async def login(request: Request) -> Response:
     next_url = safe_next(request.query_params.get("next"), "/dashboard")
     if request.method == "GET":
         context = {"values": {}, "next": next_url, "message": ""}
-        return await render(request, "ecosystem/login.html", context)
+        return await render(request, "ecosystem/login.html", await _with_providers(context))
     form = await read_form(request)
     email = form_text(form, "email")
     try:
@@ -70,7 +77,9 @@ async def login(request: Request) -> Response:
         )
     except DomainError as exc:
         context = {"values": {"email": email}, "next": next_url, "message": exc.message}
-        response = await render(request, "ecosystem/login.html", context, exc.status_code)
+        response = await render(
+            request, "ecosystem/login.html", await _with_providers(context), exc.status_code
+        )
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

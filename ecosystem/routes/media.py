@@ -13,7 +13,7 @@ from ecosystem import media, permissions
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _
 from ecosystem.models import MediaFile, Organisation, User
-from ecosystem.services import accounts, organisations
+from ecosystem.services import accounts, identity, organisations
 from ecosystem.web import current_user, flash, redirect, render
 
 IMMUTABLE = "public, max-age=31536000, immutable"  # an id never changes content
@@ -37,6 +37,7 @@ async def _account_page(request: Request, user: User, exc: DomainError) -> Respo
         "user": user,
         "errors": _errors(exc),
         "joinable": await organisations.joinable_by_domain(user),
+        "linked_providers": await identity.account_providers(user),
     }
     return await render(request, "ecosystem/account.html", context, exc.status_code)
 

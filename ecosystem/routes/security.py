@@ -17,6 +17,7 @@ from ecosystem.errors import DomainError, Invalid, RateLimited
 from ecosystem.i18n import _
 from ecosystem.restapi import client_ip
 from ecosystem.services import (
+    identity,
     organisations,
     passkeys,
     second_factor,
@@ -61,6 +62,7 @@ async def _page_context(request: Request, user, **extra) -> dict:
         ],
         "factors": await second_factor.summary(user),
         "events": await security_events.recent(user),
+        "linked_providers": await identity.account_providers(user),
         "must_enrol": must_enrol(request, user),
         "next": safe_next(request.query_params.get("next"), ""),
         "pending_secret": pending_secret,

@@ -330,6 +330,17 @@ TESTED_ELSEWHERE = {
         "test_second_factor.py",
         "test_only_verified_owners_and_admins_may_set_the_policy",
     ),
+    # Sign-in providers: anonymous, member and unverified admin refused, per route and method.
+    ("GET", "/admin/identity-providers"): ("test_oidc_admin.py", '("/admin/identity-providers", f'),
+    ("POST", "/admin/identity-providers"): ("test_oidc_admin.py", "browser.post(path, FORM)"),
+    ("GET", "/admin/identity-providers/{provider_id:int}"): (
+        "test_oidc_admin.py",
+        'f"/admin/identity-providers/{row.id}")',
+    ),
+    ("POST", "/admin/identity-providers/{provider_id:int}"): (
+        "test_oidc_admin.py",
+        "browser.post(path, FORM)",
+    ),
 }
 
 

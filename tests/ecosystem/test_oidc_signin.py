@@ -12,6 +12,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tortoise import timezone
 
 from ecosystem.identity_providers import provider_from_config
 from ecosystem.models import (
@@ -19,9 +20,9 @@ from ecosystem.models import (
     ExternalIdentity,
     Membership,
     MembershipStatus,
+    TotpFactor,
     User,
 )
-from ecosystem.services import identity
 from tests.conftest import PASSWORD, make_organisation, person
 from tests.ecosystem.oidc_provider import oidc_provider  # noqa: F401 (fixture)
 
@@ -244,18 +245,39 @@ async def test_an_admin_is_never_linked_by_e_mail_but_links_from_the_account_pag
 async def test_an_account_with_a_second_factor_is_never_linked_by_e_mail(
     browser,
     oidc_provider,  # noqa: F811
-    monkeypatch,
 ):
     user = await person("guarded@becamex.com.vn")
-
-    async def has_second_factor(account):
-        return account.id == user.id
-
-    monkeypatch.setattr(identity, "has_second_factor", has_second_factor)
+    await confirmed_totp(user)
     oidc_provider.add_account("guarded", email="guarded@becamex.com.vn", email_verified=True)
     response = await oidc_sign_in(browser, oidc_provider, "guarded")
     assert response.status_code == 403
     assert not await ExternalIdentity.filter(user_id=user.id).exists()
+    assert await signed_in_email(browser) is None
+
+
+async def test_a_provider_sign_in_still_asks_for_the_second_factor(
+    browser,
+    oidc_provider,  # noqa: F811
+):
+    user = await person("linked@becamex.com.vn")
+    oidc_provider.add_account("linked", email="linked@becamex.com.vn", email_verified=True)
+    assert (await oidc_sign_in(browser, oidc_provider, "linked")).status_code == 303
+    assert await ExternalIdentity.filter(user_id=user.id).exists()  # linked before the factor
+    await sign_out(browser)
+
+    await confirmed_totp(user)
+    response = await oidc_sign_in(browser, oidc_provider, "linked", next_url="/organisations")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login/second-factor"
+    assert await signed_in_email(browser) is None  # the provider's word alone is not enough
+    page = await browser.get("/login/second-factor")
+    assert page.status_code == 200 and "linked@becamex.com.vn" in page.text
+
+
+async def confirmed_totp(user: User) -> None:
+    await TotpFactor.create(
+        user_id=user.id, secret_encrypted="not-read-here", confirmed_at=timezone.now()
+    )
 
 
 async def test_a_provider_account_linked_elsewhere_cannot_be_linked_again(

@@ -14,6 +14,7 @@ from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ecosystem.content import texts_of, tr
 from ecosystem.i18n import _
 from ecosystem.inputs import path_id
 from ecosystem.payments.models import Payment
@@ -57,14 +58,26 @@ def _hhmm(value: time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
+TEXT_FIELDS = ("name", "description")
+
+
+def _texts(obj: Lab | Equipment) -> dict[str, dict[str, str]]:
+    """{locale: {field: text}} of every language the object's texts exist in."""
+    found: dict[str, dict[str, str]] = {}
+    for field in TEXT_FIELDS:
+        for locale, text in texts_of(obj, field).items():
+            found.setdefault(locale, {})[field] = text
+    return found
+
+
 def lab_out(lab: Lab) -> LabOut:
     return LabOut(
         id=lab.id,
         slug=lab.slug,
-        name=lab.name,
+        name=tr(lab, "name"),
         kind=lab.kind,
         organisation=organisation_summary(lab.organisation),
-        description=lab.description,
+        description=tr(lab, "description"),
         address=lab.address,
         contact_email=lab.contact_email,
         contact_phone=lab.contact_phone,
@@ -78,6 +91,8 @@ def lab_out(lab: Lab) -> LabOut:
             for photo in sorted(lab.photos, key=lambda p: (p.position, p.id))
             if photo.equipment_id is None  # type: ignore[attr-defined]
         ],
+        content_locale=lab.content_locale,
+        translations=_texts(lab),
     )
 
 
@@ -85,12 +100,12 @@ def equipment_out(equipment: Equipment) -> EquipmentOut:
     rules = facts.rules_of(equipment)
     return EquipmentOut(
         id=equipment.id,
-        name=equipment.name,
+        name=tr(equipment, "name"),
         category=equipment.category,
         lab_id=equipment.lab_id,  # type: ignore[attr-defined]
         requires_training=equipment.requires_training,
         status=equipment.status,
-        description=equipment.description,
+        description=tr(equipment, "description"),
         specifications=equipment.specifications or {},
         rules=BookingRulesOut(
             slot_step_minutes=rules.slot_step_minutes,
@@ -106,6 +121,8 @@ def equipment_out(equipment: Equipment) -> EquipmentOut:
             RateOut(category=r.category, rate_per_hour=r.rate_per_hour, currency=r.currency)
             for r in sorted(equipment.rates, key=lambda r: (r.rate_per_hour, r.category))
         ],
+        content_locale=equipment.content_locale,
+        translations=_texts(equipment),
     )
 
 
@@ -134,7 +151,7 @@ def booking_out(booking: Booking) -> BookingOut:
         equipment_id=equipment.id,
         equipment=BookingEquipmentOut(
             id=equipment.id,
-            name=equipment.name,
+            name=tr(equipment, "name"),
             category=equipment.category,
             lab_id=equipment.lab_id,  # type: ignore[attr-defined]
         ),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
+from ecosystem.content import tr
 from ecosystem.disclosure import rounded_table
 from ecosystem.i18n import DEFAULT_TIMEZONE, _
 from ecosystem.labels import N_
@@ -185,7 +186,7 @@ async def labs_indicators(start: date, end: date) -> dict:
                 open_time, by_machine[machine.id], part, now, not_counted_statuses=NOT_COUNTED
             )
             total += stats
-            by_lab[lab.name] += stats
+            by_lab[tr(lab, "name")] += stats
             by_category[machine.category.value] += stats
             by_month[month] += stats
 

@@ -14,6 +14,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from ecosystem.content import content_fields
+
 
 class LabKind(StrEnum):
     FABLAB = "fablab"
@@ -87,6 +89,8 @@ class Lab(Model):
     is_published = fields.BooleanField(default=True)
     # Refund after a machine's cancellation deadline, in percent (0: none). Before it: in full.
     late_cancellation_refund_percent = fields.SmallIntField(default=0)
+    # name and description in several languages (ecosystem.content)
+    content_locale, translations = content_fields()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -196,6 +200,8 @@ class Equipment(Model):
     # Bumped by every booking write: taking this row's lock first serialises bookings of
     # one machine (and, on SQLite, takes the database write lock before the overlap check).
     booking_version = fields.IntField(default=0)
+    # name and description in several languages (ecosystem.content)
+    content_locale, translations = content_fields()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -312,6 +318,8 @@ class TrainingSession(Model):
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
     capacity = fields.SmallIntField()
+    # the title in several languages (ecosystem.content)
+    content_locale, translations = content_fields()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -127,6 +127,12 @@ class PhotoOut(Output):
     caption: str
 
 
+TRANSLATIONS_DESCRIPTION = (
+    "Every language's text (vi, en, ko), the main one included: {locale: {field: text}}. "
+    "The plain fields are in the reader's language, else its first fallback."
+)
+
+
 class LabOut(Output):
     id: int
     slug: str
@@ -140,6 +146,8 @@ class LabOut(Output):
     timezone: str
     opening_hours: list[OpeningHoursOut]
     photos: list[PhotoOut]
+    content_locale: str = Field(description="The language the lab's staff wrote first")
+    translations: dict[str, dict[str, str]] = Field(description=TRANSLATIONS_DESCRIPTION)
 
 
 class LabListOut(Output):
@@ -174,6 +182,8 @@ class EquipmentOut(Output):
     specifications: dict[str, Any]
     rules: BookingRulesOut
     rates: list[RateOut]
+    content_locale: str = Field(description="The language the lab's staff wrote first")
+    translations: dict[str, dict[str, str]] = Field(description=TRANSLATIONS_DESCRIPTION)
 
 
 class EquipmentListOut(Output):

@@ -328,6 +328,131 @@ STAFF = [("staff@example.org", "becamex-fablab")]
 BOOKING_DAYS = 21  # weeks of bookings before and after today
 DAILY_SLOTS = [(time(9), time(11)), (time(13, 30), time(15, 30))]
 
+# Demo content in several languages (ecosystem.content): the partners wrote their labs in
+# English; the province's team added Vietnamese and Korean (the Korean contest site reads them).
+LAB_TEXTS: dict[str, dict] = {
+    "becamex-fablab": {
+        "vi": {
+            "name": "FabLab Becamex",
+            "description": "Xưởng chế tạo mở của Becamex IDC: chế tạo số cho sinh viên, "
+            "công ty khởi nghiệp và doanh nghiệp trong tỉnh.",
+        },
+        "ko": {
+            "name": "베카멕스 팹랩",
+            "description": "베카멕스 IDC가 운영하는 개방형 제작 공간입니다. 도내 학생, "
+            "스타트업, 기업을 위한 디지털 제작 장비를 갖추고 있습니다.",
+        },
+    },
+    "eiu-lighting-living-lab": {
+        "vi": {
+            "name": "Living Lab Chiếu sáng thông minh EIU",
+            "description": "Living Lab hợp tác với Philips Lighting: hệ thống chiếu sáng "
+            "thông minh trên toàn khuôn viên EIU, dùng làm nền tảng thử nghiệm thực tế.",
+        },
+        "ko": {
+            "name": "EIU 스마트 조명 리빙랩",
+            "description": "Philips Lighting과 함께 운영하는 리빙랩입니다. EIU 캠퍼스 전체의 "
+            "스마트 조명을 실제 테스트베드로 활용합니다.",
+        },
+    },
+    "tdmu-biotech-fablab": {
+        "vi": {
+            "name": "FabLab Công nghệ sinh học TDMU",
+            "description": "FabLab công nghệ sinh học của Trường Đại học Thủ Dầu Một.",
+        },
+        "ko": {
+            "name": "TDMU 생명공학 팹랩",
+            "description": "투더우못 대학교의 생명공학 팹랩입니다.",
+        },
+    },
+    "tdmu-ict-fablab": {
+        "vi": {
+            "name": "FabLab CNTT TDMU",
+            "description": "FabLab công nghệ thông tin của Trường Đại học Thủ Dầu Một: "
+            "điện tử, IoT và làm mẫu thử.",
+        },
+        "ko": {
+            "name": "TDMU ICT 팹랩",
+            "description": "투더우못 대학교의 ICT 팹랩입니다. 전자, IoT, 시제품 제작을 지원합니다.",
+        },
+    },
+    "vsvc-mechatronics-lab": {
+        "vi": {
+            "name": "Phòng lab Cơ điện tử Việt Nam – Singapore",
+            "description": "Phòng lab cơ điện tử của Trường Cao đẳng nghề Việt Nam – Singapore.",
+        },
+        "ko": {
+            "name": "베트남–싱가포르 메카트로닉스 랩",
+            "description": "베트남–싱가포르 직업전문대학의 메카트로닉스 랩입니다.",
+        },
+    },
+}
+MACHINE_TEXTS: dict[str, dict] = {
+    "Trotec Speedy 400 laser cutter": {
+        "description": "120 W CO₂ laser for cutting and engraving wood, acrylic, leather and "
+        "cardboard up to 1000 × 610 mm. Metals and PVC are not allowed.",
+        "vi": {
+            "name": "Máy cắt laser Trotec Speedy 400",
+            "description": "Laser CO₂ 120 W để cắt và khắc gỗ, mica, da và bìa cứng, khổ tối "
+            "đa 1000 × 610 mm. Không dùng cho kim loại và nhựa PVC.",
+        },
+        "ko": {
+            "name": "Trotec Speedy 400 레이저 커터",
+            "description": "목재, 아크릴, 가죽, 골판지를 최대 1000 × 610 mm까지 절단하고 "
+            "각인하는 120 W CO₂ 레이저입니다. 금속과 PVC는 사용할 수 없습니다.",
+        },
+    },
+    "Prusa MK4 #1": {
+        "description": "FDM printer for PLA, PETG and TPU prototypes; bring your own STL or "
+        "3MF file on a USB stick.",
+        "vi": {
+            "name": "Máy in 3D Prusa MK4 số 1",
+            "description": "Máy in FDM cho mẫu thử bằng PLA, PETG và TPU; mang theo tệp STL "
+            "hoặc 3MF trong USB.",
+        },
+        "ko": {
+            "name": "Prusa MK4 3D 프린터 1호기",
+            "description": "PLA, PETG, TPU 시제품용 FDM 프린터입니다. STL 또는 3MF 파일을 "
+            "USB에 담아 오세요.",
+        },
+    },
+    "Ultimaker S5": {
+        "description": "Dual-extrusion printer: soluble supports for complex parts.",
+        "vi": {
+            "name": "Máy in 3D Ultimaker S5",
+            "description": "Máy in hai đầu đùn: vật liệu đỡ hòa tan cho chi tiết phức tạp.",
+        },
+        "ko": {
+            "name": "Ultimaker S5 3D 프린터",
+            "description": "듀얼 익스트루전 프린터입니다. 복잡한 부품에 수용성 서포트를 쓸 수 "
+            "있습니다.",
+        },
+    },
+    "Bio-Rad T100 thermal cycler (PCR)": {
+        "vi": {"name": "Máy luân nhiệt Bio-Rad T100 (PCR)"},
+        "ko": {"name": "Bio-Rad T100 써멀 사이클러(PCR)"},
+    },
+}
+TRAINING_TEXTS = {
+    "Laser cutter safety and first cuts": {
+        "vi": {"title": "An toàn khi dùng máy cắt laser và những đường cắt đầu tiên"},
+        "ko": {"title": "레이저 커터 안전 교육과 첫 절단 실습"},
+    },
+}
+
+
+async def _texts(obj: Lab | Equipment | TrainingSession, texts: dict | None) -> None:
+    """The demo texts of an object written in English, once (an edited object is kept)."""
+    if texts is None or obj.translations:
+        return
+    obj.content_locale = "en"
+    obj.translations = {code: texts[code] for code in ("vi", "ko") if code in texts}
+    fields = ["content_locale", "translations"]
+    if texts.get("description") and not getattr(obj, "description", ""):
+        obj.description = texts["description"]  # type: ignore[union-attr]
+        fields.append("description")
+    await obj.save(update_fields=fields)
+
 
 async def _lab(spec: dict, host: Organisation) -> Lab:
     lab = await Lab.get_or_none(slug=spec["slug"])
@@ -342,6 +467,7 @@ async def _lab(spec: dict, host: Organisation) -> Lab:
             contact_phone=spec["phone"],
             description=spec["description"],
         )
+    await _texts(lab, LAB_TEXTS.get(spec["slug"], {}))  # every demo lab is written in English
     if not await OpeningHours.exists(lab_id=lab.id):
         await OpeningHours.bulk_create(
             [
@@ -364,6 +490,7 @@ async def _machines(lab: Lab, specs: list) -> list[Equipment]:
             equipment = await Equipment.create(
                 lab=lab, name=name, category=category, specifications=specifications, **rules
             )
+        await _texts(equipment, MACHINE_TEXTS.get(name))
         for code, rate in rates.items():
             await EquipmentRate.get_or_create(
                 equipment=equipment, category=code, defaults={"rate_per_hour": rate}
@@ -477,7 +604,7 @@ async def seed_labs() -> None:
             day = timezone.now().astimezone(HCMC).date() + timedelta(days=10)
             while day.weekday() >= 5:
                 day += timedelta(days=1)
-            await TrainingSession.create(
+            session = await TrainingSession.create(
                 lab=becamex,
                 category=C.LASER_CUTTER,
                 title="Laser cutter safety and first cuts",
@@ -485,3 +612,4 @@ async def seed_labs() -> None:
                 ends_at=datetime.combine(day, time(12), tzinfo=HCMC).astimezone(UTC),
                 capacity=8,
             )
+            await _texts(session, TRAINING_TEXTS[session.title])

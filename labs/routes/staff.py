@@ -15,7 +15,7 @@ from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, requir
 from ecosystem.web import render as _render
 from labs import permissions
 from labs.models import EquipmentCategory, EquipmentStatus, LabKind
-from labs.services import checkin, disruptions, schedule, staff
+from labs.services import checkin, disruptions, schedule, staff, texts
 
 TEXT_FIELDS_LAB = (
     "name",
@@ -40,11 +40,15 @@ def _values(form, names) -> dict:
     return {name: form_text(form, name) for name in names}
 
 
+def _with_texts(form, names) -> dict:
+    """`_values` and the language tabs of a lab's or a machine's form (`name__ko`, …)."""
+    return {**_values(form, names), **texts.form_texts(form, staff.TEXT_LIMITS)}
+
+
 def _lab_form_values(lab) -> dict:
     return {
-        "name": lab.name,
+        **staff.lab_texts_values(lab),
         "kind": lab.kind.value,
-        "description": lab.description,
         "address": lab.address,
         "contact_email": lab.contact_email,
         "contact_phone": lab.contact_phone,
@@ -78,11 +82,16 @@ async def new_lab(request: Request) -> Response:
     publishable = any(is_verified_organisation(host) for host in hosts)
     context = _common(
         hosts=hosts,
-        values={"kind": "fablab", "timezone": "Asia/Ho_Chi_Minh", "is_published": publishable},
+        values={
+            **staff.lab_texts_values(None),
+            "kind": "fablab",
+            "timezone": "Asia/Ho_Chi_Minh",
+            "is_published": publishable,
+        },
     )
     if request.method == "GET":
         return await render(request, "labs/staff/lab_form.html", context)
-    values = _values(await read_form(request), TEXT_FIELDS_LAB)
+    values = _with_texts(await read_form(request), TEXT_FIELDS_LAB)
     try:
         lab = await staff.create_lab(user, values)
     except DomainError as exc:
@@ -143,7 +152,7 @@ async def manage(request: Request) -> Response:
     lab = await staff.managed_lab(user, request.path_params["slug"])
     if request.method == "GET":
         return await _manage_render(request, user, lab)
-    values = _values(await read_form(request), TEXT_FIELDS_LAB)
+    values = _with_texts(await read_form(request), TEXT_FIELDS_LAB)
     try:
         await staff.update_lab(user, lab, values)
     except DomainError as exc:
@@ -291,7 +300,7 @@ async def equipment_form(request: Request) -> Response:
         equipment = await staff.lab_equipment(lab, path_id(request, "equipment_id"))
     if request.method == "GET":
         return await _equipment_render(request, lab, equipment, staff.equipment_values(equipment))
-    values = _values(await read_form(request), EQUIPMENT_FIELDS)
+    values = _with_texts(await read_form(request), EQUIPMENT_FIELDS)
     try:
         saved = await staff.save_equipment(user, lab, values, equipment)
     except DomainError as exc:

@@ -16,7 +16,7 @@ from ecosystem.inputs import iso_date, iso_datetime, whole_number
 from ecosystem.web import current_user, flash, form_text, read_form, redirect, render, require_user
 from labs.labels import category_label
 from labs.models import EquipmentCategory
-from labs.services import training, usage, waitlist
+from labs.services import texts, training, usage, waitlist
 from labs.services.schedule import lab_timezone
 
 
@@ -49,7 +49,7 @@ async def _lab_page(request: Request, lab, values=None, errors=None, status_code
     context = {
         "lab": lab,
         "sessions": sessions,
-        "values": values or {},
+        "values": values or {"content_locale": texts.default_locale()},
         "errors": errors or {},
         "categories": list(EquipmentCategory),
         "category_label": category_label,
@@ -68,6 +68,8 @@ async def lab_trainings(request: Request) -> Response:
         name: form_text(form, name)
         for name in ("category", "title", "starts_at", "ends_at", "capacity")
     }
+    titles = texts.form_texts(form, training.TITLE_LIMITS)
+    values.update(titles)
     try:
         await training.create_session(
             user,
@@ -77,6 +79,7 @@ async def lab_trainings(request: Request) -> Response:
             _local_datetime(values["starts_at"], tz),
             _local_datetime(values["ends_at"], tz),
             _int(values["capacity"]),
+            titles=titles,
         )
     except Invalid as exc:
         return await _lab_page(request, lab, values, exc.fields, status_code=422)

@@ -26,6 +26,7 @@ from datetime import datetime
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
+from ecosystem.content import tr
 from ecosystem.db import atomic
 from ecosystem.errors import DomainError, Invalid, NotFound
 from ecosystem.i18n import _, format_dt
@@ -101,7 +102,7 @@ def parse_slots(raw: list[str]) -> list[Slot]:
 
 
 def slot_label(equipment: Equipment | None, slot: Slot, timezone_name: str) -> str:
-    name = equipment.name if equipment is not None else f"#{slot.equipment_id}"
+    name = tr(equipment, "name") if equipment is not None else f"#{slot.equipment_id}"
     start = format_dt(slot.start, "short", timezone_name)
     end = format_dt(slot.end, "HH:mm", timezone_name)
     return f"{name}, {start}–{end}"
@@ -224,7 +225,7 @@ def _subject(lab: Lab, host, bookings: list[Booking]) -> Subject:
     description = _(
         "%(n)d bookings at %(lab)s from %(start)s",
         n=len(bookings),
-        lab=lab.name,
+        lab=tr(lab, "name"),
         start=format_dt(first, "short", lab.timezone),
     )
     return Subject(
@@ -233,7 +234,7 @@ def _subject(lab: Lab, host, bookings: list[Booking]) -> Subject:
         description=description,
         issuer_key=booking_payments.issuer_key(lab.id),
         issuer={
-            "name": lab.name,
+            "name": tr(lab, "name"),
             "host": host.name,
             "address": lab.address,
             "email": lab.contact_email,

@@ -21,6 +21,7 @@ from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from ecosystem.content import tr
 from ecosystem.db import atomic
 from ecosystem.errors import NotFound
 from ecosystem.i18n import _
@@ -138,8 +139,8 @@ def booking_event(booking: Booking) -> Event:
     event.add("sequence", booking.sequence)
     event.add("dtstart", booking.starts_at.astimezone(UTC))
     event.add("dtend", booking.ends_at.astimezone(UTC))
-    event.add("summary", equipment.name)
-    event.add("location", lab.address or lab.name)
+    event.add("summary", tr(equipment, "name"))
+    event.add("location", lab.address or tr(lab, "name"))
     event.add("status", _event_status(booking.status))
     if booking.purpose:
         event.add("description", booking.purpose)

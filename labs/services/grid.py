@@ -441,6 +441,8 @@ class GridInputs:
             (
                 m.id,
                 m.name,
+                m.content_locale,
+                repr(m.translations),
                 m.category.value,
                 m.status.value,
                 m.requires_training,
@@ -453,7 +455,7 @@ class GridInputs:
         )
         lab = facts.lab
         parts = (
-            (lab.id, lab.slug, lab.name, lab.timezone),
+            (lab.id, lab.slug, lab.name, lab.content_locale, repr(lab.translations), lab.timezone),
             self.mode,
             self.day,
             self.filters,

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from tortoise import timezone
 
+from ecosystem.content import tr
 from ecosystem.i18n import format_dt
 from ecosystem.inputs import whole_dong, whole_number
 from ecosystem.models import Organisation, User
@@ -55,7 +56,9 @@ def subject_of(booking: Booking, equipment: Equipment, host: Organisation) -> Su
     tz = lab_timezone(lab)
     start = booking.starts_at.astimezone(tz)
     end = booking.ends_at.astimezone(tz)
-    description = f"{equipment.name}, {lab.name}: {format_dt(start, 'short', lab.timezone)}"
+    description = (
+        f"{tr(equipment, 'name')}, {tr(lab, 'name')}: {format_dt(start, 'short', lab.timezone)}"
+    )
     description += f"–{end:%H:%M}"
     return Subject(
         kind=SUBJECT_KIND,
@@ -63,7 +66,7 @@ def subject_of(booking: Booking, equipment: Equipment, host: Organisation) -> Su
         description=description,
         issuer_key=issuer_key(lab.id),
         issuer={
-            "name": lab.name,
+            "name": tr(lab, "name"),
             "host": host.name,
             "address": lab.address,
             "email": lab.contact_email,
@@ -330,7 +333,7 @@ async def credit_issuers() -> list:
     return [
         CreditIssuer(
             key=issuer_key(lab.id),
-            name=lab.name,
+            name=tr(lab, "name"),
             organisation_name=lab.organisation.name,
             organisation_verified=is_verified_organisation(lab.organisation),
         )

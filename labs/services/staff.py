@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
+from ecosystem.content import form_values
 from ecosystem.db import atomic, on_commit
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -61,7 +62,7 @@ from labs.recurrence import (
     Pattern,
     pattern_occurrences,
 )
-from labs.services import disruptions, facts, lock, notices, schedule
+from labs.services import disruptions, facts, lock, notices, schedule, texts
 
 RATE_CATEGORIES = tuple(rule.code for rule in DEFAULT_CATEGORY_RULES)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -238,6 +239,18 @@ def _ensure_may_publish(organisation: Organisation, fields: dict) -> None:
         raise Invalid(message, fields={"is_published": message})
 
 
+# The texts of labs and machines that staff type in several languages, and their lengths.
+TEXT_LIMITS = {"name": 200, "description": 5000}
+
+
+def lab_texts_values(obj: Lab | Equipment | None) -> dict[str, str]:
+    """The language tabs of a lab's or a machine's form, filled (a new one: the staff
+    member's language first)."""
+    if obj is None:
+        return {"content_locale": texts.default_locale()}
+    return form_values(obj, TEXT_LIMITS)
+
+
 def _lab_values(values: dict, errors: Errors) -> dict:
     kind = _choice(values, "kind", errors, LabKind)
     email = _text(values, "contact_email", errors, 254)
@@ -247,9 +260,8 @@ def _lab_values(values: dict, errors: Errors) -> dict:
     if known_zone(tz_name) is None:
         errors["timezone"] = zone_message()
     return {
-        "name": _text(values, "name", errors, 200, required=True),
+        **texts.read_texts(values, errors, TEXT_LIMITS, {"name": _("This field is required.")}),
         "kind": kind,
-        "description": _text(values, "description", errors, 5000),
         "address": _text(values, "address", errors, 300),
         "contact_email": email,
         "contact_phone": _text(values, "contact_phone", errors, 40),
@@ -371,9 +383,8 @@ def equipment_values(equipment: Equipment | None) -> dict:
         name="", category=EquipmentCategory.OTHER, status=EquipmentStatus.AVAILABLE
     )
     values = {
-        "name": source.name,
+        **lab_texts_values(equipment),
         "category": str(source.category.value if source.category else ""),
-        "description": source.description or "",
         "specifications": specifications_text(source.specifications or {}),
         "status": str(source.status.value if source.status else "available"),
         "requires_training": source.requires_training,
@@ -403,9 +414,8 @@ RULE_FIELDS = (
 
 def _equipment_fields(values: dict, errors: Errors) -> tuple[dict, dict[str, int]]:
     fields = {
-        "name": _text(values, "name", errors, 200, required=True),
+        **texts.read_texts(values, errors, TEXT_LIMITS, {"name": _("This field is required.")}),
         "category": _choice(values, "category", errors, EquipmentCategory),
-        "description": _text(values, "description", errors, 5000),
         "specifications": parse_specifications(str(values.get("specifications", "")), errors),
         "status": _choice(values, "status", errors, EquipmentStatus),
         "requires_training": _flag(values, "requires_training"),

@@ -9,6 +9,7 @@ the last place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ from labs.models import (
     TrainingEnrolment,
     TrainingSession,
 )
+from labs.services import texts
 
 MAX_CAPACITY = 200
 
@@ -61,6 +63,9 @@ def _category(value: str) -> EquipmentCategory:
         raise Invalid(message, fields={"category": message}) from None
 
 
+TITLE_LIMITS = {"title": 200}
+
+
 async def create_session(
     actor: User,
     lab: Lab,
@@ -69,13 +74,17 @@ async def create_session(
     starts_at: datetime | None,
     ends_at: datetime | None,
     capacity: int | None,
+    titles: Mapping[str, str] | None = None,
 ) -> TrainingSession:
-    """Plan a training session in the lab (its staff only)."""
+    """Plan a training session in the lab (its staff only). `titles` are the inputs of the
+    form's language tabs (`title__vi`, …, `content_locale`); `title` is the main language's
+    title when they are not given."""
     await permissions.ensure(actor, "lab.manage", lab)
     errors: dict[str, str] = {}
-    title = title.strip()[:200]
-    if not title:
-        errors["title"] = _("Give the session a title.")
+    texts_in = {"title": title, **(titles or {})}
+    content = texts.read_texts(
+        texts_in, errors, TITLE_LIMITS, {"title": _("Give the session a title.")}
+    )
     try:
         chosen = _category(category)
     except Invalid as exc:
@@ -98,7 +107,7 @@ async def create_session(
         session = await TrainingSession.create(
             lab=lab,
             category=chosen,
-            title=title,
+            **content,
             starts_at=starts_at,
             ends_at=ends_at,
             capacity=capacity,

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise import timezone
 
+from ecosystem.content import tr
 from ecosystem.models import Membership, MembershipStatus, OrganisationSphere, Sphere, User
 from ecosystem.tabular import Table
 from labs import permissions
@@ -123,7 +124,7 @@ def chart_bars(report: UsageReport) -> dict:
         y = index * row_height
         bars.append(
             {
-                "name": machine.name,
+                "name": tr(machine, "name"),
                 "y": y,
                 "label_y": y + 12,
                 "bar_y": y + 16,
@@ -142,7 +143,7 @@ def to_table(report: UsageReport) -> Table:
     """The report as a table (CSV/.xlsx through ecosystem.tabular): one row per machine,
     then the total; hours and counts are numbers."""
     spheres = report.spheres
-    lines = [(m.id, m.name, m.category.value, s) for m, s in report.rows]
+    lines = [(m.id, tr(m, "name"), m.category.value, s) for m, s in report.rows]
     lines.append((None, "TOTAL", None, report.total))
     rows = [
         [

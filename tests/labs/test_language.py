@@ -9,7 +9,13 @@ from html import unescape
 from babel.messages.catalog import Catalog
 
 from ecosystem import i18n
-from tests.catalogues import ROOT, korean_problems, load_catalogue, vietnamese_problems
+from tests.catalogues import (
+    ROOT,
+    korean_problems,
+    load_catalogue,
+    placeholders,
+    vietnamese_problems,
+)
 from tests.catalogues import extracted_messages as extract
 from tests.labs.conftest import make_equipment, make_lab
 
@@ -148,3 +154,29 @@ async def test_the_labs_pages_read_in_vietnamese_by_default_and_english_after_sw
         assert phrase not in shown, phrase
     page = text_of((await browser.get(f"/labs/{lab.slug}")).text)
     assert "Opening hours" in page and "Giờ mở cửa" not in page
+
+
+def test_the_korean_catalogue_of_labs_is_complete_and_well_formed():
+    korean = load_catalogue(LABS_LOCALE, "ko")
+    assert korean.locale_identifier == "ko" and korean.num_plurals == 1
+    assert not korean.fuzzy and not korean.obsolete
+    assert msgids(korean) == msgids(load_catalogue(LABS_LOCALE, "vi"))
+    problems = []
+    for message in (m for m in korean if m.id):
+        strings = message.string if message.pluralizable else (message.string,)
+        english = message.id if message.pluralizable else (message.id,)
+        if len(strings) != 1 or not all(s and s.strip() for s in strings):
+            problems.append(("untranslated", message.id))
+            continue
+        if placeholders(strings[0]) != placeholders(english[0]):
+            problems.append(("placeholders", message.id))
+        if strings[0] != strings[0].strip():
+            problems.append(("spaces", message.id))
+    assert problems == []
+    # Written in Korean: Hangul in nearly every message (a few are only placeholders).
+    hangul = [m for m in korean if m.id and re.search("[\uac00-\ud7a3]", str(m.string))]
+    assert len(hangul) > 0.98 * len([m for m in korean if m.id])
+    translated = {m.id: m.string for m in korean if m.id and not m.pluralizable}
+    assert translated["Laser cutter"] == "레이저 커터"
+    assert translated["Book"] == "예약하기"
+    assert translated["Machines"] == "장비"

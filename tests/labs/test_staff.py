@@ -340,7 +340,7 @@ async def test_staff_create_a_machine_with_rules_and_rates(new_browser):
         ({"rate_public": "-5"}, "rate_public", "Enter a number from 0"),
         ({"horizon_days": "soon"}, "horizon_days", "Enter a whole number."),
         ({"category": "teleporter"}, "category", "Choose one of the offered values."),
-        ({"name": " "}, "name", "This field is required."),
+        ({"name": " "}, "name__vi", "This field is required."),  # the main-language tab
     ],
 )
 async def test_a_broken_machine_form_names_the_field_and_writes_nothing(

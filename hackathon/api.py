@@ -13,6 +13,7 @@ from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ecosystem.content import texts_of, tr
 from ecosystem.restapi import (
     api_route,
     api_user,
@@ -54,12 +55,23 @@ class JsonObject(RootModel[dict[str, Any]]):
     """Any JSON object: read first, then validated."""
 
 
+def all_texts(obj, names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Every language's texts of `obj` ({"vi": {"title": …}, "ko": {…}}), the main one too."""
+    found: dict[str, dict[str, str]] = {}
+    for name in names:
+        for locale, text in texts_of(obj, name).items():
+            found.setdefault(locale, {})[name] = text
+    return found
+
+
 def contest_out(view: ContestView) -> ContestOut:
     contest = view.contest
     return ContestOut(
         id=contest.id,
         slug=contest.slug,
-        title=contest.title,
+        title=tr(contest, "title"),
+        content_locale=contest.content_locale,
+        translations=all_texts(contest, ("title", "description", "eligibility")),
         kind=contest.kind.value,
         sites=[
             SiteOut(
@@ -73,7 +85,15 @@ def contest_out(view: ContestView) -> ContestOut:
             )
             for s in view.sites
         ],
-        tracks=[TrackOut(id=t.id, code=t.code, name=t.name) for t in view.tracks],
+        tracks=[
+            TrackOut(
+                id=t.id,
+                code=t.code,
+                name=tr(t, "name"),
+                translations=all_texts(t, ("name", "description")),
+            )
+            for t in view.tracks
+        ],
         phase=view.phase.value,
         blind=contest.blind,
         judging_mode=contest.judging_mode.value,
@@ -106,8 +126,8 @@ def criterion_out(criterion) -> CriterionOut:
     return CriterionOut(
         id=criterion.id,
         code=criterion.code,
-        name=criterion.name,
-        description=criterion.description,
+        name=tr(criterion, "name"),
+        description=tr(criterion, "description"),
         weight=criterion.weight,
         scale_min=criterion.scale_min,
         scale_max=criterion.scale_max,

@@ -23,6 +23,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from ecosystem.content import content_fields
+
 
 class ContestKind(StrEnum):
     HACKATHON = "hackathon"
@@ -90,6 +92,8 @@ class Contest(Model):
     results_hash = fields.CharField(max_length=64, default="")
     results = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # title, description, eligibility in several languages (ecosystem.content)
+    content_locale, translations = content_fields()
 
     class Meta:
         table = "hackathon_contest"
@@ -122,6 +126,7 @@ class Track(Model):
     name = fields.CharField(max_length=200)
     description = fields.TextField(default="")
     position = fields.SmallIntField(default=0)
+    content_locale, translations = content_fields()  # name, description
 
     class Meta:
         table = "hackathon_track"
@@ -143,6 +148,7 @@ class Prize(Model):
     amount = fields.BigIntField(default=0)  # minor units of `currency` (VND has none)
     currency = fields.CharField(max_length=3, default="VND")
     public_vote = fields.BooleanField(default=False)
+    content_locale, translations = content_fields()  # name
 
     class Meta:
         table = "hackathon_prize"
@@ -205,6 +211,7 @@ class Criterion(Model):
     scale_max = fields.SmallIntField(default=10)
     step = fields.FloatField(default=0.5)  # a score is scale_min + a multiple of step
     position = fields.SmallIntField(default=0)
+    content_locale, translations = content_fields()  # name, description
 
     class Meta:
         table = "hackathon_criterion"

@@ -5,9 +5,11 @@ Datetimes are ISO 8601 with a UTC offset both ways (a time without one is refuse
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal
 
-from pydantic import AwareDatetime, Field, HttpUrl, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, field_validator
 from pydantic_core import PydanticCustomError
 
 from ecosystem.inputs import known_zone, zone_message
@@ -16,6 +18,8 @@ from hackathon.models import ContestKind, JudgingMode
 
 MAX_TEXT = 10_000
 LANGUAGES = ("vi", "en", "ko")
+# the languages of content (ecosystem.content.CONTENT_LOCALES)
+ContentLocale = Literal["vi", "en", "ko"]
 
 
 def _zone(value: str) -> str:
@@ -25,6 +29,37 @@ def _zone(value: str) -> str:
 
 
 # --- inputs ------------------------------------------------------------------------------
+
+
+class ContestTextsIn(Input):
+    """A contest's texts in one other language (`translations`); blank ones are left out."""
+
+    title: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=MAX_TEXT)
+    eligibility: str = Field(default="", max_length=MAX_TEXT)
+
+
+class NamedTextsIn(Input):
+    """A track's or a criterion's texts in one other language."""
+
+    name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class NameTextIn(Input):
+    """A prize's name in one other language."""
+
+    name: str = Field(default="", max_length=200)
+
+
+def stored_translations(translations: Mapping[str, BaseModel]) -> dict[str, dict[str, str]]:
+    """`translations` as stored (ecosystem.content): blank texts and empty languages dropped."""
+    stored: dict[str, dict[str, str]] = {}
+    for locale, texts in translations.items():
+        kept = {name: value for name, value in texts.model_dump().items() if value}
+        if kept:
+            stored[locale] = kept
+    return stored
 
 
 class SiteIn(Input):
@@ -44,6 +79,10 @@ class TrackIn(Input):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    content_locale: ContentLocale | None = Field(
+        default=None, description="The language of its texts; none: the contest's"
+    )
+    translations: dict[ContentLocale, NamedTextsIn] = Field(default_factory=dict)
 
 
 class PrizeIn(Input):
@@ -53,6 +92,10 @@ class PrizeIn(Input):
     amount: int = Field(default=0, ge=0, le=10**13)
     currency: str = Field(default="VND", min_length=3, max_length=3)
     public_vote: bool = False
+    content_locale: ContentLocale | None = Field(
+        default=None, description="The language of its texts; none: the contest's"
+    )
+    translations: dict[ContentLocale, NameTextIn] = Field(default_factory=dict)
 
 
 class CriterionIn(Input):
@@ -63,6 +106,10 @@ class CriterionIn(Input):
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=10, ge=-1000, le=1000)
     step: float = Field(default=0.5, ge=0.01, le=1000, description="Scores are multiples of it")
+    content_locale: ContentLocale | None = Field(
+        default=None, description="The language of its texts; none: the contest's"
+    )
+    translations: dict[ContentLocale, NamedTextsIn] = Field(default_factory=dict)
 
 
 class ContestIn(Input):
@@ -71,6 +118,12 @@ class ContestIn(Input):
     kind: ContestKind = ContestKind.HACKATHON
     description: str = Field(default="", max_length=MAX_TEXT)
     eligibility: str = Field(default="", max_length=MAX_TEXT)
+    content_locale: ContentLocale = Field(
+        default="vi",
+        description="The language of title, description, eligibility and the "
+        "names of tracks, prizes and criteria",
+    )
+    translations: dict[ContentLocale, ContestTextsIn] = Field(default_factory=dict)
     organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
     team_min: int = Field(default=1, ge=1, le=50)
@@ -102,6 +155,8 @@ class ContestEditIn(Input):
     title: str = Field(min_length=2, max_length=200)
     description: str = Field(default="", max_length=MAX_TEXT)
     eligibility: str = Field(default="", max_length=MAX_TEXT)
+    content_locale: ContentLocale = "vi"
+    translations: dict[ContentLocale, ContestTextsIn] = Field(default_factory=dict)
     registration_closes_at: AwareDatetime
     submission_closes_at: AwareDatetime
     judging_closes_at: AwareDatetime
@@ -173,13 +228,20 @@ class SiteOut(Output):
 class TrackOut(Output):
     id: int
     code: str
-    name: str
+    name: str = Field(description="In the reader's language, else its fallback")
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Every language's texts, the main one included"
+    )
 
 
 class ContestOut(Output):
     id: int
     slug: str
-    title: str
+    title: str = Field(description="In the reader's language, else its fallback")
+    content_locale: str = "vi"
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Every language's texts, the main one included"
+    )
     kind: str
     sites: list[SiteOut]
     tracks: list[TrackOut]

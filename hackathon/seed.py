@@ -46,45 +46,119 @@ from hackathon.schemas import ContestIn
 from hackathon.services import contests, results
 
 THEMES = [
-    ("tourism", "Thông tin du lịch", "Tourism information for visitors of Binh Duong"),
-    ("traffic", "Thông tin giao thông", "Traffic and public transport information"),
+    ("tourism", "Thông tin du lịch", "Thông tin du lịch cho du khách đến Bình Dương"),
+    ("traffic", "Thông tin giao thông", "Thông tin giao thông và phương tiện công cộng"),
     (
         "citizen",
         "Thông tin chính sách, thủ tục hành chính",
-        "Citizen information on policies and administrative procedures",
+        "Thông tin cho người dân về chính sách và thủ tục hành chính",
     ),
     (
         "environment",
         "Bảng thông số môi trường thời gian thực",
-        "Real-time environment, climate and pollution boards",
+        "Bảng theo dõi môi trường, khí hậu và ô nhiễm theo thời gian thực",
     ),
 ]
+# the themes in the partners' languages (content in several languages, issue 18)
+THEME_TEXTS = {
+    "tourism": {
+        "en": {
+            "name": "Tourism information",
+            "description": "Tourism information for visitors of Binh Duong",
+        },
+        "ko": {"name": "관광 정보", "description": "빈즈엉을 찾는 방문객을 위한 관광 정보"},
+    },
+    "traffic": {
+        "en": {
+            "name": "Traffic information",
+            "description": "Traffic and public transport information",
+        },
+        "ko": {"name": "교통 정보", "description": "도로 교통과 대중교통 정보"},
+    },
+    "citizen": {
+        "en": {
+            "name": "Policies and administrative procedures",
+            "description": "Citizen information on policies and administrative procedures",
+        },
+        "ko": {
+            "name": "정책·행정 절차 정보",
+            "description": "정책과 행정 절차에 관한 시민 안내",
+        },
+    },
+    "environment": {
+        "en": {
+            "name": "Real-time environment boards",
+            "description": "Real-time environment, climate and pollution boards",
+        },
+        "ko": {
+            "name": "실시간 환경 정보판",
+            "description": "환경·기후·대기 오염 정보를 실시간으로 보여 주는 정보판",
+        },
+    },
+}
 RUBRIC = [
     {
         "code": "impact",
-        "name": "Tác động / Impact",
+        "name": "Tác động",
         "weight": 3,
         "description": "Giá trị cho người dân và chính quyền tỉnh",
+        "translations": {
+            "en": {
+                "name": "Impact",
+                "description": "Value for the people and the government of the province",
+            },
+            "ko": {"name": "영향력", "description": "주민과 지방 정부에 주는 가치"},
+        },
     },
     {
         "code": "innovation",
-        "name": "Sáng tạo / Innovation",
+        "name": "Sáng tạo",
         "weight": 2,
         "description": "Tính mới của ý tưởng",
+        "translations": {
+            "en": {"name": "Innovation", "description": "Originality of the idea"},
+            "ko": {"name": "혁신성", "description": "아이디어의 독창성"},
+        },
     },
     {
         "code": "feasibility",
-        "name": "Khả thi / Feasibility",
+        "name": "Khả thi",
         "weight": 2,
         "description": "Có thể triển khai và vận hành",
+        "translations": {
+            "en": {"name": "Feasibility", "description": "Can it be built and run?"},
+            "ko": {"name": "실현 가능성", "description": "실제로 구축하고 운영할 수 있는지"},
+        },
     },
     {
         "code": "presentation",
-        "name": "Trình bày / Presentation",
+        "name": "Trình bày",
         "weight": 1,
         "description": "Rõ ràng, thuyết phục",
+        "translations": {
+            "en": {"name": "Presentation", "description": "Clear and convincing"},
+            "ko": {"name": "발표", "description": "명확하고 설득력 있는 발표"},
+        },
     },
 ]
+
+
+def _first_prizes(amount: int) -> list[dict]:
+    """A first prize per theme, named in the three languages."""
+    return [
+        {
+            "name": f"Giải nhất – {n}",
+            "track": c,
+            "amount": amount,
+            "translations": {
+                "en": {"name": f"First prize – {THEME_TEXTS[c]['en']['name']}"},
+                "ko": {"name": f"대상 – {THEME_TEXTS[c]['ko']['name']}"},
+            },
+        }
+        for c, n, _d in THEMES
+    ]
+
+
 TITLES = {
     "tourism": [
         "Bản đồ du lịch Bình Dương",
@@ -327,7 +401,10 @@ async def seed_contests() -> None:
     office = await Organisation.get_or_none(slug="smart-city-office")
     password_hash = organiser.password_hash
     rng = random.Random(2018)
-    tracks = [{"code": c, "name": n, "description": d} for c, n, d in THEMES]
+    tracks = [
+        {"code": c, "name": n, "description": d, "translations": THEME_TEXTS[c]}
+        for c, n, d in THEMES
+    ]
 
     if not await Contest.exists(slug="hackathon-binh-duong-2017"):
         contest = await _contest(
@@ -339,6 +416,21 @@ async def seed_contests() -> None:
             description="Thiết kế ứng dụng quản lý nhà nước cho Bình Dương (di động hoặc web), "
             "25–26/11/2017 tại Trường Đại học Quốc tế Miền Đông (EIU).",
             eligibility="Sinh viên và lập trình viên, đội 2–5 người.",
+            translations={
+                "en": {
+                    "title": "Binh Duong Hackathon 2017",
+                    "description": "Design apps for the provincial administration of Binh "
+                    "Duong (mobile or web), 25–26 Nov 2017 at Eastern International "
+                    "University (EIU).",
+                    "eligibility": "Students and developers, teams of 2–5.",
+                },
+                "ko": {
+                    "title": "2017 빈즈엉 해커톤",
+                    "description": "빈즈엉 성 행정을 위한 앱(모바일 또는 웹)을 설계합니다. "
+                    "2017년 11월 25~26일, 동부국제대학교(EIU)에서 열립니다.",
+                    "eligibility": "대학생과 개발자, 2~5명으로 구성된 팀",
+                },
+            },
             registration_closes_at=_utc(2017, 11, 20, 10),
             submission_closes_at=_utc(2017, 11, 26, 5),
             judging_closes_at=_utc(2017, 11, 26, 9),
@@ -355,10 +447,7 @@ async def seed_contests() -> None:
                 }
             ],
             tracks=tracks,
-            prizes=[
-                {"name": f"Giải nhất – {n}", "track": c, "amount": 30_000_000}
-                for c, n, _d in THEMES
-            ],
+            prizes=_first_prizes(30_000_000),
             criteria=RUBRIC,
         )
         leads = await _users(
@@ -385,6 +474,23 @@ async def seed_contests() -> None:
             kind="idea",
             description="Smart City Initiative Contest 2018, trong khuôn khổ WTA 2018 "
             "(10–12/10/2018): khoảng 120 đội Việt Nam và quốc tế, thi đồng thời tại hai điểm.",
+            eligibility="Đội 1–5 người: sinh viên, người dân, doanh nghiệp khởi nghiệp.",
+            translations={
+                "en": {
+                    "title": "Binh Duong Smart City Initiative Contest 2018",
+                    "description": "Smart City Initiative Contest 2018, part of WTA 2018 "
+                    "(10–12 Oct 2018): about 120 teams from Vietnam and abroad, competing at "
+                    "two sites at once.",
+                    "eligibility": "Teams of 1–5: students, residents and startups.",
+                },
+                "ko": {
+                    "title": "2018 빈즈엉 스마트 시티 아이디어 공모전",
+                    "description": "WTA 2018(2018년 10월 10~12일)과 함께 열리는 스마트 시티 "
+                    "아이디어 공모전입니다. 베트남과 해외의 약 120개 팀이 두 개최지에서 동시에 "
+                    "경쟁합니다.",
+                    "eligibility": "1~5명으로 구성된 팀: 대학생, 시민, 스타트업",
+                },
+            },
             registration_closes_at=_utc(2018, 9, 20, 10),
             submission_closes_at=_utc(2018, 10, 10, 10),
             judging_closes_at=_utc(2018, 10, 12, 10),
@@ -411,11 +517,18 @@ async def seed_contests() -> None:
                 },
             ],
             tracks=tracks,
-            prizes=[
-                {"name": f"Giải nhất – {n}", "track": c, "amount": 50_000_000}
-                for c, n, _d in THEMES
-            ]
-            + [{"name": "Giải bình chọn", "public_vote": True, "amount": 10_000_000}],
+            prizes=_first_prizes(50_000_000)
+            + [
+                {
+                    "name": "Giải bình chọn",
+                    "public_vote": True,
+                    "amount": 10_000_000,
+                    "translations": {
+                        "en": {"name": "Public choice award"},
+                        "ko": {"name": "인기상"},
+                    },
+                }
+            ],
             criteria=RUBRIC,
         )
         leads = await _users(
@@ -463,6 +576,18 @@ async def seed_contests() -> None:
             kind="idea",
             description="Ý tưởng cho Vùng đổi mới sáng tạo Bình Dương: dịch vụ công, "
             "môi trường, giao thông, du lịch.",
+            translations={
+                "en": {
+                    "title": "Binh Duong Innovation Challenge 2026",
+                    "description": "Ideas for the Binh Duong innovation region: public "
+                    "services, environment, traffic, tourism.",
+                },
+                "ko": {
+                    "title": "2026 빈즈엉 혁신 챌린지",
+                    "description": "빈즈엉 혁신 지역을 위한 아이디어: 공공 서비스, 환경, "
+                    "교통, 관광",
+                },
+            },
             registration_closes_at=now - timedelta(days=10),
             submission_closes_at=now - timedelta(days=1),
             judging_closes_at=now + timedelta(days=14),
@@ -477,10 +602,7 @@ async def seed_contests() -> None:
                 }
             ],
             tracks=tracks,
-            prizes=[
-                {"name": f"Giải nhất – {n}", "track": c, "amount": 20_000_000}
-                for c, n, _d in THEMES
-            ],
+            prizes=_first_prizes(20_000_000),
             criteria=RUBRIC,
         )
         leads = await _users("challenge2026-", 12, ["Nguyễn", "Trần", "Lê"], password_hash)

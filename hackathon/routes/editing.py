@@ -10,22 +10,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ecosystem import content
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import _, ngettext
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, read_form, redirect, render, require_user
+from hackathon.routes import content_forms
 from hackathon.routes.manage import _lines, _local
 from hackathon.schemas import ContestEditIn
 from hackathon.services import announcements, contests, editing
 
 EDIT_FIELDS = (
-    "title",
-    "description",
-    "eligibility",
     *editing.DEADLINES,
     "tracks",
     "prizes",
     "criteria",
+    *content_forms.LINE_FIELDS,
 )
 
 
@@ -37,9 +37,16 @@ def _form_values(state: editing.EditState) -> dict[str, str]:
     contest = state.contest
     zone = ZoneInfo(contest.timezone)
     values = {
-        "title": contest.title,
-        "description": contest.description,
-        "eligibility": contest.eligibility,
+        **content.form_values(contest, content_forms.CONTEST_TEXTS),
+        "track_translations": content_forms.part_lines(
+            state.tracks, [t.code for t in state.tracks]
+        ),
+        "prize_translations": content_forms.part_lines(
+            state.prizes, [str(i) for i in range(1, len(state.prizes) + 1)], False
+        ),
+        "criterion_translations": content_forms.part_lines(
+            state.criteria, [c.code for c in state.criteria]
+        ),
         "tracks": "\n".join(f"{t.code} | {t.name}" for t in state.tracks),
         "prizes": "\n".join(
             f"{'vote' if p.public_vote else (p.track.code if p.track else '')} | {p.name} | "
@@ -73,26 +80,46 @@ def _criteria_rows(text: str) -> list[dict]:
     ]
 
 
-def _edit_data(contest, values: dict[str, str]) -> ContestEditIn:
+def _edit_data(contest, values: dict[str, str], state: editing.EditState) -> ContestEditIn:
     zone = contest.timezone
+    tracks = [{"code": c, "name": n} for c, n in _lines(values["tracks"], 2)]
+    prizes = [
+        {
+            "track": None if t in ("", "vote") else t,
+            "name": n,
+            "amount": a or 0,
+            "public_vote": t == "vote",
+        }
+        for t, n, a in _lines(values["prizes"], 3)
+    ]
+    criteria = _criteria_rows(values["criteria"])
+    for field, items, keys, before in (
+        ("track_translations", tracks, [t["code"] for t in tracks], [t.code for t in state.tracks]),
+        (
+            "prize_translations",
+            prizes,
+            [str(i) for i in range(1, len(prizes) + 1)],
+            [str(i) for i in range(1, len(state.prizes) + 1)],
+        ),
+        (
+            "criterion_translations",
+            criteria,
+            [c["code"] for c in criteria],
+            [c.code for c in state.criteria],
+        ),
+    ):
+        found = content_forms.part_translations(values[field], field, keys, before)
+        for key, item in zip(keys, items, strict=True):
+            if key in found:
+                item["translations"] = found[key]
     return validate(
         ContestEditIn,
         {
-            "title": values["title"],
-            "description": values["description"],
-            "eligibility": values["eligibility"],
+            **content_forms.contest_texts(values),
             **{name: _local(values[name], zone, name) for name in editing.DEADLINES},
-            "tracks": [{"code": c, "name": n} for c, n in _lines(values["tracks"], 2)],
-            "prizes": [
-                {
-                    "track": None if t in ("", "vote") else t,
-                    "name": n,
-                    "amount": a or 0,
-                    "public_vote": t == "vote",
-                }
-                for t, n, a in _lines(values["prizes"], 3)
-            ],
-            "criteria": _criteria_rows(values["criteria"]),
+            "tracks": tracks,
+            "prizes": prizes,
+            "criteria": criteria,
         },
     )
 
@@ -107,14 +134,16 @@ async def edit_contest(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         values = {name: form_text(form, name) for name in EDIT_FIELDS}
+        values.update(content_forms.tab_values(form))
         try:
-            changed = await editing.edit_contest(user, contest, _edit_data(contest, values))
+            changed = await editing.edit_contest(user, contest, _edit_data(contest, values, state))
             flash(request, _("The contest is saved.") if changed else _("Nothing changed."))
             return redirect(request, f"/contests/{contest.slug}/manage")
         except DomainError as exc:
             if isinstance(exc, NotFound) or exc.status_code == 403:
                 raise
             errors, message, status = exc.fields, exc.message, exc.status_code
+            errors = content_forms.tab_errors(errors, values.get("content_locale") or "vi")
     context = {
         "contest": contest,
         "state": state,

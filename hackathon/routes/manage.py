@@ -19,6 +19,7 @@ from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon import permissions
 from hackathon.models import ContestKind, JudgeAssignment, JudgingMode, Team
+from hackathon.routes import content_forms
 from hackathon.routes.public import labels
 from hackathon.schemas import ContestIn, CriterionIn
 from hackathon.services import contests, dashboard, expo, judging, results, teams, votes
@@ -91,7 +92,6 @@ async def new_contest(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         keys = (
-            "title",
             "slug",
             "kind",
             "organisation_id",
@@ -102,27 +102,24 @@ async def new_contest(request: Request) -> Response:
             "sites",
             "tracks",
             "team_max",
-            "eligibility",
-            "description",
             "prizes",
             "criteria",
             "blind",
             "pairwise",
         )
         values = {k: form_text(form, k) for k in keys}
+        values.update(content_forms.tab_values(form))
         try:
             zone = values["timezone"] or "Asia/Ho_Chi_Minh"
             zone_or_invalid(zone)  # before the dates are read in it
             data = validate(
                 ContestIn,
                 {
-                    "title": values["title"],
+                    **content_forms.contest_texts(values),
                     "slug": values["slug"],
                     "kind": values["kind"] or "hackathon",
                     "organisation_id": values["organisation_id"] or None,
                     "timezone": zone,
-                    "description": values["description"],
-                    "eligibility": values["eligibility"],
                     "team_max": values["team_max"] or 5,
                     "registration_closes_at": _local(
                         values["registration_closes_at"], zone, "registration_closes_at"
@@ -163,6 +160,7 @@ async def new_contest(request: Request) -> Response:
             return redirect(request, f"/contests/{contest.slug}/manage")
         except DomainError as exc:
             errors, message, status = exc.fields, exc.message, exc.status_code
+            errors = content_forms.tab_errors(errors, values.get("content_locale") or "vi")
     context = {
         "values": values,
         "errors": errors,

@@ -38,6 +38,20 @@ CERTIFICATE_LABELS = {
 }
 
 
+def winner_key(winner: dict) -> str:
+    """A published winner's prize (results keep its name as published: prizes are fixed from
+    then on), to show the prize's name in the reader's language."""
+    return f"{winner.get('track') or ''}|{winner.get('rank')}|{winner.get('prize')}"
+
+
+def prizes_by_key(prizes: list[Prize]) -> dict[str, Prize]:
+    """Prizes (with their track) by `winner_key`."""
+    return {
+        winner_key({"track": p.track.code if p.track else None, "rank": p.rank, "prize": p.name}): p
+        for p in prizes
+    }
+
+
 def labels() -> dict:
     return {
         "phase_labels": PHASE_LABELS,
@@ -65,6 +79,8 @@ async def _contest_context(request: Request, slug: str) -> dict:
         "view": view,
         "contest": contest,
         "prizes": prizes,
+        "prize_by_key": prizes_by_key(prizes),
+        "winner_key": winner_key,
         "team": team,
         "members": await teams.members_of(team) if team else [],
         "submission": await Submission.get_or_none(team_id=team.id) if team else None,
@@ -277,7 +293,16 @@ async def results_page(request: Request) -> Response:
     data = await results.published(contest)
     view = await contests.contest_view(contest)
     tracks = {t.code: t for t in view.tracks}
-    context = {"contest": contest, "view": view, "data": data, "tracks": tracks, **labels()}
+    prizes = await Prize.filter(contest_id=contest.id).select_related("track")
+    context = {
+        "contest": contest,
+        "view": view,
+        "data": data,
+        "tracks": tracks,
+        "prize_by_key": prizes_by_key(prizes),
+        "winner_key": winner_key,
+        **labels(),
+    }
     return await render(request, "hackathon/results.html", context)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import qrcode
 
 from ecosystem import pdf
+from ecosystem.content import tr
 from ecosystem.i18n import _, format_day
 from ecosystem.labels import N_
 from ecosystem.settings import get_settings
@@ -39,7 +40,7 @@ def render_pdf(certificate: Certificate) -> bytes:
     document.cell(0, 14, certificate.holder_name, align="C", new_x="LMARGIN", new_y="NEXT")
     document.set_font(pdf.FAMILY, "", 14)
     document.ln(4)
-    document.multi_cell(0, 8, contest.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    document.multi_cell(0, 8, tr(contest, "title"), align="C", new_x="LMARGIN", new_y="NEXT")
     if certificate.detail:
         document.multi_cell(0, 8, certificate.detail, align="C", new_x="LMARGIN", new_y="NEXT")
     document.ln(4)

@@ -42,34 +42,76 @@ from hackathon.models import (
     Site,
     Track,
 )
-from hackathon.schemas import ContestIn, CriterionIn
+from hackathon.schemas import ContestIn, CriterionIn, stored_translations
 
 DEFAULT_RUBRIC = (
     CriterionIn(
         code="impact",
-        name="Tác động / Impact",
+        name="Tác động",
         weight=3,
-        description="Giá trị cho người dân / value for the province's people",
+        description="Giá trị mang lại cho người dân trong tỉnh",
+        content_locale="vi",
+        translations={
+            "en": {"name": "Impact", "description": "Value for the province's people"},
+            "ko": {"name": "영향력", "description": "지역 주민에게 주는 가치"},
+        },
     ),
     CriterionIn(
         code="innovation",
-        name="Sáng tạo / Innovation",
+        name="Sáng tạo",
         weight=2,
-        description="Tính mới của ý tưởng / originality of the idea",
+        description="Tính mới của ý tưởng",
+        content_locale="vi",
+        translations={
+            "en": {"name": "Innovation", "description": "Originality of the idea"},
+            "ko": {"name": "혁신성", "description": "아이디어의 독창성"},
+        },
     ),
     CriterionIn(
         code="feasibility",
-        name="Khả thi / Feasibility",
+        name="Khả thi",
         weight=2,
-        description="Có thể triển khai / can it be built and run?",
+        description="Có thể xây dựng và vận hành được không?",
+        content_locale="vi",
+        translations={
+            "en": {"name": "Feasibility", "description": "Can it be built and run?"},
+            "ko": {"name": "실현 가능성", "description": "실제로 만들고 운영할 수 있습니까?"},
+        },
     ),
     CriterionIn(
         code="presentation",
-        name="Trình bày / Presentation",
+        name="Trình bày",
         weight=1,
-        description="Rõ ràng, thuyết phục / clarity of the pitch",
+        description="Rõ ràng, thuyết phục",
+        content_locale="vi",
+        translations={
+            "en": {"name": "Presentation", "description": "Clarity of the pitch"},
+            "ko": {"name": "발표", "description": "발표의 명확성과 설득력"},
+        },
     ),
 )
+
+
+def content_of(item, default_locale: str) -> dict:
+    """The columns of a track, prize or criterion input: its plain fields, its language (the
+    contest's unless it says its own) and its other languages' texts as stored."""
+    return {
+        **item.model_dump(exclude={"translations", "content_locale"}),
+        "content_locale": item.content_locale or default_locale,
+        "translations": stored_translations(item.translations),
+    }
+
+
+def check_translations(data) -> None:
+    """A text's main language goes in the plain fields: `translations` may not repeat it
+    (422, the contest's or an item's `translations` named)."""
+    message = _("The main language's text goes in the plain fields, not in translations.")
+    if data.content_locale in data.translations:
+        raise Invalid(message, fields={"translations": message})
+    for name in ("tracks", "prizes", "criteria"):
+        for item in getattr(data, name):
+            if (item.content_locale or data.content_locale) in item.translations:
+                raise Invalid(message, fields={name: message})
 
 
 def site_deadline(contest: Contest, site: Site, instant: datetime) -> datetime:
@@ -239,6 +281,7 @@ async def visible_contest(actor: User | None, contest_id: int | str) -> Contest:
 async def create_contest(actor: User, data: ContestIn) -> Contest:
     """A contest with its sites, tracks, prizes and first round; the actor organises it."""
     _check_dates(data)
+    check_translations(data)
     await _may_create(actor, data.organisation_id)
     if data.organisation_id and not await Organisation.exists(id=data.organisation_id):
         raise Invalid(_("This organisation does not exist."), fields={"organisation_id": "?"})
@@ -254,6 +297,8 @@ async def create_contest(actor: User, data: ContestIn) -> Contest:
                 kind=data.kind,
                 description=data.description,
                 eligibility=data.eligibility,
+                content_locale=data.content_locale,
+                translations=stored_translations(data.translations),
                 organisation_id=data.organisation_id,
                 timezone=data.timezone,
                 team_min=data.team_min,
@@ -271,7 +316,11 @@ async def create_contest(actor: User, data: ContestIn) -> Contest:
             )
             await Track.bulk_create(
                 [
-                    Track(contest_id=contest.id, position=i, **track.model_dump())
+                    Track(
+                        contest_id=contest.id,
+                        position=i,
+                        **content_of(track, data.content_locale),
+                    )
                     for i, track in enumerate(data.tracks)
                 ]
             )
@@ -281,7 +330,11 @@ async def create_contest(actor: User, data: ContestIn) -> Contest:
                     Prize(
                         contest_id=contest.id,
                         track_id=tracks[p.track] if p.track else None,
-                        **p.model_dump(exclude={"track"}),
+                        **{
+                            k: v
+                            for k, v in content_of(p, data.content_locale).items()
+                            if k != "track"
+                        },
                     )
                     for p in data.prizes
                 ]
@@ -324,7 +377,9 @@ async def add_round(
     )
     await Criterion.bulk_create(
         [
-            Criterion(round_id=round_.id, position=i, **criterion.model_dump())
+            Criterion(
+                round_id=round_.id, position=i, **content_of(criterion, contest.content_locale)
+            )
             for i, criterion in enumerate(criteria)
         ]
     )

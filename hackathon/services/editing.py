@@ -36,8 +36,14 @@ from hackathon.models import (
     Team,
     Track,
 )
-from hackathon.schemas import ContestEditIn, CriterionIn
-from hackathon.services.contests import criteria_of, current_round, site_deadline
+from hackathon.schemas import ContestEditIn, CriterionIn, stored_translations
+from hackathon.services.contests import (
+    check_translations,
+    content_of,
+    criteria_of,
+    current_round,
+    site_deadline,
+)
 
 DEADLINES = ("registration_closes_at", "submission_closes_at", "judging_closes_at")
 
@@ -160,6 +166,7 @@ async def edit_contest(actor: User, contest: Contest, data: ContestEditIn) -> li
     may not move, a removed track that has teams, a prize naming an unknown track, a bad
     rubric. All or nothing: one transaction."""
     state = await edit_state(actor, contest)
+    check_translations(data)
     if contest.results_published_at is not None:
         raise Conflict(
             _("The results are published: the contest can no longer change."),
@@ -207,6 +214,8 @@ async def edit_contest(actor: User, contest: Contest, data: ContestEditIn) -> li
     async with atomic():
         texts = {"title": data.title, "description": data.description}
         texts["eligibility"] = data.eligibility
+        texts["content_locale"] = data.content_locale
+        texts["translations"] = stored_translations(data.translations)
         for name, value in texts.items():
             if getattr(contest, name) != value:
                 setattr(contest, name, value)
@@ -215,26 +224,52 @@ async def edit_contest(actor: User, contest: Contest, data: ContestEditIn) -> li
             if name in changed:
                 setattr(contest, name, getattr(data, name))
         await contest.save(update_fields=[*texts, *DEADLINES])
-        if _track_key(state.tracks) != [(t.code, t.name, t.description) for t in data.tracks]:
+        new_tracks = [content_of(t, data.content_locale) for t in data.tracks]
+        if _track_key(state.tracks) != [_content_key(t) for t in new_tracks]:
             changed.append("tracks")
             if removed:
                 await Track.filter(id__in=[t.id for t in removed]).delete()
-            for position, item in enumerate(data.tracks):
-                track = existing.get(item.code)
+            for position, item in enumerate(new_tracks):
+                track = existing.get(item["code"])
                 if track is None:
-                    await Track.create(
-                        contest_id=contest.id, position=position, **item.model_dump()
-                    )
+                    await Track.create(contest_id=contest.id, position=position, **item)
                 else:
-                    track.name, track.description = item.name, item.description
-                    track.position = position
-                    await track.save(update_fields=["name", "description", "position"])
+                    track.update_from_dict({**item, "position": position})
+                    await track.save(
+                        update_fields=[
+                            "name",
+                            "description",
+                            "content_locale",
+                            "translations",
+                            "position",
+                        ]
+                    )
         old_prizes = [
-            (p.name, p.track.code if p.track else None, p.rank, p.amount, p.currency, p.public_vote)
+            (
+                p.name,
+                p.track.code if p.track else None,
+                p.rank,
+                p.amount,
+                p.currency,
+                p.public_vote,
+                p.content_locale,
+                p.translations or {},
+            )
             for p in state.prizes
         ]
+        prize_rows = [content_of(p, data.content_locale) for p in data.prizes]
         new_prizes = [
-            (p.name, p.track, p.rank, p.amount, p.currency, p.public_vote) for p in data.prizes
+            (
+                p["name"],
+                p["track"],
+                p["rank"],
+                p["amount"],
+                p["currency"],
+                p["public_vote"],
+                p["content_locale"],
+                p["translations"],
+            )
+            for p in prize_rows
         ]
         if old_prizes != new_prizes:
             changed.append("prizes")
@@ -246,10 +281,10 @@ async def edit_contest(actor: User, contest: Contest, data: ContestEditIn) -> li
                 [
                     Prize(
                         contest_id=contest.id,
-                        track_id=track_ids[p.track] if p.track else None,
-                        **p.model_dump(exclude={"track"}),
+                        track_id=track_ids[p["track"]] if p["track"] else None,
+                        **{k: v for k, v in p.items() if k != "track"},
                     )
-                    for p in data.prizes
+                    for p in prize_rows
                 ]
             )
         if rubric_changes:
@@ -257,14 +292,49 @@ async def edit_contest(actor: User, contest: Contest, data: ContestEditIn) -> li
             await Criterion.filter(round_id=state.round.id).delete()
             await Criterion.bulk_create(
                 [
-                    Criterion(round_id=state.round.id, position=i, **item.model_dump())
+                    Criterion(
+                        round_id=state.round.id,
+                        position=i,
+                        **content_of(item, data.content_locale),
+                    )
                     for i, item in enumerate(data.criteria)
                 ]
             )
+        elif data.criteria:
+            # the same rubric: its other languages may still change, even once locked (a
+            # translation changes no score)
+            for current, item in zip(state.criteria, data.criteria, strict=True):
+                row = content_of(item, data.content_locale)
+                if _content_key(row) != _content_key(_columns(current)):
+                    current.content_locale = row["content_locale"]
+                    current.translations = row["translations"]
+                    await current.save(update_fields=["content_locale", "translations"])
+                    if "criteria" not in changed:
+                        changed.append("criteria")
         if changed:
             await audit.record("contest.edited", actor=actor, target=contest, changed=changed)
     return changed
 
 
-def _track_key(tracks: list[Track]) -> list[tuple[str, str, str]]:
-    return [(t.code, t.name, t.description) for t in tracks]
+def _columns(item: Track | Criterion) -> dict:
+    return {
+        "code": item.code,
+        "name": item.name,
+        "description": item.description,
+        "content_locale": item.content_locale,
+        "translations": item.translations or {},
+    }
+
+
+def _content_key(row: dict) -> tuple:
+    return (
+        row["code"],
+        row["name"],
+        row["description"],
+        row["content_locale"],
+        sorted((k, sorted(v.items())) for k, v in row["translations"].items()),
+    )
+
+
+def _track_key(tracks: list[Track]) -> list[tuple]:
+    return [_content_key(_columns(t)) for t in tracks]

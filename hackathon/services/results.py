@@ -439,6 +439,14 @@ async def shortlist(
             scale_min=c.scale_min,
             scale_max=c.scale_max,
             step=c.step,
+            content_locale=c.content_locale,
+            translations={
+                locale: {"name": texts.get("name", ""), "description": texts.get("description", "")}
+                for locale, texts in (c.translations or {}).items()
+                if locale in ("vi", "en", "ko")
+                and locale != c.content_locale
+                and isinstance(texts, dict)
+            },
         )
         for c in await criteria_of(ranking.round)
     ]

@@ -151,7 +151,7 @@ def test_organiser_edits_and_announces_judge_declares_and_moves_on(device, chrom
         page.locator("#edit-contest-link").click()
         page.wait_for_url(f"{base}/contests/{contest}/manage/edit")
         expect(page.locator("#h-criteria")).to_be_visible()  # judging started: rubric locked
-        page.fill("#f-title", f"Hackathon Bình Dương 2026 {device}")
+        page.fill("#f-title__vi", f"Hackathon Bình Dương 2026 {device}")
         page.fill("#f-tracks", "tourism | Thông tin du lịch\nhealth | Y tế thông minh")
         shot("edit")
         page.locator("#edit-contest button[type='submit']").click()

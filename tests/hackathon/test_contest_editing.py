@@ -18,8 +18,12 @@ from tests.hackathon.conftest import JUDGING_NOW, make_contest, make_judge, make
 
 
 async def _form(contest: Contest) -> dict[str, str]:
-    """What the edit form shows, as the browser would send it back unchanged."""
-    return _form_values(await editing.edit_state(contest.organiser, contest))
+    """What the edit form shows, as the browser would send it back unchanged (the main
+    language's texts in the plain inputs `title`, … that the form also reads)."""
+    values = _form_values(await editing.edit_state(contest.organiser, contest))
+    for name in ("title", "description", "eligibility"):
+        values[name] = values.pop(f"{name}__vi", "")
+    return values
 
 
 def _local(instant, contest: Contest) -> str:
@@ -41,6 +45,7 @@ async def test_the_organiser_edits_everything_before_judging(new_browser):
         tracks="tourism | Tourism and culture\ntraffic | Traffic information\nhealth | Health",
         prizes="health | Health prize | 5000000\nvote | Public choice | 0",
         criteria="impact | Impact | 2 | 0 | 10 | value | 1\nfun | Fun | 1 | 1 | 5 |  | 0.5",
+        criterion_translations="impact | ko | 영향력 | 가치",
     )
     response = await browser.post(f"/contests/{contest.slug}/manage/edit", form)
     assert response.status_code == 303, response.text[:800]

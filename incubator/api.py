@@ -17,6 +17,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ecosystem.content import texts_of, tr
 from ecosystem.errors import NotPermitted
 from ecosystem.i18n import _
 from ecosystem.models import Organisation, Verification
@@ -32,12 +33,14 @@ from ecosystem.schemas import organisation_summary
 from incubator.models import Enrolment, EnrolmentStatus
 from incubator.permissions import ensure_startup, managed_programme_ids
 from incubator.schemas import (
+    CallTextsIn,
     CohortOut,
     MetricOut,
     MetricsOut,
     PointOut,
     ProgrammeListOut,
     ProgrammeOut,
+    ProgrammeTextsIn,
     ReportIn,
     ReportOut,
     SeriesOut,
@@ -45,8 +48,9 @@ from incubator.schemas import (
     StartupOut,
     StartupRefOut,
     StartupsQuery,
+    TextsOut,
 )
-from incubator.services import programmes, reports, startups
+from incubator.services import applications, programmes, reports, startups
 
 
 async def list_programmes(request: Request) -> Response:
@@ -60,8 +64,10 @@ async def list_programmes(request: Request) -> Response:
         ProgrammeOut(
             id=p.id,
             slug=p.slug,
-            name=p.name,
-            description=p.description,
+            name=tr(p, "name"),
+            description=tr(p, "description"),
+            content_locale=p.content_locale,
+            translations=all_texts(p, ("name", "description")),
             organisation=organisation_summary(p.organisation),
             cohorts=[
                 CohortOut(id=c.id, name=c.name, starts_on=c.starts_on, ends_on=c.ends_on)
@@ -114,6 +120,55 @@ async def list_startups(request: Request) -> Response:
         for p in sorted(profiles, key=lambda p: p.organisation.name)
     ]
     return json_response(StartupListOut(items=items))
+
+
+def all_texts(obj, fields: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Every language's texts of `obj`: locale → field → text."""
+    found: dict[str, dict[str, str]] = {}
+    for field in fields:
+        for locale, text in texts_of(obj, field).items():
+            found.setdefault(locale, {})[field] = text
+    return found
+
+
+def _form_of(body, name: str) -> dict[str, str]:
+    """A texts body as the staff form's inputs (`name__vi`, …) for the service's rules."""
+    values = {
+        "content_locale": body.content_locale,
+        f"{name}__{body.content_locale}": getattr(body, name),
+        f"description__{body.content_locale}": body.description,
+    }
+    for locale, texts in body.translations.items():
+        if locale != body.content_locale:
+            values[f"{name}__{locale}"] = getattr(texts, name)
+            values[f"description__{locale}"] = texts.description
+    return values
+
+
+def texts_out(obj, name: str) -> TextsOut:
+    return TextsOut(
+        id=obj.id,
+        content_locale=obj.content_locale,
+        name=tr(obj, name),
+        description=tr(obj, "description"),
+        translations=all_texts(obj, (name, "description")),
+    )
+
+
+async def programme_texts(request: Request) -> Response:
+    user = await api_user(request)
+    programme = await programmes.get_programme(request.path_params["programme_id"])
+    body = await json_body(request, ProgrammeTextsIn)
+    programme = await programmes.update_programme_texts(user, programme, _form_of(body, "name"))
+    return json_response(texts_out(programme, "name"))
+
+
+async def call_texts(request: Request) -> Response:
+    user = await api_user(request)
+    call = await applications.get_call(request.path_params["call_id"])
+    body = await json_body(request, CallTextsIn)
+    call = await applications.update_call_texts(user, call, _form_of(body, "title"))
+    return json_response(texts_out(call, "title"))
 
 
 def report_out(report) -> ReportOut:
@@ -184,6 +239,26 @@ routes = [
         errors=(),
         auth=False,
         optional_auth=True,
+        tags=("incubator",),
+    ),
+    api_route(
+        "PUT",
+        "/programmes/{programme_id:int}/texts",
+        programme_texts,
+        "Set a programme's name and description in its languages (its managers)",
+        TextsOut,
+        body=ProgrammeTextsIn,
+        errors=(400, 403, 404, 413, 422),
+        tags=("incubator",),
+    ),
+    api_route(
+        "PUT",
+        "/calls/{call_id:int}/texts",
+        call_texts,
+        "Set a call's title and description in its languages (the programme's managers)",
+        TextsOut,
+        body=CallTextsIn,
+        errors=(400, 403, 404, 413, 422),
         tags=("incubator",),
     ),
     api_route(

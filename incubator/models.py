@@ -19,6 +19,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from ecosystem.content import content_fields
+
 
 class ProgrammeRoleKind(StrEnum):
     MANAGER = "manager"
@@ -119,6 +121,9 @@ class Programme(Model):
     name = fields.CharField(max_length=200)
     slug = fields.CharField(max_length=80, unique=True)
     description = fields.TextField(default="")
+    # `name` and `description` are in `content_locale`; other languages in `translations`
+    # (ecosystem.content).
+    content_locale, translations = content_fields()
     # The KPI report schedule: requests go out at the end of each period (or once, or when a
     # milestone falls due); due `due_days` days later; reminders before and after the due
     # date; escalation to the startup's mentors.
@@ -261,6 +266,8 @@ class ApplicationCall(Model):
     )
     title = fields.CharField(max_length=200)
     description = fields.TextField(default="")
+    # `title` and `description` are in `content_locale`; other languages in `translations`.
+    content_locale, translations = content_fields()
     questions = fields.JSONField(default=list)  # [{"key", "label"}]
     documents = fields.JSONField(default=list)  # [{"key", "label"}]
     criteria = fields.JSONField(

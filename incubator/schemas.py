@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictFloat, StrictInt
 
@@ -50,11 +50,60 @@ class MetricOut(Output):
     period: str
 
 
+ContentLocale = Literal["vi", "en", "ko"]  # ecosystem.content.CONTENT_LOCALES
+
+
+class ProgrammeTextIn(Input):
+    """A programme's texts in one more language (either may be left out)."""
+
+    name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=5000)
+
+
+class ProgrammeTextsIn(Input):
+    """A programme's name and description: `name` and `description` in `content_locale`
+    (the main language), other languages in `translations` (`{"ko": {"name": "…"}}`)."""
+
+    content_locale: ContentLocale = "vi"
+    name: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    translations: dict[ContentLocale, ProgrammeTextIn] = Field(default_factory=dict)
+
+
+class CallTextIn(Input):
+    title: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=5000)
+
+
+class CallTextsIn(Input):
+    """A call's title and description: in `content_locale`, other languages in
+    `translations`."""
+
+    content_locale: ContentLocale = "vi"
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    translations: dict[ContentLocale, CallTextIn] = Field(default_factory=dict)
+
+
+class TextsOut(Output):
+    id: int
+    content_locale: str = Field(description="The main language of the texts")
+    name: str = Field(description="The name or title in the reader's language, else a fallback")
+    description: str
+    translations: dict[str, dict[str, str]] = Field(
+        description="Every language's texts: locale → field → text"
+    )
+
+
 class ProgrammeOut(Output):
     id: int
     slug: str
-    name: str
+    name: str = Field(description="In the reader's language, else a fallback")
     description: str
+    content_locale: str = Field(description="The main language of the texts")
+    translations: dict[str, dict[str, str]] = Field(
+        description="Every language's name and description: locale → field → text"
+    )
     organisation: OrganisationSummaryOut
     cohorts: list[CohortOut]
     schedule: str

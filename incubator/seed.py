@@ -241,10 +241,22 @@ async def _startup(entry: tuple) -> Organisation:
 
 
 async def _programme(
-    host: Organisation, slug: str, name: str, description: str, schedule: Schedule
+    host: Organisation,
+    slug: str,
+    name: str,
+    description: str,
+    schedule: Schedule,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> Programme:
+    """A programme whose name and description are Vietnamese, with `translations`."""
     programme = await Programme.create(
-        organisation=host, slug=slug, name=name, description=description, schedule=schedule
+        organisation=host,
+        slug=slug,
+        name=name,
+        description=description,
+        schedule=schedule,
+        content_locale="vi",
+        translations=translations or {},
     )
     await Metric.bulk_create(
         [
@@ -370,17 +382,44 @@ async def seed_incubator() -> None:
         bbi,
         BECAMEX_SLUG,
         "Chương trình ươm tạo Becamex (BBI)",
-        "The Becamex Business Incubator's programme at EIU, run on an international model: "
-        "monthly KPI reports, milestone plans, mentors from the industrial parks.",
+        "Chương trình của Vườn ươm Doanh nghiệp Becamex (BBI) tại Trường Đại học Quốc tế "
+        "Miền Đông (EIU), vận hành theo mô hình quốc tế: báo cáo KPI hằng tháng, kế hoạch cột "
+        "mốc và cố vấn đến từ các khu công nghiệp.",
         Schedule.MONTHLY,
+        {
+            "en": {
+                "name": "Becamex Incubation Programme (BBI)",
+                "description": "The Becamex Business Incubator's programme at EIU, run on an "
+                "international model: monthly KPI reports, milestone plans, mentors from the "
+                "industrial parks.",
+            },
+            "ko": {
+                "name": "Becamex 인큐베이션 프로그램(BBI)",
+                "description": "Becamex 비즈니스 인큐베이터가 동부국제대학교(EIU)에서 국제 "
+                "모델로 운영하는 프로그램입니다. 매월 KPI 보고, 마일스톤 계획, 산업단지 출신 "
+                "멘토가 함께합니다.",
+            },
+        },
     )
     innovation = await _programme(
         center,
         CENTER_SLUG,
         "Chương trình hỗ trợ khởi nghiệp 2020",
-        "The provincial Innovation Center's support programme for community initiatives "
-        "and startups.",
+        "Chương trình của Trung tâm Đổi mới sáng tạo tỉnh Bình Dương hỗ trợ các sáng kiến "
+        "cộng đồng và startup.",
         Schedule.MONTHLY,
+        {
+            "en": {
+                "name": "Startup Support Programme 2020",
+                "description": "The provincial Innovation Center's support programme for "
+                "community initiatives and startups.",
+            },
+            "ko": {
+                "name": "2020 스타트업 지원 프로그램",
+                "description": "빈즈엉성 혁신센터가 지역 사회 이니셔티브와 스타트업을 "
+                "지원하는 프로그램입니다.",
+            },
+        },
     )
     await ProgrammeRole.get_or_create(
         programme=becamex, user=manager, role=ProgrammeRoleKind.MANAGER
@@ -461,7 +500,21 @@ async def seed_incubator() -> None:
     await ApplicationCall.create(
         programme=innovation,
         title="Gọi hồ sơ khởi nghiệp đổi mới sáng tạo 2027",
-        description="Startups with a smart-city solution for Binh Duong: apply with a short pitch.",
+        description="Dành cho startup có giải pháp thành phố thông minh cho Bình Dương: nộp "
+        "hồ sơ kèm một bài thuyết trình ngắn.",
+        content_locale="vi",
+        translations={
+            "en": {
+                "title": "Call for innovative startups 2027",
+                "description": "Startups with a smart-city solution for Binh Duong: apply with "
+                "a short pitch.",
+            },
+            "ko": {
+                "title": "2027 혁신 스타트업 모집",
+                "description": "빈즈엉을 위한 스마트 시티 솔루션을 가진 스타트업을 모집합니다. "
+                "간단한 피치 자료와 함께 지원하세요.",
+            },
+        },
         questions=[
             {"key": "problem", "label": "Which problem of the province do you solve?"},
             {"key": "traction", "label": "What traction do you have?"},

@@ -8,11 +8,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ecosystem.charts import Chart, time_chart
+from ecosystem.content import CONTENT_LOCALES, form_key
 from ecosystem.i18n import format_number
 from ecosystem.labels import N_
 from ecosystem.web import render as _render
 from incubator import periods
-from incubator.services import applications, milestones, programmes, startups
+from incubator.services import applications, milestones, programmes, startups, texts
 
 
 def labels() -> dict[str, Any]:
@@ -111,6 +112,23 @@ def form_values(form, names) -> dict[str, str]:
     for name in names:
         value = form.get(name)
         values[name] = value.strip() if isinstance(value, str) else ""
+    return values
+
+
+def text_values(form, limits) -> dict[str, str]:
+    """The translatable inputs a staff form sent (incubator.services.texts): absent ones are
+    left out, and a plain `name` counts as the main language's (`name__vi`), so the tabs show
+    what was typed."""
+    values: dict[str, str] = {}
+    for name in texts.input_names(limits):
+        value = form.get(name)
+        if isinstance(value, str):
+            values[name] = value.strip()
+    locale = values.get("content_locale") or "vi"
+    if locale in CONTENT_LOCALES:
+        for field in limits:
+            if field in values and form_key(field, locale) not in values:
+                values[form_key(field, locale)] = values.pop(field)
     return values
 
 

@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from ecosystem import tabular
 from ecosystem.charts import bar_chart
+from ecosystem.content import form_values as content_values
+from ecosystem.content import tr
 from ecosystem.errors import DomainError, NotFound, NotPermitted
 from ecosystem.i18n import _, ngettext
 from ecosystem.inputs import path_id
@@ -19,7 +21,7 @@ from ecosystem.web import flash, form_text, read_form, redirect, require_user
 from incubator.forms import as_id
 from incubator.models import Cohort, Metric, ProgrammeRole, ProgrammeRoleKind
 from incubator.permissions import ensure_manager, programme_access
-from incubator.routes.common import confirm_first, form_values, period_chart, render
+from incubator.routes.common import confirm_first, form_values, period_chart, render, text_values
 from incubator.services import (
     applications,
     enrolments,
@@ -28,6 +30,7 @@ from incubator.services import (
     programmes,
     reports,
     startups,
+    texts,
 )
 from incubator.services.reports import local_today, log_programme_reads
 
@@ -59,17 +62,68 @@ async def new_programme(request: Request) -> Response:
     context = {"hosts": hosts, "values": {}, "errors": {}}
     if request.method == "GET":
         return await render(request, "incubator/programme_form.html", context)
-    values = form_values(await read_form(request), ("organisation_id", "name", "description"))
+    form = await read_form(request)
+    values = {
+        **form_values(form, ("organisation_id",)),
+        **text_values(form, texts.PROGRAMME_TEXTS),
+    }
     try:
         host_id = as_id(values["organisation_id"])
         programme = await programmes.create_programme(
-            user, host_id, values["name"], values["description"]
+            user, host_id, texts=values, input_keys=form.keys()
         )
     except DomainError as exc:
         context.update(values=values, errors=exc.fields, message=exc.message)
         return await render(request, "incubator/programme_form.html", context, exc.status_code)
     flash(request, _("The programme has been created."))
     return redirect(request, f"/incubator/programmes/{programme.id}/manage")
+
+
+async def programme_texts(request: Request) -> Response:
+    """The programme's name and description in each language (its managers)."""
+    user = await require_user(request)
+    programme = await programmes.get_programme(path_id(request, "programme_id"))
+    await ensure_manager(user, programme)
+    context = {
+        "programme": programme,
+        "values": content_values(programme, texts.PROGRAMME_TEXTS),
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "incubator/texts_form.html", context)
+    form = await read_form(request)
+    values = text_values(form, texts.PROGRAMME_TEXTS)
+    try:
+        await programmes.update_programme_texts(user, programme, values, form.keys())
+    except DomainError as exc:
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "incubator/texts_form.html", context, exc.status_code)
+    flash(request, _("The texts have been saved."))
+    return redirect(request, f"/incubator/programmes/{programme.id}/manage")
+
+
+async def call_texts(request: Request) -> Response:
+    """The call's title and description in each language (the programme's managers)."""
+    user = await require_user(request)
+    call = await applications.get_call(path_id(request, "call_id"))
+    await ensure_manager(user, call.programme)
+    context = {
+        "call": call,
+        "programme": call.programme,
+        "values": content_values(call, texts.CALL_TEXTS),
+        "errors": {},
+    }
+    if request.method == "GET":
+        return await render(request, "incubator/texts_form.html", context)
+    form = await read_form(request)
+    values = text_values(form, texts.CALL_TEXTS)
+    try:
+        await applications.update_call_texts(user, call, values, form.keys())
+    except DomainError as exc:
+        context.update(values=values, errors=exc.fields, message=exc.message)
+        return await render(request, "incubator/texts_form.html", context, exc.status_code)
+    flash(request, _("The texts have been saved."))
+    return redirect(request, f"/incubator/calls/{call.id}")
 
 
 async def _manage_context(user, programme, **extra) -> dict:
@@ -141,6 +195,9 @@ async def manage_action(request: Request) -> Response:
     if what not in names:
         raise NotFound(_("Not found."))
     values = form_values(form, names[what])
+    if what == "calls":
+        values.pop("title"), values.pop("description")
+        values.update(text_values(form, texts.CALL_TEXTS))
     try:
         if what == "roles":
             granted = await programmes.grant_role(user, programme, values["email"], values["role"])
@@ -165,7 +222,7 @@ async def manage_action(request: Request) -> Response:
             await portfolio.create_perk(user, programme, values["name"], values["amount"])
             message = _("The perk has been added.")
         else:
-            call = await applications.create_call(user, programme, values)
+            call = await applications.create_call(user, programme, values, form.keys())
             flash(request, _("The call is open."))
             return redirect(request, f"/incubator/calls/{call.id}")
     except DomainError as exc:
@@ -214,7 +271,7 @@ async def revoke_role(request: Request) -> Response:
             "Remove %(name)s as %(role)s of %(programme)s?",
             name=role.user.full_name,
             role=_(programmes.ROLE_LABELS[role.role.value]),
-            programme=programme.name,
+            programme=tr(programme, "name"),
         ),
         button=_("Remove"),
         cancel=f"/incubator/programmes/{programme.id}/manage#roles",
@@ -648,7 +705,11 @@ routes = [
         revoke_role,
         methods=["POST"],
     ),
+    Route(
+        "/incubator/programmes/{programme_id:int}/texts", programme_texts, methods=["GET", "POST"]
+    ),
     Route("/incubator/programmes/{programme_id:int}/{what}", manage_action, methods=["POST"]),
+    Route("/incubator/calls/{call_id:int}/texts", call_texts, methods=["GET", "POST"]),
     Route("/incubator/cohorts/{cohort_id:int}", cohort_page, methods=["GET"]),
     Route(
         "/incubator/cohorts/{cohort_id:int}/export.{format:tabular}", cohort_table, methods=["GET"]

@@ -8,6 +8,7 @@ enrol admitted startups in a cohort."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ from incubator.permissions import (
     role_programme_ids,
     user_organisation_roles,
 )
+from incubator.services import texts
 from incubator.services.startups import ensure_profile, is_startup_organisation
 
 STATUS_LABELS = {
@@ -127,12 +129,24 @@ def rubric_of(call: ApplicationCall) -> list[Criterion]:
     return [Criterion(c["id"], c["weight"], c["scale_min"], c["scale_max"]) for c in call.criteria]
 
 
-async def create_call(actor: User, programme: Programme, values: dict[str, str]) -> ApplicationCall:
+def _call_texts(
+    values: Mapping[str, Any], input_keys: Iterable[str] = ()
+) -> tuple[str, dict[str, str], dict[str, dict[str, str]]]:
+    return texts.read_texts(values, texts.CALL_TEXTS, "title", _("Give a title."), input_keys)
+
+
+async def create_call(
+    actor: User, programme: Programme, values: Mapping[str, Any], input_keys: Iterable[str] = ()
+) -> ApplicationCall:
+    """A call of `programme`: its title and description in one or more languages (`title` or
+    `title__vi`, `title__en`, … with `content_locale`; see incubator.services.texts)."""
     await ensure_manager(actor, programme)
     errors: dict[str, str] = {}
-    title = values.get("title", "").strip()
-    if not title:
-        errors["title"] = _("Give a title.")
+    locale, own, translations = "vi", {}, {}
+    try:
+        locale, own, translations = _call_texts(values, input_keys)
+    except Invalid as exc:
+        errors.update(exc.fields)
     deadline = None
     if day := date_field(values, "deadline", errors):
         zone = ZoneInfo(get_settings().default_timezone)
@@ -155,8 +169,10 @@ async def create_call(actor: User, programme: Programme, values: dict[str, str])
     call = await ApplicationCall.create(
         programme=programme,
         cohort_id=cohort_id,
-        title=title[:200],
-        description=values.get("description", "").strip(),
+        title=own["title"],
+        description=own.get("description", ""),
+        content_locale=locale,
+        translations=translations,
         questions=_lines(values.get("questions", "")),
         documents=_lines(values.get("documents", "")),
         criteria=criteria,
@@ -164,6 +180,25 @@ async def create_call(actor: User, programme: Programme, values: dict[str, str])
         status=CallStatus.OPEN,
     )
     await audit.record("incubator.call_opened", actor=actor, target=programme, call=call.id)
+    return call
+
+
+async def update_call_texts(
+    actor: User, call: ApplicationCall, values: Mapping[str, Any], input_keys: Iterable[str] = ()
+) -> ApplicationCall:
+    """The call's title and description in its languages (the programme's managers)."""
+    await ensure_manager(actor, call.programme)
+    locale, own, translations = _call_texts(values, input_keys)
+    async with atomic():
+        await ApplicationCall.filter(id=call.id).update(
+            title=own["title"],
+            description=own.get("description", ""),
+            content_locale=locale,
+            translations=translations,
+        )
+        await audit.record("incubator.call_texts", actor=actor, target=call.programme, call=call.id)
+    call.title, call.description = own["title"], own.get("description", "")
+    call.content_locale, call.translations = locale, translations
     return call
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
+from ecosystem.content import form_key, tr
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -38,6 +39,7 @@ from incubator.permissions import (
     role_programme_ids,
     user_organisation_roles,
 )
+from incubator.services import texts
 from incubator.services.reports import materialise
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -102,8 +104,16 @@ def _int(values: dict[str, Any], name: str, low: int, high: int, errors: dict) -
 
 
 async def create_programme(
-    actor: User, host_id: int, name: str, description: str = ""
+    actor: User,
+    host_id: int,
+    name: str = "",
+    description: str = "",
+    texts: Mapping[str, Any] | None = None,
+    input_keys: Iterable[str] = (),
 ) -> Programme:
+    """A programme of `host_id`: its name and description come in `texts` (a staff form or an
+    API body: `content_locale`, `name__vi`, `name__en`, …; see incubator.services.texts), or
+    plainly as `name` and `description` in Vietnamese."""
     ensure_verified_identity(actor)
     roles = await user_organisation_roles(actor)
     role = roles.get(host_id)
@@ -114,9 +124,10 @@ async def create_programme(
         raise NotPermitted(
             _("This needs an organisation that the platform administrators have verified.")
         )
-    name = name.strip()
-    if not 2 <= len(name) <= 200:
-        raise Invalid(_("Please correct the highlighted fields."), {"name": _("Give a name.")})
+    locale, own, translations = _programme_texts(
+        texts if texts is not None else {"name": name, "description": description}, input_keys
+    )
+    name = own["name"]
     async with atomic():
         base = slugify(name)
         slug, n = base, 1
@@ -124,7 +135,12 @@ async def create_programme(
             n += 1
             slug = f"{base}-{n}"
         programme = await Programme.create(
-            organisation_id=host_id, name=name, slug=slug, description=description.strip()
+            organisation_id=host_id,
+            name=name,
+            slug=slug,
+            description=own.get("description", ""),
+            content_locale=locale,
+            translations=translations,
         )
         await ProgrammeRole.create(
             programme=programme, user_id=actor.id, role=ProgrammeRoleKind.MANAGER
@@ -138,6 +154,39 @@ async def create_programme(
             ]
         )
         await audit.record("incubator.programme_created", actor=actor, target=programme)
+    return programme
+
+
+def _programme_texts(
+    values: Mapping[str, Any], input_keys: Iterable[str] = ()
+) -> tuple[str, dict[str, str], dict[str, dict[str, str]]]:
+    locale, own, translations = texts.read_texts(
+        values, texts.PROGRAMME_TEXTS, "name", _("Give a name."), input_keys
+    )
+    if len(own["name"]) < 2:
+        raise Invalid(
+            _("Please correct the highlighted fields."),
+            {form_key("name", locale): _("Give a name.")},
+        )
+    return locale, own, translations
+
+
+async def update_programme_texts(
+    actor: User, programme: Programme, values: Mapping[str, Any], input_keys: Iterable[str] = ()
+) -> Programme:
+    """The programme's name and description in its languages (its managers; the slug stays)."""
+    await ensure_manager(actor, programme)
+    locale, own, translations = _programme_texts(values, input_keys)
+    async with atomic():
+        await Programme.filter(id=programme.id).update(
+            name=own["name"],
+            description=own.get("description", ""),
+            content_locale=locale,
+            translations=translations,
+        )
+        await audit.record("incubator.programme_texts", actor=actor, target=programme)
+    programme.name, programme.description = own["name"], own.get("description", "")
+    programme.content_locale, programme.translations = locale, translations
     return programme
 
 
@@ -395,7 +444,7 @@ async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, lis
         return found
     for programme in await Programme.filter(organisation_id__in=ids).order_by("name", "id"):
         found.setdefault(programme.organisation_id, []).append(  # type: ignore[attr-defined]
-            (_("Incubator programme"), programme.name)
+            (_("Incubator programme"), tr(programme, "name"))
         )
     calls = (
         await ApplicationCall.filter(programme__organisation_id__in=ids)
@@ -404,6 +453,6 @@ async def pending_publications(organisation_ids: Sequence[int]) -> dict[int, lis
     )
     for call in calls:
         found.setdefault(call.programme.organisation_id, []).append(  # type: ignore[attr-defined]
-            (_("Call for applications"), call.title)
+            (_("Call for applications"), tr(call, "title"))
         )
     return found

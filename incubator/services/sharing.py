@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
+from ecosystem.content import tr
 from ecosystem.db import atomic
 from ecosystem.errors import Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -155,7 +156,7 @@ async def access_log(startup: Organisation, limit: int = 100) -> list[Read]:
             r.user,
             r.enrolment.cohort.programme.organisation,
             r.channel,
-            r.enrolment.cohort.programme.name,
+            tr(r.enrolment.cohort.programme, "name"),
         )
         for r in reads
     ]

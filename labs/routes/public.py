@@ -152,7 +152,9 @@ async def search(request: Request) -> Response:
     if params["category"] or params["day"] or params["part"] or params["from"]:
         try:
             query = browse.parse_search(params, today)
-            found = await browse.search_page(query, browse.parse_after(params["after"]))
+            found = await browse.search_page(
+                query, browse.parse_after(params["after"]), browse.SEARCH_PAGE_SIZE
+            )
             hits, after = found.hits, found.after
         except Invalid as exc:
             errors, status = exc.fields, exc.status_code

@@ -211,7 +211,19 @@ async def _run(schema_editor, statements: list[str]) -> None:
         await schema_editor.client.execute_script(statement)
 
 
+# The network search reads labs by name, then their machines by name (labs.services.browse).
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS labs_lab_name_id ON labs_lab (name, id)",
+    "CREATE INDEX IF NOT EXISTS labs_equipment_lab_name ON labs_equipment (lab_id, name, id)",
+]
+DROP_INDEXES = [
+    "DROP INDEX IF EXISTS labs_lab_name_id",
+    "DROP INDEX IF EXISTS labs_equipment_lab_name",
+]
+
+
 async def add_triggers(apps, schema_editor) -> None:
+    await _run(schema_editor, INDEXES)
     if schema_editor.client.capabilities.dialect == "postgres":
         await _run(schema_editor, _pg_forward())
     else:
@@ -219,6 +231,7 @@ async def add_triggers(apps, schema_editor) -> None:
 
 
 async def drop_triggers(apps, schema_editor) -> None:
+    await _run(schema_editor, DROP_INDEXES)
     if schema_editor.client.capabilities.dialect == "postgres":
         await _run(schema_editor, _pg_backward())
     else:

@@ -8,6 +8,9 @@ hours, closures or zone, a machine moved to another lab. Booking and blackout da
 dates widened by one day on each side (a lab-local day lies within them in any zone). The
 refresh job (`labs.jobs.free_time_refresh`) recomputes stale rows and writes a result only
 where the version has not moved since it read it, so an update it raced with is never lost.
+
+Two plain indexes (labs by name, machines by lab and name) let the search read candidates in
+the order it shows them and stop after a page instead of sorting the whole network.
 """
 
 from tortoise import fields, migrations

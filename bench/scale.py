@@ -5,7 +5,8 @@
   grid p50 (×1 = 3 machines; ×100 = 332, LibreBooking's published case), the week view and
   availability p50 of one machine;
 * judge assignment (``hackathon.assignment.assign_judges`` in this process): entries ×
-  judges with k = 3 and three random conflicts per entry (×1 = 50 × 3; ×100 = 5,000 × 300),
+  judges with k = 3 and three random conflicts per entry (×1 = 50 × 10, ×10 = 500 × 30,
+  ×100 = 5,000 × 300),
   wall time and the peak memory of a child process.
 
 Growth is read along a row: a figure that stays flat from ×1 to ×100 does not depend on the
@@ -72,7 +73,7 @@ def labs_figures(factor: int, sequential: int) -> dict[str, str]:
 
 
 def assignment_figure(factor: int) -> str:
-    entries, judges = 50 * factor, 3 * factor
+    entries, judges = 50 * factor, max(10, 3 * factor)
     capacity = -(-entries * 3 // judges) + 10
     code = ASSIGN.format(root=str(ROOT), entries=entries, judges=judges, capacity=capacity)
     done = subprocess.run(
@@ -102,7 +103,7 @@ def main() -> int:
     for name in names:
         cells = "".join(f"{columns[f][name]:>20}" for f in factors)
         print(f"{name:16}{cells}   {TARGETS.get(name, '-')}")
-    print("sizes: ×1 = 100 machines (3 in the big lab), 5,000 bookings; 50 entries × 3 judges")
+    print("sizes: ×1 = 100 machines (3 in the big lab), 5,000 bookings; 50 entries × 10 judges")
     print("load:", os.getloadavg(), f"total {time.monotonic() - began:.0f} s")
     return 0
 

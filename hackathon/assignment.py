@@ -93,7 +93,10 @@ class _Problem:
     k: int
     locked_by_entry: dict[str, set[str]]
     free_capacity: dict[str, int]
-    eligible: dict[str, list[str]]  # entry -> judges that may still be added
+    # eligible[e, j]: judge j (index in `judges`) may still be added to entry e (index in
+    # `entries`): open capacity, not locked there, no conflict, site and language match.
+    eligible: np.ndarray
+    eligible_count: dict[str, int] = field(default_factory=dict)  # entry id -> eligible judges
 
 
 def assign_judges(
@@ -265,22 +268,52 @@ def _build_problem(
     require_site: bool,
     require_language: bool,
 ) -> _Problem:
+    """The problem with its eligibility as an entries × judges boolean matrix, built with
+    numpy: no Python object per pair (5,000 × 300 pairs cost ~1.5 MB, not ~500 MB)."""
     locked_by_entry: dict[str, set[str]] = {entry.id: set() for entry in entries}
     for judge_id, entry_id in locked:
         locked_by_entry[entry_id].add(judge_id)
     per_judge = _count(judge_id for judge_id, _entry_id in locked)
     free_capacity = {judge.id: judge.capacity - per_judge.get(judge.id, 0) for judge in judges}
-    open_judges = [judge for judge in judges if free_capacity[judge.id] > 0]
-    eligible = {
-        entry.id: [
-            judge.id
-            for judge in open_judges
-            if judge.id not in locked_by_entry[entry.id]
-            and is_eligible(judge, entry, conflicts, require_site, require_language)
-        ]
-        for entry in entries
-    }
-    return _Problem(entries, judges, k, locked_by_entry, free_capacity, eligible)
+    entry_index = {entry.id: i for i, entry in enumerate(entries)}
+    judge_index = {judge.id: i for i, judge in enumerate(judges)}
+    is_open = np.array([free_capacity[judge.id] > 0 for judge in judges], dtype=bool)
+    eligible = np.repeat(is_open[np.newaxis, :], len(entries), axis=0)
+    if require_site:
+        eligible &= _membership(entries, judges, "site", "sites")
+    if require_language:
+        eligible &= _membership(entries, judges, "language", "languages")
+    for judge_id, entry_id in (*locked, *conflicts):
+        e, j = entry_index.get(entry_id), judge_index.get(judge_id)
+        if e is not None and j is not None:
+            eligible[e, j] = False
+    counts = eligible.sum(axis=1)
+    eligible_count = {entry.id: int(counts[i]) for i, entry in enumerate(entries)}
+    return _Problem(entries, judges, k, locked_by_entry, free_capacity, eligible, eligible_count)
+
+
+def _membership(
+    entries: Sequence[Entry], judges: Sequence[Judge], attribute: str, judge_attribute: str
+) -> np.ndarray:
+    """[e, j]: entry e puts no `attribute` constraint, or judge j offers the entry's value."""
+    values = sorted(
+        {getattr(entry, attribute) for entry in entries} - {None}, key=lambda value: str(value)
+    )
+    code = {value: n for n, value in enumerate(values)}
+    offers = np.zeros((len(judges), len(values) + 1), dtype=bool)
+    offers[:, len(values)] = True  # the column of entries without a constraint
+    for j, judge in enumerate(judges):
+        for value in getattr(judge, judge_attribute):
+            if value in code:
+                offers[j, code[value]] = True
+    entry_codes = np.array(
+        [
+            len(values) if getattr(entry, attribute) is None else code[getattr(entry, attribute)]
+            for entry in entries
+        ],
+        dtype=np.int64,
+    )
+    return offers[:, entry_codes].T if len(entries) else np.zeros((0, len(judges)), dtype=bool)
 
 
 def _need(problem: _Problem, entry_id: str) -> int:
@@ -290,7 +323,7 @@ def _need(problem: _Problem, entry_id: str) -> int:
 def _precheck(problem: _Problem) -> list[str]:
     reasons = []
     for entry in problem.entries:
-        available = len(problem.eligible[entry.id]) + len(problem.locked_by_entry[entry.id])
+        available = problem.eligible_count[entry.id] + len(problem.locked_by_entry[entry.id])
         if available < problem.k:
             reasons.append(
                 f"entry {entry.id} has only {_eligible_judges(available)} but k={problem.k}"
@@ -310,7 +343,7 @@ def _precheck(problem: _Problem) -> list[str]:
 def _naive_shortfall(problem: _Problem) -> dict[str, int]:
     shortfall = {}
     for entry in problem.entries:
-        missing = _need(problem, entry.id) - len(problem.eligible[entry.id])
+        missing = _need(problem, entry.id) - problem.eligible_count[entry.id]
         if missing > 0:
             shortfall[entry.id] = missing
     return shortfall
@@ -318,18 +351,19 @@ def _naive_shortfall(problem: _Problem) -> dict[str, int]:
 
 @dataclass
 class _Network:
-    tails: list[int]
-    heads: list[int]
-    capacities: list[int]
-    costs: list[int]
-    pair_of_arc: dict[int, Pair]  # arc index -> (judge_id, entry_id) for entry->judge arcs
+    """The arcs as arrays: source → entry, then entry → judge (one per eligible pair, in
+    row-major order of the eligibility matrix), then judge → sink (balance units)."""
 
-    def add(self, tail: int, head: int, capacity: int, cost: int) -> int:
-        self.tails.append(tail)
-        self.heads.append(head)
-        self.capacities.append(capacity)
-        self.costs.append(cost)
-        return len(self.tails) - 1
+    tails: np.ndarray
+    heads: np.ndarray
+    capacities: np.ndarray
+    costs: np.ndarray
+    first_pair: int  # arcs [first_pair, first_pair + len(pair_entry)) are entry → judge
+    pair_entry: np.ndarray  # entry index of each pair arc
+    pair_judge: np.ndarray  # judge index of each pair arc
+
+    def pair_arcs(self) -> range:
+        return range(self.first_pair, self.first_pair + len(self.pair_entry))
 
 
 def _solve(
@@ -341,10 +375,7 @@ def _solve(
     network, judge_node = _build_network(problem, affinity, previous, balance_weight)
     solver = min_cost_flow.SimpleMinCostFlow()
     solver.add_arcs_with_capacity_and_unit_cost(
-        np.asarray(network.tails, dtype=np.int32),
-        np.asarray(network.heads, dtype=np.int32),
-        np.asarray(network.capacities, dtype=np.int64),
-        np.asarray(network.costs, dtype=np.int64),
+        network.tails, network.heads, network.capacities, network.costs
     )
     total_need = sum(_need(problem, entry.id) for entry in problem.entries)
     solver.set_node_supply(_SOURCE, total_need)
@@ -364,19 +395,56 @@ def _build_network(
     previous: set[Pair],
     balance_weight: float,
 ) -> tuple[_Network, dict[str, int]]:
-    entry_node = {entry.id: _FIRST_ENTRY_NODE + i for i, entry in enumerate(problem.entries)}
+    n_entries, n_judges = len(problem.entries), len(problem.judges)
     judge_node = {
-        judge.id: _FIRST_ENTRY_NODE + len(problem.entries) + i
-        for i, judge in enumerate(problem.judges)
+        judge.id: _FIRST_ENTRY_NODE + n_entries + i for i, judge in enumerate(problem.judges)
     }
-    network = _Network([], [], [], [], {})
-    for entry in problem.entries:
-        network.add(_SOURCE, entry_node[entry.id], _need(problem, entry.id), 0)
-    pair_costs = _pair_costs(problem, affinity, previous, balance_weight)
-    for (judge_id, entry_id), cost in pair_costs.items():
-        arc = network.add(entry_node[entry_id], judge_node[judge_id], 1, cost)
-        network.pair_of_arc[arc] = (judge_id, entry_id)
-    _add_balance_arcs(problem, network, judge_node, balance_weight)
+    pair_entry, pair_judge = (index.astype(np.int32) for index in np.nonzero(problem.eligible))
+    pair_cost = _pair_costs(problem, affinity, previous, balance_weight, pair_entry, pair_judge)
+    needs = np.array([_need(problem, entry.id) for entry in problem.entries], dtype=np.int64)
+    # judge → sink: the t-th unit of a judge's load costs unit × (2t − 1), t after its locks
+    unit = _balance_unit(balance_weight)
+    free = np.array([problem.free_capacity[j.id] for j in problem.judges], dtype=np.int64)
+    locked_load = np.array([j.capacity for j in problem.judges], dtype=np.int64) - free
+    usable = np.clip(np.minimum(free, n_entries), 0, None)
+    balance_judge = np.repeat(np.arange(n_judges, dtype=np.int64), usable)
+    starts = np.cumsum(usable) - usable
+    step = np.arange(len(balance_judge), dtype=np.int64) - np.repeat(starts, usable)
+    balance_load = np.repeat(locked_load, usable) + step + 1
+    first_judge_node = _FIRST_ENTRY_NODE + n_entries
+    tails = np.concatenate(
+        [
+            np.full(n_entries, _SOURCE, dtype=np.int64),
+            _FIRST_ENTRY_NODE + pair_entry,
+            first_judge_node + balance_judge,
+        ]
+    )
+    heads = np.concatenate(
+        [
+            _FIRST_ENTRY_NODE + np.arange(n_entries, dtype=np.int64),
+            first_judge_node + pair_judge,
+            np.full(len(balance_judge), _SINK, dtype=np.int64),
+        ]
+    )
+    capacities = np.concatenate(
+        [
+            needs,
+            np.ones(len(pair_entry), dtype=np.int64),
+            np.ones(len(balance_judge), dtype=np.int64),
+        ]
+    )
+    costs = np.concatenate(
+        [np.zeros(n_entries, dtype=np.int64), pair_cost, unit * (2 * balance_load - 1)]
+    )
+    network = _Network(
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        capacities,
+        costs.astype(np.int64),
+        n_entries,
+        pair_entry,
+        pair_judge,
+    )
     return network, judge_node
 
 
@@ -385,19 +453,39 @@ def _pair_costs(
     affinity: Mapping[Pair, float],
     previous: set[Pair],
     balance_weight: float,
-) -> dict[Pair, int]:
-    pairs = [(j, e) for e, judge_ids in problem.eligible.items() for j in judge_ids]
-    soft = {pair: _scaled_cost(affinity.get(pair, 0.0)) for pair in pairs}
-    lowest = min(soft.values(), default=0)
-    soft = {pair: cost - lowest for pair, cost in soft.items()}  # costs >= 0; flow is fixed
+    pair_entry: np.ndarray,
+    pair_judge: np.ndarray,
+) -> np.ndarray:
+    """The cost of each eligible pair's arc (same order as `pair_entry`/`pair_judge`)."""
+    entry_index = {entry.id: i for i, entry in enumerate(problem.entries)}
+    judge_index = {judge.id: i for i, judge in enumerate(problem.judges)}
+    shape = problem.eligible.shape
+    if affinity:
+        soft_matrix = np.zeros(shape, dtype=np.int64)
+        for (judge_id, entry_id), value in affinity.items():
+            e, j = entry_index.get(entry_id), judge_index.get(judge_id)
+            if e is not None and j is not None and problem.eligible[e, j]:
+                soft_matrix[e, j] = _scaled_cost(value)
+        soft = soft_matrix[pair_entry, pair_judge]
+        del soft_matrix
+    else:
+        soft = np.zeros(len(pair_entry), dtype=np.int64)
+    if len(soft):
+        soft = soft - soft.min()  # costs >= 0; flow is fixed
     if not previous:
         return soft
     # One change must outweigh any possible sum of soft costs over the whole flow.
-    worst_path = max(soft.values(), default=0) + _max_balance_cost(problem, balance_weight)
+    worst = int(soft.max()) if len(soft) else 0
+    worst_path = worst + _max_balance_cost(problem, balance_weight)
     penalty = 1 + worst_path * max(1, sum(_need(problem, e.id) for e in problem.entries))
     if penalty > _COST_LIMIT:
         raise ValueError("affinity costs are too large to keep changes strictly minimal")
-    return {pair: cost + (0 if pair in previous else penalty) for pair, cost in soft.items()}
+    kept = np.zeros(shape, dtype=bool)
+    for judge_id, entry_id in previous:
+        e, j = entry_index.get(entry_id), judge_index.get(judge_id)
+        if e is not None and j is not None:
+            kept[e, j] = True
+    return soft + np.where(kept[pair_entry, pair_judge], 0, penalty)
 
 
 def _scaled_cost(value: float) -> int:
@@ -416,27 +504,20 @@ def _max_balance_cost(problem: _Problem, balance_weight: float) -> int:
     return _balance_unit(balance_weight) * (2 * biggest - 1)
 
 
-def _add_balance_arcs(
-    problem: _Problem, network: _Network, judge_node: dict[str, int], balance_weight: float
-) -> None:
-    unit = _balance_unit(balance_weight)
-    n_entries = len(problem.entries)
-    for judge in problem.judges:
-        locked_load = judge.capacity - problem.free_capacity[judge.id]
-        usable = min(problem.free_capacity[judge.id], n_entries)
-        for load in range(locked_load + 1, locked_load + usable + 1):
-            network.add(judge_node[judge.id], _SINK, 1, unit * (2 * load - 1))
-
-
 def _to_assignment(
     problem: _Problem, network: _Network, flows: np.ndarray, previous: set[Pair]
 ) -> Assignment:
     chosen = {entry_id: set(judges) for entry_id, judges in problem.locked_by_entry.items()}
     changes = 0
-    for arc, (judge_id, entry_id) in network.pair_of_arc.items():
-        if flows[arc] > 0:
-            chosen[entry_id].add(judge_id)
-            changes += (judge_id, entry_id) not in previous
+    used = np.flatnonzero(
+        flows[network.first_pair : network.first_pair + len(network.pair_entry)] > 0
+    )
+    for e, j in zip(
+        network.pair_entry[used].tolist(), network.pair_judge[used].tolist(), strict=True
+    ):
+        judge_id, entry_id = problem.judges[j].id, problem.entries[e].id
+        chosen[entry_id].add(judge_id)
+        changes += (judge_id, entry_id) not in previous
     return Assignment({e: tuple(sorted(judges)) for e, judges in chosen.items()}, changes)
 
 
@@ -446,9 +527,8 @@ def _explain_shortfall(
     """Use the minimum cut (nodes reachable in the residual graph) as a Hall-type witness."""
     reachable = _residual_reachable(network, flows)
     entry_ids = [entry.id for entry in problem.entries]
-    received = _count(
-        entry_id for arc, (_j, entry_id) in network.pair_of_arc.items() if flows[arc] > 0
-    )
+    pair_flows = flows[network.first_pair : network.first_pair + len(network.pair_entry)]
+    received = _count(problem.entries[e].id for e in network.pair_entry[pair_flows > 0].tolist())
     short = {
         e: _need(problem, e) - received.get(e, 0)
         for e in entry_ids
@@ -469,10 +549,13 @@ def _explain_shortfall(
 
 def _residual_reachable(network: _Network, flows: np.ndarray) -> set[int]:
     adjacency: dict[int, list[int]] = defaultdict(list)
-    for arc, (tail, head) in enumerate(zip(network.tails, network.heads, strict=True)):
-        if flows[arc] < network.capacities[arc]:
+    tails, heads = network.tails.tolist(), network.heads.tolist()
+    spare = (flows < network.capacities).tolist()
+    used = (flows > 0).tolist()
+    for tail, head, has_spare, has_flow in zip(tails, heads, spare, used, strict=True):
+        if has_spare:
             adjacency[tail].append(head)
-        if flows[arc] > 0:
+        if has_flow:
             adjacency[head].append(tail)
     seen = {_SOURCE}
     queue = deque([_SOURCE])

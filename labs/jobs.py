@@ -17,7 +17,7 @@ from ecosystem import mail
 from ecosystem.db import atomic
 from ecosystem.jobs import cron
 from labs.models import Booking, BookingStatus
-from labs.services import waitlist
+from labs.services import free_time, waitlist
 
 REMINDER_LEADS = (timedelta(hours=24), timedelta(hours=1))
 NO_SHOW_AFTER = timedelta(minutes=15)
@@ -129,9 +129,15 @@ async def waitlist_offers(ctx: dict[str, Any]) -> int:
     return await process_waitlists(timezone.now())
 
 
-JOBS: list = [booking_reminders, no_shows, waitlist_offers]
+async def free_time_refresh(ctx: dict[str, Any]) -> int:
+    """The search's summary of free time: rows for the coming days, stale ones recomputed."""
+    return await free_time.refresh(timezone.now())
+
+
+JOBS: list = [booking_reminders, no_shows, waitlist_offers, free_time_refresh]
 CRON_JOBS: list = [
     cron(booking_reminders, minute=set(range(0, 60, 5))),
     cron(no_shows, minute=set(range(0, 60, 5))),
     cron(waitlist_offers, minute=None),  # every minute
+    cron(free_time_refresh, minute=None),
 ]

@@ -394,3 +394,30 @@ class CalendarFeed(Model):
 
     class Meta:
         table = "labs_calendar_feed"
+
+
+class FreeDay(Model):
+    """How much of one local day of its lab a machine is free: open time minus blackouts and
+    active bookings (`labs.services.free_time`). Only prunes the network search, which still
+    checks the few candidates exactly.
+
+    Database triggers (migration 0009) set `stale` and bump `version` in the same transaction
+    as any change to the machine's bookings or blackouts or its lab's hours, closures or zone;
+    the refresh job recomputes stale rows and writes only where `version` has not moved.
+    """
+
+    id = fields.IntField(primary_key=True)
+    equipment: fields.ForeignKeyRelation[Equipment] = fields.ForeignKeyField(
+        "labs.Equipment", related_name=False, on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    free_minutes = fields.IntField(default=0)
+    longest_free_minutes = fields.IntField(default=0)
+    stale = fields.BooleanField(default=True)
+    version = fields.IntField(default=0)
+    computed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "labs_free_day"
+        unique_together = (("equipment", "day"),)
+        indexes = (("day", "longest_free_minutes"), ("stale", "day"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -133,17 +134,22 @@ async def search(request: Request) -> Response:
     today = timezone.now().astimezone(browse.DEFAULT_TZ).date()
     errors: dict[str, str] = {}
     hits = None
+    after = None
     status = 200
     if params["category"] or params["day"] or params["part"] or params["from"]:
         try:
             query = browse.parse_search(params, today)
-            hits = await browse.search_free(query)
+            found = await browse.search_page(
+                query, browse.parse_after(params["after"]), browse.SEARCH_PAGE_SIZE
+            )
+            hits, after = found.hits, found.after
         except Invalid as exc:
             errors, status = exc.fields, exc.status_code
     context = {
         "values": {**params, "day": params["day"] or today.isoformat()},
         "errors": errors,
         "hits": hits,
+        "next_query": _next_query(params, after),
         "categories": list(EquipmentCategory),
         "parts": list(browse.PARTS_OF_DAY),
         **_labels(),
@@ -153,6 +159,13 @@ async def search(request: Request) -> Response:
     response = await render(request, template, context, status)
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request, Cookie"
     return response
+
+
+def _next_query(params: dict[str, str], after: int | None) -> str:
+    """The query string of the next page of search results ("" on the last page)."""
+    if after is None:
+        return ""
+    return urlencode({**{k: v for k, v in params.items() if v}, "after": str(after)})
 
 
 # --- a machine ----------------------------------------------------------------------------

@@ -92,7 +92,7 @@ async def english_rows_say_so(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("labs", "0008_booking_guest")]
+    dependencies = [("labs", "0009_free_time_summary")]
 
     initial = False
 

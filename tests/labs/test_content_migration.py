@@ -12,11 +12,11 @@ from ecosystem.packages import load_packages
 from labs.models import Equipment, Lab, TrainingSession
 from tests.labs.conftest import make_host
 
-BEFORE = "labs.0008_booking_guest"
+BEFORE = "labs.0009_free_time_summary"
 
 
 async def _insert(table: str, **values: object) -> int:
-    """A row written as a database at 0008 holds it (the ORM's models already have the
+    """A row written as a database at 0009 holds it (the ORM's models already have the
     columns 0010 adds)."""
     client = Tortoise.get_connection("default")
     postgres = client.capabilities.dialect == "postgres"

@@ -37,7 +37,7 @@ async def test_rows_made_before_the_content_columns_get_their_language(empty_url
     config = tortoise_config(empty_url, load_packages(("labs",)))
     try:
         await run_migrations(config)
-        await migrate(config=config, target=BEFORE)  # a database as 0008 left it
+        await migrate(config=config, target=BEFORE)  # a database as 0009 left it
     finally:
         await Tortoise.close_connections()
     await init_orm(config)

@@ -132,12 +132,12 @@ def get_timezone() -> ZoneInfo:
 
 def set_locale(locale: str, timezone: str | None = None) -> None:
     _current_locale.set(normalise_locale(locale) or DEFAULT_LOCALE)
-    if timezone and _is_zone(timezone):
+    if timezone and is_zone(timezone):
         _current_timezone.set(timezone)
 
 
 @lru_cache(maxsize=256)
-def _is_zone(name: str) -> bool:
+def is_zone(name: str) -> bool:
     """A zone this machine knows (a stored name that no longer exists is skipped, not a 500)."""
     try:
         ZoneInfo(name)

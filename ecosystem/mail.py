@@ -19,7 +19,7 @@ import aiosmtplib
 from tortoise import timezone
 
 from ecosystem import jobs
-from ecosystem.i18n import DEFAULT_LOCALE, normalise_locale, use_locale
+from ecosystem.i18n import DEFAULT_LOCALE, is_zone, normalise_locale, use_locale
 from ecosystem.models import OutboxAttachment, OutboxMessage
 from ecosystem.settings import get_settings
 from ecosystem.templating import render_text
@@ -29,16 +29,24 @@ logger = logging.getLogger("ecosystem.mail")
 SUBJECT_MAX_LENGTH = 300  # OutboxMessage.subject
 
 
-def render_mail(template: str, context: dict[str, Any], locale: str) -> tuple[str, str, str]:
+def render_mail(
+    template: str, context: dict[str, Any], locale: str, timezone: str | None = None
+) -> tuple[str, str, str]:
     """The subject, text and HTML of a message exactly as `send_mail` writes them (a preview
-    shows what will be sent)."""
+    shows what will be sent), in `locale` and with times in the recipient's `timezone`."""
     locale = normalise_locale(locale) or DEFAULT_LOCALE
     context = {**context, "base_url": get_settings().base_url}
-    with use_locale(locale):
+    with use_locale(locale, _recipient_zone(timezone)):
         subject = render_text(f"mail/{template}.subject.txt", context)
         text_body = render_text(f"mail/{template}.txt", context)
         html_body = render_text(f"mail/{template}.html", context)
     return " ".join(subject.split())[:SUBJECT_MAX_LENGTH], text_body, html_body  # one line
+
+
+def _recipient_zone(timezone: str | None) -> str:
+    """The recipient's zone when known and valid, else the platform's – never the zone of
+    whoever's request happens to send the message."""
+    return timezone if timezone and is_zone(timezone) else get_settings().default_timezone
 
 
 @dataclass(frozen=True)
@@ -62,15 +70,17 @@ async def send_mail(
     context: dict[str, Any],
     locale: str,
     attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    timezone: str | None = None,
 ) -> OutboxMessage:
-    """Render `templates/mail/<template>.{subject,txt,html}` in `locale` and queue delivery,
-    with `attachments` (kept in the outbox with the message, sent as MIME parts).
+    """Render `templates/mail/<template>.{subject,txt,html}` in `locale`, times in the
+    recipient's `timezone` (their account's; else the platform's), and queue delivery, with
+    `attachments` (kept in the outbox with the message, sent as MIME parts).
 
     Call it inside the transaction that decides to send: delivery starts after commit, and
     nothing is sent if that transaction rolls back.
     """
     locale = normalise_locale(locale) or DEFAULT_LOCALE
-    subject, text_body, html_body = render_mail(template, context, locale)
+    subject, text_body, html_body = render_mail(template, context, locale, timezone)
     message = await OutboxMessage.create(
         to=to, subject=subject, text_body=text_body, html_body=html_body
     )

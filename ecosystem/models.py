@@ -364,6 +364,8 @@ class Passkey(Model):
 
     class Meta:
         table = "passkey"
+
+
 class IdentityProvider(Model):
     """An OpenID Connect provider added by platform admins (those configured by OIDC_PROVIDERS
     in the environment are not stored). The client secret is kept to talk to the provider and

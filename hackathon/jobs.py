@@ -45,6 +45,7 @@ async def send_results_notices(contest_id: int, now: datetime) -> int:
                 "hackathon_results",
                 {"contest": contest, "certificate": certificate},
                 certificate.user.locale,
+                timezone=certificate.user.timezone,
             )
             sent += 1
     return sent
@@ -80,6 +81,7 @@ async def remind_judges(now: datetime) -> int:
                     "hackathon_judge_reminder",
                     {"contest": contest, "left": left},
                     role.user.locale,
+                    timezone=role.user.timezone,
                 )
                 sent += 1
     return sent

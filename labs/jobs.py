@@ -71,6 +71,7 @@ async def send_reminders(now: datetime) -> int:
                 "labs_booking_reminder",
                 _mail_context(booking),
                 booking.user.locale,
+                timezone=booking.user.timezone,
             )
             sent += 1
     return sent
@@ -101,6 +102,7 @@ async def mark_no_shows(now: datetime) -> int:
                     "labs_booking_no_show",
                     _mail_context(booking),
                     booking.user.locale,
+                    timezone=booking.user.timezone,
                 )
     return marked
 

@@ -150,6 +150,7 @@ async def send_verification_email(user: User) -> None:
         "verify_email",
         {"user_name": user.full_name, "path": f"/verify?token={token}"},
         locale=user.locale,
+        timezone=user.timezone,
     )
 
 
@@ -206,6 +207,7 @@ async def authenticate(email: str, password: str, limiter: FailureLimiter, ip: s
                     "login_ceiling",
                     {"user_name": user.full_name, "ip": ip, "path": "/password/forgot"},
                     locale=user.locale,
+                    timezone=user.timezone,
                 )
         if user is not None and password_ok:  # only the password's owner learns this
             raise NotPermitted(_("This account has been deactivated."))
@@ -239,6 +241,7 @@ async def request_password_reset(email: str, limiter: FailureLimiter, ip: str = 
             "reset_password",
             {"user_name": user.full_name, "path": f"/password/reset?token={token}"},
             locale=user.locale,
+            timezone=user.timezone,
         )
 
 

@@ -653,6 +653,7 @@ async def invite(
                 "path": f"/invitations/{plaintext}",
             },
             locale=invitee.locale if invitee else actor.locale,
+            timezone=invitee.timezone if invitee else None,
         )
     return invitation
 

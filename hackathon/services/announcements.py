@@ -129,6 +129,7 @@ async def send(
                 {"contest": contest, "announcement": announcement, "site": draft.site}
                 | {"track": draft.track},
                 user.locale,
+                timezone=user.timezone,
             )
         await audit.record(
             "contest.announcement",

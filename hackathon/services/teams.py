@@ -199,6 +199,7 @@ async def invite_member(actor: User, team_id: int, email: str) -> TeamMember:
                 "hackathon_team_invitation",
                 {"team": team, "contest": contest, "inviter": actor},
                 invited.locale if invited else "vi",
+                timezone=invited.timezone if invited else None,
             )
     except IntegrityError as exc:
         raise Conflict(_("This person is already invited."), fields={"email": email}) from exc

@@ -716,6 +716,7 @@ async def send_decisions(actor: User, call: ApplicationCall, application_ids: li
                 "incubator_application_decided",
                 _mail_context(application),
                 recipient.locale,
+                timezone=recipient.timezone,
             )
             await audit.record(
                 "incubator.decision_sent", actor=actor, target=application, to=recipient.id

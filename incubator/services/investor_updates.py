@@ -153,6 +153,7 @@ async def send_update(
                 "incubator_update_sent",
                 {"update": update, "startup": access.startup, "person": person},
                 person.locale,
+                timezone=person.timezone,
             )
         await audit.record(
             "incubator.investor_update_sent",

@@ -473,6 +473,7 @@ async def book(actor: User, series_id: int, values: dict[str, Any]) -> OfficeHou
                         "zone": series.timezone,
                     },
                     series.mentor.locale,
+                    timezone=series.mentor.timezone,
                 )
     except IntegrityError:
         raise Conflict(
@@ -587,6 +588,7 @@ async def _cancel_mail(booking: OfficeHourBooking, to: User, actor: User, reason
             "zone": booking.office_hours.timezone,
         },
         to.locale,
+        timezone=to.timezone,
     )
 
 

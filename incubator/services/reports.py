@@ -273,6 +273,7 @@ async def _remind(
                         "person": person,
                     },
                     person.locale,
+                    timezone=person.timezone,
                 )
     except IntegrityError:
         return False  # another run recorded it first: it sends, this one does not
@@ -923,6 +924,7 @@ async def remind_now(
                         "person": person,
                     },
                     person.locale,
+                    timezone=person.timezone,
                 )
         if people:
             run.sent += 1

@@ -387,5 +387,6 @@ async def _settle(
             "refunded": outcome.refunded,
         },
         owner.locale,
+        timezone=owner.timezone,
     )
     return outcome

@@ -49,6 +49,7 @@ async def _send(
         context,
         owner.locale,
         attachments=[_ics(booking, owner, cancel=cancel)],
+        timezone=owner.timezone,
     )
 
 

@@ -137,6 +137,7 @@ async def offer_next(equipment_id: int, now: datetime) -> list[WaitlistEntry]:
                     "user": entry.user,
                 },
                 entry.user.locale,
+                timezone=entry.user.timezone,
             )
     return offered
 

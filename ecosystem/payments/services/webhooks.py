@@ -158,7 +158,11 @@ async def _paid(payment: Payment, session: dict[str, Any]) -> str:
         await jobs.enqueue(SEND_REFUND_JOB, refund.id, job_id=f"refund:{refund.id}")
     user = await User.get(id=payment.user_id)  # type: ignore[attr-defined]
     await mail.send_mail(
-        user.email, "payments_late_refund", {"payment": payment, "user": user}, user.locale
+        user.email,
+        "payments_late_refund",
+        {"payment": payment, "user": user},
+        user.locale,
+        timezone=user.timezone,
     )
     return "refunded"
 

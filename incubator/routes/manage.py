@@ -4,6 +4,7 @@ cohorts and their dashboards, application review and decisions, perks."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -84,22 +85,14 @@ async def programme_texts(request: Request) -> Response:
     user = await require_user(request)
     programme = await programmes.get_programme(path_id(request, "programme_id"))
     await ensure_manager(user, programme)
-    context = {
-        "programme": programme,
-        "values": content_values(programme, texts.PROGRAMME_TEXTS),
-        "errors": {},
-    }
-    if request.method == "GET":
-        return await render(request, "incubator/texts_form.html", context)
-    form = await read_form(request)
-    values = text_values(form, texts.PROGRAMME_TEXTS)
-    try:
-        await programmes.update_programme_texts(user, programme, values, form.keys())
-    except DomainError as exc:
-        context.update(values=values, errors=exc.fields, message=exc.message)
-        return await render(request, "incubator/texts_form.html", context, exc.status_code)
-    flash(request, _("The texts have been saved."))
-    return redirect(request, f"/incubator/programmes/{programme.id}/manage")
+    return await _texts_page(
+        request,
+        {"programme": programme},
+        content_values(programme, texts.PROGRAMME_TEXTS),
+        texts.PROGRAMME_TEXTS,
+        lambda values, keys: programmes.update_programme_texts(user, programme, values, keys),
+        f"/incubator/programmes/{programme.id}/manage",
+    )
 
 
 async def call_texts(request: Request) -> Response:
@@ -107,23 +100,38 @@ async def call_texts(request: Request) -> Response:
     user = await require_user(request)
     call = await applications.get_call(path_id(request, "call_id"))
     await ensure_manager(user, call.programme)
-    context = {
-        "call": call,
-        "programme": call.programme,
-        "values": content_values(call, texts.CALL_TEXTS),
-        "errors": {},
-    }
+    return await _texts_page(
+        request,
+        {"call": call, "programme": call.programme},
+        content_values(call, texts.CALL_TEXTS),
+        texts.CALL_TEXTS,
+        lambda values, keys: applications.update_call_texts(user, call, values, keys),
+        f"/incubator/calls/{call.id}",
+    )
+
+
+async def _texts_page(
+    request: Request,
+    context: dict,
+    stored: dict,
+    fields,
+    save: Callable[[dict, Iterable[str]], Awaitable[object]],
+    done_url: str,
+) -> Response:
+    """The one-tab-per-language form of a programme's or a call's texts: shown, saved by
+    `save` (the service, which checks who may), or shown again with what was typed."""
+    context = {**context, "values": stored, "errors": {}}
     if request.method == "GET":
         return await render(request, "incubator/texts_form.html", context)
     form = await read_form(request)
-    values = text_values(form, texts.CALL_TEXTS)
+    values = text_values(form, fields)
     try:
-        await applications.update_call_texts(user, call, values, form.keys())
+        await save(values, form.keys())
     except DomainError as exc:
         context.update(values=values, errors=exc.fields, message=exc.message)
         return await render(request, "incubator/texts_form.html", context, exc.status_code)
     flash(request, _("The texts have been saved."))
-    return redirect(request, f"/incubator/calls/{call.id}")
+    return redirect(request, done_url)
 
 
 async def _manage_context(user, programme, **extra) -> dict:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
+from tortoise import timezone
 
 from ecosystem.content import texts_of, tr
 from ecosystem.i18n import _
@@ -43,9 +44,12 @@ from labs.schemas import (
     PriceOut,
     RateOut,
     RescheduleIn,
+    SearchHitOut,
+    SearchOut,
+    SearchQuery,
     parse,
 )
-from labs.services import bookings, catalogue, facts, reschedule
+from labs.services import bookings, browse, catalogue, facts, reschedule
 from labs.services import payments as booking_payments
 from labs.services.schedule import lab_timezone
 
@@ -227,6 +231,37 @@ async def equipment_availability(request: Request) -> Response:
     )
 
 
+async def search_equipment(request: Request) -> Response:
+    await api_user(request)
+    params = dict(request.query_params)
+    query = parse(SearchQuery, params)
+    raw = {key: str(params.get(key, ""))[:40] for key in browse.SEARCH_PARAMS}
+    if query.part is None and (query.start is None or query.end is None):
+        raw["from"] = raw["to"] = ""  # one end alone: the whole day, as on the search page
+    today = timezone.now().astimezone(browse.DEFAULT_TZ).date()
+    search = browse.parse_search(raw, today)
+    found = await browse.search_page(search, query.after, browse.SEARCH_PAGE_SIZE)
+    return json_response(
+        SearchOut(items=[_search_hit(hit) for hit in found.hits], next_after=found.after)
+    )
+
+
+def _search_hit(hit: browse.SearchHit) -> SearchHitOut:
+    machine, lab = hit.equipment, hit.equipment.lab
+    tz = lab_timezone(lab)
+    return SearchHitOut(
+        equipment_id=machine.id,
+        equipment_name=tr(machine, "name"),
+        category=machine.category,
+        lab_id=lab.id,
+        lab_name=tr(lab, "name"),
+        lab_slug=lab.slug,
+        timezone=lab.timezone,
+        start=_local(hit.start, tz),
+        end=_local(hit.end, tz),
+    )
+
+
 async def create_booking(request: Request) -> Response:
     user = await api_user(request)
     body = await json_body(request, JsonObject)  # 400 for malformed JSON, 413 if too large
@@ -308,6 +343,17 @@ routes = [
         AvailabilityOut,
         query=AvailabilityQuery,
         errors=(404, 422),
+        tags=("labs",),
+    ),
+    api_route(
+        "GET",
+        "/search",
+        search_equipment,
+        "Machines of the whole network with a free slot of the duration on a day, first slot "
+        "each, 50 per page (cursor: after)",
+        SearchOut,
+        query=SearchQuery,
+        errors=(422,),
         tags=("labs",),
     ),
     api_route(

@@ -7,7 +7,7 @@ and times are returned in the lab's time zone (e.g. `2026-03-02T09:00:00+07:00`)
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
@@ -106,6 +106,22 @@ class AvailabilityQuery(WindowQuery):
     end: AwareDatetime = Field(alias="to")
 
 
+class SearchQuery(Query):
+    """The network search's parameters (the rules are those of the search page)."""
+
+    day: date | None = Field(default=None, description="The labs' local date; default today")
+    duration: int = Field(default=60, ge=15, le=24 * 60, description="Minutes of free time")
+    category: EquipmentCategory | None = None
+    part: Literal["morning", "afternoon", "evening"] | None = Field(
+        default=None, description="06–12, 12–17 or 17–22 local time; or give from and to"
+    )
+    start: time | None = Field(default=None, alias="from", description="Local time, e.g. 08:00")
+    end: time | None = Field(default=None, alias="to")
+    after: int = Field(
+        default=0, ge=0, le=10**9, description="The previous page's `next_after` (the cursor)"
+    )
+
+
 class BookingsQuery(Query):
     status: BookingStatus | None = None
     upcoming: bool = Field(default=False, description="Only bookings that have not ended")
@@ -196,6 +212,25 @@ class EquipmentListOut(Output):
 class IntervalOut(Output):
     start: datetime
     end: datetime
+
+
+class SearchHitOut(Output):
+    equipment_id: int
+    equipment_name: str
+    category: EquipmentCategory
+    lab_id: int
+    lab_name: str
+    lab_slug: str
+    timezone: str
+    start: datetime = Field(description="The first free slot of the duration, lab-local time")
+    end: datetime
+
+
+class SearchOut(Output):
+    items: list[SearchHitOut]
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
 
 
 class AvailabilityOut(Output):

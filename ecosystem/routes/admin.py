@@ -110,6 +110,7 @@ async def _providers_page(
         "errors": errors or {},
         "message": message,
         "secret_hint": identity.secret_hint,
+        "stored_secret_hint": identity.stored_secret_hint,
         "redirect_pattern": identity.redirect_uri_pattern(),
     }
     return await render(request, "ecosystem/admin/identity_providers.html", context, status_code)

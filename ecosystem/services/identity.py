@@ -46,7 +46,7 @@ from joserfc.jws import JWSRegistry
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
-from ecosystem import cache, i18n, permissions
+from ecosystem import cache, encryption, i18n, permissions
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -121,13 +121,30 @@ class Outcome:
 # --- providers -----------------------------------------------------------------------------
 
 
+CLIENT_SECRET_PURPOSE = "ecosystem oidc client secret"  # HKDF info: never change it
+
+
+def seal_client_secret(secret: str) -> str:
+    """What `IdentityProvider.client_secret` stores: the secret encrypted (ecosystem.encryption)."""
+    return encryption.encrypt(secret, CLIENT_SECRET_PURPOSE)
+
+
+def stored_client_secret(row: IdentityProvider) -> str:
+    """The client secret of an admin-added provider; empty when SECRET_KEY changed since it
+    was saved (the provider then refuses our token requests until an admin enters it again)."""
+    secret = encryption.decrypt(row.client_secret, CLIENT_SECRET_PURPOSE)
+    if secret is None:
+        logger.warning("the client secret of sign-in provider %s cannot be decrypted", row.name)
+    return secret or ""
+
+
 def _from_row(row: IdentityProvider) -> Provider:
     return Provider(
         name=row.name,
         title=row.title,
         issuer=row.issuer,
         client_id=row.client_id,
-        client_secret=row.client_secret,
+        client_secret=stored_client_secret(row),
         email_domains=tuple(row.email_domains or ()),
         organisation_id=row.organisation_id,
         source="admin",
@@ -607,8 +624,13 @@ class ProviderInput:
 
 
 def secret_hint(secret: str) -> str:
-    """What the admin area shows of a stored client secret."""
+    """What the admin area shows of a client secret."""
     return "••••" + secret[-4:] if len(secret) > 8 else "••••"
+
+
+def stored_secret_hint(row: IdentityProvider) -> str:
+    """What the admin area shows of an admin-added provider's stored client secret."""
+    return secret_hint(stored_client_secret(row))
 
 
 async def admin_providers(actor: User) -> list[IdentityProvider]:
@@ -654,7 +676,7 @@ async def save_provider(
     secret = data.client_secret.strip()
     if row is None and not secret:
         errors["client_secret"] = _("Enter the client secret the provider gave you.")
-    elif len(secret) > 500:
+    elif len(secret.encode()) > 500:  # bytes: the stored token must fit its column
         errors["client_secret"] = _("The client secret is too long.")
     domains, bad = split_domains(data.email_domains)
     if bad:
@@ -681,7 +703,7 @@ async def save_provider(
         "enabled": data.enabled,
     }
     if secret:
-        values["client_secret"] = secret
+        values["client_secret"] = seal_client_secret(secret)
     async with atomic():
         if row is None:
             try:

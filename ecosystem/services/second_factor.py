@@ -18,21 +18,16 @@ who must have one.
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 from datetime import UTC, datetime
-from functools import lru_cache
 from io import BytesIO
 
 import pyotp
 import qrcode
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from qrcode.image.svg import SvgPathImage
 from tortoise import timezone
 
-from ecosystem import permissions
+from ecosystem import encryption, permissions
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, Invalid, NotFound, RateLimited
 from ecosystem.i18n import _
@@ -62,25 +57,17 @@ LIMIT_NAMESPACE = "second-factor"
 # --- encryption at rest --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _fernet_for(secret_key: str) -> Fernet:
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"ecosystem totp secret"
-    ).derive(secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+TOTP_PURPOSE = "ecosystem totp secret"  # the HKDF info of the key: never change it
 
 
 def _encrypt(secret: str) -> str:
-    return _fernet_for(get_settings().secret_key).encrypt(secret.encode()).decode()
+    return encryption.encrypt(secret, TOTP_PURPOSE)
 
 
 def _decrypt(token: str) -> str | None:
     """The secret, or None when it cannot be read (SECRET_KEY changed since enrolment: the
     app no longer works, recovery codes and passkeys still do)."""
-    try:
-        return _fernet_for(get_settings().secret_key).decrypt(token.encode()).decode()
-    except InvalidToken:
-        return None
+    return encryption.decrypt(token, TOTP_PURPOSE)
 
 
 # --- who has, who needs -------------------------------------------------------------------

@@ -166,7 +166,10 @@ def oidc_provider() -> Iterator[TestProvider]:
     """One provider per test module, registered for http://testserver's callbacks."""
     skip_or_fail()
     provider = TestProvider().start(
-        [f"http://testserver/login/oidc/{name}/callback" for name in ("test", "tied", "other")]
+        [
+            f"http://testserver/login/oidc/{name}/callback"
+            for name in ("test", "tied", "other", "stored")
+        ]
     )
     try:
         yield provider

@@ -4,11 +4,12 @@ Also: migration 0011 upgrades a database that already has accounts."""
 from __future__ import annotations
 
 import pytest
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.models import AuditEvent, ExternalIdentity, IdentityProvider, User
 from ecosystem.packages import load_packages
+from ecosystem.services import identity
 from tests.conftest import make_organisation, person
 
 SECRET = "s3cret-value-that-must-not-show-9876"
@@ -34,7 +35,8 @@ async def test_a_verified_admin_adds_a_provider_shown_on_the_sign_in_page(browse
     row = await IdentityProvider.get(name="tdmu")
     assert row.issuer == "https://id.tdmu.edu.vn/realms/tdmu"
     assert row.email_domains == ["student.tdmu.edu.vn", "tdmu.edu.vn"]
-    assert row.client_secret == SECRET
+    assert SECRET not in row.client_secret  # stored encrypted
+    assert identity.stored_client_secret(row) == SECRET
     page = await browser.get("/admin/identity-providers")
     assert SECRET not in page.text and "••••9876" in page.text
     edit = await browser.get(f"/admin/identity-providers/{row.id}")
@@ -46,7 +48,7 @@ async def test_a_verified_admin_adds_a_provider_shown_on_the_sign_in_page(browse
     response = await browser.post(f"/admin/identity-providers/{row.id}", changed)
     assert response.status_code == 303
     await row.refresh_from_db()
-    assert (row.title, row.client_secret) == ("TDMU", SECRET)
+    assert (row.title, identity.stored_client_secret(row)) == ("TDMU", SECRET)
 
     visitor = new_browser()
     login = await visitor.get("/login")
@@ -67,6 +69,7 @@ async def test_a_verified_admin_adds_a_provider_shown_on_the_sign_in_page(browse
         ("issuer", "javascript:alert(1)"),
         ("client_id", ""),
         ("client_secret", ""),
+        ("client_secret", "秘" * 200),  # 200 characters, 600 bytes: more than the 500 allowed
         ("email_domains", "not a domain"),
         ("title", "x" * 101),
         ("organisation", "no-such-organisation"),
@@ -111,7 +114,7 @@ async def test_only_a_verified_platform_admin_manages_providers(browser, who):
         title="TDMU",
         issuer="https://id.tdmu.edu.vn",
         client_id="c",
-        client_secret=SECRET,
+        client_secret=identity.seal_client_secret(SECRET),
     )
     if who == "member":
         await browser.login((await person("lan@tdmu.edu.vn")).email)
@@ -152,6 +155,33 @@ async def test_migration_0011_keeps_existing_accounts(empty_url):
         assert kept.email == "old@eiu.edu.vn"
         await ExternalIdentity.create(user=kept, provider="eiu", subject="s-1", email=kept.email)
         assert await ExternalIdentity.filter(user_id=kept.id).count() == 1
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_migration_0013_encrypts_the_secrets_stored_in_plain_text(empty_url):
+    from tortoise.migrations.api.migrate import migrate
+
+    config = tortoise_config(empty_url, load_packages(()))
+    try:
+        await migrate(config=config, target="ecosystem.0012_second_factors")
+        await connections.get("default").execute_script(
+            "INSERT INTO identity_provider (name, title, issuer, client_id, client_secret, "
+            "email_domains, enabled, created_at) VALUES ('tdmu', 'TDMU', 'https://id.tdmu.edu.vn', "
+            f"'c', '{SECRET}', '[]', TRUE, '2026-11-01 00:00:00+00:00')"
+        )
+    finally:
+        await Tortoise.close_connections()
+    try:
+        await run_migrations(config)
+    finally:
+        await Tortoise.close_connections()
+    await init_orm(config)  # fresh statement cache: the suite switches dialects
+    try:
+        row = await IdentityProvider.get(name="tdmu")
+        assert SECRET not in row.client_secret
+        assert identity.stored_client_secret(row) == SECRET
+        assert (await identity.get_provider("tdmu")).client_secret == SECRET
     finally:
         await Tortoise.close_connections()
 

@@ -18,13 +18,19 @@ from ecosystem.identity_providers import provider_from_config
 from ecosystem.models import (
     AuditEvent,
     ExternalIdentity,
+    IdentityProvider,
     Membership,
     MembershipStatus,
     TotpFactor,
     User,
 )
+from ecosystem.services import identity
 from tests.conftest import PASSWORD, make_organisation, person
-from tests.ecosystem.oidc_provider import oidc_provider  # noqa: F401 (fixture)
+from tests.ecosystem.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    oidc_provider,  # noqa: F401 (fixture)
+)
 
 UNIVERSITY = "tdmu.edu.vn"
 
@@ -422,3 +428,33 @@ async def test_the_sign_in_and_register_pages_offer_the_providers(browser):
     for path in ("/login", "/register"):
         page = await browser.get(path)
         assert 'id="oidc-test"' in page.text and 'href="/login/oidc/tied?next=' in page.text
+
+
+# --- providers added by admins: the client secret stored encrypted --------------------------
+
+
+async def test_an_admin_added_provider_talks_to_the_provider_with_its_decrypted_secret(
+    browser,
+    oidc_provider,  # noqa: F811
+):
+    row = await IdentityProvider.create(
+        name="stored",
+        title="Stored Provider",
+        issuer=oidc_provider.issuer,
+        client_id=CLIENT_ID,
+        client_secret=identity.seal_client_secret(CLIENT_SECRET),
+    )
+    assert CLIENT_SECRET not in row.client_secret
+    oidc_provider.add_account("minh", email="minh@tdmu.edu.vn", email_verified=True, name="Minh")
+    response = await oidc_sign_in(browser, oidc_provider, "minh", name="stored")
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    assert await signed_in_email(browser) == "minh@tdmu.edu.vn"
+
+    # A secret sealed under another SECRET_KEY cannot be read: the provider refuses our
+    # token request and the person gets a clear page, not a 500.
+    row.client_secret = "gAAAAAB-not-a-token-of-this-key"
+    await row.save()
+    await sign_out(browser)
+    response = await oidc_sign_in(browser, oidc_provider, "minh", name="stored")
+    assert 400 <= response.status_code < 500
+    assert await signed_in_email(browser) is None

@@ -20,7 +20,16 @@ from labs.models import (
     OpeningHours,
 )
 from labs.services import browse, free_time
-from tests.labs.conftest import at, local_day, make_equipment, make_host, make_lab, quick_user
+from tests.labs.conftest import (
+    HCMC,
+    at,
+    local_day,
+    make_equipment,
+    make_host,
+    make_lab,
+    quick_user,
+    user_with_token,
+)
 
 CATEGORIES = (EquipmentCategory.PRINTER_3D, EquipmentCategory.LASER_CUTTER)
 
@@ -269,3 +278,49 @@ async def test_a_search_runs_the_same_queries_for_5_or_60_machines(client, count
         large.text.count("search-hit") == browse.SEARCH_PAGE_SIZE > small.text.count("search-hit")
     )
     assert len(many.statements) == len(few.statements), many.statements
+
+
+async def test_the_json_search_pages_with_a_cursor_and_refuses_bad_input(client, monkeypatch):
+    monkeypatch.setattr(browse, "SEARCH_PAGE_SIZE", 4)
+    day = local_day(3)
+    lab = await make_lab()
+    machines = [await make_equipment(lab, f"Printer {n}") for n in range(7)]
+    await free_time.refresh(timezone.now())
+    _user, headers = await user_with_token("api-search@eiu.edu.vn")
+    params = {"day": day.isoformat(), "duration": "60", "part": "afternoon"}
+    assert (await client.get(f"/api/v1/search?{urlencode(params)}")).status_code == 401
+
+    first = await client.get(f"/api/v1/search?{urlencode(params)}", headers=headers)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert [hit["equipment_id"] for hit in body["items"]] == [m.id for m in machines[:4]]
+    assert body["next_after"] == 4
+    hit = body["items"][0]
+    assert hit["lab_slug"] == lab.slug and hit["timezone"] == lab.timezone
+    assert hit["start"].startswith(day.isoformat()) and hit["start"].endswith("+07:00")
+    expected = await paged(browse.parse_search(params, day), 4)
+    second = await client.get(
+        f"/api/v1/search?{urlencode({**params, 'after': body['next_after']})}", headers=headers
+    )
+    items = body["items"] + second.json()["items"]
+    assert second.json()["next_after"] is None
+    assert [(h["equipment_id"], h["start"], h["end"]) for h in items] == [
+        (machine_id, start.astimezone(HCMC).isoformat(), end.astimezone(HCMC).isoformat())
+        for machine_id, start, end in expected
+    ]
+
+    for bad in (
+        {"duration": "5"},
+        {"duration": "many"},
+        {"part": "night"},
+        {"after": "-1"},
+        {"day": "2026-02-30"},
+        {"category": "time machine"},
+        {"part": "", "from": "10:00", "to": "09:00"},
+        {"part": "", "from": "25:00", "to": "26:00"},
+    ):
+        response = await client.get(
+            f"/api/v1/search?{urlencode({**params, **bad})}", headers=headers
+        )
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["error"]

@@ -27,6 +27,7 @@ from tests.e2e.live import (
     run_setup,
     setup_database,
 )
+from tests.e2e.test_accessibility import AXE, axe_violations
 
 SLUG = "big-grid-lab"
 PRINTERS, LASERS, MILLS = 85, 10, 5
@@ -88,7 +89,10 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
 
     base = big_grid_server.base_url
     SCREENSHOTS.mkdir(exist_ok=True)
-    context = chromium.new_context(base_url=base, locale=LOCALES[lang], **VIEWPORTS["phone"])
+    # bypass_csp lets axe-core's script in (tests/e2e/test_accessibility.py does the same).
+    context = chromium.new_context(
+        base_url=base, locale=LOCALES[lang], bypass_csp=True, **VIEWPORTS["phone"]
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     step = 0
@@ -98,6 +102,11 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
         step += 1
         page.screenshot(path=SCREENSHOTS / f"grid-big-{lang}-{step:02d}-{name}.png", full_page=True)
         no_horizontal_scroll(page)
+
+    def accessible() -> None:
+        """No serious or critical axe-core violation (when `npm ci` installed axe-core)."""
+        if AXE.exists():
+            assert not axe_violations(page), page.url
 
     rows = page.locator("table.lab-grid tbody tr")
     first_machine = page.locator("table.lab-grid tbody th.machine-col a").first
@@ -118,6 +127,7 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
         # The chooser is a labelled navigation landmark.
         assert chooser.get_attribute("aria-labelledby") == "grid-categories-title"
         shot("week-first-category")
+        accessible()
 
         # Another category: htmx swaps the grid and pushes its address.
         chooser.locator("a[href*='category=laser_cutter']").click()
@@ -138,6 +148,7 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
         expect(rows).to_have_count(40)
         expect(pages.locator("a[aria-current='page']")).to_have_text("2")
         shot("printers-page-2")
+        accessible()
         # The links under the table lead on to the last page (five printers).
         page.locator("nav.grid-pages-bottom a[href$='page=3']").click()
         page.wait_for_url(f"{base}/labs/{SLUG}/week?start={monday}&category=3d_printer&page=3")
@@ -150,6 +161,7 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
         expect(page.locator("table.lab-grid-day")).to_be_visible()
         expect(first_machine).to_have_text("Máy in 81")
         shot("day-page-3")
+        accessible()
         # Back walks the pushed addresses.
         page.go_back()
         page.wait_for_url(f"{base}/labs/{SLUG}/week?start={monday}&category=3d_printer&page=3")

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from labs.models import Booking, BookingStatus, Equipment, EquipmentCategory
-from labs.services.grid import PAGE_SIZE
+from labs.services.grid import PAGE_SIZE, Paging
 from tests.conftest import person
 from tests.labs.conftest import at, certify, local_day, make_equipment, make_host, make_lab
 
@@ -332,3 +332,32 @@ async def test_the_number_of_statements_is_the_same_for_a_small_and_a_big_lab(
     assert counts[big.slug] == counts[small.slug], counts
     assert len(set(counts[big.slug])) == 1, counts
     print("statements per grid request (small lab, big lab):", counts)
+
+
+def test_the_page_numbers_offered_leave_gaps_in_long_categories():
+    def numbers(page: int, pages: int) -> list[int | None]:
+        return Paging(True, (), page, pages).numbers
+
+    assert numbers(1, 1) == [1]
+    assert numbers(2, 3) == [1, 2, 3]
+    assert numbers(1, 9) == [1, 2, 3, None, 9]  # 332 machines of one kind: nine pages
+    assert numbers(6, 12) == [1, None, 4, 5, 6, 7, 8, None, 12]
+    assert numbers(12, 12) == [1, None, 10, 11, 12]
+    assert numbers(4, 9) == [1, 2, 3, 4, 5, 6, None, 9]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("vi", ("Các trang máy", "Máy 41–80 trên 90", "Các máy tiếp theo", "Trang 3/3")),
+        ("ko", ("장비 목록 페이지", "장비 90대 중 41–80", "다음 장비", "3쪽 중 3쪽")),
+    ],
+)
+async def test_the_pages_speak_vietnamese_and_korean(client, lang, words):
+    lab = await big_lab()
+    client.cookies.set("lang", lang)
+    page = await client.get(f"/labs/{lab.slug}/week?category=3d_printer&page=2")
+    text = unescape(page.text)
+    for word in words:
+        assert word in text, (lang, word)
+    assert "Machines 41" not in text and "Next machines" not in text

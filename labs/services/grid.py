@@ -97,14 +97,16 @@ def parse_filters(params: dict[str, str] | object, remembered: str = "") -> Filt
 
     An unknown category is dropped (a small lab shows all its machines, a big one its first
     category); without one, `remembered` (the category last chosen at this lab) stands in.
-    A page that is not a whole number from 1 is the first page."""
+    A page that is not a whole number from 1 is the first page; a huge one, the last."""
     get = params.get  # type: ignore[attr-defined]
     category = str(get("category", "") or "")[:40] or remembered[:40]
     if category not in {c.value for c in EquipmentCategory}:
         category = ""
     certified = str(get("certified", "") or "") in {"1", "on", "true"}
     raw_page = str(get("page", "") or "").strip()
-    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 6 else 1
+    page = 1
+    if raw_page.isascii() and raw_page.isdigit():  # no sign, no "1e3", no other script's digits
+        page = MAX_PAGE if len(raw_page) > len(str(MAX_PAGE)) else int(raw_page)
     return Filters(category, certified, min(max(page, 1), MAX_PAGE))
 
 

@@ -234,7 +234,8 @@ async def test_bad_parameters_fall_back_and_never_fail(client):
         "&page=-2": ("Printer 01", "1"),
         "&page=1e3": ("Printer 01", "1"),
         "&page=%D9%A3": ("Printer 01", "1"),  # an Arabic-Indic three is not a page number
-        "&page=99999999999999999999": ("Printer 01", "1"),
+        "&page=99999999999999999999": ("Printer 81", "3"),  # huge: the last page
+        "&page=" + "9" * 5000: ("Printer 81", "3"),
         "&page=999": ("Printer 81", "3"),  # past the last page: the last page
         "&category=laser_cutter&page=4": ("Laser 1", None),  # a one-page category
         "&category=" + "x" * 5000: ("Printer 01", "1"),

@@ -139,18 +139,23 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
         expect(page.locator("nav.grid-pages")).to_have_count(0)  # ten machines: one page
         shot("lasers")
 
-        # Back to the printers, then their next page.
+        # Back to the printers, then their next page from the links under the table: the
+        # new page shows from its top, not from where the old one ended.
         chooser.locator("a[href*='category=3d_printer']").click()
         page.wait_for_url(f"{base}/labs/{SLUG}/week?start={monday}&category=3d_printer")
-        page.locator("nav.grid-pages-top a[href$='page=2']").first.click()
+        bottom_next = page.locator("nav.grid-pages-bottom a[href$='page=2']")
+        bottom_next.scroll_into_view_if_needed()
+        expect(page.locator("#lab-grid .grid-nav")).not_to_be_in_viewport()
+        bottom_next.click()
         page.wait_for_url(f"{base}/labs/{SLUG}/week?start={monday}&category=3d_printer&page=2")
         expect(first_machine).to_have_text("Máy in 41")
         expect(rows).to_have_count(40)
+        expect(page.locator("#lab-grid .grid-nav")).to_be_in_viewport()
         expect(pages.locator("a[aria-current='page']")).to_have_text("2")
         shot("printers-page-2")
         accessible()
-        # The links under the table lead on to the last page (five printers).
-        page.locator("nav.grid-pages-bottom a[href$='page=3']").click()
+        # The page numbers above the table lead to the last page (five printers).
+        pages.locator(".grid-page-number a[href$='page=3']").click()
         page.wait_for_url(f"{base}/labs/{SLUG}/week?start={monday}&category=3d_printer&page=3")
         expect(rows).to_have_count(PRINTERS - 80)
         shot("printers-page-3")

@@ -3,6 +3,9 @@
 One URL serves the page and, for an htmx request, the grid fragment alone (`#lab-grid`), so
 navigation and filters swap the grid in place while `hx-push-url` keeps the address, Back,
 reload and sharing truthful. Rules live in `labs.services.grid`.
+
+A big lab's grid shows one category at a time: the category a person picks there is kept in
+a cookie scoped to that lab's addresses, so their next visit opens on it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from starlette.routing import Route
 from ecosystem import cache
 from ecosystem.errors import DomainError, NotFound
 from ecosystem.i18n import get_locale
+from ecosystem.settings import get_settings
 from ecosystem.templating import render_text
 from ecosystem.web import (
     current_user,
@@ -31,6 +35,30 @@ from labs.services import payments as booking_payments
 
 VARY = "HX-Request, HX-History-Restore-Request, Cookie"
 CACHE_SECONDS = 300
+CATEGORY_COOKIE = "lab_grid_category"  # scoped to /labs/<slug>: the last category picked there
+CATEGORY_COOKIE_SECONDS = 180 * 24 * 3600
+
+
+def _filters(request: Request) -> grid.Filters:
+    return grid.parse_filters(request.query_params, request.cookies.get(CATEGORY_COOKIE, ""))
+
+
+def _remember_category(request: Request, response: Response, view: grid.LabGrid) -> None:
+    """Keep the category a person picked in a big lab's grid for their next visit there."""
+    asked = request.query_params.get("category", "")
+    if not view.paging.by_category or asked != view.filters.category:
+        return
+    if request.cookies.get(CATEGORY_COOKIE) == asked:
+        return
+    response.set_cookie(
+        CATEGORY_COOKIE,
+        asked,
+        max_age=CATEGORY_COOKIE_SECONDS,
+        path=f"/labs/{view.lab.slug}",
+        samesite="lax",
+        httponly=True,
+        secure=get_settings().secure_cookies,
+    )
 
 
 def _fragment(request: Request) -> bool:
@@ -64,6 +92,7 @@ async def _answer(
     template = "labs/grid/_grid.html" if _fragment(request) else "labs/grid/page.html"
     response = await render(request, template, context, status)
     response.headers["Vary"] = VARY
+    _remember_category(request, response, view)
     return response
 
 
@@ -74,7 +103,7 @@ async def lab_day(request: Request) -> Response:
         await current_user(request),
         request.path_params["slug"],
         params.get("date", "")[:40],
-        grid.parse_filters(params),
+        _filters(request),
     )
     return await _answer(request, inputs)
 
@@ -86,7 +115,7 @@ async def lab_week(request: Request) -> Response:
         await current_user(request),
         request.path_params["slug"],
         params.get("start", "")[:40],
-        grid.parse_filters(params),
+        _filters(request),
     )
     return await _answer(request, inputs)
 
@@ -107,7 +136,7 @@ async def book_basket(request: Request) -> Response:
         if isinstance(exc, NotFound):
             raise
         filters = grid.parse_filters(
-            {key: form_text(form, key) for key in ("category", "certified")}
+            {key: form_text(form, key) for key in ("category", "certified", "page")}
         )
         inputs = await grid.day_inputs(user, slug, form_text(form, "date")[:40], filters)
         extra = {"ticked": set(ticked), "message": exc.message, "purpose": purpose}

@@ -10,14 +10,21 @@ Reads only, in a constant number of queries whatever the number of machines or b
 the lab (with its host), the staff check for an unpublished lab, the machines, the active
 bookings of the window (one plain SQL statement), the blackouts of the window, the lab's
 calendar (cached) and the viewer's certifications.
+
+A big lab (more than `PAGE_SIZE` machines: 332 at the largest lab of the network) is shown one
+category at a time and `PAGE_SIZE` machines per page, on a phone and on a desktop alike: a
+table of hundreds of rows is unusable on either, and the server cannot tell them apart. A
+small lab stays one table, with an optional category filter. Both the category and the page
+are part of the URL; the bookings and blackouts read are those of the shown category only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from array import array
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -49,6 +56,9 @@ DAY, WEEK = "day", "week"
 _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
 
+PAGE_SIZE = 40  # machines per page of a big lab's grid; a lab of at most this many: one table
+MAX_PAGE = 10_000  # a longer `?page=` is not a page number
+
 _BOOKINGS_SQL = (
     "SELECT b.equipment_id, b.starts_at, b.ends_at, b.user_id FROM labs_booking b"
     " JOIN labs_equipment e ON e.id = b.equipment_id"
@@ -60,14 +70,16 @@ _BLACKOUTS_SQL = (
     " JOIN labs_equipment e ON e.id = k.equipment_id"
     " WHERE e.lab_id = ? AND k.starts_at < ? AND k.ends_at > ?"
 )
+_OF_CATEGORY = " AND e.category = ?"  # a big lab reads the shown category's rows only
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What the viewer narrowed the grid to (both part of the URL)."""
+    """What the viewer narrowed the grid to and which page of it (all part of the URL)."""
 
     category: str = ""
     certified: bool = False
+    page: int = 1
 
     def query(self) -> dict[str, str]:
         found = {}
@@ -75,16 +87,27 @@ class Filters:
             found["category"] = self.category
         if self.certified:
             found["certified"] = "1"
+        if self.page > 1:
+            found["page"] = str(self.page)
         return found
 
 
-def parse_filters(params: dict[str, str] | object) -> Filters:
-    """Filters from query parameters; an unknown category is ignored (the whole lab shows)."""
-    category = str(params.get("category", "") or "")[:40]  # type: ignore[attr-defined]
+def parse_filters(params: dict[str, str] | object, remembered: str = "") -> Filters:
+    """Filters from query parameters, as asked: the lab's machines settle them (`_settle`).
+
+    An unknown category is dropped (a small lab shows all its machines, a big one its first
+    category); without one, `remembered` (the category last chosen at this lab) stands in.
+    A page that is not a whole number from 1 is the first page; a huge one, the last."""
+    get = params.get  # type: ignore[attr-defined]
+    category = str(get("category", "") or "")[:40] or remembered[:40]
     if category not in {c.value for c in EquipmentCategory}:
         category = ""
-    certified = str(params.get("certified", "") or "") in {"1", "on", "true"}  # type: ignore[attr-defined]
-    return Filters(category, certified)
+    certified = str(get("certified", "") or "") in {"1", "on", "true"}
+    raw_page = str(get("page", "") or "").strip()
+    page = 1
+    if raw_page.isascii() and raw_page.isdigit():  # no sign, no "1e3", no other script's digits
+        page = MAX_PAGE if len(raw_page) > len(str(MAX_PAGE)) else int(raw_page)
+    return Filters(category, certified, min(max(page, 1), MAX_PAGE))
 
 
 def parse_day(raw: str, today: date) -> date:
@@ -144,6 +167,35 @@ class Column:
     label: str = ""  # what its header says: 09:00, or Mon 2/3
 
 
+@dataclass(frozen=True)
+class Paging:
+    """Which machines of a lab the grid shows, and where the other ones are.
+
+    A big lab (`by_category`) shows one category at a time, `PAGE_SIZE` machines per page;
+    a small lab shows every machine that matches the filters, on one page."""
+
+    by_category: bool
+    categories: tuple[tuple[str, int], ...]  # each category of the lab and its matching machines
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # machines that match the filters (all pages)
+    first: int = 0  # 1-based position of the page's first machine among them (0: none)
+    last: int = 0
+
+    @property
+    def numbers(self) -> list[int | None]:
+        """The page numbers to offer: the first, the last and two either side of the current
+        one; None where a gap is left out."""
+        wanted = {1, self.pages, *range(self.page - 2, self.page + 3)}
+        shown: list[int | None] = []
+        for number in range(1, self.pages + 1):
+            if number in wanted:
+                shown.append(number)
+            elif shown[-1] is not None:
+                shown.append(None)
+        return shown
+
+
 @dataclass
 class LabGrid:
     lab: Lab
@@ -156,15 +208,25 @@ class LabGrid:
     filters: Filters
     categories: list[str]  # the categories of the lab's machines, in order
     signed_in: bool
-    hidden: int = 0  # machines left out by the filters
+    paging: Paging
+    hidden: int = 0  # machines left out by the filters (a big lab: of the shown category)
     step_minutes: int = 60
     counts: dict[str, int] = field(default_factory=dict)
 
-    def url(self, mode: str, day: date) -> str:
-        """The address of the grid in `mode` at `day`, with the same filters."""
+    def url(self, mode: str, day: date, **changes: object) -> str:
+        """The address of the grid in `mode` at `day`, with the same filters and page, but
+        for `changes` (`category=`, `page=`, `certified=`)."""
         key = "date" if mode == DAY else "start"
-        query = urlencode({key: day.isoformat(), **self.filters.query()})
+        filters = replace(self.filters, **changes) if changes else self.filters
+        query = urlencode({key: day.isoformat(), **filters.query()})
         return f"/labs/{self.lab.slug}/{mode}?{query}"
+
+    def page_url(self, page: int) -> str:
+        return self.url(self.mode, self.day, page=page)
+
+    def category_url(self, category: str) -> str:
+        """A category's first page, keeping the day or week and the certified filter."""
+        return self.url(self.mode, self.day, category=category, page=1)
 
     @property
     def last_day(self) -> date:
@@ -205,25 +267,41 @@ async def _certified_categories(actor: User | None, now: datetime) -> set[str]:
     return {str(getattr(value, "value", value)) for value in rows}
 
 
-async def _facts(actor: User | None, lab: Lab, window: Interval, now: datetime) -> _Facts:
-    """Everything the grid is computed from, in a fixed number of statements."""
-    machines = await (
+async def _machines(lab: Lab) -> list[Equipment]:
+    return await (
         Equipment.filter(lab_id=lab.id)
         .exclude(status=EquipmentStatus.RETIRED)
         .order_by("category", "name", "id")
     )
+
+
+async def _facts(
+    actor: User | None,
+    lab: Lab,
+    machines: list[Equipment],
+    category: str,
+    certified: set[str],
+    window: Interval,
+    now: datetime,
+) -> _Facts:
+    """Everything the grid is computed from, in a fixed number of statements: the bookings
+    and blackouts of `category`'s machines only when one is chosen (all the lab's without)."""
     statuses = [status.value for status in ACTIVE_BOOKING_STATUSES]
     busy: dict[int, list[Interval]] = defaultdict(list)
     mine: dict[int, list[Interval]] = defaultdict(list)
     viewer = actor.id if actor is not None else None
+    of_category = _OF_CATEGORY if category else ""
+    narrowed = (category,) if category else ()
     params = (lab.id, *statuses, window.end, window.start - schedule.MAX_BOOKING_SPAN, window.start)
-    for equipment_id, start, end, user_id in await rawsql.fetch(_BOOKINGS_SQL, params):
+    for equipment_id, start, end, user_id in await rawsql.fetch(
+        _BOOKINGS_SQL + of_category, (*params, *narrowed)
+    ):
         start, end = rawsql.as_datetime(start), rawsql.as_datetime(end)
         if start < end:
             (mine if user_id == viewer else busy)[equipment_id].append(Interval(start, end))
     blackouts: dict[int, list[Interval]] = defaultdict(list)
     for equipment_id, start, end in await rawsql.fetch(
-        _BLACKOUTS_SQL, (lab.id, window.end, window.start)
+        _BLACKOUTS_SQL + of_category, (lab.id, window.end, window.start, *narrowed)
     ):
         start, end = rawsql.as_datetime(start), rawsql.as_datetime(end)
         if start < end:
@@ -237,7 +315,7 @@ async def _facts(actor: User | None, lab: Lab, window: Interval, now: datetime) 
         mine={key: normalize(value) for key, value in mine.items()},
         blackouts={key: normalize(value) for key, value in blackouts.items()},
         open_time=await schedule.lab_open_time(lab, window, cached=True),
-        certified=await _certified_categories(actor, now),
+        certified=certified,
     )
 
 
@@ -268,23 +346,66 @@ def _horizon(machine: Equipment, now: datetime) -> datetime:
     return now + timedelta(days=machine.horizon_days)
 
 
-def _shown(facts: _Facts, filters: Filters) -> tuple[list[Equipment], int]:
-    shown = [
-        machine
-        for machine in facts.machines
-        if (not filters.category or machine.category.value == filters.category)
-        and (not filters.certified or _may_use(machine, facts.certified))
-    ]
-    return shown, len(facts.machines) - len(shown)
+def _matches(machine: Equipment, filters: Filters, certified: set[str]) -> bool:
+    return (not filters.category or machine.category.value == filters.category) and (
+        not filters.certified or _may_use(machine, certified)
+    )
+
+
+def _settle(machines: list[Equipment], filters: Filters, certified: set[str]) -> Filters:
+    """The filters the grid is shown with: a category the lab has, else none on a small lab
+    and the first one on a big lab; a page that exists (past the last one: the last one)."""
+    categories = _categories(machines)
+    category = filters.category if filters.category in categories else ""
+    if not category and len(machines) > PAGE_SIZE:
+        category = categories[0]
+    settled = Filters(category, filters.certified, 1)
+    matching = sum(1 for machine in machines if _matches(machine, settled, certified))
+    pages = max(1, math.ceil(matching / PAGE_SIZE))
+    return replace(settled, page=min(filters.page, pages))
+
+
+def _shown(facts: _Facts, filters: Filters) -> tuple[list[Equipment], int, Paging]:
+    """The machines of the page (`filters` settled), how many the filters hide and where
+    the page stands among the others."""
+    by_category = len(facts.machines) > PAGE_SIZE
+    unfiltered = replace(filters, category="")
+    per_category = {code: 0 for code in _categories(facts.machines)}
+    matching = []
+    for machine in facts.machines:
+        if _matches(machine, unfiltered, facts.certified):
+            per_category[machine.category.value] += 1
+            if not filters.category or machine.category.value == filters.category:
+                matching.append(machine)
+    # A big lab's hidden machines are those of the shown category the filters leave out.
+    if by_category:
+        hidden = sum(m.category.value == filters.category for m in facts.machines) - len(matching)
+    else:
+        hidden = len(facts.machines) - len(matching)
+    total = len(matching)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(filters.page, pages)
+    shown = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    first = (page - 1) * PAGE_SIZE + 1 if shown else 0
+    paging = Paging(
+        by_category,
+        tuple(per_category.items()),
+        page,
+        pages,
+        total,
+        first,
+        first + len(shown) - 1 if shown else 0,
+    )
+    return shown, hidden, paging
 
 
 def _may_use(machine: Equipment, certified: set[str]) -> bool:
     return not machine.requires_training or machine.category.value in certified
 
 
-def _categories(facts: _Facts) -> list[str]:
+def _categories(machines: list[Equipment]) -> list[str]:
     seen: list[str] = []
-    for machine in facts.machines:
+    for machine in machines:
         if machine.category.value not in seen:
             seen.append(machine.category.value)
     return seen
@@ -351,7 +472,7 @@ def _build_day(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
     window = local_date_span(day, day, facts.tz)
     open_spans = intersect(facts.open_time, [window])
     columns, step = _day_columns(day, open_spans, facts.tz)
-    machines, _hidden = _shown(facts, inputs.filters)
+    machines, _hidden, _paging = _shown(facts, inputs.filters)
     rows = [
         Row(
             machine,
@@ -405,7 +526,7 @@ def _build_week(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
         Column(span.start, span.end, day, time(), format_day(day, "EEE d/M"))
         for day, span in zip(days, spans, strict=True)
     ]
-    machines, _hidden = _shown(facts, inputs.filters)
+    machines, _hidden, _paging = _shown(facts, inputs.filters)
     rows = [
         Row(
             machine,
@@ -477,37 +598,45 @@ class GridInputs:
         return digest.hexdigest()
 
 
-async def day_inputs(
-    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+async def _inputs(
+    actor: User | None, slug: str, mode: str, raw_day: str, filters: Filters | None
 ) -> GridInputs:
-    """The inputs of a lab's day: every machine against the slots of the lab's hours."""
     lab = await _visible_lab(actor, slug)
     tz = schedule.lab_timezone(lab)
     now = _next_minute(timezone.now())
-    day = parse_day(day_raw, now.astimezone(tz).date())
-    facts = await _facts(actor, lab, local_date_span(day, day, tz), now)
-    return GridInputs(facts, DAY, day, filters or Filters(), actor.id if actor else None)
+    day = parse_day(raw_day, now.astimezone(tz).date())
+    if mode == WEEK:
+        day -= timedelta(days=day.weekday())
+    last = day + timedelta(days=6) if mode == WEEK else day
+    machines = await _machines(lab)
+    certified = await _certified_categories(actor, now)
+    settled = _settle(machines, filters or Filters(), certified)
+    window = local_date_span(day, last, tz)
+    facts = await _facts(actor, lab, machines, settled.category, certified, window, now)
+    return GridInputs(facts, mode, day, settled, actor.id if actor else None)
+
+
+async def day_inputs(
+    actor: User | None, slug: str, day_raw: str = "", filters: Filters | None = None
+) -> GridInputs:
+    """The inputs of a lab's day: every machine (of the page) against the slots of the lab's
+    hours."""
+    return await _inputs(actor, slug, DAY, day_raw, filters)
 
 
 async def week_inputs(
     actor: User | None, slug: str, start_raw: str = "", filters: Filters | None = None
 ) -> GridInputs:
-    """The inputs of a lab's week: every machine against the seven days from a Monday."""
-    lab = await _visible_lab(actor, slug)
-    tz = schedule.lab_timezone(lab)
-    now = _next_minute(timezone.now())
-    some_day = parse_day(start_raw, now.astimezone(tz).date())
-    monday = some_day - timedelta(days=some_day.weekday())
-    window = local_date_span(monday, monday + timedelta(days=6), tz)
-    facts = await _facts(actor, lab, window, now)
-    return GridInputs(facts, WEEK, monday, filters or Filters(), actor.id if actor else None)
+    """The inputs of a lab's week: every machine (of the page) against the seven days from a
+    Monday."""
+    return await _inputs(actor, slug, WEEK, start_raw, filters)
 
 
 def frame(inputs: GridInputs) -> LabGrid:
-    """The grid's page around the table (navigation, filters): no cell computed."""
+    """The grid's page around the table (navigation, filters, pages): no cell computed."""
     facts, day = inputs.facts, inputs.day
     span = _DAY if inputs.mode == DAY else timedelta(days=7)
-    _machines, hidden = _shown(facts, inputs.filters)
+    _machines_shown, hidden, paging = _shown(facts, inputs.filters)
     return LabGrid(
         facts.lab,
         inputs.mode,
@@ -517,8 +646,9 @@ def frame(inputs: GridInputs) -> LabGrid:
         [],
         [],
         inputs.filters,
-        _categories(facts),
+        _categories(facts.machines),
         inputs.viewer is not None,
+        paging,
         hidden,
     )
 

@@ -189,7 +189,7 @@ async def _manage_context(request: Request, contest) -> dict:
         crowd = await expo.overview(user, contest)
         ranking = crowd.ranking if crowd.comparisons else None
     elif cover.any_completed:
-        ranking = await results.running_ranking(user, contest, round_, entries)
+        ranking = await results.running_ranking(user, contest, round_, entries, RANKING_SHOWN)
     return {
         "pairwise": crowd,
         "contest": contest,

@@ -211,6 +211,7 @@ class Ranking:
     parameters: dict[str, Any]
     inputs: list[dict[str, Any]]
     unscored: list[Submission]
+    ranked: int | None = None  # entries ranked, when `overall` holds only the first ones
 
 
 async def _parameters(
@@ -292,15 +293,33 @@ async def _rubric_fit(round_: Round, entries: dict, parameters: dict[str, Any]) 
 
 
 def _ranking(
-    round_: Round, entries: dict, parameters: dict[str, Any], fitted: _RubricFit
+    round_: Round,
+    entries: dict,
+    parameters: dict[str, Any],
+    fitted: _RubricFit,
+    shown: int | None = None,
 ) -> Ranking:
-    overall = _lines(fitted.fit, fitted.overall, entries)
-    by_track = {
-        track: _lines(fitted.fit, ranked, entries) for track, ranked in fitted.by_track.items()
-    }
+    """The ranking's lines over `entries`; with `shown`, only the first `shown` overall
+    lines and no per-track ones (what the dashboard shows)."""
+    if shown is None:
+        overall = _lines(fitted.fit, fitted.overall, entries)
+        by_track = {
+            track: _lines(fitted.fit, ranked, entries) for track, ranked in fitted.by_track.items()
+        }
+    else:
+        overall, by_track = _lines(fitted.fit, fitted.overall[:shown], entries), {}
     ranked_ids = {int(key) for key in fitted.fit.entries}
     unscored = [e for e in entries.values() if e.id not in ranked_ids]
-    return Ranking(round_, overall, by_track, fitted.hash, parameters, fitted.inputs, unscored)
+    return Ranking(
+        round_,
+        overall,
+        by_track,
+        fitted.hash,
+        parameters,
+        fitted.inputs,
+        unscored,
+        len(fitted.overall),
+    )
 
 
 _RUBRIC_FITS: OrderedDict[tuple, _RubricFit] = OrderedDict()
@@ -324,7 +343,7 @@ _FINGERPRINT_SQL = (
 
 
 async def running_ranking(
-    actor: User, contest: Contest, round_: Round, entries: list[Any]
+    actor: User, contest: Contest, round_: Round, entries: list[Any], shown: int | None = None
 ) -> Ranking:
     """The running ranking of `round_` for the organiser's dashboard, over `entries` (the
     caller's rows of the round's entries: `Submission`s or `judging.EntryRow`s).
@@ -333,7 +352,8 @@ async def running_ranking(
     they are kept per process for the `_FITS_KEPT` most recent (round, log state,
     parameters): a dashboard viewed again before a new score reuses them (one aggregate
     query instead of reading and hashing the whole log and fitting in a worker process).
-    The lines are built from `entries` on every view, so renamed entries show at once."""
+    The lines are built from `entries` on every view, so renamed entries show at once; with
+    `shown`, only the first `shown` overall lines (`ranked` says how many there are)."""
     await permissions.ensure(actor, "contest.see_ranking", contest)
     if contest.judging_mode == JudgingMode.PAIRWISE:
         return await compute(contest, round_)
@@ -348,7 +368,7 @@ async def running_ranking(
     _RUBRIC_FITS.move_to_end(key)
     while len(_RUBRIC_FITS) > _FITS_KEPT:
         _RUBRIC_FITS.popitem(last=False)
-    return _ranking(round_, by_id, parameters, fitted)
+    return _ranking(round_, by_id, parameters, fitted, shown)
 
 
 def _lines(

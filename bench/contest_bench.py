@@ -14,7 +14,9 @@ What it does, all on 127.0.0.1 (like healthz_under_load.py):
 4. the same page once in this process (ASGI transport, SQL statements counted from
    tortoise's ``db_client`` log, as the tests count them): queries per request.
 
-Prints one row per size, ``dashboard <N> entries p50  <x> ms  <q> queries``, and the target
+Prints one row per size, ``dashboard <N> entries p50  <x> ms  <q> queries`` followed by the
+server process's CPU time per request (from /proc, steadier than the p50 when other work
+shares the CPUs) and the page's size, and the target
 (< 100 ms at 1,200 entries). Sizes: 12, 120 and 1,200 entries, or ``--entries N``.
 Importable: ``dashboard_p50(entries, judges, sequential) -> (p50 ms, queries per request)``.
 Run: ``python bench/contest_bench.py [--entries 1200] [--sequential 30]``
@@ -285,6 +287,13 @@ async def count_queries(path: str) -> int:
 def dashboard_p50(entries: int, judges: int, sequential: int = 30) -> tuple[float, int]:
     """Build a contest of `entries` entries and `judges` judges, serve it, and return the
     dashboard's p50 in ms over `sequential` requests and the SQL statements per request."""
+    figures = dashboard_figures(entries, judges, sequential)
+    return figures["p50_ms"], figures["queries"]
+
+
+def dashboard_figures(entries: int, judges: int, sequential: int = 30) -> dict[str, float]:
+    """`dashboard_p50`'s figures plus the server's CPU time per request (ms, from /proc: much
+    steadier than wall time when other work shares the machine) and the page's size."""
     workdir = Path(tempfile.mkdtemp(prefix="contest-bench-"))
     database_url = f"sqlite://{workdir / 'bench.sqlite3'}"
     env = {
@@ -314,7 +323,7 @@ def dashboard_p50(entries: int, judges: int, sequential: int = 30) -> tuple[floa
         with contextlib.suppress(AttributeError):
             get_settings.cache_clear()
         queries = asyncio.run(count_queries(path))
-        p50 = _serve_and_measure(env, workdir, path, sequential)
+        figures = _serve_and_measure(env, workdir, path, sequential)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -322,10 +331,19 @@ def dashboard_p50(entries: int, judges: int, sequential: int = 30) -> tuple[floa
             else:
                 os.environ[key] = value
     shutil.rmtree(workdir, ignore_errors=True)
-    return p50, queries
+    return {**figures, "queries": queries}
 
 
-def _serve_and_measure(env: dict, workdir: Path, path: str, sequential: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0.0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _serve_and_measure(env: dict, workdir: Path, path: str, sequential: int) -> dict:
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as out:
@@ -348,7 +366,11 @@ def _serve_and_measure(env: dict, workdir: Path, path: str, sequential: int) -> 
                     break
             time.sleep(0.2)
         cookie = session_cookie(base)
-        return p50_sequential(base + path, cookie, sequential)
+        size = len(httpx.get(base + path, headers={"Cookie": cookie}, timeout=60).content)
+        cpu = cpu_seconds(server.pid)
+        p50 = p50_sequential(base + path, cookie, sequential)
+        cpu_ms = (cpu_seconds(server.pid) - cpu) * 1000 / (sequential + 5)
+        return {"p50_ms": p50, "cpu_ms": cpu_ms, "bytes": size}
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -369,10 +391,12 @@ def main() -> int:
     rows = []
     for entries in args.entries or SIZES:
         judges = args.judges or judges_for(entries)
-        p50, queries = dashboard_p50(entries, judges, args.sequential)
+        figures = dashboard_figures(entries, judges, args.sequential)
+        p50 = figures["p50_ms"]
         rows.append((entries, p50))
         print(
-            f"dashboard {entries} entries p50  {p50:.1f} ms  {queries} queries  "
+            f"dashboard {entries} entries p50  {p50:.1f} ms  {figures['queries']} queries  "
+            f"server CPU {figures['cpu_ms']:.1f} ms/request  {figures['bytes'] / 1000:.0f} kB  "
             f"({judges} judges, k = 3)",
             flush=True,
         )

@@ -402,7 +402,9 @@ def _solve(
         flows, flow_value = _run_solver(network, total_need)
         if flow_value < total_need:
             break
-        potentials = _potentials(network, flows, _FIRST_ENTRY_NODE + n_nodes)
+        potentials = _potentials(
+            network, flows, _FIRST_ENTRY_NODE + n_nodes, 2 * len(problem.judges) + 8
+        )
         if potentials is None:
             break
         violating = _negative_reduced_costs(problem, candidates, cost_matrix, potentials)
@@ -468,10 +470,16 @@ def _candidates(
     return candidates
 
 
-def _potentials(network: _Network, flows: np.ndarray, n_nodes: int) -> np.ndarray | None:
+def _potentials(
+    network: _Network, flows: np.ndarray, n_nodes: int, max_passes: int
+) -> np.ndarray | None:
     """Shortest-path distances in the residual network from a virtual node joined to every
     node at cost 0 (Bellman-Ford, one vectorised pass per round), or ``None`` when they do
-    not settle (a negative cycle: never after an optimal solve, but checked)."""
+    not settle (a negative cycle: never after an optimal solve, but checked).
+
+    A simple path alternates entries and judges (source and sink aside), so it has at most
+    ``2 × judges + 4`` arcs: ``max_passes`` of that order bound the passes whatever the
+    number of entries."""
     spare = flows < network.capacities
     used = flows > 0
     tails = np.concatenate([network.tails[spare], network.heads[used]])
@@ -482,7 +490,7 @@ def _potentials(network: _Network, flows: np.ndarray, n_nodes: int) -> np.ndarra
     del order
     targets, first = np.unique(heads, return_index=True)
     distance = np.zeros(n_nodes, dtype=np.int64)
-    for _pass in range(n_nodes + 1):
+    for _pass in range(min(n_nodes, max_passes) + 1):
         best = np.minimum.reduceat(distance[tails] + costs, first) if len(first) else first
         improved = best < distance[targets]
         if not improved.any():

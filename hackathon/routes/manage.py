@@ -18,7 +18,7 @@ from ecosystem.models import Membership, MembershipStatus, Role, Verification
 from ecosystem.schemas import validate
 from ecosystem.web import flash, form_text, is_htmx, read_form, redirect, render, require_user
 from hackathon import permissions
-from hackathon.models import ContestKind, JudgeAssignment, JudgingMode, Team
+from hackathon.models import ContestKind, JudgeAssignment, JudgingMode
 from hackathon.routes import content_forms
 from hackathon.routes.public import labels
 from hackathon.schemas import ContestIn, CriterionIn
@@ -173,31 +173,59 @@ async def new_contest(request: Request) -> Response:
 
 
 async def _manage_context(request: Request, contest) -> dict:
+    """The organiser's dashboard: a constant number of queries whatever the contest's size
+    (entries, teams and counts as plain rows, the coverage read once and shared, the running
+    ranking's fit reused while the score log is unchanged)."""
     user = await require_user(request)
     await permissions.ensure(user, "contest.manage", contest)
     view = await contests.contest_view(contest)
+    round_ = await contests.current_round(contest)
+    entries = await judging.round_entry_rows(round_, view.sites, view.tracks)
+    cover = await judging.coverage(user, contest, round_=round_, entries=entries)
+    team_rows = await dashboard.team_rows(contest)
     ranking = None
     crowd = None
     if contest.judging_mode == JudgingMode.PAIRWISE:
         crowd = await expo.overview(user, contest)
         ranking = crowd.ranking if crowd.comparisons else None
-    elif any(row["completed"] for row in (await judging.coverage(user, contest)).rows):
-        ranking = await results.ranking_for(user, contest)
+    elif cover.any_completed:
+        ranking = await results.running_ranking(user, contest, round_, entries, RANKING_SHOWN)
     return {
         "pairwise": crowd,
         "contest": contest,
         "view": view,
-        "overview": await dashboard.overview(user, contest),
-        "round": await contests.current_round(contest),
-        "judges": await contests.judges_of(contest, active_only=False),
+        "overview": await dashboard.overview(
+            user, contest, view=view, coverage=cover, teams=team_rows
+        ),
+        "round": round_,
+        "judges": [judge["role"] for judge in cover.judges],
         "ranking": ranking,
         "suspicious": await votes.suspicious_votes(user, contest),
         "tally": await votes.tally(contest),
-        "teams": await Team.filter(contest_id=contest.id)
-        .select_related("site", "track")
-        .order_by("name"),
+        "teams": team_rows,
         "reasons": request.session.pop("assignment_reasons", []),
+        "ranking_shown": RANKING_SHOWN,
+        **_coverage_page(request, cover),
         **labels(),
+    }
+
+
+COVERAGE_PAGE = 100  # entries per page of the dashboard's coverage table
+RANKING_SHOWN = 100  # lines of the running ranking on the dashboard (all in the export)
+
+
+def _coverage_page(request: Request, cover: judging.Coverage) -> dict:
+    """The page of the coverage table asked for (`?coverage_page=`): a 1,200-entry contest
+    shows 100 rows at a time, and its 15-second refresh re-renders only those."""
+    rows = cover.rows
+    pages = max(1, -(-len(rows) // COVERAGE_PAGE))
+    page = whole_number(request.query_params.get("coverage_page", "1"), 1, pages) or 1
+    first = (page - 1) * COVERAGE_PAGE
+    return {
+        "coverage_rows": rows[first : first + COVERAGE_PAGE],
+        "coverage_page": page,
+        "coverage_pages": pages,
+        "coverage_first": first + 1,
     }
 
 
@@ -213,8 +241,9 @@ async def coverage_fragment(request: Request) -> Response:
     overview = await dashboard.overview(user, contest)
     if not is_htmx(request):
         return redirect(request, f"/contests/{contest.slug}/manage")
+    context = {"contest": contest, "overview": overview}
     return await render(
-        request, "hackathon/_coverage.html", {"contest": contest, "overview": overview}
+        request, "hackathon/_coverage.html", context | _coverage_page(request, overview.coverage)
     )
 
 

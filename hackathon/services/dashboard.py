@@ -30,7 +30,7 @@ from hackathon.models import (
     Track,
 )
 from hackathon.services import judging, results
-from hackathon.services.contests import contest_view, phase_of, public_contests
+from hackathon.services.contests import ContestView, contest_view, phase_of, public_contests
 from hackathon.services.teams import submission_deadline
 
 
@@ -43,10 +43,23 @@ class Overview:
     coverage: judging.Coverage
 
 
-async def overview(actor: User, contest: Contest) -> Overview:
+async def overview(
+    actor: User,
+    contest: Contest,
+    *,
+    view: ContestView | None = None,
+    coverage: judging.Coverage | None = None,
+    teams: list[dict[str, Any]] | None = None,
+) -> Overview:
+    """Teams and entries per site and track, and the judging coverage.
+
+    A constant number of queries: one list of plain team rows (or the caller's
+    `team_rows`), the entries' team ids, and the coverage's own (`judging.coverage`, or
+    the caller's when it has it already)."""
     await permissions.ensure(actor, "contest.see_ranking", contest)
-    view = await contest_view(contest)
-    teams = await Team.filter(contest_id=contest.id).values("id", "site_id", "track_id")
+    view = view or await contest_view(contest)
+    if teams is None:
+        teams = await team_rows(contest)
     submitted = set(
         await Submission.filter(contest_id=contest.id).values_list("team_id", flat=True)
     )
@@ -59,7 +72,17 @@ async def overview(actor: User, contest: Contest) -> Overview:
         [(t, track_teams[t.id], track_subs[t.id]) for t in view.tracks],
         len(teams),
         len(submitted),
-        await judging.coverage(actor, contest),
+        coverage or await judging.coverage(actor, contest),
+    )
+
+
+async def team_rows(contest: Contest) -> list[dict[str, Any]]:
+    """The contest's teams as plain rows (id, name, site_id, track_id), by name: for the
+    dashboard's counts and its team pickers, without an ORM object per team."""
+    return (
+        await Team.filter(contest_id=contest.id)
+        .order_by("name", "id")
+        .values("id", "name", "site_id", "track_id")
     )
 
 

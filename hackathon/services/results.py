@@ -16,6 +16,7 @@ inputs from the public results page and recompute it. Publishing is two steps: `
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections import OrderedDict, defaultdict
@@ -24,7 +25,7 @@ from typing import Any
 
 from tortoise import timezone
 
-from ecosystem import offload
+from ecosystem import offload, rawsql
 from ecosystem.db import atomic
 from ecosystem.errors import Conflict, NotFound, NotPermitted
 from ecosystem.i18n import _
@@ -210,6 +211,7 @@ class Ranking:
     parameters: dict[str, Any]
     inputs: list[dict[str, Any]]
     unscored: list[Submission]
+    ranked: int | None = None  # entries ranked, when `overall` holds only the first ones
 
 
 async def _parameters(
@@ -251,6 +253,21 @@ async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
     parameters = await _parameters(contest, round_, entries)
     if contest.judging_mode == JudgingMode.PAIRWISE:
         return await _compute_pairwise(contest, round_, entries, parameters)
+    return _ranking(round_, entries, parameters, await _rubric_fit(round_, entries, parameters))
+
+
+@dataclass(frozen=True)
+class _RubricFit:
+    """A rubric ranking without its entries' rows: what the log and parameters determine."""
+
+    fit: calibration.Calibration
+    overall: list[calibration.RankedEntry]
+    by_track: dict[str, list[calibration.RankedEntry]]
+    hash: str
+    inputs: list[dict[str, Any]]
+
+
+async def _rubric_fit(round_: Round, entries: dict, parameters: dict[str, Any]) -> _RubricFit:
     criteria = await criteria_of(round_)
     log = await score_log(round_)
     state = replay(log)
@@ -264,18 +281,94 @@ async def compute(contest: Contest, round_: Round | None = None) -> Ranking:
     ]
     # The fit is CPU work (numpy over every score): in a worker process, off the event loop.
     fit = await offload.in_process(calibration.calibrate_criteria, values, rubric(criteria))
-    overall = _lines(fit, calibration.rank_entries(fit), entries)
     track_of = {str(e.id): e.team.track.code for e in entries.values()}
-    by_track = {
-        track: _lines(fit, ranked, entries)
-        for track, ranked in calibration.rank_by_track(fit, track_of).items()
-    }
-    ranked_ids = {int(key) for key in fit.entries}
-    unscored = [e for e in entries.values() if e.id not in ranked_ids]
     inputs = [{k: v for k, v in row.items()} for row in log]
-    return Ranking(
-        round_, overall, by_track, results_hash(inputs, parameters), parameters, inputs, unscored
+    return _RubricFit(
+        fit,
+        calibration.rank_entries(fit),
+        calibration.rank_by_track(fit, track_of),
+        results_hash(inputs, parameters),
+        inputs,
     )
+
+
+def _ranking(
+    round_: Round,
+    entries: dict,
+    parameters: dict[str, Any],
+    fitted: _RubricFit,
+    shown: int | None = None,
+) -> Ranking:
+    """The ranking's lines over `entries`; with `shown`, only the first `shown` overall
+    lines and no per-track ones (what the dashboard shows)."""
+    if shown is None:
+        overall = _lines(fitted.fit, fitted.overall, entries)
+        by_track = {
+            track: _lines(fitted.fit, ranked, entries) for track, ranked in fitted.by_track.items()
+        }
+    else:
+        overall, by_track = _lines(fitted.fit, fitted.overall[:shown], entries), {}
+    ranked_ids = {int(key) for key in fitted.fit.entries}
+    unscored = [e for e in entries.values() if e.id not in ranked_ids]
+    return Ranking(
+        round_,
+        overall,
+        by_track,
+        fitted.hash,
+        parameters,
+        fitted.inputs,
+        unscored,
+        len(fitted.overall),
+    )
+
+
+_RUBRIC_FITS: OrderedDict[tuple, _RubricFit] = OrderedDict()
+
+
+async def _log_fingerprint(round_: Round) -> tuple:
+    """Count, last id and id-weighted sums of a round's score log, in one aggregate query.
+
+    The log is append-only, so within one database (count, last id) already names its state;
+    the sums make a fit of another database's log (tests, a restored copy) with the same
+    round id, count and last id unusable unless every row agrees in all of them."""
+    rows = await rawsql.fetch(_FINGERPRINT_SQL, [round_.id])
+    return tuple(None if value is None else float(value) for value in rows[0]) if rows else ()
+
+
+_FINGERPRINT_SQL = (
+    "SELECT COUNT(*), MAX(id), SUM(id * judge_id), SUM(id * submission_id),"
+    " SUM(id * criterion_id), SUM(id * value)"
+    " FROM hackathon_score_event WHERE round_id = ?"
+)
+
+
+async def running_ranking(
+    actor: User, contest: Contest, round_: Round, entries: list[Any], shown: int | None = None
+) -> Ranking:
+    """The running ranking of `round_` for the organiser's dashboard, over `entries` (the
+    caller's rows of the round's entries: `Submission`s or `judging.EntryRow`s).
+
+    The fit, the order and the hash depend only on the score log and the parameters, so
+    they are kept per process for the `_FITS_KEPT` most recent (round, log state,
+    parameters): a dashboard viewed again before a new score reuses them (one aggregate
+    query instead of reading and hashing the whole log and fitting in a worker process).
+    The lines are built from `entries` on every view, so renamed entries show at once; with
+    `shown`, only the first `shown` overall lines (`ranked` says how many there are)."""
+    await permissions.ensure(actor, "contest.see_ranking", contest)
+    if contest.judging_mode == JudgingMode.PAIRWISE:
+        return await compute(contest, round_)
+    by_id = {entry.id: entry for entry in entries}
+    parameters = await _parameters(contest, round_, by_id)
+    described = json.dumps(parameters, sort_keys=True, default=str)
+    key = (round_.id, await _log_fingerprint(round_), described)
+    fitted = _RUBRIC_FITS.get(key)
+    if fitted is None:
+        fitted = await _rubric_fit(round_, by_id, parameters)
+        _RUBRIC_FITS[key] = fitted
+    _RUBRIC_FITS.move_to_end(key)
+    while len(_RUBRIC_FITS) > _FITS_KEPT:
+        _RUBRIC_FITS.popitem(last=False)
+    return _ranking(round_, by_id, parameters, fitted, shown)
 
 
 def _lines(

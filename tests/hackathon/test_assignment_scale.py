@@ -129,3 +129,76 @@ def test_five_thousand_entries_and_three_hundred_judges_fit_the_budget():
     assert not result.pairs() & conflicts
     assert max(result.load().values()) <= 60
     assert seconds < 10, seconds
+
+
+def objective(case: dict, result: assignment.Assignment, locked: set) -> tuple[int, int]:
+    """(changes, soft costs + balance) of a result, computed from its pairs alone."""
+    affinity = case["affinity"] or {}
+    soft = sum(
+        round(assignment.COST_SCALE * affinity.get(pair, 0.0))
+        for pair in result.pairs()
+        if pair not in locked
+    )
+    unit = round(assignment.COST_SCALE * case["balance_weight"])
+    return result.changes, soft + unit * sum(load**2 for load in result.load().values())
+
+
+def medium_case(rng: random.Random) -> dict:
+    n_entries, n_judges, k = rng.randint(30, 70), rng.randint(9, 18), rng.randint(1, 3)
+    entries = [(f"e{n}", rng.choice((None, *SITES)), None) for n in range(n_entries)]
+    capacity = -(-n_entries * k // n_judges) + rng.randint(0, 3)
+    judges = [
+        (f"j{n}", capacity + rng.randint(-1, 2), frozenset(rng.sample(SITES, rng.randint(1, 3))))
+        for n in range(n_judges)
+    ]
+    pairs = [(j[0], e[0]) for j in judges for e in entries]
+    case = {
+        "entries": entries,
+        "judges": judges,
+        "k": k,
+        "conflicts": set(rng.sample(pairs, len(pairs) // 10)),
+        "affinity": {
+            pair: rng.choice((-1.0, 0.5, 3.0)) for pair in rng.sample(pairs, len(pairs) // 3)
+        }
+        if rng.random() < 0.7
+        else None,
+        "previous": set(rng.sample(pairs, n_entries * k // 2)) if rng.random() < 0.5 else set(),
+        "require_site": rng.random() < 0.7,
+        "require_language": False,
+        "balance_weight": rng.choice((0.0, 1.0, 2.5)),
+    }
+    return case
+
+
+def test_candidate_judges_give_an_optimum_of_the_full_network(monkeypatch):
+    """Large problems are solved on a few candidate judges per entry, then proved optimal by
+    pricing every omitted pair; the cost must equal the full network's on every case."""
+    rng = random.Random(2021)
+    rounds = {"clean": 0, "widened": 0}
+    price = assignment._negative_reduced_costs
+
+    def counting(*arguments):
+        violating = price(*arguments)
+        rounds["widened" if violating.any() else "clean"] += 1
+        return violating
+
+    feasible = 0
+    for _case in range(60):
+        case = medium_case(rng)
+        monkeypatch.setattr(assignment, "_REDUCE_ABOVE_PAIRS", 10**12)
+        full = run(assignment, case)
+        monkeypatch.setattr(assignment, "_REDUCE_ABOVE_PAIRS", 0)
+        monkeypatch.setattr(assignment, "_negative_reduced_costs", counting)
+        reduced = run(assignment, case)
+        monkeypatch.undo()
+        assert type(reduced) is type(full), case
+        if isinstance(full, assignment.Assignment):
+            feasible += 1
+            assert objective(case, reduced, set()) == objective(case, full, set()), case
+            assert all(len(judges) == case["k"] for judges in reduced.judges_by_entry.values())
+            assert not reduced.pairs() & case["conflicts"]
+        else:
+            assert reduced.reasons == full.reasons
+    assert feasible > 30
+    # both outcomes of the pricing check occurred: proved at once, and widened first
+    assert rounds["clean"] > 10 and rounds["widened"] > 0, rounds

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from types import FunctionType
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
@@ -26,6 +28,32 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
+class DirectCallContext(Context):
+    """Jinja's context, calling plain functions directly.
+
+    Every `{{ f(x) }}` in a template compiles to `context.call(f, x)`, which looks twice for
+    `pass_context`-style markers and strips loop bookkeeping arguments before calling: about
+    2 µs a call, and a page calls `_()`, `label()` and friends a hundred times or more
+    (measured: 3.0 µs a call in a loop, 1.4 µs by this path). A plain Python function without
+    a marker (`jinja_pass_arg`, set by `pass_context` and its siblings) is called directly
+    here; anything else (macros, bound methods, callable objects, marked functions) takes
+    Jinja's own path, unchanged.
+    """
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        if type(__obj) is not FunctionType or "jinja_pass_arg" in __obj.__dict__:
+            return Context.call(__self, __obj, *args, **kwargs)
+        if kwargs:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:  # as Jinja does: a generator's end is undefined, not an error
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -37,6 +65,7 @@ def build_environment() -> Environment:
         # (DEBUG=1 for editing them live).
         auto_reload=os.environ.get("DEBUG", "") == "1",
     )
+    env.context_class = DirectCallContext
     # Plain functions rather than jinja2.ext.i18n's wrappers: several times faster per call,
     # and autoescaping still applies to the whole translated, formatted text.
     env.globals.update(

@@ -33,6 +33,7 @@ from ecosystem.middleware import (
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
+from ecosystem.routing import SegmentRouter
 from ecosystem.settings import Settings, configure
 from ecosystem.templating import STATIC_DIR, templates
 from ecosystem.web import SECURITY_PAGE, flash, login_redirect, redirect, render
@@ -237,6 +238,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes + UPLOAD_SLACK_BYTES,
     )
+    # The same routes, lifespan and answers; tried by the path's first segment (see there).
+    app.router = SegmentRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.packages = packages
     app.state.tortoise_config = config

@@ -51,11 +51,26 @@ _current_timezone: contextvars.ContextVar[str] = contextvars.ContextVar(
 _catalogue_dirs: list[Path] = [Path(__file__).parent / "locale"]
 
 
+_catalogue_version = 0  # goes up whenever a package adds its catalogues
+
+
 def add_catalogue_dir(path: Path) -> None:
+    global _catalogue_version
     if path not in _catalogue_dirs:
         _catalogue_dirs.append(path)
         translations_for.cache_clear()
         _messages_for.cache_clear()
+        _catalogue_version += 1
+
+
+def catalogue_version() -> int:
+    """Changes when the catalogues do: what was translated ahead of time is stale then."""
+    return _catalogue_version
+
+
+def translation_in(locale: str, message: str) -> str:
+    """`gettext(message)` as it reads in `locale` (no parameters)."""
+    return _messages_for(locale).get(message, message)
 
 
 @cache

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Match, Mount, Route
@@ -29,6 +28,7 @@ from ecosystem.middleware import (
     InputGuardMiddleware,
     LocaleMiddleware,
     SecurityHeadersMiddleware,
+    SignedSessionMiddleware,
 )
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.ratelimit import FailureLimiter, build_storage
@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips),
         Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
         Middleware(
-            SessionMiddleware,
+            SignedSessionMiddleware,
             secret_key=settings.secret_key,
             session_cookie="eco_session",
             same_site="lax",

@@ -6,7 +6,7 @@ organisations with their spheres), serves the real app with ``python -m ecosyste
 same pages from an in-memory list), and drives both with the same load, alternating
 between them, for ``/`` and ``/organisations`` (page 1 of the partner directory: a count
 and 24 rows with their spheres). Prints requests/s, the ratio app/bare (target: at least
-0.5), p50/p99 latency and errors.
+0.6), p50/p99 latency and errors.
 
 The load is anonymous visitors: no cookies are sent back, so the real app creates a
 session and a CSRF token for every request, as for a first visit. The load generator is
@@ -46,7 +46,7 @@ from bare_app import PAGE_SIZE, organisation_rows  # noqa: E402
 
 HOST = "127.0.0.1"
 PATHS = ("/", "/organisations")
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6  # issue 21 (was 0.5)
 COMPARABLE = (
     "comparable = the same HTML layout (header, menu, language form, footer) and, for the\n"
     "directory, the count and 24 rows with sphere tags, rendered by Jinja2 (autoescape,\n"

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Match, Mount, Route
@@ -29,10 +28,12 @@ from ecosystem.middleware import (
     InputGuardMiddleware,
     LocaleMiddleware,
     SecurityHeadersMiddleware,
+    SignedSessionMiddleware,
 )
 from ecosystem.packages import DomainPackage, load_packages
 from ecosystem.ratelimit import FailureLimiter, build_storage
 from ecosystem.restapi import API_PREFIX, error_response, openapi_document
+from ecosystem.routing import SegmentRouter
 from ecosystem.settings import Settings, configure
 from ecosystem.templating import STATIC_DIR, templates
 from ecosystem.web import SECURITY_PAGE, flash, login_redirect, redirect, render
@@ -213,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips),
         Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
         Middleware(
-            SessionMiddleware,
+            SignedSessionMiddleware,
             secret_key=settings.secret_key,
             session_cookie="eco_session",
             same_site="lax",
@@ -237,6 +238,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes + UPLOAD_SLACK_BYTES,
     )
+    # The same routes, lifespan and answers; tried by the path's first segment (see there).
+    app.router = SegmentRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.packages = packages
     app.state.tortoise_config = config

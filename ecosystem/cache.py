@@ -98,10 +98,12 @@ _backend: MemoryCache | RedisCache = MemoryCache()
 def start(redis_url: str | None) -> None:
     global _backend, _outage_reported
     _outage_reported = False
+    _built.clear()
     _backend = RedisCache(redis_url) if redis_url else MemoryCache()
 
 
 async def stop() -> None:
+    _built.clear()
     await _backend.close()
 
 
@@ -143,6 +145,48 @@ async def _remember(
     except OUTAGE_ERRORS as exc:
         _outage(exc)
     return value
+
+
+# Read models built from stored text, per process: key → (the text, what was built from it).
+_built: dict[str, tuple[str, Any]] = {}
+BUILT_MAX_ENTRIES = 256
+
+
+async def remember_built(
+    key: str, ttl_seconds: int, compute: Callable[[], Awaitable[Any]], build: Callable[[Any], Any]
+) -> Any:
+    """As `remember`, then `build(value)`: an immutable object (frozen dataclasses, tuples)
+    made from the JSON value, e.g. a directory page's entries.
+
+    The stored text still decides, on every call, what the value is (so every process sees
+    the same entries and invalidations); only the work of turning the same text into the
+    same object again is saved: the built object is reused while the text read back is
+    unchanged. It must never be mutated by its users.
+    """
+    try:
+        raw = await _backend.get(key)
+    except OUTAGE_ERRORS as exc:
+        _outage(exc)
+        return build(await compute())
+    _reachable()
+    if raw is not None:
+        memo = _built.get(key)
+        if memo is not None and (memo[0] is raw or memo[0] == raw):
+            return memo[1]
+        built = build(json.loads(raw))
+    else:
+        value = await compute()
+        raw = _compact_json(value)
+        try:
+            await _backend.set(key, raw, ttl_seconds)
+        except OUTAGE_ERRORS as exc:
+            _outage(exc)
+            return build(value)
+        built = build(json.loads(raw))  # as every later read will see it
+    if len(_built) >= BUILT_MAX_ENTRIES:
+        _built.clear()  # keys carry generations: old ones are never read again
+    _built[key] = (raw, built)
+    return built
 
 
 async def generation(name: str) -> int:

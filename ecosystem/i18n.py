@@ -51,10 +51,26 @@ _current_timezone: contextvars.ContextVar[str] = contextvars.ContextVar(
 _catalogue_dirs: list[Path] = [Path(__file__).parent / "locale"]
 
 
+_catalogue_version = 0  # goes up whenever a package adds its catalogues
+
+
 def add_catalogue_dir(path: Path) -> None:
+    global _catalogue_version
     if path not in _catalogue_dirs:
         _catalogue_dirs.append(path)
         translations_for.cache_clear()
+        _messages_for.cache_clear()
+        _catalogue_version += 1
+
+
+def catalogue_version() -> int:
+    """Changes when the catalogues do: what was translated ahead of time is stale then."""
+    return _catalogue_version
+
+
+def translation_in(locale: str, message: str) -> str:
+    """`gettext(message)` as it reads in `locale` (no parameters)."""
+    return _messages_for(locale).get(message, message)
 
 
 @cache
@@ -76,6 +92,21 @@ def translations_for(locale: str) -> NullTranslations:
         else:
             merged.add_fallback(translations)  # type: ignore[union-attr]
     return merged or NullTranslations()
+
+
+@cache
+def _messages_for(locale: str) -> dict[str, str]:
+    """msgid → text of `translations_for(locale)` as one dict, the first catalogue winning as
+    in its fallback chain: `gettext` is a dict lookup instead of a walk down the packages'
+    catalogues (a page translates dozens of texts)."""
+    merged: dict[str, str] = {}
+    translations: NullTranslations | None = translations_for(locale)
+    while translations is not None:
+        for key, text in getattr(translations, "_catalog", {}).items():
+            if isinstance(key, str):  # plural forms are keyed by (msgid, n): ngettext's
+                merged.setdefault(key, text)
+        translations = translations._fallback  # type: ignore[attr-defined]
+    return merged
 
 
 def normalise_locale(value: str | None) -> str | None:
@@ -116,10 +147,22 @@ def negotiate_locale(
         if found := normalise_locale(candidate):
             return found
     if accept_language:
-        preferred = accepted_languages(accept_language)
-        if found := Locale.negotiate(preferred, SUPPORTED_LOCALES, sep="-"):
-            return found.language
+        if len(accept_language) <= 200:  # browsers send a few of the same headers: remembered
+            found = _negotiated(accept_language)
+        else:
+            found = _negotiate(accept_language)
+        if found:
+            return found
     return default
+
+
+def _negotiate(accept_language: str) -> str | None:
+    preferred = accepted_languages(accept_language)
+    found = Locale.negotiate(preferred, SUPPORTED_LOCALES, sep="-")
+    return found.language if found else None
+
+
+_negotiated = lru_cache(maxsize=512)(_negotiate)
 
 
 def get_locale() -> str:
@@ -158,7 +201,7 @@ def use_locale(locale: str, timezone: str | None = None) -> Iterator[None]:
 
 
 def gettext(message: str, **params: object) -> str:
-    text = translations_for(get_locale()).gettext(message)
+    text = _messages_for(_current_locale.get()).get(message, message)
     return text % params if params else text
 
 

@@ -244,7 +244,7 @@ class DirectoryEntry:
 
 @dataclass(frozen=True)
 class DirectoryPage:
-    entries: list[DirectoryEntry]
+    entries: tuple[DirectoryEntry, ...]
     total: int
 
 
@@ -271,10 +271,19 @@ async def directory(
     folded, page = fold(query)[:100], max(1, page)
     generation = await cache.generation(DIRECTORY_CACHE)
     key = f"{DIRECTORY_CACHE}:{generation}:{sphere}:{page}:{page_size}:{folded}"
-    data = await cache.remember(
-        key, DIRECTORY_CACHE_SECONDS, lambda: _directory_page(sphere, folded, page, page_size)
+    return await cache.remember_built(
+        key,
+        DIRECTORY_CACHE_SECONDS,
+        lambda: _directory_page(sphere, folded, page, page_size),
+        _built_page,
     )
-    entries = [DirectoryEntry(**{**e, "spheres": tuple(e["spheres"])}) for e in data["entries"]]
+
+
+def _built_page(data: dict) -> DirectoryPage:
+    """The cached JSON as read-only objects (shared between requests of this process)."""
+    entries = tuple(
+        DirectoryEntry(**{**e, "spheres": tuple(e["spheres"])}) for e in data["entries"]
+    )
     return DirectoryPage(entries=entries, total=data["total"])
 
 

@@ -1,0 +1,217 @@
+"""What makes `/` and `/organisations` cheap changes nothing a visitor or another process sees
+(issue 21, item 4): routing by first segment, templates translated when compiled, plain
+functions called directly, cached directory pages reused, the session cookie's signer."""
+
+from __future__ import annotations
+
+import json
+import re
+from base64 import b64encode
+
+import itsdangerous
+import pytest
+from jinja2 import pass_context
+from starlette.routing import Match, Route, Router
+
+from ecosystem import cache, i18n, templating
+from ecosystem.middleware import _KeyOnceSigner
+from ecosystem.routing import SegmentRouter
+from ecosystem.templating import build_environment
+from tests.conftest import make_organisation, make_user
+
+TOKEN = re.compile(r'(name="csrf_token" value=|"X-CSRF-Token": )"[^"]+"')
+
+
+def sample_path(route: Route) -> str:
+    """A concrete path the route matches (every parameter filled)."""
+    return re.sub(r"\{[^}:]+(:int)?\}", lambda m: "7" if m.group(1) else "x", route.path)
+
+
+def stock_choice(routes, scope) -> tuple[object, Match]:
+    partial = None
+    for route in routes:
+        match, _child = route.matches(scope)
+        if match is Match.FULL:
+            return route, match
+        if match is Match.PARTIAL and partial is None:
+            partial = route
+    return partial, Match.PARTIAL if partial else Match.NONE
+
+
+async def test_the_router_picks_starlettes_route_for_every_path_and_method(app) -> None:
+    """For a sample path of every route, with every method: the route Starlette's loop over
+    the whole list would take is the one the first-segment index takes."""
+    assert isinstance(app.router, SegmentRouter)
+    routes = app.router.routes
+    paths = {sample_path(r) for r in routes if isinstance(r, Route)} | {
+        "/",
+        "/static/app.css",
+        "/organisations/",
+        "/nowhere",
+        "//x",
+    }
+    app.router._build_index(routes)
+    checked = 0
+    for path in sorted(paths):
+        for method in ("GET", "POST", "DELETE"):
+            scope = {"type": "http", "path": path, "root_path": "", "method": method}
+            expected, kind = stock_choice(routes, scope)
+            candidates = app.router._index.get(path[1:].split("/", 1)[0], app.router._anywhere)
+            chosen, _ = stock_choice(candidates, scope)
+            if kind is Match.FULL:
+                assert chosen is expected, (method, path)
+                checked += 1
+            else:  # no full match: Starlette's own loop answers (404, 405, redirect)
+                assert stock_choice(candidates, scope)[1] is not Match.FULL, (method, path)
+    assert checked > 100
+
+
+async def test_not_found_method_not_allowed_and_slashes_as_before(client) -> None:
+    assert (await client.get("/no-such-page")).status_code == 404
+    redirected = await client.get("/organisations/", follow_redirects=False)
+    assert redirected.status_code == 307
+    assert redirected.headers["location"].endswith("/organisations")
+    assert (await client.delete("/healthz")).status_code == 405
+
+
+async def test_routes_added_later_are_found() -> None:
+    async def page(request):
+        from starlette.responses import PlainTextResponse
+
+        return PlainTextResponse(request.url.path)
+
+    router = SegmentRouter([Route("/a", page)])
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    router.routes.append(Route("/b/{x}", page))
+    scope = {"type": "http", "path": "/b/1", "root_path": "", "method": "GET", "headers": []}
+    await router(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert isinstance(Router([]), Router)  # the stock one still builds alike
+
+
+@pytest.mark.parametrize("locale", ["vi", "en", "ko"])
+async def test_pages_compiled_per_locale_read_as_translated_at_run_time(
+    client, monkeypatch, locale
+) -> None:
+    """The same page, byte for byte (but the session's token), whether its constant texts
+    were translated when the template was compiled or by `_()` while rendering."""
+    owner = await make_user("owner@example.org")
+    await make_organisation(owner, "Viện Nghiên cứu & Phát triển")
+    client.cookies.set("lang", locale)
+    compiled = [await client.get(path) for path in ("/", "/organisations", "/login")]
+    monkeypatch.setattr(templating, "_environments", {})  # the plain environment for all
+    at_run_time = [await client.get(path) for path in ("/", "/organisations", "/login")]
+    for before, after in zip(compiled, at_run_time, strict=True):
+        assert before.status_code == after.status_code == 200
+        assert TOKEN.sub("", before.text) == TOKEN.sub("", after.text)
+    assert i18n.translation_in(locale, "Partner directory") in compiled[1].text
+    assert "&amp; Phát triển" in compiled[1].text
+
+
+def test_only_calls_with_one_literal_are_translated_ahead() -> None:
+    env = build_environment("vi")
+    env.globals["obj"] = type("O", (), {"_": staticmethod(lambda text: f"[{text}]")})()
+    source = (
+        "{{ _('Menu') }}|{{ gettext(\"Sign in\") }}|{{ _('%(num)d x', num=2) }}|"
+        "{{ obj._('Menu') }}|{% set t = _('Language') %}{{ t }}|{{ _('A & <b>') }}"
+    )
+    with i18n.use_locale("vi"):
+        text = env.from_string(source).render()
+    vi = i18n.translation_in
+    assert text.split("|") == [
+        vi("vi", "Menu"),
+        vi("vi", "Sign in"),
+        "2 x",
+        "[Menu]",
+        vi("vi", "Language"),
+        "A &amp; &lt;b&gt;",
+    ]
+    # The plain environment translates the same texts at run time, in the current locale.
+    with i18n.use_locale("en"):
+        assert build_environment().from_string("{{ _('Menu') }}").render() == "Menu"
+
+
+def test_functions_are_called_directly_and_jinjas_markers_still_apply() -> None:
+    env = build_environment()
+
+    @pass_context
+    def who(context, suffix):
+        return context["name"] + suffix
+
+    def plain(a, b=0):
+        return a + b
+
+    def stops():
+        raise StopIteration
+
+    env.globals.update(who=who, plain=plain, stops=stops)
+    template = env.from_string(
+        "{{ who('!') }} {% for i in [1, 2] %}{{ plain(i, b=10) }} {% endfor %}"
+        "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(plain(1)) }}"
+        "{% if stops() is undefined %} undefined{% endif %}"
+    )
+    assert template.render(name="An") == "An! 11 12 <1> undefined"
+
+
+async def test_a_cached_directory_page_is_reused_only_while_its_text_is_unchanged(app) -> None:
+    built: list[dict] = []
+
+    async def compute():
+        return {"n": 1}
+
+    def build(value):
+        built.append(value)
+        return ("page", value["n"])
+
+    first = await cache.remember_built("t:key", 60, compute, build)
+    again = await cache.remember_built("t:key", 60, compute, build)
+    assert first is again and len(built) == 1
+    # Another process stored another text under the key: that text is what counts.
+    await cache._backend.set("t:key", json.dumps({"n": 2}), 60)
+    assert await cache.remember_built("t:key", 60, compute, build) == ("page", 2)
+    assert len(built) == 2
+
+
+async def test_the_directory_follows_changes_after_the_page_was_reused(client) -> None:
+    owner = await make_user("owner@example.org")
+    await make_organisation(owner, "Alpha Lab")
+    assert "Alpha Lab" in (await client.get("/organisations")).text
+    assert "Alpha Lab" in (await client.get("/organisations")).text
+    from ecosystem.services import organisations
+
+    await make_organisation(owner, "Beta Works")
+    await organisations.directory_changed()
+    page = (await client.get("/organisations")).text
+    assert "Alpha Lab" in page and "Beta Works" in page
+
+
+def test_the_session_signer_signs_as_itsdangerous_does() -> None:
+    data = b64encode(json.dumps({"csrf": "t"}).encode())
+    ours, stock = _KeyOnceSigner("s" * 40), itsdangerous.TimestampSigner("s" * 40)
+    assert stock.unsign(ours.sign(data)) == data
+    assert ours.unsign(stock.sign(data)) == data
+    assert ours.derive_key() == stock.derive_key()
+    with pytest.raises(itsdangerous.BadSignature):
+        _KeyOnceSigner("t" * 40).unsign(stock.sign(data))
+
+
+async def test_a_session_cookie_survives_and_a_forged_one_does_not(client) -> None:
+    first = await client.get("/login")
+    token = TOKEN.search(first.text).group(0)
+    assert "eco_session=" in first.headers["set-cookie"]
+    assert "httponly" in first.headers["set-cookie"].lower()
+    again = await client.get("/login")
+    assert TOKEN.search(again.text).group(0) == token  # the same session, same token
+    assert "set-cookie" not in again.headers  # nothing changed: no new cookie
+    assert "Cookie" in again.headers["vary"]
+    value = client.cookies["eco_session"]
+    client.cookies.set("eco_session", value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
+    forged = await client.get("/login")
+    assert TOKEN.search(forged.text).group(0) != token  # a new session, a new token

@@ -165,6 +165,10 @@ _BLACKOUTS_SQL = (
 _BUSY_SQL = (
     f"SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ? AND {_BUSY_OVERLAP}"
 )
+_BUSY_OWNED_SQL = (
+    "SELECT starts_at, ends_at, user_id FROM labs_booking"
+    f" WHERE equipment_id = ? AND {_BUSY_OVERLAP}"
+)
 _BLACKOUTS_MANY_SQL = (
     f"SELECT equipment_id, starts_at, ends_at FROM labs_blackout WHERE {_BLACKOUT_OVERLAP}"
 )
@@ -197,6 +201,25 @@ async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:
     read; who booked is omitted)."""
     rows = await rawsql.fetch(_BUSY_SQL, (equipment_id, *_busy_params(window)))
     return [span for start, end in rows if (span := _interval(start, end))]
+
+
+async def busy_and_own_of(
+    equipment_id: int, window: Interval, user_id: int
+) -> tuple[list[Interval], list[Interval]]:
+    """`busy_of`, and the part of it that is `user_id`'s own bookings, in the same one query.
+
+    A separate query for the viewer's own bookings (by user and machine) lets SQLite pick the
+    user's index and walk every booking that person ever made: 12 ms for a frequent user of
+    `bench/labs_bench.py`, against 0.2 ms for the machine's window read once.
+    """
+    rows = await rawsql.fetch(_BUSY_OWNED_SQL, (equipment_id, *_busy_params(window)))
+    busy, own = [], []
+    for start, end, owner in rows:
+        if span := _interval(start, end):
+            busy.append(span)
+            if owner == user_id:
+                own.append(span)
+    return busy, own
 
 
 async def busy_by_machine(equipment_ids: list[int], window: Interval) -> dict[int, list[Interval]]:

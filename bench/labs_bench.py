@@ -67,8 +67,10 @@ PER_LAB = 29  # machines per lab outside the big one (30 + 34 × ~29 = 1,000)
 RATIO_TARGET = 0.4
 GRID_TARGET = 0.5  # the lab day/week grid against the bare app's raw-SQL grid
 SEARCH_TARGET_MS = 100.0
+PG_RATIO_TARGET = 0.5  # the app's bookings/s against the bare asyncpg app's (issue 21)
 CATEGORIES = ("3d_printer", "laser_cutter", "cnc", "pcb_mill", "electronics_bench")
 BENCH_PASSWORD = "bench-password-1"
+CELL = 'class="cell '  # a cell of a machine's week grid, in the app's page and the bare one
 
 
 def parse_args() -> argparse.Namespace:
@@ -409,34 +411,55 @@ def psql(url: str, sql: str) -> None:
     )
 
 
-def throughput(args, workdir: Path) -> dict:
+def _load_result(statuses: collections.Counter, seconds: float, latencies: list) -> dict:
+    """Bookings/s and errors of one load: 409 (a real conflict) is an answer, not an error;
+    any other status but 201, and every transport error, is one."""
+    created = statuses.get(201, 0)
+    return {
+        "bookings": created,
+        "seconds": seconds,
+        "rate": created / seconds,
+        "statuses": dict(statuses),
+        "errors": sum(v for k, v in statuses.items() if k not in (201, 409)),
+        "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
+    }
+
+
+def throughput(args, workdir: Path) -> tuple[dict, dict]:
+    """Booking throughput of the app and of the bare asyncpg app (`bare_app.py --bookings`)
+    on the same database and table, one after the other, each with `serve --workers 2`'s
+    shape and the same clients; the bookings are deleted before each load, so both start
+    from the same table. Returns (app result, bare result)."""
     name = f"labs_bench_{secrets.token_hex(4)}"
     url = f"{args.pg}/{name}"
     port = free_port()
     env = base_env(url, workdir, port)
     psql(args.pg, f"CREATE DATABASE {name}")
-    server = None
     try:
         migrate(env)
         machines, tokens = asyncio.run(populate_pg(url, args.clients))
         command = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)]
-        server = start("pg-app", [*command, "--workers", "2"], env, workdir)
-        wait_ready(server, "/healthz", timeout=60)
-        statuses, seconds, latencies = asyncio.run(
-            book_load(server.base, machines, tokens, args.book_seconds)
-        )
-        created = statuses.get(201, 0)
-        return {
-            "bookings": created,
-            "seconds": seconds,
-            "rate": created / seconds,
-            "statuses": dict(statuses),
-            "errors": sum(v for k, v in statuses.items() if k != 201),
-            "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
-        }
+        bare_command = [
+            *(sys.executable, str(ROOT / "bench" / "bare_app.py"), "--bookings"),
+            *("--workers", "2", "--port", str(port)),
+        ]
+        results = []
+        for label, argv in (("pg-app", [*command, "--workers", "2"]), ("pg-bare", bare_command)):
+            subprocess.run(
+                ["psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "DELETE FROM labs_booking"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            server = start(label, argv, {**env, "BARE_DATABASE_URL": url}, workdir)
+            try:
+                wait_ready(server, "/healthz", timeout=60)
+                loaded = asyncio.run(book_load(server.base, machines, tokens, args.book_seconds))
+                results.append(_load_result(*loaded))
+            finally:
+                stop(server)
+        return results[0], results[1]
     finally:
-        if server is not None:
-            stop(server)
         psql(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -487,6 +510,7 @@ def main() -> int:
         avail_path = f"/api/v1/equipment/{machine}/availability?{avail_query}"
         bare_avail = f"/availability?{httpx.QueryParams({'from': week_start.isoformat()})}"
         bare_avail_db = f"/equipment/{machine}/availability?{avail_query}"
+        bare_week_path = f"/week?machine={machine}&start={monday.isoformat()}"
         search_path = f"/labs/search?day={(today + timedelta(1)).isoformat()}&duration=60"
         # One lab, one grid: the 30-machine lab's day and week (labs.routes.grid).
         grid_day = f"/labs/{data['lab']}/day?date={today.isoformat()}"
@@ -497,12 +521,14 @@ def main() -> int:
 
         # Sanity: the pages answer and show data.
         week = httpx.get(app.base + week_path, timeout=30)
+        bare_week = httpx.get(bare.base + bare_week_path, timeout=30)
         avail = httpx.get(app.base + avail_path, headers=auth, timeout=30)
         found = httpx.get(app.base + search_path, timeout=30)
         grids = [httpx.get(app.base + path, timeout=30) for path in (grid_day, grid_week)]
         grids += [httpx.get(bare.base + path, timeout=30) for path in (bare_day, bare_week)]
         for label, response in (
             ("week", week),
+            ("bare week", bare_week),
             ("availability", avail),
             ("search", found),
             *zip(("lab day", "lab week", "bare lab day", "bare lab week"), grids, strict=True),
@@ -518,7 +544,9 @@ def main() -> int:
             flush=True,
         )
         print(
-            f"week page {len(week.content)} B; availability: {len(avail.json()['busy'])} busy, "
+            f"week page (app/bare) {len(week.content)}/{len(bare_week.content)} B, "
+            f"{week.text.count(CELL)}/{bare_week.text.count(CELL)} cells; "
+            f"availability: {len(avail.json()['busy'])} busy, "
             f"{len(avail.json()['free'])} free; search page {len(found.content)} B "
             f"({found.text.count('/equipment/')} machine links)",
             flush=True,
@@ -539,14 +567,14 @@ def main() -> int:
                 (
                     "week view",
                     app.base + week_path,
-                    bare.base + f"/week?start={monday}",
+                    bare.base + bare_week_path,
                     plain,
                     True,
                 ),
                 (
                     "week view, signed in",
                     app.base + week_path,
-                    bare.base + f"/week?start={monday}",
+                    bare.base + bare_week_path,
                     signed_in,
                     True,
                 ),
@@ -618,8 +646,9 @@ def main() -> int:
             stop(server)
 
     if args.pg:
-        result = throughput(args, workdir)
-        errors += result["errors"]
+        result, bare = throughput(args, workdir)
+        errors += result["errors"] + bare["errors"]
+        ratio = result["rate"] / bare["rate"] if bare["rate"] else 0.0
         rows.append(
             (
                 f"PG bookings/s (2 workers, {args.clients} clients)",
@@ -631,10 +660,27 @@ def main() -> int:
         )
         rows.append(
             (
-                "PG booking errors",
-                f"{result['errors']} {result['statuses']}",
+                "PG bookings/s, bare asyncpg app",
+                f"{bare['rate']:.1f} ({bare['bookings']} in {bare['seconds']:.1f} s, "
+                f"p50 {bare['p50']:.0f} ms)",
+                "report",
+                None,
+            )
+        )
+        rows.append(
+            (
+                "PG bookings/s app/bare",
+                f"{result['rate']:.1f}/{bare['rate']:.1f} = {ratio:.2f}",
+                f">= {PG_RATIO_TARGET}",
+                ratio >= PG_RATIO_TARGET,
+            )
+        )
+        rows.append(
+            (
+                "PG booking errors (app; bare)",
+                f"{result['errors']} {result['statuses']}; {bare['errors']} {bare['statuses']}",
                 "0",
-                not result["errors"],
+                not (result["errors"] or bare["errors"]),
             )
         )
 

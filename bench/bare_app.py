@@ -289,9 +289,10 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         """A machine's page with its week grid, the reads of the app's page in raw SQL.
 
         `/week?machine=<id>&start=<monday>` reads from the same SQLite file what the app's
-        `/equipment/{id}/week` reads: the machine with its lab, that the host organisation
-        is verified, the machine's rates, the lab's opening hours (the app keeps them in its
-        cache), the machine's blackouts and active bookings of the week, its photos; with a
+        `/equipment/{id}/week` reads: the machine with its lab if the host organisation is
+        verified (one statement, as the app), the machine's rates, the lab's opening hours
+        (the app keeps them in its cache), the machine's blackouts and active bookings of the
+        week, its photos; with a
         session cookie also the session with its user and the user's memberships (the app's
         organisation switcher), and which busy cells are the user's own. Cells of the
         machine's slot step are classified closed/busy/free in plain Python and rendered in
@@ -324,21 +325,17 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
             "SELECT e.id, e.name, e.category, e.status, e.slot_step_minutes, e.min_minutes, "
             "e.max_minutes, e.notice_minutes, e.horizon_days, l.id, l.slug, l.name, "
             "l.timezone, l.organisation_id, l.is_published FROM labs_equipment e "
-            "JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ?",
+            "JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ? AND EXISTS (SELECT 1 FROM "
+            "organisation o WHERE o.id = l.organisation_id AND o.verification = 'verified')",
             (machine_id,),
         ) as cursor:
             row = await cursor.fetchone()
-        if row is None or not row[14]:
+        if row is None or not row[14]:  # unknown, or its lab not public
             return Response("not found", status_code=404)
         keys = "id name category status step min_minutes max_minutes notice_minutes"
         machine = dict(zip((*keys.split(), "horizon_days"), row[:9], strict=True))
-        lab_id, machine["lab_slug"], machine["lab_name"], tz_name, org_id = row[9:14]
+        lab_id, machine["lab_slug"], machine["lab_name"], tz_name = row[9:13]
         machine["timezone"] = tz_name
-        async with db.execute(
-            "SELECT 1 FROM organisation WHERE id = ? AND verification = 'verified'", (org_id,)
-        ) as cursor:
-            if await cursor.fetchone() is None:
-                return Response("not found", status_code=404)
         async with db.execute(
             "SELECT category, rate_per_hour, currency FROM labs_equipment_rate "
             "WHERE equipment_id = ? ORDER BY rate_per_hour, id",

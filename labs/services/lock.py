@@ -18,6 +18,7 @@ write serialises every booking of one machine:
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from ecosystem import jobs, rawsql
 from ecosystem.errors import Conflict, NotFound
@@ -31,12 +32,7 @@ EXCLUSION_VIOLATION = "23P01"
 WAITLIST_JOB = "labs.jobs.waitlist_offers"  # by name: the jobs module imports the services
 
 
-# Plain SQL (see `ecosystem.rawsql`): every booking runs both; through the ORM's statement
-# builder they cost more than the rest of the transaction's reads together.
-_LOCK_SQL = (
-    "UPDATE labs_equipment SET booking_version = booking_version + 1"
-    " WHERE id = ? AND status = ? RETURNING id"
-)
+# Plain SQL (see `ecosystem.rawsql`): every booking runs it, under the machine's lock.
 _TAKEN_SQL = (
     "SELECT 1 FROM labs_booking WHERE equipment_id = ?"
     f" AND status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
@@ -51,8 +47,10 @@ async def lock_machine(equipment_id: int) -> bool:
     the database write lock (a read first would pin a snapshot another process can make
     stale), on PostgreSQL it row-locks the machine. False if the machine is not in service.
     """
-    rows = await rawsql.fetch(_LOCK_SQL, (equipment_id, EquipmentStatus.AVAILABLE.value))
-    return bool(rows)
+    updated = await Equipment.filter(id=equipment_id, status=EquipmentStatus.AVAILABLE).update(
+        booking_version=F("booking_version") + 1
+    )
+    return bool(updated)
 
 
 async def lock_in_service(equipment_id: int) -> None:

@@ -21,6 +21,7 @@ import string
 from pathlib import Path
 
 from jinja2 import DictLoader, Environment, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -168,7 +169,13 @@ WEEK = """{% extends "base.html" %}
 <li>Book at least {{ machine.notice_minutes }} minutes ahead and at most {{ machine.horizon_days }} days ahead.</li>
 </ul></section>
 <h2>Availability</h2>
-<div id="week" class="week">
+{{ grid_html }}
+<div id="booking-form" aria-live="polite"></div>
+{% endblock %}
+"""  # noqa: E501
+
+
+WEEK_GRID = """<div id="week" class="week">
 <nav class="week-nav" aria-label="Weeks"><a href="?start={{ previous }}">← Previous week</a> <strong>{{ days[0].label }} – {{ days[-1].label }}</strong> <a href="?start={{ next }}">Next week →</a></nav>
 <table class="week">
   <thead><tr><th></th>{% for day in days %}<th scope="col">{{ day.label }}</th>{% endfor %}</tr></thead>
@@ -183,8 +190,6 @@ WEEK = """{% extends "base.html" %}
 </table>
 <p class="muted small">Times in {{ machine.timezone }}. Pick a free slot to book it.</p>
 </div>
-<div id="booking-form" aria-live="polite"></div>
-{% endblock %}
 """  # noqa: E501
 
 
@@ -249,6 +254,7 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
                 "home.html": HOME,
                 "directory.html": DIRECTORY,
                 "week.html": WEEK,
+                "week_grid.html": WEEK_GRID,
                 "lab_grid.html": LAB_GRID,
             }
         ),
@@ -257,6 +263,8 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         lstrip_blocks=True,
     )
     templates = Jinja2Templates(env=environment)
+    grid_template = environment.get_template("week_grid.html")
+    grid_cache: dict[str, Markup] = {}
     # In the app's order: accent-free and case-insensitive, by name.
     rows = sorted(
         organisation_rows(organisation_count), key=lambda o: (o["name"].lower(), o["name"])
@@ -296,8 +304,8 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         session cookie also the session with its user and the user's memberships (the app's
         organisation switcher), and which busy cells are the user's own. Cells of the
         machine's slot step are classified closed/busy/free in plain Python and rendered in
-        one table in the base layout. No ORM, middleware, signature check, translations or
-        cache of the rendered grid.
+        one table in the base layout; like the app, the rendered grid is kept per process under
+        what it is computed from. No ORM, middleware, signature check or translations.
         """
         import base64
         import hashlib
@@ -390,8 +398,37 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
                 (user_id,),
             ) as cursor:
                 await cursor.fetchall()
+        earliest = (now + timedelta(minutes=machine["notice_minutes"])).replace(
+            second=0, microsecond=0
+        ) + timedelta(minutes=1)
+        # As the app: the rendered grid is kept per process under what it is computed from.
+        mine = [(a, b) for a, b, owner in booked if owner == user_id]
+        spans = [(a, b) for a, b, _owner in booked]
+        key = repr((machine, monday, earliest, hours, blocked, spans, mine))
+        grid_html = grid_cache.get(key)
+        if grid_html is None:
+            grid_html = Markup(
+                grid_template.render(
+                    week_grid(machine, tz, monday, earliest, hours, blocked, booked, user_id)
+                )
+            )
+            if len(grid_cache) >= 512:
+                grid_cache.clear()
+            grid_cache[key] = grid_html
+        context = {
+            **common,
+            "machine": machine,
+            "rates": rates,
+            "photos": photos,
+            "grid_html": grid_html,
+        }
+        return templates.TemplateResponse(request, "week.html", context)
+
+    def week_grid(machine, tz, monday, earliest, hours, blocked, booked, user_id) -> dict:
+        """The week's cells of the machine's slot step, closed/busy/mine/free."""
+        from datetime import datetime, timedelta
+
         step = timedelta(minutes=machine["step"])
-        earliest = now + timedelta(minutes=machine["notice_minutes"])
         days = [
             {"date": monday + timedelta(n), "label": (monday + timedelta(n)).strftime("%a %d/%m")}
             for n in range(7)
@@ -428,17 +465,13 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
             if is_open or any(cell["state"] != "closed" for cell in row["cells"])
         ]
         rows = [row for _open, row in rows[kept[0] : kept[-1] + 1]] if kept else []
-        context = {
-            **common,
+        return {
             "machine": machine,
-            "rates": rates,
-            "photos": photos,
             "days": days,
             "rows": rows,
             "previous": (monday - timedelta(7)).isoformat(),
             "next": (monday + timedelta(7)).isoformat(),
         }
-        return templates.TemplateResponse(request, "week.html", context)
 
     async def availability(request: Request) -> Response:
         """JSON free/busy intervals of one machine over a week, like the app's API."""

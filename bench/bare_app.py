@@ -18,8 +18,10 @@ import argparse
 import contextlib
 import random
 import string
+from pathlib import Path
 
 from jinja2 import DictLoader, Environment, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -153,22 +155,41 @@ DIRECTORY = """{% extends "base.html" %}
 
 
 WEEK = """{% extends "base.html" %}
-{% block title %}{{ machine }}{% endblock %}
+{% block title %}{{ machine.name }}{% endblock %}
 {% block content %}
-<h1>{{ machine }}</h1>
-<nav class="pager" aria-label="Weeks"><a href="?start={{ previous }}">← Previous week</a> <a href="?start={{ next }}">Next week →</a></nav>
+<p class="small"><a href="/labs/{{ machine.lab_slug }}">← {{ machine.lab_name }}</a></p>
+<h1>{{ machine.name }}</h1>
+<p><span class="badge">{{ machine.category }}</span> <span class="badge">{{ machine.status }}</span></p>
+{% for photo in photos %}<img src="/media/{{ photo.media_id }}/thumb.webp" alt="{{ photo.caption or machine.name }}" loading="lazy" width="256" height="192">{% endfor %}
+<section class="card"><h2 class="h3">Price</h2>
+{% if rates %}{% for category, amount, currency in rates %}<p>{{ category }}: {{ "{:,}".format(amount) }} {{ currency }} per hour</p>{% endfor %}{% else %}<p>Free of charge.</p>{% endif %}
+</section>
+<section class="card"><h2 class="h3">Booking rules</h2><ul class="list">
+<li>Bookings from {{ machine.min_minutes }} to {{ machine.max_minutes }} minutes, on a {{ machine.step }}-minute grid.</li>
+<li>Book at least {{ machine.notice_minutes }} minutes ahead and at most {{ machine.horizon_days }} days ahead.</li>
+</ul></section>
+<h2>Availability</h2>
+{{ grid_html }}
+<div id="booking-form" aria-live="polite"></div>
+{% endblock %}
+"""  # noqa: E501
+
+
+WEEK_GRID = """<div id="week" class="week">
+<nav class="week-nav" aria-label="Weeks"><a href="?start={{ previous }}">← Previous week</a> <strong>{{ days[0].label }} – {{ days[-1].label }}</strong> <a href="?start={{ next }}">Next week →</a></nav>
 <table class="week">
   <thead><tr><th></th>{% for day in days %}<th scope="col">{{ day.label }}</th>{% endfor %}</tr></thead>
   <tbody>
-  {% for hour in hours %}
-    <tr><th scope="row">{{ "%02d:00"|format(hour) }}</th>
-    {% for day in days %}{% set busy = (day.index, hour) in busy_cells %}
-      <td class="{{ 'busy' if busy else 'free' }}">{% if busy %}<span>Booked</span>{% else %}<a href="/equipment/1/book?start={{ day.iso }}T{{ "%02d:00"|format(hour) }}">Free</a>{% endif %}</td>
+  {% for row in rows %}
+    <tr><th scope="row">{{ row.time }}</th>
+    {% for cell in row.cells %}
+      <td>{% if cell.state == "free" %}<a class="cell free" href="/equipment/{{ machine.id }}/book?start={{ cell.start|urlencode }}&end={{ cell.end|urlencode }}"><span class="cell-time">{{ row.time }}</span> Free</a>{% elif cell.state == "mine" %}<a class="cell busy mine" href="/bookings"><span class="cell-time">{{ row.time }}</span> ★ Yours</a>{% elif cell.state == "busy" %}<a class="cell busy" href="/equipment/{{ machine.id }}/waitlist?start={{ cell.start|urlencode }}&end={{ cell.end|urlencode }}"><span class="cell-time">{{ row.time }}</span> Booked</a>{% else %}<span class="cell closed"><span class="cell-time">{{ row.time }}</span> Closed</span>{% endif %}</td>
     {% endfor %}</tr>
   {% endfor %}
   </tbody>
 </table>
-{% endblock %}
+<p class="muted small">Times in {{ machine.timezone }}. Pick a free slot to book it.</p>
+</div>
 """  # noqa: E501
 
 
@@ -233,6 +254,7 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
                 "home.html": HOME,
                 "directory.html": DIRECTORY,
                 "week.html": WEEK,
+                "week_grid.html": WEEK_GRID,
                 "lab_grid.html": LAB_GRID,
             }
         ),
@@ -241,6 +263,8 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         lstrip_blocks=True,
     )
     templates = Jinja2Templates(env=environment)
+    grid_template = environment.get_template("week_grid.html")
+    grid_cache: dict[str, Markup] = {}
     # In the app's order: accent-free and case-insensitive, by name.
     rows = sorted(
         organisation_rows(organisation_count), key=lambda o: (o["name"].lower(), o["name"])
@@ -270,30 +294,184 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
         return templates.TemplateResponse(request, "directory.html", context)
 
     async def week(request: Request) -> Response:
-        """A machine's week grid (7 days x 24 hours, busy/free cells) in the base layout."""
-        from datetime import date, timedelta
+        """A machine's page with its week grid, the reads of the app's page in raw SQL.
 
-        start = date.fromisoformat(request.query_params.get("start") or "2026-03-02")
-        bookings = week_bookings()
-        days = [
-            {
-                "index": n,
-                "iso": (start + timedelta(n)).isoformat(),
-                "label": (start + timedelta(n)).strftime("%a %d/%m"),
-            }
-            for n in range(7)
-        ]
-        busy_cells = {(d, h) for d, a, b in bookings for h in range(a, b)}
+        `/week?machine=<id>&start=<monday>` reads from the same SQLite file what the app's
+        `/equipment/{id}/week` reads: the machine with its lab if the host organisation is
+        verified (one statement, as the app), the machine's rates, the lab's opening hours
+        (the app keeps them in its cache), the machine's blackouts and active bookings of the
+        week, its photos; with a
+        session cookie also the session with its user and the user's memberships (the app's
+        organisation switcher), and which busy cells are the user's own. Cells of the
+        machine's slot step are classified closed/busy/free in plain Python and rendered in
+        one table in the base layout; like the app, the rendered grid is kept per process under
+        what it is computed from. No ORM, middleware, signature check or translations.
+        """
+        import base64
+        import hashlib
+        import json
+        from datetime import UTC, date, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        db = request.app.state.db
+        machine_id = int(request.query_params.get("machine") or 1)
+        user_id = None
+        cookie = request.cookies.get("eco_session", "")
+        if cookie:  # the payload of Starlette's signed cookie, signature not checked
+            payload = cookie.split(".", 1)[0]
+            data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+            if isinstance(key := data.get("sid"), str):
+                async with db.execute(
+                    "SELECT s.id, s.last_seen_at, u.id, u.email, u.full_name, u.locale, "
+                    "u.timezone FROM user_session s JOIN user_account u ON u.id = s.user_id "
+                    "WHERE s.key_hash = ? AND s.revoked_at IS NULL AND u.is_active",
+                    (hashlib.sha256(key.encode()).hexdigest(),),
+                ) as cursor:
+                    found = await cursor.fetchone()
+                user_id = found[2] if found else None
+        async with db.execute(
+            "SELECT e.id, e.name, e.category, e.status, e.slot_step_minutes, e.min_minutes, "
+            "e.max_minutes, e.notice_minutes, e.horizon_days, l.id, l.slug, l.name, "
+            "l.timezone, l.organisation_id, l.is_published FROM labs_equipment e "
+            "JOIN labs_lab l ON l.id = e.lab_id WHERE e.id = ? AND EXISTS (SELECT 1 FROM "
+            "organisation o WHERE o.id = l.organisation_id AND o.verification = 'verified')",
+            (machine_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or not row[14]:  # unknown, or its lab not public
+            return Response("not found", status_code=404)
+        keys = "id name category status step min_minutes max_minutes notice_minutes"
+        machine = dict(zip((*keys.split(), "horizon_days"), row[:9], strict=True))
+        lab_id, machine["lab_slug"], machine["lab_name"], tz_name = row[9:13]
+        machine["timezone"] = tz_name
+        async with db.execute(
+            "SELECT category, rate_per_hour, currency FROM labs_equipment_rate "
+            "WHERE equipment_id = ? ORDER BY rate_per_hour, id",
+            (machine_id,),
+        ) as cursor:
+            rates = await cursor.fetchall()
+        tz = ZoneInfo(tz_name)
+        now = datetime.now(UTC)
+        monday = date.fromisoformat(
+            request.query_params.get("start") or now.astimezone(tz).date().isoformat()
+        )
+        monday -= timedelta(days=monday.weekday())
+        start = datetime(monday.year, monday.month, monday.day, tzinfo=tz)
+        end = start + timedelta(days=7)
+        fmt = "%Y-%m-%d %H:%M:%S+00:00"
+        lo, hi = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
+        async with db.execute(
+            "SELECT weekday, opens_minute, closes_minute FROM labs_opening_hours WHERE lab_id = ?",
+            (lab_id,),
+        ) as cursor:
+            hours = await cursor.fetchall()
+        async with db.execute(
+            "SELECT starts_at, ends_at FROM labs_blackout "
+            "WHERE equipment_id = ? AND starts_at < ? AND ends_at > ?",
+            (machine_id, hi, lo),
+        ) as cursor:
+            blocked = [
+                (datetime.fromisoformat(a), datetime.fromisoformat(b))
+                for a, b in await cursor.fetchall()
+            ]
+        async with db.execute(
+            "SELECT starts_at, ends_at, user_id FROM labs_booking WHERE equipment_id = ? "
+            "AND status IN ('pending', 'confirmed', 'pending_payment') AND starts_at < ? "
+            "AND starts_at > ? AND ends_at > ?",
+            (machine_id, hi, (start - timedelta(days=8)).astimezone(UTC).strftime(fmt), lo),
+        ) as cursor:
+            booked = [
+                (datetime.fromisoformat(a), datetime.fromisoformat(b), owner)
+                for a, b, owner in await cursor.fetchall()
+            ]
+        async with db.execute(
+            "SELECT media_id, caption FROM labs_photo WHERE lab_id = ? AND equipment_id = ? "
+            "ORDER BY position, id",
+            (lab_id, machine_id),
+        ) as cursor:
+            photos = [{"media_id": m, "caption": c} for m, c in await cursor.fetchall()]
+        if user_id is not None:
+            async with db.execute(
+                "SELECT m.id, m.role, o.id, o.name, o.slug FROM membership m "
+                "JOIN organisation o ON o.id = m.organisation_id "
+                "WHERE m.user_id = ? AND m.status = 'active' ORDER BY o.name, m.id",
+                (user_id,),
+            ) as cursor:
+                await cursor.fetchall()
+        earliest = (now + timedelta(minutes=machine["notice_minutes"])).replace(
+            second=0, microsecond=0
+        ) + timedelta(minutes=1)
+        # As the app: the rendered grid is kept per process under what it is computed from.
+        mine = [(a, b) for a, b, owner in booked if owner == user_id]
+        spans = [(a, b) for a, b, _owner in booked]
+        key = repr((machine, monday, earliest, hours, blocked, spans, mine))
+        grid_html = grid_cache.get(key)
+        if grid_html is None:
+            grid_html = Markup(
+                grid_template.render(
+                    week_grid(machine, tz, monday, earliest, hours, blocked, booked, user_id)
+                )
+            )
+            if len(grid_cache) >= 512:
+                grid_cache.clear()
+            grid_cache[key] = grid_html
         context = {
             **common,
-            "machine": "Prusa MK4 #1",
-            "days": days,
-            "hours": range(24),
-            "busy_cells": busy_cells,
-            "previous": (start - timedelta(7)).isoformat(),
-            "next": (start + timedelta(7)).isoformat(),
+            "machine": machine,
+            "rates": rates,
+            "photos": photos,
+            "grid_html": grid_html,
         }
         return templates.TemplateResponse(request, "week.html", context)
+
+    def week_grid(machine, tz, monday, earliest, hours, blocked, booked, user_id) -> dict:
+        """The week's cells of the machine's slot step, closed/busy/mine/free."""
+        from datetime import datetime, timedelta
+
+        step = timedelta(minutes=machine["step"])
+        days = [
+            {"date": monday + timedelta(n), "label": (monday + timedelta(n)).strftime("%a %d/%m")}
+            for n in range(7)
+        ]
+        opens = min((o for _w, o, _c in hours), default=0)
+        closes = max((c for _w, _o, c in hours), default=0)
+        rows = []
+        for minute in range(0, 24 * 60, machine["step"]):
+            cells = []
+            for day in days:
+                local = day["date"]
+                a = datetime(local.year, local.month, local.day, tzinfo=tz) + timedelta(
+                    minutes=minute
+                )
+                b = a + step
+                is_open = machine["status"] == "available" and any(
+                    w == local.weekday() and o <= minute and minute + machine["step"] <= c
+                    for w, o, c in hours
+                )
+                owners = [owner for x, y, owner in booked if x < b and a < y]
+                if owners:
+                    state = "mine" if user_id in owners else "busy"
+                elif not is_open or a < earliest or any(x < b and a < y for x, y in blocked):
+                    state = "closed"
+                else:
+                    state = "free"
+                cells.append({"state": state, "start": a.isoformat(), "end": b.isoformat()})
+            row = {"time": f"{minute // 60:02d}:{minute % 60:02d}", "cells": cells}
+            rows.append((opens <= minute < closes, row))
+        # As the app: the rows from the first to the last that is open or holds a booking.
+        kept = [
+            n
+            for n, (is_open, row) in enumerate(rows)
+            if is_open or any(cell["state"] != "closed" for cell in row["cells"])
+        ]
+        rows = [row for _open, row in rows[kept[0] : kept[-1] + 1]] if kept else []
+        return {
+            "machine": machine,
+            "days": days,
+            "rows": rows,
+            "previous": (monday - timedelta(7)).isoformat(),
+            "next": (monday + timedelta(7)).isoformat(),
+        }
 
     async def availability(request: Request) -> Response:
         """JSON free/busy intervals of one machine over a week, like the app's API."""
@@ -576,6 +754,92 @@ def create_app(organisation_count: int = 1000, database: str = "") -> Starlette:
     )
 
 
+BOOKING_COLUMNS = (
+    "equipment_id, user_id, starts_at, ends_at, status, check_in_code, created_at, updated_at,"
+    " purpose, price_amount, price_currency, price_category, decision_reason, usage_note,"
+    " sequence, guest_name, guest_phone"
+)
+
+
+def create_booking_app() -> Starlette:
+    """The yardstick of the app's `POST /api/v1/bookings` on PostgreSQL (labs_bench part 4).
+
+    One route, `POST /api/v1/bookings`, over asyncpg on the database named by the
+    `BARE_DATABASE_URL` environment variable (a pool of at most 5 connections per process,
+    as tortoise's default): the same bearer-token check (the token's hash, not revoked, its
+    user active), the JSON body's machine and times, and one INSERT into the same
+    `labs_booking` table, so that PostgreSQL's exclusion constraint refuses an overlap (409).
+    No ORM, middleware, validation models, booking rules, prices, lock or jobs: the
+    difference with the app is the price of those.
+    """
+    import hashlib
+    import os
+    import secrets
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    insert = (
+        f"INSERT INTO labs_booking ({BOOKING_COLUMNS}) VALUES ($1, $2, $3, $4, 'confirmed', $5,"
+        " $6, $6, '', 0, 'VND', '', '', '', 0, '', '') RETURNING id"
+    )
+
+    async def book(request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        pool = request.app.state.pool
+        user_id = await pool.fetchval(
+            "SELECT u.id FROM api_token t JOIN user_account u ON u.id = t.user_id "
+            "WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.is_active",
+            hashlib.sha256(token.encode()).hexdigest(),
+        )
+        if user_id is None:
+            return JSONResponse({"error": {"code": "unauthenticated"}}, status_code=401)
+        try:
+            body = await request.json()
+            machine = int(body["equipment_id"])
+            starts = datetime.fromisoformat(body["start"]).astimezone(UTC)
+            ends = datetime.fromisoformat(body["end"]).astimezone(UTC)
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": {"code": "invalid"}}, status_code=422)
+        if ends <= starts:
+            return JSONResponse({"error": {"code": "invalid"}}, status_code=422)
+        try:
+            booking_id = await pool.fetchval(
+                insert, machine, user_id, starts, ends, secrets.token_hex(8), datetime.now(UTC)
+            )
+        except asyncpg.exceptions.ExclusionViolationError:
+            return JSONResponse({"error": {"code": "conflict"}}, status_code=409)
+        except asyncpg.exceptions.ForeignKeyViolationError:
+            return JSONResponse({"error": {"code": "not_found"}}, status_code=404)
+        payload = {
+            "id": booking_id,
+            "equipment_id": machine,
+            "status": "confirmed",
+            "start": starts.isoformat(),
+            "end": ends.isoformat(),
+        }
+        return JSONResponse(payload, status_code=201)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        app.state.pool = await asyncpg.create_pool(
+            os.environ["BARE_DATABASE_URL"], min_size=1, max_size=5
+        )
+        yield
+        await app.state.pool.close()
+
+    return Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/api/v1/bookings", book, methods=["POST"]),
+            Route("/healthz", healthz),
+        ],
+    )
+
+
 def main() -> None:
     import uvicorn
 
@@ -585,7 +849,24 @@ def main() -> None:
     parser.add_argument(
         "--database", default="", help="SQLite file for /equipment/{id}/availability"
     )
+    parser.add_argument(
+        "--bookings",
+        action="store_true",
+        help="serve only POST /api/v1/bookings on PostgreSQL (BARE_DATABASE_URL)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="processes (with --bookings)")
     args = parser.parse_args()
+    if args.bookings:  # as `python -m ecosystem serve --workers N`: an import string
+        uvicorn.run(
+            "bare_app:create_booking_app",
+            factory=True,
+            app_dir=str(Path(__file__).resolve().parent),
+            host="127.0.0.1",
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,
+        )
+        return
     # The same server settings as `python -m ecosystem serve` (one worker, access log on).
     uvicorn.run(
         create_app(args.organisations, args.database),

@@ -20,6 +20,8 @@ _PROBE_SPAN = timedelta(hours=6)
 
 def as_utc(moment: datetime, name: str = "datetime") -> datetime:
     """Return ``moment`` converted to UTC; raise ``ValueError`` if it is naive."""
+    if type(moment) is datetime and moment.tzinfo is UTC:
+        return moment  # already UTC (every database read): nothing to check or convert
     if not isinstance(moment, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:

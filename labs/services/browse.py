@@ -31,8 +31,6 @@ from labs.intervals import (
     subtract,
 )
 from labs.models import (
-    ACTIVE_BOOKING_STATUSES,
-    Booking,
     Closure,
     Equipment,
     EquipmentCategory,
@@ -184,7 +182,7 @@ async def machine_page(actor: User | None, equipment_id: int) -> MachinePage:
     is_public = actor is None
     start = timezone.now().replace(minute=0, second=0, microsecond=0)
     if actor is not None:
-        price = await quote(actor, equipment, start, start + HOUR)  # None: not offered to them
+        price = await quote(actor, equipment, start, start + HOUR, rates)  # None: not offered
     else:
         public = next((rate for rate in rates if rate.category == PUBLIC), None)
         if public is not None:
@@ -218,7 +216,7 @@ def week_start_of(raw: str, today: date) -> date:
 
 @dataclass
 class WeekInputs:
-    """Everything a machine's week grid is computed from (read in six queries).
+    """Everything a machine's week grid is computed from (read in at most six queries).
 
     `fingerprint` names the grid: equal fingerprints give the same grid, so a rendered week
     can be cached under it without any invalidation (a booking, a blackout, an edited rule or
@@ -272,30 +270,14 @@ async def week_inputs(
     now = timezone.now()
     monday = week_start_of(start_raw, now.astimezone(tz).date())
     window = local_date_span(monday, monday + timedelta(days=6), tz)
-    return WeekInputs(
-        equipment,
-        tz,
-        now,
-        monday,
-        open_time=await schedule.lab_open_time(equipment.lab, window, cached=True),
-        blackouts=await schedule.blackouts_of(equipment.id, window),
-        busy=await schedule.busy_of(equipment.id, window),
-        mine=await _own_bookings(actor, equipment.id, window),
-    )
-
-
-async def _own_bookings(actor: User | None, equipment_id: int, window: Interval) -> list[Interval]:
-    """The viewer's active bookings of the machine in the window (none read when signed out)."""
+    open_time = await schedule.lab_open_time(equipment.lab, window, cached=True)
+    blackouts = await schedule.blackouts_of(equipment.id, window)
+    mine: list[Interval] = []
     if actor is None:
-        return []
-    rows = await Booking.filter(
-        equipment_id=equipment_id,
-        user_id=actor.id,
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=window.end,
-        ends_at__gt=window.start,
-    ).values_list("starts_at", "ends_at")
-    return sorted(Interval(start, end) for start, end in rows if start < end)
+        busy = await schedule.busy_of(equipment.id, window)
+    else:  # the viewer's own active bookings come with the machine's, in the same query
+        busy, mine = await schedule.busy_and_own_of(equipment.id, window, actor.id)
+    return WeekInputs(equipment, tz, now, monday, open_time, blackouts, busy, sorted(mine))
 
 
 def week_from_inputs(inputs: WeekInputs) -> WeekView:

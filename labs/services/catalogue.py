@@ -153,7 +153,7 @@ async def machine_availability(
     """Free and busy time of one machine in a window of at most MAX_WINDOW_DAYS.
 
     Free time is open time from now on, without blackouts and bookings (none while the
-    machine is out of service); busy time is the merged active bookings, anonymous. Five
+    machine is out of service); busy time is the merged active bookings, anonymous. Four
     queries whatever the number of bookings.
     """
     window = checked_window(start, end)

@@ -20,16 +20,24 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from ecosystem import jobs
+from ecosystem import jobs, rawsql
 from ecosystem.errors import Conflict, NotFound
 from ecosystem.i18n import _
 from labs.intervals import Interval
-from labs.models import ACTIVE_BOOKING_STATUSES, Booking, Equipment, EquipmentStatus
+from labs.models import ACTIVE_BOOKING_STATUSES, Equipment, EquipmentStatus
 from labs.services.rules import ensure_in_service
 from labs.services.schedule import MAX_BOOKING_SPAN
 
 EXCLUSION_VIOLATION = "23P01"
 WAITLIST_JOB = "labs.jobs.waitlist_offers"  # by name: the jobs module imports the services
+
+
+# Plain SQL (see `ecosystem.rawsql`): every booking runs it, under the machine's lock.
+_TAKEN_SQL = (
+    "SELECT 1 FROM labs_booking WHERE equipment_id = ?"
+    f" AND status IN ({', '.join('?' * len(ACTIVE_BOOKING_STATUSES))})"
+    " AND starts_at < ? AND starts_at > ? AND ends_at > ?"
+)
 
 
 async def lock_machine(equipment_id: int) -> bool:
@@ -61,16 +69,11 @@ async def slot_taken(equipment_id: int, window: Interval, except_id: int | None 
 
     Call it under `lock_machine`. `except_id` leaves out the booking being moved.
     """
-    query = Booking.filter(
-        equipment_id=equipment_id,
-        status__in=list(ACTIVE_BOOKING_STATUSES),
-        starts_at__lt=window.end,
-        starts_at__gt=window.start - MAX_BOOKING_SPAN,
-        ends_at__gt=window.start,
-    )
-    if except_id is not None:
-        query = query.exclude(id=except_id)
-    return await query.exists()
+    statuses = tuple(status.value for status in ACTIVE_BOOKING_STATUSES)
+    params = (equipment_id, *statuses, window.end, window.start - MAX_BOOKING_SPAN, window.start)
+    if except_id is None:
+        return bool(await rawsql.fetch(_TAKEN_SQL + " LIMIT 1", params))
+    return bool(await rawsql.fetch(_TAKEN_SQL + " AND id <> ? LIMIT 1", (*params, except_id)))
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:

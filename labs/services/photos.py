@@ -9,7 +9,7 @@ import shutil
 
 from tortoise.transactions import in_transaction
 
-from ecosystem import media
+from ecosystem import media, rawsql
 from ecosystem.errors import Conflict, NotFound
 from ecosystem.i18n import _
 from ecosystem.models import MediaFile, User
@@ -58,8 +58,13 @@ async def remove_photo(actor: User, lab: Lab, photo_id: int) -> None:
 
 
 async def photos_of(lab: Lab, equipment_id: int | None = None) -> list[Photo]:
-    """The lab's own photos (no machine), or one machine's, in their order."""
-    return await Photo.filter(lab_id=lab.id, equipment_id=equipment_id).order_by("position", "id")
+    """The lab's own photos (no machine), or one machine's, in their order (plain SQL: every
+    machine page reads them, and the ORM's statement builder cost 1 ms of its 3)."""
+    if equipment_id is None:
+        where, params = "WHERE m.lab_id = ? AND m.equipment_id IS NULL", (lab.id,)
+    else:
+        where, params = "WHERE m.lab_id = ? AND m.equipment_id = ?", (lab.id, equipment_id)
+    return await rawsql.select(Photo, f"{where} ORDER BY m.position, m.id", params)
 
 
 async def machines_of(lab: Lab) -> list[Equipment]:

@@ -6,6 +6,7 @@ machine's rates and the person's organisations; the arithmetic is `labs.pricing`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,13 +76,21 @@ async def equipment_rates(equipment_id: int) -> list[EquipmentRate]:
     return await rawsql.select(EquipmentRate, where, (equipment_id,))
 
 
-async def quote(user: User, equipment: Equipment, start: datetime, end: datetime) -> Price | None:
+async def quote(
+    user: User,
+    equipment: Equipment,
+    start: datetime,
+    end: datetime,
+    rates: Sequence[EquipmentRate] | None = None,
+) -> Price | None:
     """The price of `[start, end)` for this user: the cheapest category they qualify for.
 
     A machine without rates is free; None if it has rates but none for any category of
-    this user (the machine is not offered to them).
+    this user (the machine is not offered to them). `rates`: the machine's rates when the
+    caller has just read them with `equipment_rates` (else they are read here).
     """
-    rates = await equipment_rates(equipment.id)
+    if rates is None:
+        rates = await equipment_rates(equipment.id)
     if not rates:
         return FREE
     by_category = {rate.category: rate for rate in rates}

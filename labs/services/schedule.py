@@ -17,7 +17,7 @@ from ecosystem import cache, rawsql
 from ecosystem.i18n import DEFAULT_TIMEZONE
 from labs.availability import ClosedDays, WeeklyHours, opening_intervals
 from labs.intervals import Interval, as_utc
-from labs.models import ACTIVE_BOOKING_STATUSES, Closure, Lab, OpeningHours
+from labs.models import ACTIVE_BOOKING_STATUSES, Closure, Lab, OpeningHours, minute_to_time
 
 _DAY = timedelta(days=1)
 # No booking is longer (the services refuse it): bounds both ends of an overlap query so
@@ -88,9 +88,45 @@ async def lab_open_time(lab: Lab, window: Interval, *, cached: bool = False) -> 
     """
     if cached:
         return await _cached_open_time(lab, window)
-    hours_of = await weekly_hours([lab.id])
-    closures_of = await closed_days([lab.id], window)
-    return open_time(hours_of[lab.id], closures_of.get(lab.id, []), lab, window)
+    hours = await _hours_of_lab(lab.id)
+    closures = await _closures_of_lab(lab.id, window)
+    return open_time(hours, closures, lab, window)
+
+
+# One lab's calendar, as `weekly_hours` and `closed_days` read it for many (plain SQL: every
+# booking reads it, and the ORM's statement builder cost more than the two reads).
+_HOURS_SQL = (
+    "SELECT weekday, opens_minute, closes_minute FROM labs_opening_hours WHERE lab_id = ?"
+    " ORDER BY weekday, opens_minute"
+)
+_CLOSURES_SQL = (
+    "SELECT first_day, last_day FROM labs_closure WHERE lab_id = ? AND first_day <= ?"
+    " AND last_day >= ?"
+)
+
+
+async def _hours_of_lab(lab_id: int) -> WeeklyHours:
+    result: dict[int, list[tuple[time, time]]] = {}
+    for weekday, opens, closes in await rawsql.fetch(_HOURS_SQL, (lab_id,)):
+        if weekday not in range(7) or not 0 <= opens < closes <= 1440:
+            continue  # as in `weekly_hours`
+        result.setdefault(weekday, []).append((minute_to_time(opens), minute_to_time(closes)))
+    return result  # type: ignore[return-value]
+
+
+async def _closures_of_lab(lab_id: int, window: Interval) -> list[ClosedDays]:
+    params = (lab_id, (window.end + _DAY).date(), (window.start - _DAY).date())
+    closures = []
+    for first, last in await rawsql.fetch(_CLOSURES_SQL, params):
+        first, last = _as_date(first), _as_date(last)
+        if last >= first:
+            closures.append(ClosedDays(first, last))
+    return closures
+
+
+def _as_date(value: date | str) -> date:
+    """A date column read by `rawsql.fetch` (SQLite returns ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 # Computed open time by (cached calendar text, zone, window): the text is the calendar
@@ -165,6 +201,10 @@ _BLACKOUTS_SQL = (
 _BUSY_SQL = (
     f"SELECT starts_at, ends_at FROM labs_booking WHERE equipment_id = ? AND {_BUSY_OVERLAP}"
 )
+_BUSY_OWNED_SQL = (
+    "SELECT starts_at, ends_at, user_id FROM labs_booking"
+    f" WHERE equipment_id = ? AND {_BUSY_OVERLAP}"
+)
 _BLACKOUTS_MANY_SQL = (
     f"SELECT equipment_id, starts_at, ends_at FROM labs_blackout WHERE {_BLACKOUT_OVERLAP}"
 )
@@ -197,6 +237,25 @@ async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:
     read; who booked is omitted)."""
     rows = await rawsql.fetch(_BUSY_SQL, (equipment_id, *_busy_params(window)))
     return [span for start, end in rows if (span := _interval(start, end))]
+
+
+async def busy_and_own_of(
+    equipment_id: int, window: Interval, user_id: int
+) -> tuple[list[Interval], list[Interval]]:
+    """`busy_of`, and the part of it that is `user_id`'s own bookings, in the same one query.
+
+    A separate query for the viewer's own bookings (by user and machine) lets SQLite pick the
+    user's index and walk every booking that person ever made: 12 ms for a frequent user of
+    `bench/labs_bench.py`, against 0.2 ms for the machine's window read once.
+    """
+    rows = await rawsql.fetch(_BUSY_OWNED_SQL, (equipment_id, *_busy_params(window)))
+    busy, own = [], []
+    for start, end, owner in rows:
+        if span := _interval(start, end):
+            busy.append(span)
+            if owner == user_id:
+                own.append(span)
+    return busy, own
 
 
 async def busy_by_machine(equipment_ids: list[int], window: Interval) -> dict[int, list[Interval]]:

@@ -331,6 +331,38 @@ async def test_lab_page_and_week_view_run_constant_queries(client, count_queries
     assert 'class="cell busy"' in response.text
 
 
+async def test_the_signed_in_week_marks_own_bookings_in_constant_queries(browser, count_queries):
+    lab = await make_lab(await make_host())
+    machine, other_machine = await make_equipment(lab, "Printer"), await make_equipment(lab, "CNC")
+    me = await make_user("me@example.org")
+    someone = await quick_user("someone@example.org")
+    monday = next_weekday(0, 7)
+    await book_directly(machine, me, at(monday, 9), at(monday, 10))
+    await book_directly(machine, someone, at(monday, 11), at(monday, 12))
+    await browser.login("me@example.org")
+    url = f"/equipment/{machine.id}/week?start={monday}"
+    fragment = {"HX-Request": "true"}
+
+    await browser.get(url, headers=fragment)  # the lab's calendar is cached from here on
+    with count_queries() as few:
+        page = await browser.get(url, headers=fragment)
+    # Many more of my bookings, of this machine in other weeks and of another machine.
+    for week in range(1, 21):
+        day = monday + timedelta(weeks=week)
+        await book_directly(machine, me, at(day, 9), at(day, 10))
+        await book_directly(other_machine, me, at(day, 9), at(day, 10))
+    with count_queries() as many:
+        again = await browser.get(url, headers=fragment)
+
+    for response in (page, again):
+        assert response.status_code == 200
+        assert response.text.count('class="cell busy mine"') == 2  # 09:00 and 09:30: mine
+        assert response.text.count('class="cell busy"') == 2  # 11:00 and 11:30: someone's
+    assert len(many.statements) == len(few.statements), many.statements
+    # The machine's bookings and which of them are mine: one read of the week's bookings.
+    assert len([sql for sql in many.statements if "labs_booking" in sql]) == 1, many.statements
+
+
 async def test_the_lab_page_leads_staff_and_host_admins_to_their_tools(new_browser):
     host = await make_host()
     lab = await make_lab(host)

@@ -54,7 +54,7 @@ async def overview(
     """Teams and entries per site and track, and the judging coverage.
 
     A constant number of queries: one list of plain team rows (or the caller's
-    `team_rows`), the entries' team ids, and the coverage's own (`judging.coverage`, or
+    `teams`), the entries' team ids, and the coverage's own (`judging.coverage`, or
     the caller's when it has it already)."""
     await permissions.ensure(actor, "contest.see_ranking", contest)
     view = view or await contest_view(contest)

@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.transactions import in_transaction
 
@@ -54,11 +55,20 @@ def tortoise_config(database_url: str, packages: Sequence[DomainPackage]) -> dic
         if package.models
     }
     return {
-        "connections": {"default": connection_url(database_url)},
+        "connections": {"default": _connection_config(database_url)},
         "apps": apps,
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection_config(database_url: str) -> str | dict[str, Any]:
+    """PostgreSQL by URL; SQLite with the platform's PRAGMAs and its client, whose reads
+    outside a transaction do not take turns (`ecosystem.sqlite_client`)."""
+    url = connection_url(database_url)
+    if not is_sqlite(url):
+        return url
+    return {**expand_db_url(url), "engine": "ecosystem.sqlite_client"}
 
 
 def config_from_env() -> dict[str, Any]:

@@ -187,7 +187,7 @@ class LocalisedTemplates(Jinja2Templates):
         return environment_for(i18n.get_locale()).get_template(name)
 
 
-def _request_context(request: Request) -> dict[str, Any]:
+def request_context(request: Request) -> dict[str, Any]:
     state = request.state
     return {
         "current_user": getattr(state, "user", None),
@@ -199,7 +199,7 @@ def _request_context(request: Request) -> dict[str, Any]:
     }
 
 
-templates = LocalisedTemplates(env=environment, context_processors=[_request_context])
+templates = LocalisedTemplates(env=environment, context_processors=[request_context])
 
 
 def render_fragment(request: Request, template_name: str, context: dict[str, Any]) -> Markup:
@@ -208,7 +208,7 @@ def render_fragment(request: Request, template_name: str, context: dict[str, Any
     Its variables are the context's keys, and the whole context is `context` too.
     """
     template = environment_for(i18n.get_locale()).get_template(template_name)
-    values = {"request": request, **_request_context(request), **context, "context": context}
+    values = {"request": request, **request_context(request), **context, "context": context}
     return Markup(template.render(**values))
 
 

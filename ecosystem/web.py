@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -11,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 import ecosystem.inputs  # noqa: F401  (installs the bounded `{id:int}` before routes are built)
-from ecosystem import rawsql
+from ecosystem import i18n, rawsql
 from ecosystem.errors import NotAuthenticated, NotPermitted, SecondFactorRequired
 from ecosystem.i18n import _, set_locale
 from ecosystem.models import Membership, MembershipStatus, User
 from ecosystem.restapi import client_ip
 from ecosystem.services import second_factor, sessions
 from ecosystem.settings import get_settings
-from ecosystem.templating import templates
+from ecosystem.templating import environment_for, request_context, templates
 
 SESSION_KEY = "sid"  # the server-side session's random key (see ecosystem.services.sessions)
 SESSION_ORG = "org"
@@ -203,6 +205,56 @@ async def render(
     """Render a page (or, for htmx, a fragment) with the user and switcher loaded."""
     await load_switcher(request)
     response = templates.TemplateResponse(request, template, context or {}, status_code=status_code)
+    response.headers["Vary"] = "HX-Request"  # SessionMiddleware adds Cookie
+    return response
+
+
+# The same for every anonymous visitor of one language and zone but for the CSRF token: such
+# pages are rendered once per process with this stand-in, which each response replaces.
+_TOKEN_STAND_IN = secrets.token_hex(24)
+_PUBLIC_PAGES_KEPT = 64
+_public_pages: OrderedDict[tuple, str] = OrderedDict()
+
+
+async def render_public(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """`render` for a page whose context is the same for every visitor (the home page): an
+    anonymous visitor without flashes gets the page built once per process for its template,
+    context, language, zone, address and menu, with their own CSRF token put in. Anyone else
+    (signed in, a flash to show, htmx, a query string) gets `render`."""
+    await load_switcher(request)
+    token = request.scope.get("session", {}).get("csrf", "")
+    if (
+        request.state.user is not None
+        or request.state.flashes
+        or is_htmx(request)
+        or request.url.query
+        or not token
+    ):
+        return await render(request, template, context)
+    locale, zone = i18n.get_locale(), i18n.viewer_timezone()
+    key = (
+        template,
+        tuple(sorted(context.items())),
+        locale,
+        zone,
+        i18n.zone_offset(zone),  # the footer's "UTC+7" moves with daylight saving
+        i18n.catalogue_version(),
+        request.url.path,
+        tuple(tuple(link) for link in getattr(request.app.state, "nav_links", ())),
+    )
+    page = _public_pages.get(key)
+    if page is None:
+        values = {
+            "request": request,
+            **request_context(request),
+            **context,
+            "csrf_token": _TOKEN_STAND_IN,
+        }
+        page = environment_for(locale).get_template(template).render(**values)
+        _public_pages[key] = page
+        if len(_public_pages) > _PUBLIC_PAGES_KEPT:
+            _public_pages.popitem(last=False)
+    response = HTMLResponse(page.replace(_TOKEN_STAND_IN, token))
     response.headers["Vary"] = "HX-Request"  # SessionMiddleware adds Cookie
     return response
 

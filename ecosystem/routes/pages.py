@@ -9,11 +9,11 @@ from tortoise import connections
 
 from ecosystem.services import organisations
 from ecosystem.settings import get_settings
-from ecosystem.web import render
+from ecosystem.web import render_public
 
 
 async def home(request: Request) -> Response:
-    return await render(request, "ecosystem/home.html", await organisations.public_counts())
+    return await render_public(request, "ecosystem/home.html", await organisations.public_counts())
 
 
 async def healthz(request: Request) -> Response:

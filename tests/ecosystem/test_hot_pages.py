@@ -13,7 +13,7 @@ import pytest
 from jinja2 import pass_context
 from starlette.routing import Match, Route, Router
 
-from ecosystem import cache, i18n, templating
+from ecosystem import cache, i18n, templating, web
 from ecosystem.middleware import _KeyOnceSigner
 from ecosystem.routing import SegmentRouter
 from ecosystem.templating import build_environment
@@ -107,6 +107,7 @@ async def test_pages_compiled_per_locale_read_as_translated_at_run_time(
     client.cookies.set("lang", locale)
     compiled = [await client.get(path) for path in ("/", "/organisations", "/login")]
     monkeypatch.setattr(templating, "_environments", {})  # the plain environment for all
+    monkeypatch.setattr(web, "_public_pages", type(web._public_pages)())  # built again
     at_run_time = [await client.get(path) for path in ("/", "/organisations", "/login")]
     for before, after in zip(compiled, at_run_time, strict=True):
         assert before.status_code == after.status_code == 200
@@ -215,3 +216,61 @@ async def test_a_session_cookie_survives_and_a_forged_one_does_not(client) -> No
     client.cookies.set("eco_session", value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
     forged = await client.get("/login")
     assert TOKEN.search(forged.text).group(0) != token  # a new session, a new token
+
+
+# --- the home page, built once per process for anonymous visitors -------------------------
+
+
+def tokens_in(page: str) -> set[str]:
+    return {match.group(0).rsplit('"', 2)[-2] for match in TOKEN.finditer(page)}
+
+
+async def test_each_anonymous_visitor_gets_the_shared_home_page_with_their_own_token(
+    app, new_browser
+) -> None:
+    web._public_pages.clear()
+    first, second = new_browser(), new_browser()
+    pages = [await first.get("/"), await second.get("/"), await first.get("/")]
+    assert [key[0] for key in web._public_pages] == ["ecosystem/home.html"]  # built once
+    assert all(page.status_code == 200 for page in pages)
+    own = [tokens_in(page.text) for page in pages]
+    assert all(len(found) == 1 for found in own)  # the form and htmx's header: one token
+    assert own[0] == own[2] != own[1]  # per session, not per page
+    assert web._TOKEN_STAND_IN not in "".join(page.text for page in pages)
+    assert TOKEN.sub("", pages[0].text) == TOKEN.sub("", pages[1].text)
+    # The token is the session's: the language form on the page is accepted with it.
+    changed = await second.post("/language", {"locale": "en", "next": "/"})
+    assert changed.status_code == 303
+    assert 'lang="en"' in (await second.get("/")).text
+
+
+async def test_signed_in_flashed_and_other_language_visitors_get_their_own_page(
+    app, new_browser
+) -> None:
+    await make_user("member@example.org")
+    anonymous = await new_browser().get("/")
+    assert "/register" in anonymous.text and "/dashboard" not in anonymous.text
+    member = new_browser()
+    await member.login("member@example.org")
+    signed_in = await member.get("/")
+    assert "/dashboard" in signed_in.text and "/register" not in signed_in.text
+    english = await new_browser(lang="en").get("/")
+    assert 'lang="en"' in english.text
+    assert i18n.translation_in("en", "Partner directory") in english.text
+    assert 'lang="vi"' in (await new_browser().get("/")).text
+
+
+async def test_the_shared_home_page_follows_the_figures(app, new_browser, monkeypatch) -> None:
+    """The figures are part of what the shared page is built from: new figures, new page."""
+    from ecosystem.services import organisations
+
+    figures = {"organisation_count": 41, "user_count": 1234}
+
+    async def public_counts() -> dict[str, int]:
+        return dict(figures)
+
+    monkeypatch.setattr(organisations, "public_counts", public_counts)
+    count = re.compile(r"<strong>([\d.,]+)</strong>")
+    assert count.findall((await new_browser().get("/")).text) == ["41", "1.234"]
+    figures["organisation_count"] = 42
+    assert count.findall((await new_browser().get("/")).text) == ["42", "1.234"]

@@ -250,14 +250,19 @@ class WeekInputs:
             machine.lab.timezone,
             self.monday,
             today,
-            self.earliest,
-            self.open_time,
-            self.blackouts,
-            self.busy,
-            self.mine,
+            self.earliest.timestamp(),
+            _instants(self.open_time),
+            _instants(self.blackouts),
+            _instants(self.busy),
+            _instants(self.mine),
             extra,
         )
         return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def _instants(intervals: list[Interval]) -> tuple[float, ...]:
+    """The intervals as POSIX seconds, for a fingerprint (reprs of datetimes cost more)."""
+    return tuple(moment for i in intervals for moment in (i.start.timestamp(), i.end.timestamp()))
 
 
 async def week_inputs(

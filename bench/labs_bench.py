@@ -293,9 +293,11 @@ async def populate_sqlite(database_url: str, args: argparse.Namespace) -> dict:
     return {"machine": main[0], "token": token, "email": email, "lab": slug}
 
 
-async def build_summary(database_url: str, days: int = 2) -> tuple[int, float]:
-    """The search's summary of free time for today and the next `days` days, as the
-    `free_time_refresh` job makes it: (rows written, seconds)."""
+async def build_summary(database_url: str) -> tuple[int, float]:
+    """The search's summary of free time over its whole horizon, as the `free_time_refresh`
+    job makes it: (rows written, seconds). Built before any measurement, so that the app's
+    first minute of cron (in the web process without Redis) finds nothing stale – otherwise
+    it would compute the rest of the horizon while wrk measures the pages."""
     from tortoise import Tortoise, timezone
 
     from labs.services import free_time
@@ -304,7 +306,7 @@ async def build_summary(database_url: str, days: int = 2) -> tuple[int, float]:
     try:
         began = time.perf_counter()
         written = 0
-        while batch := await free_time.refresh(timezone.now(), days=days, batch=100_000):
+        while batch := await free_time.refresh(timezone.now(), batch=100_000):
             written += batch
         return written, time.perf_counter() - began
     finally:

@@ -220,7 +220,8 @@ async def render_public(request: Request, template: str, context: dict[str, Any]
     """`render` for a page whose context is the same for every visitor (the home page): an
     anonymous visitor without flashes gets the page built once per process for its template,
     context, language, zone, address and menu, with their own CSRF token put in. Anyone else
-    (signed in, a flash to show, htmx, a query string) gets `render`."""
+    (signed in, a flash to show, htmx, a query string) gets `render`. The context's values
+    must be plain and hashable (numbers, strings): they are part of the key."""
     await load_switcher(request)
     token = request.scope.get("session", {}).get("csrf", "")
     if (

@@ -432,10 +432,13 @@ def _cookie_header(scope: Scope) -> str:
 
 
 def _add_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> None:
-    """As `MutableHeaders.add_vary_header`: one Vary header, the new value appended."""
+    """As `MutableHeaders.add_vary_header`: one Vary header, the new value appended (once:
+    a page that already names it keeps one)."""
     for index, (name, existing) in enumerate(headers):
         if name.lower() == b"vary":
-            headers[index] = (b"vary", existing + b", " + value)
+            named = {token.strip().lower() for token in existing.split(b",")}
+            if value.lower() not in named:
+                headers[index] = (b"vary", existing + b", " + value)
             # Starlette's header set replaces every Vary header with the first's value
             # and the new one: the same here.
             headers[index + 1 :] = [h for h in headers[index + 1 :] if h[0].lower() != b"vary"]

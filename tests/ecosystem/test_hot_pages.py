@@ -274,3 +274,11 @@ async def test_the_shared_home_page_follows_the_figures(app, new_browser, monkey
     assert count.findall((await new_browser().get("/")).text) == ["41", "1.234"]
     figures["organisation_count"] = 42
     assert count.findall((await new_browser().get("/")).text) == ["42", "1.234"]
+
+
+@pytest.mark.parametrize("path", ["/", "/organisations", "/login"])
+async def test_vary_names_each_header_once(client, path) -> None:
+    response = await client.get(path)
+    named = [token.strip().lower() for token in response.headers["vary"].split(",")]
+    assert "cookie" in named and "hx-request" in named
+    assert len(named) == len(set(named)), response.headers["vary"]

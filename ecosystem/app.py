@@ -126,7 +126,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         code = HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, message, headers=exc.headers)
-    return await _render_error(request, exc.status_code, message)
+    response = await _render_error(request, exc.status_code, message)
+    if exc.headers:  # a page's 405 names the allowed methods too (RFC 9110)
+        response.headers.update(exc.headers)
+    return response
 
 
 async def field_value_error(request: Request, exc: Exception) -> Response:

@@ -49,3 +49,10 @@ async def test_a_wrong_method_names_every_allowed_one(client):
     assert page.status_code in (403, 405)  # CSRF refuses an unsafe method without a token
     if page.status_code == 405:
         assert allow(page) == ["GET", "HEAD", "OPTIONS", "POST"]
+
+
+async def test_a_pages_405_names_the_allowed_methods_too(client):
+    wrong = await client.delete("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"].startswith("text/html")
+    assert allow(wrong) == ["GET", "HEAD", "OPTIONS"]

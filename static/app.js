@@ -24,6 +24,14 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A lab grid's basket: its purpose goes along to another page of the day once typed
+  // (the grid's links include "#basket-purpose[data-filled]"; the grid is swapped, hence
+  // the listener on the body).
+  document.body.addEventListener("input", (event) => {
+    const field = event.target;
+    if (field.id === "basket-purpose") field.toggleAttribute("data-filled", field.value !== "");
+  });
+
   // htmx swaps nothing for a 4xx/5xx answer: say why, and leave the form as it was typed.
   const requestError = document.getElementById("request-error");
   document.body.addEventListener("htmx:beforeRequest", () => {

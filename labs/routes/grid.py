@@ -76,16 +76,20 @@ async def _answer(
         "lab": view.lab,
         "category_labels": CATEGORY_LABELS,
         "ticked": set(),
+        "carried": [],
         "message": "",
         "purpose": "",
         **(extra or {}),
     }
 
-    async def render_table() -> str:
-        return render_text("labs/grid/_grid_table.html", {**context, "view": grid.build(inputs)})
+    async def render_table(table: grid.LabGrid | None = None) -> str:
+        table = table or grid.build(inputs)
+        return render_text("labs/grid/_grid_table.html", {**context, "view": table})
 
     if context["ticked"]:
-        context["table_html"] = Markup(await render_table())
+        table = grid.build(inputs)
+        context["carried"] = _carried(context["ticked"], table)
+        context["table_html"] = Markup(await render_table(table))
     else:
         key = f"labs.grid:{inputs.fingerprint(get_locale())}"
         context["table_html"] = Markup(await cache.remember_text(key, CACHE_SECONDS, render_table))
@@ -96,8 +100,16 @@ async def _answer(
     return response
 
 
+def _carried(ticked: set[str], table: grid.LabGrid) -> list[str]:
+    """The ticks of the day's other pages and categories (their machines are not in this
+    table): the basket form keeps them, so a basket can gather slots from every page."""
+    shown = {str(row.equipment.id) for row in table.rows}
+    return sorted(pick for pick in ticked if pick.split("|", 1)[0] not in shown)
+
+
 async def lab_day(request: Request) -> Response:
-    """Every machine of a lab against the slots of one day."""
+    """Every machine of a lab against the slots of one day; the basket's ticks and purpose
+    come along when a person moves between pages and categories of the day."""
     params = request.query_params
     inputs = await grid.day_inputs(
         await current_user(request),
@@ -105,7 +117,10 @@ async def lab_day(request: Request) -> Response:
         params.get("date", "")[:40],
         _filters(request),
     )
-    return await _answer(request, inputs)
+    ticked = {str(value)[:120] for value in params.getlist("slot")[: basket.MAX_SLOTS + 1]}
+    purpose = params.get("purpose", "")[:500]
+    extra = {"ticked": ticked, "purpose": purpose} if inputs.viewer and ticked else None
+    return await _answer(request, inputs, extra)
 
 
 async def lab_week(request: Request) -> Response:

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.e2e.live import (
+    PASSWORD,
     SCREENSHOTS,
     VIEWPORTS,
     LiveServer,
@@ -32,6 +33,7 @@ from tests.e2e.test_accessibility import AXE, axe_violations
 SLUG = "big-grid-lab"
 PRINTERS, LASERS, MILLS = 85, 10, 5
 LOCALES = {"vi": "vi-VN", "en": "en-US"}
+BOOKER = "basket.big@tdmu.edu.vn"
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +56,7 @@ def big_grid_server() -> Iterator[LiveServer]:
 async def _setup() -> None:
     """Run in a subprocess with the server's environment: one lab of 100 machines in three
     categories, a few bookings next week."""
+    from ecosystem.services.accounts import create_user
     from labs.models import Booking, BookingStatus, Equipment, EquipmentCategory
     from tests.labs.conftest import at, make_host, make_lab, quick_user
 
@@ -68,6 +71,7 @@ async def _setup() -> None:
             [Equipment(lab=lab, name=name, category=category) for name, category in kinds]
         )
         someone = await quick_user("someone@tdmu.edu.vn", "Trần Thị Bình")
+        await create_user(BOOKER, PASSWORD, "Lê Văn Cường", False, True)
         monday = _monday()
         for n, machine in enumerate(await Equipment.filter(lab_id=lab.id).order_by("id")):
             if n % 3:
@@ -180,6 +184,48 @@ def test_a_phone_pages_a_big_lab_by_category(lang, chromium, big_grid_server):
             "href", re.compile(r"category=laser_cutter$")
         )
         shot("remembered")
+    finally:
+        context.close()
+
+
+def test_a_basket_gathers_slots_from_two_pages_of_a_big_lab(chromium, big_grid_server):
+    """Tick a printer on the first page, write the purpose, go to the next page (htmx takes
+    the tick and the purpose along, the page says one more slot is ticked), tick another,
+    book: both in one basket."""
+    from playwright.sync_api import expect
+
+    base = big_grid_server.base_url
+    context = chromium.new_context(base_url=base, locale="vi-VN", **VIEWPORTS["phone"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    day = (_monday() + timedelta(days=8)).isoformat()  # a Tuesday without bookings
+    try:
+        page.goto("/login")
+        page.fill("#f-email", BOOKER)
+        page.fill("#f-password", PASSWORD)
+        page.locator('form[action^="/login"] button[type="submit"]').click()
+        page.wait_for_url(f"{base}/dashboard")
+        page.goto(f"/labs/{SLUG}/day?date={day}&category=3d_printer")
+        rows = page.locator("table.lab-grid-day tbody tr")
+        expect(rows).to_have_count(40)
+        rows.nth(0).locator("td.free input.pick").nth(2).check()
+        page.fill("#basket-purpose", "Mô hình đồ án")
+        page.locator("nav.grid-pages-top a.grid-page-step[rel='next']").click()
+        page.wait_for_url(re.compile(r".*page=2.*slot=.*purpose=.*"))
+        expect(page.locator("table.lab-grid-day tbody th.machine-col a").first).to_have_text(
+            "Máy in 41"
+        )
+        expect(page.locator(".basket-carried")).to_be_visible()
+        expect(page.locator("#basket-form input.carried-slot")).to_have_count(1)
+        expect(page.locator("#basket-purpose")).to_have_value("Mô hình đồ án")
+        rows.nth(3).locator("td.free input.pick").nth(4).check()
+        page.screenshot(path=SCREENSHOTS / "grid-big-vi-basket-two-pages.png", full_page=True)
+        no_horizontal_scroll(page)
+        page.locator(".basket-bar button[type='submit']").click()
+        page.wait_for_url(f"{base}/labs/{SLUG}/basket?ids=**")
+        expect(page.locator(".basket-list li")).to_have_count(2)
+        expect(page.locator(".basket-list")).to_contain_text("Máy in 01")
+        expect(page.locator(".basket-list")).to_contain_text("Máy in 44")
     finally:
         context.close()
 

@@ -362,3 +362,61 @@ async def test_the_pages_speak_vietnamese_and_korean(client, lang, words):
     for word in words:
         assert word in text, (lang, word)
     assert "Machines 41" not in text and "Next machines" not in text
+
+
+async def test_ticks_of_every_page_of_the_day_go_into_one_basket(browser):
+    """Ticks go along to another page or category of the day (htmx sends them with the
+    link); the page shows its own as ticked boxes and keeps the others in the basket form,
+    so the basket books slots of several pages at once."""
+    lab = await big_lab()
+    await person("ticker@example.org")
+    await browser.login("ticker@example.org")
+    day = local_day(2)
+    first = await browser.get(f"/labs/{lab.slug}/day?date={day}&category=3d_printer")
+    picks = re.findall(r'name="slot" value="([^"]+)"', first.text)
+    mine = unescape(picks[0])  # Printer 01's first free slot
+    pages = nav(first.text, "grid-pages grid-pages-top")
+    carried = ".pick:checked, #basket-form .carried-slot, #basket-purpose[data-filled]"
+    assert f'hx-include="{carried}"' in pages
+    # Page 2 asked with the tick and the purpose, as htmx sends them.
+    query = urlencode(
+        {"date": day, "category": "3d_printer", "page": 2, "slot": mine, "purpose": "Đồ án"}
+    )
+    second = await browser.get(f"/labs/{lab.slug}/day?{query}")
+    assert rows(second.text)[0] == "Printer 41"
+    basket = re.search(r'<form id="basket-form".*?</form>', second.text, re.S).group(0)
+    assert f'<input class="carried-slot" type="hidden" name="slot" value="{mine}">' in unescape(
+        basket
+    )
+    assert "1 more slot ticked on other pages of this day" in second.text
+    assert 'value="Đồ án" form="basket-form" data-filled>' in second.text
+    # Back on page 1 the tick is a ticked box again, not a hidden one.
+    query = urlencode({"date": day, "category": "3d_printer", "slot": mine})
+    again = await browser.get(f"/labs/{lab.slug}/day?{query}")
+    assert 'class="carried-slot"' not in again.text
+    assert re.search(rf'value="{re.escape(picks[0])}" form="basket-form" checked', again.text)
+    # One basket: the carried tick and one of page 2.
+    theirs = unescape(re.findall(r'name="slot" value="([^"]+)" form', second.text)[0])
+    booked = await browser.post(
+        f"/labs/{lab.slug}/basket",
+        {"date": day.isoformat(), "slot": [mine, theirs], "purpose": "Đồ án"},
+    )
+    assert booked.status_code == 303, booked.text[:300]
+    made = await Booking.filter(user__email="ticker@example.org").order_by("id")
+    assert len(made) == 2 and {b.equipment_id for b in made} == {
+        int(mine.split("|")[0]),
+        int(theirs.split("|")[0]),
+    }
+
+
+async def test_ticks_in_the_address_are_bounded_and_ignored_for_visitors(client, browser):
+    lab = await big_lab()
+    day = local_day(2)
+    many = "&".join(f"slot={n}|x|y" for n in range(500))
+    anonymous = await client.get(f"/labs/{lab.slug}/day?date={day}&{many}")
+    assert anonymous.status_code == 200 and 'class="carried-slot"' not in anonymous.text
+    await person("bounded@example.org")
+    await browser.login("bounded@example.org")
+    page = await browser.get(f"/labs/{lab.slug}/day?date={day}&{many}&slot=" + "9" * 5000)
+    assert page.status_code == 200
+    assert len(re.findall(r'class="carried-slot"', page.text)) <= 21

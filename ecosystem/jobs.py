@@ -128,8 +128,12 @@ class InlineBackend:
 
     def _claim(self, job_id: str) -> bool:
         now = time.monotonic()
-        self._seen_job_ids = {k: v for k, v in self._seen_job_ids.items() if v > now}
-        if job_id in self._seen_job_ids:
+        # Ids expire in the order they were claimed (the window is the same for all): drop
+        # the expired ones from the front, not by scanning every id at each enqueue.
+        seen = self._seen_job_ids
+        while seen and seen[oldest := next(iter(seen))] <= now:
+            del seen[oldest]
+        if job_id in seen:
             return False
         self._seen_job_ids[job_id] = now + KEEP_JOB_ID_SECONDS
         return True

@@ -209,3 +209,20 @@ async def test_a_package_cron_entry_runs_in_process_without_redis(
     assert len(ticks) >= 2, RUNS
     assert (ticks[1] - ticks[0]).total_seconds() >= 0.5  # once per scheduled second
     assert module.package.cron_jobs[0].next_run is None  # the shared entry is not mutated
+
+
+def test_a_job_id_is_remembered_for_its_window_then_forgotten(monkeypatch) -> None:
+    """The in-process backend forgets ids in claim order once their window has passed,
+    without scanning every remembered id at each enqueue."""
+    clock = [1000.0]
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
+    backend = jobs.InlineBackend()
+    assert backend._claim("a") and not backend._claim("a")
+    clock[0] += jobs.KEEP_JOB_ID_SECONDS / 2
+    assert backend._claim("b") and not backend._claim("a")
+    clock[0] += jobs.KEEP_JOB_ID_SECONDS / 2  # "a"'s window ends, "b"'s goes on
+    assert backend._claim("a") and not backend._claim("b")
+    assert list(backend._seen_job_ids) == ["b", "a"]
+    clock[0] += jobs.KEEP_JOB_ID_SECONDS * 2
+    assert backend._claim("c")
+    assert list(backend._seen_job_ids) == ["c"]

@@ -42,7 +42,7 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The dated tests again with the clock moved to each day of a week, a 31 December and the
-## eve of Tết (time-machine, SQLite, ~27 minutes): the suite must not depend on the day.
+## eve of Tết (time-machine, SQLite, ~25 minutes): the suite must not depend on the day.
 test-days: install-test
 	PYTHON=$(BIN)/python .ci/test-days
 

@@ -178,3 +178,12 @@ def no_horizontal_scroll(page) -> None:
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+
+
+def sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form; the dashboard follows (no second factor)."""
+    page.goto("/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.locator('form[action^="/login"] button[type="submit"]').click()
+    page.wait_for_url(f"{base_url}/dashboard")

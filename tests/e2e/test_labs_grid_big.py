@@ -27,6 +27,7 @@ from tests.e2e.live import (
     no_horizontal_scroll,
     run_setup,
     setup_database,
+    sign_in,
 )
 from tests.e2e.test_accessibility import AXE, axe_violations
 
@@ -200,11 +201,7 @@ def test_a_basket_gathers_slots_from_two_pages_of_a_big_lab(chromium, big_grid_s
     page.set_default_timeout(10_000)
     day = (_monday() + timedelta(days=8)).isoformat()  # a Tuesday without bookings
     try:
-        page.goto("/login")
-        page.fill("#f-email", BOOKER)
-        page.fill("#f-password", PASSWORD)
-        page.locator('form[action^="/login"] button[type="submit"]').click()
-        page.wait_for_url(f"{base}/dashboard")
+        sign_in(page, base, BOOKER)
         page.goto(f"/labs/{SLUG}/day?date={day}&category=3d_printer")
         rows = page.locator("table.lab-grid-day tbody tr")
         expect(rows).to_have_count(40)

@@ -25,29 +25,34 @@ from tortoise.backends.sqlite.client import (
 )
 
 
-def _is_read(query: str) -> bool:
-    return query[:6].upper() == "SELECT"
-
-
 class ConcurrentReadsClient(SqliteClient):
+    def _reads_now(self, query: str) -> bool:
+        """A SELECT, no transaction or statement of tortoise's running, a connection open."""
+        return (
+            not self._lock.locked()
+            and self._connection is not None
+            and query.lstrip()[:6].upper() == "SELECT"
+        )
+
+    async def _read(self, query: str, values: list | None) -> Sequence[Any]:
+        query = query.replace("\x00", "'||CHAR(0)||'")  # as tortoise's client does
+        self.log.debug("%s: %s", query, values)
+        return await self._connection.execute_fetchall(query, values)
+
     @translate_exceptions
     async def execute_query(
         self, query: str, values: list | None = None
     ) -> tuple[int, Sequence[Any]]:
-        if self._lock.locked() or self._connection is None or not _is_read(query.lstrip()):
+        if not self._reads_now(query):
             return await super().execute_query(query, values)
-        query = query.replace("\x00", "'||CHAR(0)||'")
-        self.log.debug("%s: %s", query, values)
-        rows = await self._connection.execute_fetchall(query, values)
+        rows = await self._read(query, values)
         return len(rows), rows
 
     @translate_exceptions
     async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
-        if self._lock.locked() or self._connection is None or not _is_read(query.lstrip()):
+        if not self._reads_now(query):
             return await super().execute_query_dict(query, values)
-        query = query.replace("\x00", "'||CHAR(0)||'")
-        self.log.debug("%s: %s", query, values)
-        return list(map(dict, await self._connection.execute_fetchall(query, values)))
+        return list(map(dict, await self._read(query, values)))
 
 
 def get_client_class(db_info: dict) -> type[SqliteClient]:

@@ -135,7 +135,7 @@ class InlineBackend:
             del seen[oldest]
         if job_id in seen:
             return False
-        self._seen_job_ids[job_id] = now + KEEP_JOB_ID_SECONDS
+        seen[job_id] = now + KEEP_JOB_ID_SECONDS
         return True
 
     async def _wait(self, seconds: float) -> None:

@@ -88,7 +88,7 @@ async def _answer(
 
     if context["ticked"]:
         table = grid.build(inputs)
-        context["carried"] = _carried(context["ticked"], table)
+        context["carried"] = grid.carried_ticks(context["ticked"], table)
         context["table_html"] = Markup(await render_table(table))
     else:
         key = f"labs.grid:{inputs.fingerprint(get_locale())}"
@@ -98,13 +98,6 @@ async def _answer(
     response.headers["Vary"] = VARY
     _remember_category(request, response, view)
     return response
-
-
-def _carried(ticked: set[str], table: grid.LabGrid) -> list[str]:
-    """The ticks of the day's other pages and categories (their machines are not in this
-    table): the basket form keeps them, so a basket can gather slots from every page."""
-    shown = {str(row.equipment.id) for row in table.rows}
-    return sorted(pick for pick in ticked if pick.split("|", 1)[0] not in shown)
 
 
 async def lab_day(request: Request) -> Response:
@@ -117,7 +110,7 @@ async def lab_day(request: Request) -> Response:
         params.get("date", "")[:40],
         _filters(request),
     )
-    ticked = {str(value)[:120] for value in params.getlist("slot")[: basket.MAX_SLOTS + 1]}
+    ticked = set(basket.ticks_of(params.getlist("slot")))
     purpose = params.get("purpose", "")[:500]
     extra = {"ticked": ticked, "purpose": purpose} if inputs.viewer and ticked else None
     return await _answer(request, inputs, extra)
@@ -141,7 +134,7 @@ async def book_basket(request: Request) -> Response:
     user = await require_user(request)
     slug = request.path_params["slug"]
     form = await read_form(request)
-    ticked = [str(value)[:120] for value in form.getlist("slot")][: basket.MAX_SLOTS + 1]
+    ticked = basket.ticks_of(form.getlist("slot"))
     purpose = form_text(form, "purpose")
     payer, organisation_id = booking_payments.parse_payer(form_text(form, "payer"))
     try:

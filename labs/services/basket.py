@@ -78,6 +78,12 @@ class BasketResult:
     machines: dict[int, Equipment] = field(default_factory=dict)
 
 
+def ticks_of(values: list) -> list[str]:
+    """The ticked cells as sent (a form or an address), bounded: one more than a basket holds,
+    so that `parse_slots` can still say "too many", each cut to a cell's length."""
+    return [str(value)[:120] for value in values[: MAX_SLOTS + 1]]
+
+
 def parse_slots(raw: list[str]) -> list[Slot]:
     """Ticked cells (`<machine id>|<start>|<end>`), without repeats, in time order."""
     message = _("Tick at least one free slot.")

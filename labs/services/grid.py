@@ -541,6 +541,14 @@ def _build_week(inputs: GridInputs) -> tuple[list[Column], list[Row], int]:
 # --- reading: inputs, frame, grid ------------------------------------------------------------
 
 
+def carried_ticks(ticked: set[str], table: LabGrid) -> list[str]:
+    """The basket's ticks of the day's other pages and categories (`<machine id>|…` of a
+    machine not in this table): the basket form keeps them, so one basket can gather slots
+    from every page of the day."""
+    shown = {str(row.equipment.id) for row in table.rows}
+    return sorted(pick for pick in ticked if pick.split("|", 1)[0] not in shown)
+
+
 @dataclass
 class GridInputs:
     """Everything a lab's grid is computed from (a fixed number of queries).

@@ -446,6 +446,17 @@ def _load_result(
     }
 
 
+def wait_workers(server, count: int, timeout: float = 60.0) -> None:
+    """Until every uvicorn worker has started: the first answer comes from one of them, and
+    clients connecting before the others listen all stay with it (one worker then served
+    the whole load in some runs before 4 Dec evening)."""
+    deadline = time.monotonic() + timeout
+    while server.log.read_text(errors="replace").count("Application startup complete") < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{server.name}: {count} workers did not start in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def throughput(args, workdir: Path) -> tuple[dict, dict]:
     """Booking throughput of the app and of the bare asyncpg app (`bare_app.py --bookings`)
     on the same database and table, one after the other, each with `serve --workers 2`'s
@@ -475,6 +486,7 @@ def throughput(args, workdir: Path) -> tuple[dict, dict]:
             server = start(label, argv, {**env, "BARE_DATABASE_URL": url}, workdir)
             try:
                 wait_ready(server, "/healthz", timeout=60)
+                wait_workers(server, 2)
                 cpu = tree_cpu_seconds(server.process.pid)
                 loaded = asyncio.run(book_load(server.base, machines, tokens, args.book_seconds))
                 cpu = tree_cpu_seconds(server.process.pid) - cpu

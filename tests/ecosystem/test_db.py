@@ -115,3 +115,45 @@ async def test_hand_written_reads_load_what_the_orm_loads(app):
         pass
     rows = await rawsql.fetch("SELECT name FROM api_token WHERE id = ?", (token.id,))
     assert rows == [("cli",)]
+
+
+def test_postgres_pool_releases_connections_without_a_reset_query():
+    from ecosystem.db import tortoise_config
+
+    postgres = tortoise_config("postgres://u@db:5432/eco", [])["connections"]["default"]
+    assert postgres["engine"] == "tortoise.backends.asyncpg"
+    assert postgres["credentials"]["database"] == "eco"
+    assert callable(postgres["credentials"]["reset"])
+    sqlite = tortoise_config("sqlite:///tmp/eco.sqlite3", [])["connections"]["default"]
+    assert "reset" not in sqlite["credentials"]
+
+
+async def test_a_released_postgres_connection_is_left_as_it_was_but_for_its_transaction(
+    app, settings
+):
+    """No reset round trip on release (asyncpg's default runs four statements each time),
+    and a transaction left open still ends in a rollback."""
+    import asyncpg
+
+    if is_sqlite(settings.database_url):
+        return  # SQLite has no pool: nothing to release
+    client = connections.get("default")
+    async with client.acquire_connection() as connection:
+        backend = connection.get_server_pid()
+        await connection.fetchval("SELECT 'the last statement of this session'")
+    async with client.acquire_connection() as connection:
+        await connection.execute("BEGIN")
+        await connection.execute(
+            'INSERT INTO outbox_message ("to", subject, text_body, html_body, status, attempts,'
+            " last_error, created_at) VALUES ('a@example.vn', 's', 'b', '', 'queued', 0, '', now())"
+        )
+    watcher = await asyncpg.connect(settings.database_url)
+    try:
+        last = await watcher.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", backend)
+        assert await watcher.fetchval("SELECT count(*) FROM outbox_message") == 0
+    finally:
+        await watcher.close()
+    assert last in (
+        "SELECT 'the last statement of this session'",  # the first connection idles
+        "ROLLBACK",  # the pool handed the same connection back for the transaction
+    )

@@ -273,6 +273,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def p50_sequential(url: str, count: int, headers: dict | None = None) -> tuple[float, int]:
+    """Median milliseconds of `count` one-at-a-time GETs (after 5 warm-up ones), errors."""
+    times, errors = [], 0
+    with httpx.Client(timeout=30, headers=headers or {}) as client:
+        for n in range(count + 5):
+            sent = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - sent
+            client.cookies.clear()
+            if response.status_code != 200:
+                errors += 1
+            if n >= 5:
+                times.append(elapsed * 1000)
+    return statistics.median(times), errors
+
+
 def run_wrk(url: str, seconds: float, concurrency: int, script: Path) -> tuple:
     command = [
         "wrk",

@@ -32,13 +32,9 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,8 +42,18 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere
+sys.path.insert(0, str(ROOT / "bench"))
 
-HOST = "127.0.0.1"
+from app_vs_bare import (  # noqa: E402
+    HOST,
+    cpu_seconds,
+    free_port,
+    p50_sequential,
+    start,
+    stop,
+    wait_ready,
+)
+
 PASSWORD = "bench-password-2026"
 ORGANISER = "organiser@bench.example"
 SLUG = "bench-dashboard"
@@ -61,31 +67,27 @@ def judges_for(entries: int) -> int:
     return max(4, min(100, round(entries / 12)))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-async def build_contest(entries: int, judges: int, seed: int = 21) -> None:
-    """The contest of the module's docstring, written through an initialised ORM."""
+async def contest_with_entries(
+    entries: int,
+    *,
+    slug: str,
+    closes_in_days: tuple[int, int, int],
+    tracks: tuple[str, ...],
+    judges_per_entry: int,
+    load_cap: int,
+):
+    """The organiser (a platform admin who signs in with `PASSWORD`), a verified office and
+    a two-site contest (Bình Dương, Daejeon) with one team and entry per `entries`, spread
+    over the sites and tracks; registration, submission and judging close `closes_in_days`
+    from now. Returns (organiser, contest). Written through an initialised ORM."""
     from tortoise import timezone
 
     from ecosystem.models import Organisation, User, Verification
     from ecosystem.security import hash_password
-    from hackathon.models import (
-        ContestRole,
-        ContestRoleKind,
-        CurrentScore,
-        JudgeAssignment,
-        ScoreEvent,
-        Submission,
-        Team,
-    )
+    from hackathon.models import Submission, Team
     from hackathon.schemas import ContestIn
     from hackathon.services import contests
 
-    rng = random.Random(seed)
     now = timezone.now()
     organiser = await User.create(
         email=ORGANISER,
@@ -101,35 +103,33 @@ async def build_contest(entries: int, judges: int, seed: int = 21) -> None:
         search_key="bench office",
         verification=Verification.VERIFIED,
     )
+    registration, submission, judging = (now + timedelta(days=d) for d in closes_in_days)
     data = ContestIn.model_validate(
         {
-            "slug": SLUG,
+            "slug": slug,
             "title": "Bench contest",
-            "registration_closes_at": now - timedelta(days=3),
-            "submission_closes_at": now - timedelta(days=1),
-            "judging_closes_at": now + timedelta(days=5),
+            "registration_closes_at": registration,
+            "submission_closes_at": submission,
+            "judging_closes_at": judging,
             "sites": [
                 {"code": "vn", "name": "Bình Dương", "timezone": "Asia/Ho_Chi_Minh"},
                 {"code": "kr", "name": "Daejeon", "timezone": "Asia/Seoul", "country": "KR"},
             ],
-            "tracks": [
-                {"code": code, "name": code.title()}
-                for code in ("tourism", "traffic", "environment", "health")
-            ],
-            "judges_per_entry": 3,
-            "load_cap": max(10, -(-entries * 3 // judges) + 5),
+            "tracks": [{"code": code, "name": code.title()} for code in tracks],
+            "judges_per_entry": judges_per_entry,
+            "load_cap": load_cap,
         }
     )
     contest = await contests.create_contest(organiser, data)
     sites = list(await contest.sites.all())
-    tracks = list(await contest.tracks.all())
+    track_rows = list(await contest.tracks.all())
     await Team.bulk_create(
         [
             Team(
                 contest_id=contest.id,
                 name=f"Team {i:04d}",
                 site_id=sites[i % len(sites)].id,
-                track_id=tracks[i % len(tracks)].id,
+                track_id=track_rows[i % len(track_rows)].id,
             )
             for i in range(entries)
         ],
@@ -142,6 +142,34 @@ async def build_contest(entries: int, judges: int, seed: int = 21) -> None:
             for t in teams
         ],
         batch_size=500,
+    )
+    return organiser, contest
+
+
+async def build_contest(entries: int, judges: int, seed: int = 21) -> None:
+    """The contest of the module's docstring, written through an initialised ORM."""
+    from tortoise import timezone
+
+    from ecosystem.models import User
+    from hackathon.models import (
+        ContestRole,
+        ContestRoleKind,
+        CurrentScore,
+        JudgeAssignment,
+        ScoreEvent,
+        Submission,
+    )
+    from hackathon.services import contests
+
+    rng = random.Random(seed)
+    now = timezone.now()
+    _organiser, contest = await contest_with_entries(
+        entries,
+        slug=SLUG,
+        closes_in_days=(-3, -1, 5),  # judging is open
+        tracks=("tourism", "traffic", "environment", "health"),
+        judges_per_entry=3,
+        load_cap=max(10, -(-entries * 3 // judges) + 5),
     )
     await User.bulk_create(
         [
@@ -228,22 +256,6 @@ def session_cookie(base: str) -> str:
         if client.post("/login", data=fields).status_code != 303:
             raise SystemExit("the organiser could not sign in")
         return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-
-
-def p50_sequential(url: str, cookie: str, count: int) -> float:
-    """Median milliseconds of `count` one-at-a-time GETs after 5 warm-up ones."""
-    times = []
-    with httpx.Client(timeout=60, headers={"Cookie": cookie}) as client:
-        for n in range(count + 5):
-            sent = time.perf_counter()
-            response = client.get(url)
-            elapsed = time.perf_counter() - sent
-            client.cookies.clear()
-            if response.status_code != 200:
-                raise SystemExit(f"GET {url}: HTTP {response.status_code}")
-            if n >= 5:
-                times.append(elapsed * 1000)
-    return statistics.median(times)
 
 
 class _Counter(logging.Handler):
@@ -334,49 +346,21 @@ def dashboard_figures(entries: int, judges: int, sequential: int = 30) -> dict[s
     return {**figures, "queries": queries}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0.0 where unavailable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _serve_and_measure(env: dict, workdir: Path, path: str, sequential: int) -> dict:
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://{HOST}:{port}"
+    command = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST]
+    server = start("contest-app", [*command, "--port", str(free_port())], env, workdir)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        cookie = session_cookie(base)
-        size = len(httpx.get(base + path, headers={"Cookie": cookie}, timeout=60).content)
-        cpu = cpu_seconds(server.pid)
-        p50 = p50_sequential(base + path, cookie, sequential)
-        cpu_ms = (cpu_seconds(server.pid) - cpu) * 1000 / (sequential + 5)
+        wait_ready(server, "/healthz", timeout=60)
+        cookie = session_cookie(server.base)
+        size = len(httpx.get(server.base + path, headers={"Cookie": cookie}, timeout=60).content)
+        cpu = cpu_seconds(server.process.pid)
+        p50, errors = p50_sequential(server.base + path, sequential, {"Cookie": cookie})
+        if errors:
+            raise SystemExit(f"GET {path}: {errors} requests failed")
+        cpu_ms = (cpu_seconds(server.process.pid) - cpu) * 1000 / (sequential + 5)
         return {"p50_ms": p50, "cpu_ms": cpu_ms, "bytes": size}
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 def main() -> int:

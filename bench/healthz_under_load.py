@@ -25,19 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import json
 import os
-import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -45,89 +40,32 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere
+sys.path.insert(0, str(ROOT / "bench"))
 
-HOST = "127.0.0.1"
-PASSWORD = "bench-password-2026"
-ORGANISER = "organiser@bench.example"
+from app_vs_bare import HOST, free_port, start, stop, wait_ready  # noqa: E402
+from contest_bench import CSRF, ORGANISER, PASSWORD  # noqa: E402
+
 SLUG = "bench-assignment"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 async def build_contest(database_url: str, entries: int, judges: int) -> None:
+    from contest_bench import contest_with_entries
     from tortoise import Tortoise, timezone
 
     from ecosystem.db import init_orm, tortoise_config
-    from ecosystem.models import Organisation, User, Verification
+    from ecosystem.models import User
     from ecosystem.packages import load_packages
-    from ecosystem.security import hash_password
-    from hackathon.models import Submission, Team
-    from hackathon.schemas import ContestIn
     from hackathon.services import contests
 
     await init_orm(tortoise_config(database_url, load_packages(("labs", "incubator", "hackathon"))))
     try:
-        now = timezone.now()
-        organiser = await User.create(
-            email=ORGANISER,
-            full_name="Bench Organiser",
-            password_hash=hash_password(PASSWORD),
-            locale="en",
-            email_verified_at=now,
-            is_platform_admin=True,
-        )
-        await Organisation.create(
-            name="Bench Office",
-            slug="bench-office",
-            search_key="bench office",
-            verification=Verification.VERIFIED,
-        )
-        data = ContestIn.model_validate(
-            {
-                "slug": SLUG,
-                "title": "Bench contest",
-                "registration_closes_at": now + timedelta(days=1),
-                "submission_closes_at": now + timedelta(days=2),
-                "judging_closes_at": now + timedelta(days=5),
-                "sites": [
-                    {"code": "vn", "name": "Bình Dương", "timezone": "Asia/Ho_Chi_Minh"},
-                    {"code": "kr", "name": "Daejeon", "timezone": "Asia/Seoul", "country": "KR"},
-                ],
-                "tracks": [
-                    {"code": "tourism", "name": "Tourism"},
-                    {"code": "traffic", "name": "Traffic"},
-                ],
-                "judges_per_entry": 5,
-                "load_cap": 60,
-            }
-        )
-        contest = await contests.create_contest(organiser, data)
-        sites = list(await contest.sites.all())
-        tracks = list(await contest.tracks.all())
-        await Team.bulk_create(
-            [
-                Team(
-                    contest_id=contest.id,
-                    name=f"Team {i:04d}",
-                    site_id=sites[i % len(sites)].id,
-                    track_id=tracks[i % len(tracks)].id,
-                )
-                for i in range(entries)
-            ],
-            batch_size=500,
-        )
-        teams = await Team.filter(contest_id=contest.id).order_by("id")
-        await Submission.bulk_create(
-            [
-                Submission(contest_id=contest.id, team_id=t.id, title=t.name, summary="")
-                for t in teams
-            ],
-            batch_size=500,
+        organiser, contest = await contest_with_entries(
+            entries,
+            slug=SLUG,
+            closes_in_days=(1, 2, 5),
+            tracks=("tourism", "traffic"),
+            judges_per_entry=5,
+            load_cap=60,
         )
         for j in range(judges):
             email = f"judge{j:03d}@bench.example"
@@ -135,7 +73,7 @@ async def build_contest(database_url: str, entries: int, judges: int) -> None:
                 email=email,
                 full_name=f"Judge {j:03d}",
                 password_hash="!unusable",
-                email_verified_at=now,
+                email_verified_at=timezone.now(),
             )
             await contests.add_judge(organiser, contest, email, "", "vi,en,ko")
     finally:
@@ -275,29 +213,12 @@ def main() -> int:
     os.environ["DATABASE_URL"] = database_url
     asyncio.run(build_contest(database_url, args.entries, args.judges))
 
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ecosystem", "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://{HOST}:{port}"
+    command = [sys.executable, "-m", "ecosystem", "serve", "--host", HOST]
+    server = start("server", [*command, "--port", str(free_port())], env, workdir)
+    base, port = server.base, server.port
     failed = False
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-
+        wait_ready(server, "/healthz", timeout=60)
         idle = probe_for(HOST, port, args.idle)
         prober = Prober(HOST, port)
         began = time.perf_counter()
@@ -326,13 +247,9 @@ def main() -> int:
                 print(f"FAILED: {label}: HTTP {status} (expected {expected[kind]})")
         failed = failed or prober.errors > 0 or idle.errors > 0
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     if failed:
-        print(f"server log kept in {log}")
+        print(f"server log kept in {server.log}")
     return 1 if failed else 0
 
 

@@ -58,6 +58,7 @@ from app_vs_bare import (  # noqa: E402
     Measurement,
     cpu_seconds,
     free_port,
+    p50_sequential,
     run_wrk,
     start,
     stop,
@@ -311,22 +312,6 @@ async def build_summary(database_url: str) -> tuple[int, float]:
         return written, time.perf_counter() - began
     finally:
         await Tortoise.close_connections()
-
-
-def p50_sequential(url: str, count: int, headers: dict | None = None) -> tuple[float, int]:
-    """Median milliseconds of `count` one-at-a-time GETs (after 5 warm-up ones), errors."""
-    times, errors = [], 0
-    with httpx.Client(timeout=30, headers=headers or {}) as client:
-        for n in range(count + 5):
-            sent = time.perf_counter()
-            response = client.get(url)
-            elapsed = time.perf_counter() - sent
-            client.cookies.clear()
-            if response.status_code != 200:
-                errors += 1
-            if n >= 5:
-                times.append(elapsed * 1000)
-    return statistics.median(times), errors
 
 
 def session_cookie(base: str, email: str) -> str:

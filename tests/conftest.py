@@ -130,6 +130,33 @@ async def empty_url(request, tmp_path):
         await _admin_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def migrate_to(config: dict, target: str | None = None) -> None:
+    """For upgrade tests: the committed migrations applied up to `target` (all of them by
+    default; a `target` below the current state goes back down to it), connections closed."""
+    from tortoise.migrations.api.migrate import migrate
+
+    try:
+        if target is None:
+            await run_migrations(config)
+        else:
+            await migrate(config=config, target=target)
+    finally:
+        await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def orm_on(config: dict) -> AsyncIterator[None]:
+    """For upgrade tests: the ORM on `config`'s database for the block, started afresh (its
+    statement cache must not carry another dialect's: the suite switches databases)."""
+    from ecosystem.db import init_orm
+
+    await init_orm(config)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
 async def _migrate(url: str) -> None:
     try:
         await run_migrations(tortoise_config(url, load_packages(TEST_PACKAGES)))

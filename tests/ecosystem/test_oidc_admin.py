@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from tortoise import Tortoise, connections
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.models import AuditEvent, ExternalIdentity, IdentityProvider, User
 from ecosystem.packages import load_packages
 from ecosystem.services import identity
-from tests.conftest import make_organisation, person
+from tests.conftest import make_organisation, migrate_to, orm_on, person
 
 SECRET = "s3cret-value-that-must-not-show-9876"
 FORM = {
@@ -133,30 +133,16 @@ async def test_only_a_verified_platform_admin_manages_providers(browser, who):
 
 
 async def test_migration_0011_keeps_existing_accounts(empty_url):
-    from tortoise.migrations.api.migrate import migrate
-
     config = tortoise_config(empty_url, load_packages(()))
-    try:
-        await migrate(config=config, target="ecosystem.0010_published_indicators")
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config, "ecosystem.0010_published_indicators")
+    async with orm_on(config):
         old = await User.create(email="old@eiu.edu.vn", full_name="Old", password_hash="x")
-    finally:
-        await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         kept = await User.get(id=old.id)
         assert kept.email == "old@eiu.edu.vn"
         await ExternalIdentity.create(user=kept, provider="eiu", subject="s-1", email=kept.email)
         assert await ExternalIdentity.filter(user_id=kept.id).count() == 1
-    finally:
-        await Tortoise.close_connections()
 
 
 async def test_migration_0013_encrypts_the_secrets_stored_in_plain_text(empty_url):
@@ -172,18 +158,12 @@ async def test_migration_0013_encrypts_the_secrets_stored_in_plain_text(empty_ur
         )
     finally:
         await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         row = await IdentityProvider.get(name="tdmu")
         assert SECRET not in row.client_secret
         assert identity.stored_client_secret(row) == SECRET
         assert (await identity.get_provider("tdmu")).client_secret == SECRET
-    finally:
-        await Tortoise.close_connections()
 
 
 async def test_the_account_page_costs_the_same_with_2_or_12_linked_providers(

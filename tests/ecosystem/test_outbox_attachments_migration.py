@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from tortoise import Tortoise
-
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.models import OutboxAttachment, OutboxMessage
 from ecosystem.packages import load_packages
+from tests.conftest import migrate_to, orm_on
 
 BEFORE = "ecosystem.0006_sweepers"
 
 
 async def test_messages_written_before_0008_are_kept_and_take_attachments(empty_url):
-    from tortoise.migrations.api.migrate import migrate
-
     config = tortoise_config(empty_url, load_packages(()))
-    try:
-        await migrate(config=config, target=BEFORE)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config, BEFORE)
+    async with orm_on(config):
         old = await OutboxMessage.create(to="lan@eiu.edu.vn", subject="Before", text_body="Hi")
-    finally:
-        await Tortoise.close_connections()
 
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         kept = await OutboxMessage.get(id=old.id)
         assert (kept.subject, kept.status) == ("Before", "queued")
         assert await OutboxAttachment.filter(message_id=old.id).count() == 0
@@ -38,5 +25,3 @@ async def test_messages_written_before_0008_are_kept_and_take_attachments(empty_
             message=kept, filename="a.ics", content_type="text/calendar", content=b"x"
         )
         assert await OutboxAttachment.filter(message_id=old.id).count() == 1
-    finally:
-        await Tortoise.close_connections()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tortoise import Tortoise, connections
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.models import Organisation, Passkey, RecoveryCode, TotpFactor, User
 from ecosystem.packages import load_packages
+from tests.conftest import migrate_to, orm_on
 
 BEFORE = "ecosystem.0010_published_indicators"
 
@@ -27,12 +28,8 @@ async def test_organisations_from_before_0012_are_kept_with_the_policy_off(empty
     finally:
         await Tortoise.close_connections()
 
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         kept = await Organisation.get(slug="eiu")
         assert kept.name == "Eastern International University"
         assert kept.require_second_factor is False
@@ -41,5 +38,3 @@ async def test_organisations_from_before_0012_are_kept_with_the_policy_off(empty
         await RecoveryCode.create(user_id=user.id, code_hash="h" * 64)
         await Passkey.create(user_id=user.id, name="k", credential_id="c", public_key=b"k")
         assert await TotpFactor.filter(user_id=user.id, last_used_step=0).count() == 1
-    finally:
-        await Tortoise.close_connections()

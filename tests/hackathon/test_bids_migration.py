@@ -6,10 +6,10 @@ from __future__ import annotations
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.packages import load_packages
 from hackathon.models import Announcement, Bid, BidLevel, Contest, Submission
-from tests.conftest import person
+from tests.conftest import migrate_to, orm_on, person
 
 BEFORE = "hackathon.0004_criterion_step_pair_leases"
 AT = "'2026-01-01 00:00:00+00'"
@@ -44,12 +44,8 @@ async def test_a_database_with_a_contest_upgrades(empty_url):
         await connections.get("default").execute_script(script)
     finally:
         await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         contest = await Contest.get(slug="smart-city-2018")
         entry = await Submission.get(contest_id=contest.id)
         judge = await person("judge@example.org")
@@ -59,5 +55,3 @@ async def test_a_database_with_a_contest_upgrades(empty_url):
         await Announcement.create(contest_id=contest.id, title="Hello", body="World")
         assert entry.title == "Entry A"
         assert await Bid.filter(contest_id=contest.id).count() == 1
-    finally:
-        await Tortoise.close_connections()

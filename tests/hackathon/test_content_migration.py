@@ -7,9 +7,10 @@ from __future__ import annotations
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.packages import load_packages
 from hackathon.models import Contest, Criterion, Prize, Track
+from tests.conftest import migrate_to, orm_on
 
 BEFORE = "hackathon.0005_bids_announcements"
 AT = "'2026-01-01 00:00:00+00'"
@@ -51,12 +52,8 @@ async def test_a_database_with_contests_upgrades(empty_url):
         await connections.get("default").execute_script(script)
     finally:
         await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         smart = await Contest.get(id=5)
         assert (smart.title, smart.content_locale, smart.translations) == (
             "Cuộc thi Thành phố thông minh",
@@ -79,5 +76,3 @@ async def test_a_database_with_contests_upgrades(empty_url):
         assert (await Criterion.get(id=11)).translations == {"ko": {"name": "영향력"}}
         track = await Track.create(contest_id=5, code="energy", name="Năng lượng")
         assert (track.content_locale, track.translations) == ("vi", {})
-    finally:
-        await Tortoise.close_connections()

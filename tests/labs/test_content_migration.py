@@ -10,6 +10,7 @@ from tortoise import Tortoise
 from ecosystem.db import init_orm, run_migrations, tortoise_config
 from ecosystem.packages import load_packages
 from labs.models import Equipment, Lab, TrainingSession
+from tests.conftest import migrate_to, orm_on
 from tests.labs.conftest import make_host
 
 BEFORE = "labs.0009_free_time_summary"
@@ -92,12 +93,8 @@ async def test_rows_made_before_the_content_columns_get_their_language(empty_url
             )
     finally:
         await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         upgraded = await Lab.get(id=lab_id)
         assert (upgraded.content_locale, upgraded.translations) == ("vi", {})
         assert upgraded.description == "Xưởng chế tạo mở cho sinh viên và doanh nghiệp."
@@ -110,5 +107,3 @@ async def test_rows_made_before_the_content_columns_get_their_language(empty_url
         upgraded.translations = {"ko": {"name": "베카멕스 팹랩"}}
         await upgraded.save(update_fields=["translations"])
         assert (await Lab.get(id=lab_id)).translations == {"ko": {"name": "베카멕스 팹랩"}}
-    finally:
-        await Tortoise.close_connections()

@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from tortoise import Tortoise, timezone
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import init_orm, tortoise_config
 from ecosystem.packages import load_packages
 from labs.models import Booking, BookingStatus, FreeDay
 from labs.services import free_time
+from tests.conftest import migrate_to, orm_on
 from tests.labs.conftest import at, local_day, make_equipment, make_lab, quick_user
 
 BEFORE = "labs.0008_booking_guest"
 
 
 async def test_the_summary_arrives_on_a_database_with_bookings(empty_url):
-    from tortoise.migrations.api.migrate import migrate
-
     config = tortoise_config(empty_url, load_packages(("labs",)))
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
+    await migrate_to(config)
     # The rows are written with today's models, then the schema goes back to before 0009
     # (later migrations add columns the models already have), keeping them.
     await init_orm(config)
@@ -39,30 +35,17 @@ async def test_the_summary_arrives_on_a_database_with_bookings(empty_url):
         )
     finally:
         await Tortoise.close_connections()
-    try:
-        await migrate(config=config, target=BEFORE)  # a database from before 0009, with rows
-    finally:
-        await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config, BEFORE)  # a database from before 0009, with rows
+    await migrate_to(config)
+    async with orm_on(config):
         assert (await Booking.get(id=booking.id)).check_in_code == "before-0009"
         await free_time.refresh(timezone.now())
         row = await FreeDay.get(equipment_id=machine.id, day=day)
         assert (row.stale, row.free_minutes, row.longest_free_minutes) == (False, 540, 480)
         await Booking.filter(id=booking.id).update(status=BookingStatus.CANCELLED)
         assert (await FreeDay.get(id=row.id)).stale
-    finally:
-        await Tortoise.close_connections()
-    try:
-        await migrate(config=config, target=BEFORE)  # back: no table, no trigger in the way
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config, BEFORE)  # back: no table, no trigger in the way
+    async with orm_on(config):
         await Booking.create(
             equipment_id=machine.id,
             user=user,
@@ -72,5 +55,3 @@ async def test_the_summary_arrives_on_a_database_with_bookings(empty_url):
             check_in_code="after-down",
         )
         assert await Booking.filter(equipment_id=machine.id).count() == 2
-    finally:
-        await Tortoise.close_connections()

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from tortoise import Tortoise, connections
+from tortoise import connections
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.packages import load_packages
 from labs.models import Booking, BookingStatus
+from tests.conftest import migrate_to, orm_on
 from tests.labs.conftest import at, local_day, make_equipment, make_lab, quick_user
 
 BEFORE = "labs.0005_calendar_feed_one_per_user"
 
 
 async def test_bookings_made_before_the_sequence_start_at_zero(empty_url):
-    from tortoise.migrations.api.migrate import migrate
-
     config = tortoise_config(empty_url, load_packages(("labs",)))
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         machine = await make_equipment(await make_lab())
         day = local_day(2)
         booking = await Booking.create(
@@ -32,14 +27,8 @@ async def test_bookings_made_before_the_sequence_start_at_zero(empty_url):
             status=BookingStatus.CONFIRMED,
             check_in_code="before-0006",
         )
-    finally:
-        await Tortoise.close_connections()
-    try:
-        await migrate(config=config, target=BEFORE)  # back to a database without the column
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config, BEFORE)  # back to a database without the column
+    async with orm_on(config):
         _n, columns = await connections.get("default").execute_query(
             "SELECT * FROM labs_booking WHERE id = ?"
             if "sqlite" in empty_url
@@ -47,16 +36,8 @@ async def test_bookings_made_before_the_sequence_start_at_zero(empty_url):
             [booking.id],
         )
         assert "sequence" not in dict(columns[0])
-    finally:
-        await Tortoise.close_connections()
 
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)
-    try:
+    await migrate_to(config)
+    async with orm_on(config):
         upgraded = await Booking.get(id=booking.id)
         assert upgraded.sequence == 0 and upgraded.check_in_code == "before-0006"
-    finally:
-        await Tortoise.close_connections()

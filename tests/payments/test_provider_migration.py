@@ -4,10 +4,11 @@ provider (nothing to fill in)."""
 
 from __future__ import annotations
 
-from tortoise import Tortoise, connections
+from tortoise import connections
 
-from ecosystem.db import init_orm, run_migrations, tortoise_config
+from ecosystem.db import tortoise_config
 from ecosystem.packages import load_packages
+from tests.conftest import migrate_to, orm_on
 
 OLD_ROWS = [
     "INSERT INTO user_account (id, email, full_name, password_hash, locale, timezone, is_active,"
@@ -23,44 +24,27 @@ OLD_ROWS = [
 
 
 async def _rows(config, sql: str) -> list[tuple]:
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    async with orm_on(config):
         _count, rows = await connections.get("default").execute_query(sql)
         return [tuple(row.values()) if hasattr(row, "values") else tuple(row) for row in rows]
-    finally:
-        await Tortoise.close_connections()
 
 
 async def test_payments_are_kept_and_issuers_choose_later(empty_url):
-    from tortoise.migrations.api.migrate import migrate
-
     config = tortoise_config(empty_url, load_packages(()))
-    try:
-        await migrate(config=config, target="ecosystem.0006_sweepers")
-    finally:
-        await Tortoise.close_connections()
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    await migrate_to(config, "ecosystem.0006_sweepers")
+    async with orm_on(config):
         for statement in OLD_ROWS:
             await connections.get("default").execute_script(statement)
-    finally:
-        await Tortoise.close_connections()
-    try:
-        await run_migrations(config)
-    finally:
-        await Tortoise.close_connections()
+    await migrate_to(config)
 
     payments = await _rows(config, "SELECT id, provider, state, checkout_session_id FROM payment")
     assert payments == [(1, "stripe", "paid", "cs_test_1")]
     assert await _rows(config, "SELECT COUNT(*) FROM payment_issuer_providers") == [(0,)]
-    await init_orm(config)  # fresh statement cache: the suite switches dialects
-    try:
+    async with orm_on(config):
         await connections.get("default").execute_script(
             "INSERT INTO payment_issuer_providers (issuer_key, providers, updated_at)"
             " VALUES ('labs.lab:3', 'vnpay', '2026-02-01 00:00:00+00:00')"
         )
-    finally:
-        await Tortoise.close_connections()
     assert await _rows(config, "SELECT issuer_key, providers FROM payment_issuer_providers") == [
         ("labs.lab:3", "vnpay")
     ]

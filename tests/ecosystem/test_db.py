@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from tortoise import connections
 
-from ecosystem.db import is_sqlite
+from ecosystem.db import is_sqlite, tortoise_config
 from ecosystem.models import OutboxMessage
 
 HCMC = timezone(timedelta(hours=7))
@@ -118,8 +119,6 @@ async def test_hand_written_reads_load_what_the_orm_loads(app):
 
 
 def test_postgres_pool_releases_connections_without_a_reset_query():
-    from ecosystem.db import tortoise_config
-
     postgres = tortoise_config("postgres://u@db:5432/eco", [])["connections"]["default"]
     assert postgres["engine"] == "tortoise.backends.asyncpg"
     assert postgres["credentials"]["database"] == "eco"
@@ -136,7 +135,7 @@ async def test_a_released_postgres_connection_is_left_as_it_was_but_for_its_tran
     import asyncpg
 
     if is_sqlite(settings.database_url):
-        return  # SQLite has no pool: nothing to release
+        pytest.skip("SQLite has no pool: nothing is released")
     client = connections.get("default")
     async with client.acquire_connection() as connection:
         backend = connection.get_server_pid()

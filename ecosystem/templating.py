@@ -57,6 +57,22 @@ class DirectCallContext(Context):
             )
 
 
+class SharedGlobalsEnvironment(Environment):
+    """Jinja's environment, giving a template without globals of its own the environment's
+    globals dict itself instead of a `ChainMap` over it.
+
+    Jinja reads a template's globals on every render: it copies them into the context,
+    computes which of them an imported template lacks (a set difference walked in Python
+    for a `ChainMap`'s keys) and looks up every `_()` or `format_dt` there. For a `ChainMap`
+    each of these runs in Python; for a dict, in C. Nothing in the platform gives a template
+    globals of its own (`get_template(name, globals=…)`); were it done, Jinja's `ChainMap`
+    is kept for that template.
+    """
+
+    def make_globals(self, d: Any) -> Any:
+        return self.globals if not d else super().make_globals(d)
+
+
 GETTEXT_NAMES = frozenset({"_", "gettext"})
 
 
@@ -107,7 +123,7 @@ def _translated_tokens(tokens: list[Token], locale: str) -> Iterator[Token]:
 def build_environment(locale: str | None = None) -> Environment:
     """The Jinja environment; with `locale`, one whose templates are compiled with their
     constant texts already translated into it (see `TranslatedConstants`)."""
-    env = Environment(
+    env = SharedGlobalsEnvironment(
         extensions=[TranslatedConstants],
         # The three locales' compiled pages, packages' fragments and mails.
         cache_size=1000,

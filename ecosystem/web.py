@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import secrets
 import time
 from collections import OrderedDict
@@ -11,6 +13,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from tortoise.models import Model
 
 import ecosystem.inputs  # noqa: F401  (installs the bounded `{id:int}` before routes are built)
 from ecosystem import i18n, rawsql
@@ -212,35 +215,46 @@ async def render(
 # The same for every anonymous visitor of one language and zone but for the CSRF token: such
 # pages are rendered once per process with this stand-in, which each response replaces.
 _TOKEN_STAND_IN = secrets.token_hex(24)
-_PUBLIC_PAGES_KEPT = 64
-_public_pages: OrderedDict[tuple, str] = OrderedDict()
+_PUBLIC_PAGES_KEPT = 256  # pages of ~40 KB: about 10 MB a process at most
+_public_pages: OrderedDict[tuple, bytes] = OrderedDict()  # encoded once: pages are mostly not ASCII
 
 
-async def render_public(request: Request, template: str, context: dict[str, Any]) -> Response:
-    """`render` for a page whose context is the same for every visitor (the home page): an
-    anonymous visitor without flashes gets the page built once per process for its template,
-    context, language, zone, address and menu, with their own CSRF token put in. Anyone else
-    (signed in, a flash to show, htmx, a query string) gets `render`. The context's values
-    must be plain and hashable (numbers, strings): they are part of the key."""
+async def render_public(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    fingerprint: str | None = None,
+) -> Response:
+    """`render` for a page that is the same for every anonymous visitor: one without flashes
+    gets the page built once per process for its template, data, language, zone, address and
+    menu, with their own CSRF token put in. Anyone else (signed in, a flash to show, htmx)
+    gets `render`.
+
+    The data is the context itself, whose values must then be plain and hashable (numbers,
+    strings; the home page), or `fingerprint`, a digest of everything the context shows
+    (`fingerprint_of`), read afresh for this request: a page with a query string is only
+    kept under a fingerprint, with its query in the key."""
     await load_switcher(request)
     token = request.scope.get("session", {}).get("csrf", "")
+    query = request.url.query
     if (
         request.state.user is not None
         or request.state.flashes
         or is_htmx(request)
-        or request.url.query
+        or (query and fingerprint is None)
         or not token
     ):
         return await render(request, template, context)
     locale, zone = i18n.get_locale(), i18n.viewer_timezone()
     key = (
         template,
-        tuple(sorted(context.items())),
+        fingerprint if fingerprint is not None else tuple(sorted(context.items())),
         locale,
         zone,
         i18n.zone_offset(zone),  # the footer's "UTC+7" moves with daylight saving
         i18n.catalogue_version(),
         request.url.path,
+        query,
         tuple(tuple(link) for link in getattr(request.app.state, "nav_links", ())),
     )
     page = _public_pages.get(key)
@@ -251,13 +265,51 @@ async def render_public(request: Request, template: str, context: dict[str, Any]
             **context,
             "csrf_token": _TOKEN_STAND_IN,
         }
-        page = environment_for(locale).get_template(template).render(**values)
+        page = environment_for(locale).get_template(template).render(**values).encode()
         _public_pages[key] = page
         if len(_public_pages) > _PUBLIC_PAGES_KEPT:
             _public_pages.popitem(last=False)
-    response = HTMLResponse(page.replace(_TOKEN_STAND_IN, token))
+    else:
+        _public_pages.move_to_end(key)
+    response = HTMLResponse(page.replace(_TOKEN_STAND_IN.encode(), token.encode()))
     response.headers["Vary"] = "HX-Request"  # SessionMiddleware adds Cookie
     return response
+
+
+def fingerprint_of(*values: Any) -> str:
+    """A digest of what a page shows from `values`: ORM rows (their columns and the related
+    rows loaded with them), dataclasses, containers and plain values. A value it cannot see
+    into is taken by its `repr`; an object without one of its own changes the digest every
+    time, so a page showing it is simply never reused."""
+    return hashlib.blake2b(repr(_plain(values, 0)).encode(), digest_size=16).hexdigest()
+
+
+def _plain(value: Any, depth: int) -> Any:
+    if depth > 6:
+        return repr(value)
+    if isinstance(value, Model):
+        # The instance's own attributes are its columns; `_<relation>` holds what was loaded
+        # with it (a row, or the fetched rows of a reverse relation).
+        columns, loaded = [], []
+        for name, item in value.__dict__.items():
+            if name[0] != "_":
+                columns.append((name, item))
+            elif isinstance(item, Model):
+                loaded.append((name, _plain(item, depth + 1)))
+            elif getattr(item, "_fetched", False):
+                loaded.append((name, _plain(list(item.related_objects), depth + 1)))
+        return (type(value).__name__, columns, loaded)
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        shown = tuple(_plain(getattr(value, field.name), depth + 1) for field in fields)
+        return (type(value).__name__, shown)
+    if isinstance(value, dict):
+        return tuple(sorted((repr(k), _plain(v, depth + 1)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_plain(item, depth + 1) for item in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted(repr(_plain(item, depth + 1)) for item in value))
+    return value
 
 
 def flash(request: Request, message: str, level: str = "success") -> None:

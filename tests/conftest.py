@@ -414,6 +414,16 @@ async def api_token(client: httpx.AsyncClient, email: str, password: str = PASSW
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+# --- pages shared by anonymous visitors ---------------------------------------------------
+
+# A CSRF token in a page: the hidden form field and htmx's header.
+TOKEN = re.compile(r'(name="csrf_token" value=|"X-CSRF-Token": )"[^"]+"')
+
+
+def tokens_in(page: str) -> set[str]:
+    return {match.group(0).rsplit('"', 2)[-2] for match in TOKEN.finditer(page)}
+
+
 # --- counting queries ---------------------------------------------------------------------
 
 SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)

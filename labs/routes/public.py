@@ -21,12 +21,14 @@ from ecosystem.restapi import client_ip
 from ecosystem.templating import render_text
 from ecosystem.web import (
     current_user,
+    fingerprint_of,
     flash,
     form_text,
     is_htmx,
     read_form,
     redirect,
     render,
+    render_public,
     require_user,
     site_url,
 )
@@ -180,7 +182,8 @@ async def _week_context(
     """The machine, its lab and its week grid rendered once per distinct input.
 
     The rendered grid is cached under the fingerprint of what it is computed from (see
-    `browse.WeekInputs`), so a repeated view costs the six reads and no computation.
+    `browse.WeekInputs`), so a repeated view costs the six reads and no computation; that
+    key comes along as `week_key` (it names everything the grid shows).
     """
     user = await current_user(request)
     start = request.query_params.get("start", "")
@@ -194,7 +197,7 @@ async def _week_context(
 
     key = f"labs.week:{inputs.fingerprint(get_locale())}"
     html = await cache.remember_text(key, WEEK_CACHE_SECONDS, render_week)
-    return {**context, "week_html": Markup(html)}
+    return {**context, "week_html": Markup(html), "week_key": key}
 
 
 async def equipment_detail(request: Request) -> Response:
@@ -204,6 +207,9 @@ async def equipment_detail(request: Request) -> Response:
     week = await _week_context(request, equipment_id, page.equipment)
     shown = await photos.photos_of(page.equipment.lab, page.equipment.id)
     context = {"page": page, "photos": shown, **week, **_labels()}
+    if user is None:  # the most viewed page: built once per what an anonymous visitor sees
+        seen = fingerprint_of(page, shown, week["week_key"])  # the grid is the key's
+        return await render_public(request, "labs/public/equipment.html", context, seen)
     return await render(request, "labs/public/equipment.html", context)
 
 

@@ -10,16 +10,14 @@ from base64 import b64encode
 
 import itsdangerous
 import pytest
-from jinja2 import pass_context
+from jinja2 import DictLoader, pass_context
 from starlette.routing import Match, Route, Router
 
 from ecosystem import cache, i18n, templating, web
 from ecosystem.middleware import _KeyOnceSigner
 from ecosystem.routing import SegmentRouter
 from ecosystem.templating import build_environment
-from tests.conftest import make_organisation, make_user
-
-TOKEN = re.compile(r'(name="csrf_token" value=|"X-CSRF-Token": )"[^"]+"')
+from tests.conftest import TOKEN, add_member, make_organisation, make_user, tokens_in
 
 
 def sample_path(route: Route) -> str:
@@ -161,6 +159,26 @@ def test_functions_are_called_directly_and_jinjas_markers_still_apply() -> None:
     assert template.render(name="An") == "An! 11 12 <1> undefined"
 
 
+def test_templates_share_the_environments_globals_and_imports_still_see_them() -> None:
+    """A template without globals of its own reads the environment's dict itself (Jinja's
+    ChainMap walks every lookup in Python); one given its own keeps them to itself."""
+    env = build_environment()
+    env.loader = DictLoader(
+        {
+            "macros.html": "{% macro shout(x) %}{{ x | upper }}{{ suffix }}{% endmacro %}",
+            "page.html": '{% from "macros.html" import shout %}{{ shout(word) }}',
+        }
+    )
+    page = env.get_template("page.html")
+    assert page.globals is env.globals
+    env.globals["suffix"] = "!"  # added after the template was loaded: still seen
+    assert page.render(word="hi") == "HI!"
+
+    own = env.from_string("{{ suffix }}{{ extra }}", globals={"extra": "?"})
+    assert own.render() == "!?"
+    assert "extra" not in env.globals
+
+
 async def test_a_cached_directory_page_is_reused_only_while_its_text_is_unchanged(app) -> None:
     built: list[dict] = []
 
@@ -221,10 +239,6 @@ async def test_a_session_cookie_survives_and_a_forged_one_does_not(client) -> No
 # --- the home page, built once per process for anonymous visitors -------------------------
 
 
-def tokens_in(page: str) -> set[str]:
-    return {match.group(0).rsplit('"', 2)[-2] for match in TOKEN.finditer(page)}
-
-
 async def test_each_anonymous_visitor_gets_the_shared_home_page_with_their_own_token(
     app, new_browser
 ) -> None:
@@ -282,3 +296,31 @@ async def test_vary_names_each_header_once(client, path) -> None:
     named = [token.strip().lower() for token in response.headers["vary"].split(",")]
     assert "cookie" in named and "hx-request" in named
     assert len(named) == len(set(named)), response.headers["vary"]
+
+
+async def test_a_fingerprint_follows_columns_loaded_relations_and_nested_values(app) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Shown:
+        organisation: object
+        labels: dict
+
+    user = await make_user("fp@example.org")
+    organisation = await make_organisation(user, "Becamex")
+    same = web.fingerprint_of(Shown(organisation, {"a": [1]}), "x")
+    assert web.fingerprint_of(Shown(organisation, {"a": [1]}), "x") == same
+    assert web.fingerprint_of(Shown(organisation, {"a": [2]}), "x") != same
+    assert web.fingerprint_of(Shown(organisation, {"a": [1]}), "y") != same
+    organisation.city = "Thủ Dầu Một"
+    assert web.fingerprint_of(Shown(organisation, {"a": [1]}), "x") != same
+
+    membership = await add_member(await make_user("member@example.org"), organisation)
+    plain = web.fingerprint_of(membership)
+    object.__setattr__(membership, "_organisation", organisation)  # loaded with it
+    loaded = web.fingerprint_of(membership)
+    assert loaded != plain
+    organisation.name = "Becamex IDC"
+    assert web.fingerprint_of(membership) != loaded
+    # Something it cannot see into is never taken for the same.
+    assert web.fingerprint_of(object()) != web.fingerprint_of(object())

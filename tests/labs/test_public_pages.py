@@ -7,19 +7,22 @@ import re
 from datetime import date, time, timedelta
 from urllib.parse import urlencode
 
+from ecosystem import web
 from ecosystem.models import MediaFile, Role
 from labs.models import (
     Blackout,
     Booking,
     BookingStatus,
     Closure,
+    Equipment,
     EquipmentCategory,
     EquipmentStatus,
+    Lab,
     LabStaff,
     Photo,
 )
 from labs.services import schedule
-from tests.conftest import add_member, make_user, person
+from tests.conftest import TOKEN, add_member, make_user, person, tokens_in
 from tests.labs.conftest import (
     at,
     local_day,
@@ -155,6 +158,48 @@ async def test_week_grid_shows_free_busy_and_closed_cells_and_hides_who_booked(c
     # Without htmx the same URL is the whole machine page at that week.
     page = await client.get(f"/equipment/{machine.id}/week?start={monday.isoformat()}")
     assert page.status_code == 200 and "<html" in page.text and "Roland MDX-50" in page.text
+
+
+async def test_anonymous_visitors_share_a_machine_page_until_what_it_shows_changes(
+    new_browser,
+):
+    """The machine page is built once per process for anonymous visitors, each getting their
+    own token; a booking, a renamed machine or lab, another week or a signed-in visitor gets
+    the page that shows it."""
+    web._public_pages.clear()
+    lab = await make_lab(hours={weekday: [(time(8), time(12))] for weekday in range(5)})
+    machine = await make_equipment(lab, "Roland MDX-50", EquipmentCategory.CNC)
+    owner = await make_user("owner@example.org")
+    monday = next_weekday(0, 7)
+    url = f"/equipment/{machine.id}/week?start={monday.isoformat()}"
+
+    first, second = new_browser(), new_browser()
+    pages = [await first.get(url), await second.get(url)]
+    assert all(page.status_code == 200 for page in pages)
+    assert len([key for key in web._public_pages if key[0] == "labs/public/equipment.html"]) == 1
+    assert tokens_in(pages[0].text) != tokens_in(pages[1].text)
+    assert web._TOKEN_STAND_IN not in pages[0].text + pages[1].text
+    assert TOKEN.sub("", pages[0].text) == TOKEN.sub("", pages[1].text)
+    busy = pages[0].text.count('class="cell busy"')
+
+    await book_directly(machine, owner, at(monday, 9), at(monday, 10))
+    booked = await new_browser().get(url)
+    assert booked.text.count('class="cell busy"') == busy + 2
+    await Equipment.filter(id=machine.id).update(name="Roland MDX-540")
+    assert "Roland MDX-540" in (await new_browser().get(url)).text
+    await Lab.filter(id=lab.id).update(name="Becamex Makerspace")
+    assert "Becamex Makerspace" in (await new_browser().get(url)).text
+    later = (monday + timedelta(days=7)).isoformat()
+    after_later = f"start={(monday + timedelta(days=14)).isoformat()}"
+    assert after_later not in booked.text
+    next_week = await new_browser().get(f"/equipment/{machine.id}/week?start={later}")
+    assert after_later in next_week.text
+
+    member = new_browser()
+    await member.login("owner@example.org")
+    signed_in = await member.get(url)
+    assert "/dashboard" in signed_in.text and "/register" not in signed_in.text
+    assert "/register" in (await new_browser().get(url)).text
 
 
 # --- booking through the form -------------------------------------------------------------

@@ -194,8 +194,7 @@ async def booking_facts(
     closures, blackouts, quota usage (each only when the machine needs it)."""
     certified = await _certified(person, equipment, window, moving)
     price = await prices.quote(person, equipment, window.start, window.end)
-    open_time = await schedule.lab_open_time(equipment.lab, window)
-    blackouts = await schedule.blackouts_of(equipment.id, window)
+    open_time, blackouts = await schedule.machine_calendar(equipment.lab, equipment.id, window)
     facts = BookingFacts(
         rules=rules_of(equipment),
         start=window.start,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,18 +106,30 @@ _CLOSURES_SQL = (
 
 
 async def _hours_of_lab(lab_id: int) -> WeeklyHours:
+    return _weekly_hours(await rawsql.fetch(_HOURS_SQL, (lab_id,)))
+
+
+def _weekly_hours(rows: Iterable[Sequence]) -> WeeklyHours:
+    """Rows (weekday, opens minute, closes minute) as `weekly_hours` reads them."""
     result: dict[int, list[tuple[time, time]]] = {}
-    for weekday, opens, closes in await rawsql.fetch(_HOURS_SQL, (lab_id,)):
+    for weekday, opens, closes in rows:
         if weekday not in range(7) or not 0 <= opens < closes <= 1440:
             continue  # as in `weekly_hours`
         result.setdefault(weekday, []).append((minute_to_time(opens), minute_to_time(closes)))
     return result  # type: ignore[return-value]
 
 
+def _closure_params(lab_id: int, window: Interval) -> tuple:
+    return (lab_id, (window.end + _DAY).date(), (window.start - _DAY).date())
+
+
 async def _closures_of_lab(lab_id: int, window: Interval) -> list[ClosedDays]:
-    params = (lab_id, (window.end + _DAY).date(), (window.start - _DAY).date())
+    return _closed_days(await rawsql.fetch(_CLOSURES_SQL, _closure_params(lab_id, window)))
+
+
+def _closed_days(rows: Iterable[Sequence]) -> list[ClosedDays]:
     closures = []
-    for first, last in await rawsql.fetch(_CLOSURES_SQL, params):
+    for first, last in rows:
         first, last = _as_date(first), _as_date(last)
         if last >= first:
             closures.append(ClosedDays(first, last))
@@ -230,6 +242,38 @@ async def blackouts_of(equipment_id: int, window: Interval) -> list[Interval]:
     """The machine's blackouts overlapping the window (one query, plain SQL: a hot read)."""
     rows = await rawsql.fetch(_BLACKOUTS_SQL, (equipment_id, *_blackout_params(window)))
     return [span for start, end in rows if (span := _interval(start, end))]
+
+
+# A machine's calendar around a window as the booking service reads it: the lab's opening
+# hours and closures and the machine's blackouts, from the tables, in one statement (three
+# reads made three round trips per booking). Typed NULLs keep each column's type on PostgreSQL.
+_MACHINE_CALENDAR_SQL = (
+    "SELECT 0, weekday, opens_minute, closes_minute, CAST(NULL AS date), CAST(NULL AS date),"
+    " CAST(NULL AS timestamptz), CAST(NULL AS timestamptz)"
+    " FROM labs_opening_hours WHERE lab_id = ?"
+    " UNION ALL SELECT 1, NULL, NULL, NULL, first_day, last_day, NULL, NULL"
+    " FROM labs_closure WHERE lab_id = ? AND first_day <= ? AND last_day >= ?"
+    " UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, starts_at, ends_at"
+    f" FROM labs_blackout WHERE equipment_id = ? AND {_BLACKOUT_OVERLAP}"
+    " ORDER BY 1, 2, 3"
+)
+
+
+async def machine_calendar(
+    lab: Lab, equipment_id: int, window: Interval
+) -> tuple[list[Interval], list[Interval]]:
+    """The lab's open time in the window and the machine's blackouts overlapping it, read
+    from the tables in one query: what `lab_open_time` (uncached) and `blackouts_of` give."""
+    params = (lab.id, *_closure_params(lab.id, window), equipment_id, *_blackout_params(window))
+    rows: tuple[list, list, list] = ([], [], [])  # hours, closures, blackouts
+    for kind, weekday, opens, closes, first, last, start, end in await rawsql.fetch(
+        _MACHINE_CALENDAR_SQL, params
+    ):
+        rows[kind].append((weekday, opens, closes) if kind == 0 else (first, last, start, end))
+    hours = _weekly_hours(rows[0])
+    closures = _closed_days(row[:2] for row in rows[1])
+    blackouts = [span for *_, start, end in rows[2] if (span := _interval(start, end))]
+    return open_time(hours, closures, lab, window), blackouts
 
 
 async def busy_of(equipment_id: int, window: Interval) -> list[Interval]:

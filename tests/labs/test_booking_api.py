@@ -10,6 +10,7 @@ import pytest
 
 from ecosystem import jobs as kernel_jobs
 from ecosystem.models import Membership, MembershipStatus, Role, Sphere
+from labs.intervals import Interval
 from labs.models import (
     Blackout,
     Booking,
@@ -19,6 +20,7 @@ from labs.models import (
     EquipmentStatus,
     LabStaff,
 )
+from labs.services import schedule
 from tests.labs.conftest import (
     HCMC,
     at,
@@ -478,9 +480,10 @@ async def test_training_is_required_for_certified_machines(client):
 
 
 async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries):
-    """Gather (machine, certification, rates, price category, hours, closures, blackouts,
-    quota), decide, then lock, re-read the quota, check the slot, insert, pay and write the
-    booker's mail with its .ics: the same statements with 2 or 40 other bookings."""
+    """Gather (machine, certification, rates, price category, the calendar – hours, closures,
+    blackouts in one read –, quota), decide, then lock, re-read the quota, check the slot,
+    insert, pay and write the booker's mail with its .ics: the same statements with 2 or 40
+    other bookings."""
     laser = await make_equipment(
         await make_lab(),
         "Trotec",
@@ -525,9 +528,47 @@ async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries
         )
 
     assert small.status_code == large.status_code == 201, large.text
-    # 20 = 17 + one look at whether the lab's host organisation is still verified + the
-    # confirmation mail and its .ics attachment
-    assert len(many.statements) == len(few.statements) <= 19, many.statements
+    # 17: hours, closures and blackouts come in one statement (they were three); one look
+    # at whether the lab's host organisation is still verified; the confirmation mail and
+    # its .ics attachment
+    assert len(many.statements) == len(few.statements) <= 17, many.statements
+
+
+async def test_the_booking_services_one_calendar_read_gives_what_the_separate_reads_give(
+    client,
+):
+    """Hours (two ranges on a day), a closure inside and one outside the window, blackouts of
+    this machine inside and outside it and another machine's: the same open time and
+    blackouts as `lab_open_time` and `blackouts_of`, on SQLite and PostgreSQL."""
+    first = local_day(3)
+    day = [first + timedelta(days=n) for n in range(32)]
+    lab = await make_lab(
+        hours={
+            day[0].weekday(): [(time(8), time(12)), (time(13), time(17))],
+            day[1].weekday(): [(time(9), time(18))],
+            day[3].weekday(): [(time(7), time(21))],
+        }
+    )
+    machine, other = await make_equipment(lab), await make_equipment(lab, "Other")
+    window = Interval(at(day[0], 0), at(day[8], 0))
+    await Closure.create(lab=lab, first_day=day[1], last_day=day[2])
+    await Closure.create(lab=lab, first_day=day[30], last_day=day[31])
+    await Blackout.create(equipment=machine, starts_at=at(day[0], 9), ends_at=at(day[0], 11))
+    await Blackout.create(equipment=machine, starts_at=at(day[0], 16), ends_at=at(day[3], 8))
+    await Blackout.create(equipment=machine, starts_at=at(day[9], 9), ends_at=at(day[9], 10))
+    await Blackout.create(equipment=other, starts_at=at(day[0], 13), ends_at=at(day[0], 14))
+
+    open_time, blackouts = await schedule.machine_calendar(lab, machine.id, window)
+
+    assert open_time == await schedule.lab_open_time(lab, window)
+    assert sorted(blackouts) == sorted(await schedule.blackouts_of(machine.id, window))
+    assert sorted(blackouts) == [
+        Interval(at(day[0], 9), at(day[0], 11)),
+        Interval(at(day[0], 16), at(day[3], 8)),
+    ]
+    open_days = {span.start.astimezone(HCMC).date() for span in open_time}
+    assert day[0] in open_days and day[3] in open_days
+    assert day[1] not in open_days  # closed
 
 
 @pytest.mark.usefixtures("english")  # the assertions read English messages

@@ -276,13 +276,10 @@ async def week_inputs(
     monday = week_start_of(start_raw, now.astimezone(tz).date())
     window = local_date_span(monday, monday + timedelta(days=6), tz)
     open_time = await schedule.lab_open_time(equipment.lab, window, cached=True)
-    blackouts = await schedule.blackouts_of(equipment.id, window)
-    mine: list[Interval] = []
-    if actor is None:
-        busy = await schedule.busy_of(equipment.id, window)
-    else:  # the viewer's own active bookings come with the machine's, in the same query
-        busy, mine = await schedule.busy_and_own_of(equipment.id, window, actor.id)
-    return WeekInputs(equipment, tz, now, monday, open_time, blackouts, busy, sorted(mine))
+    taken = await schedule.machine_taken(equipment.id, window, actor.id if actor else None)
+    return WeekInputs(
+        equipment, tz, now, monday, open_time, taken.blackouts, taken.busy, sorted(taken.mine)
+    )
 
 
 def week_from_inputs(inputs: WeekInputs) -> WeekView:
@@ -428,11 +425,8 @@ async def reachable_until(equipment: Equipment, start: datetime, last: datetime)
             reach = min(span.end, last)
     if reach == start:
         return start
-    taken = [
-        *await schedule.busy_of(equipment.id, window),
-        *await schedule.blackouts_of(equipment.id, window),
-    ]
-    for span in taken:
+    taken = await schedule.machine_taken(equipment.id, window)
+    for span in (*taken.busy, *taken.blackouts):
         if span.start <= start < span.end:
             return start
         if start < span.start < reach:

@@ -153,15 +153,14 @@ async def machine_availability(
     """Free and busy time of one machine in a window of at most MAX_WINDOW_DAYS.
 
     Free time is open time from now on, without blackouts and bookings (none while the
-    machine is out of service); busy time is the merged active bookings, anonymous. Four
+    machine is out of service); busy time is the merged active bookings, anonymous. Three
     queries whatever the number of bookings.
     """
     window = checked_window(start, end)
     equipment = await get_bookable_equipment(actor, equipment_id)
     open_time = await schedule.lab_open_time(equipment.lab, window, cached=True)
-    blackouts = await schedule.blackouts_of(equipment.id, window)
-    busy_time = await schedule.busy_of(equipment.id, window)
-    free, busy = availability(open_time, blackouts, busy_time, window)
+    taken = await schedule.machine_taken(equipment.id, window)
+    free, busy = availability(open_time, taken.blackouts, taken.busy, window)
     now = timezone.now()
     if equipment.status != EquipmentStatus.AVAILABLE:
         free = []

@@ -270,14 +270,13 @@ class SeriesFacts:
 
 async def series_facts(lab: Lab, equipment: Equipment, span: Interval) -> SeriesFacts:
     """Step 1 for a staff series over `span`: open time, blackouts, active bookings, `now`
-    (four queries whatever the number of sessions)."""
+    (three queries whatever the number of sessions)."""
     open_time = await schedule.lab_open_time(lab, span)
-    busy = await schedule.busy_of(equipment.id, span)
-    blackouts = await schedule.blackouts_of(equipment.id, span)
+    taken = await schedule.machine_taken(equipment.id, span)
     return SeriesFacts(
         open_time=tuple(normalize(open_time)),
-        blackouts=tuple(normalize(blackouts)),
-        busy=tuple(normalize(busy)),
+        blackouts=tuple(normalize(taken.blackouts)),
+        busy=tuple(normalize(taken.busy)),
         now=timezone.now(),
         tz=schedule.lab_timezone(lab),
     )

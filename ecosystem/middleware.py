@@ -241,6 +241,10 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A multipart body without any of these bytes holds no control character in any field (C1
 # characters are \xc2\x80-\xc2\x9f in UTF-8): only such bodies are parsed here.
 _SUSPECT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+# A query string without any of these holds no control character once decoded: a raw C0,
+# DEL or C1 byte, or its percent-encoding (C1 characters are %C2%80-%C2%9F in UTF-8; any other
+# invalid sequence decodes to U+FFFD). Only such query strings are parsed here.
+_SUSPECT_QUERY = re.compile(rb"[\x00-\x1f\x7f-\x9f]|%[01][0-9a-f]|%7f|%c2%[89][0-9a-f]", re.I)
 
 
 class InputGuardMiddleware:
@@ -264,10 +268,10 @@ class InputGuardMiddleware:
         if inputs.has_control(scope["path"], multiline=False):
             await self._refuse(scope, receive, send, 404, "")
             return
-        query = scope.get("query_string", b"").decode("latin-1")
-        if query and any(
+        query = scope.get("query_string", b"")
+        if _SUSPECT_QUERY.search(query) and any(
             inputs.has_control(name + value, multiline=False)
-            for name, value in parse_qsl(query, keep_blank_values=True)
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         ):
             message = i18n._("The address contains control characters that are not allowed.")
             await self._refuse(scope, receive, send, 400, message)

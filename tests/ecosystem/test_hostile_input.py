@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ecosystem import inputs
+from ecosystem.middleware import _SUSPECT_QUERY
 from ecosystem.models import Organisation, User
 from labs.models import Booking, LabStaff
 from tests.conftest import PASSWORD, make_organisation, make_user, person
@@ -69,6 +73,32 @@ async def test_a_control_character_in_a_path_is_not_a_page(client, path, char):
     assert response.status_code == 404, response.text[:300]
     if path.startswith("/api/"):
         assert_json_error(response, 404)
+
+
+@pytest.mark.parametrize("encoded", ["%7F", "%7f", "%C2%85", "%c2%9f", "%1b", "%0A"])
+async def test_every_encoding_of_a_control_character_in_a_query_is_a_bad_request(client, encoded):
+    response = await client.get(f"/organisations?q=thu{encoded}dau")
+    assert response.status_code == 400, response.text[:300]
+
+
+_QUERY_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("\x00\x1b\x7f\x85"),
+    max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(st.tuples(_QUERY_TEXT, _QUERY_TEXT), max_size=3), raw=st.booleans())
+def test_a_query_string_the_guard_does_not_parse_holds_no_control_character(pairs, raw):
+    """The input guard parses only query strings its quick pattern finds suspect: any query
+    holding a control character once decoded (percent-encoded or sent raw) must be one."""
+    if raw:
+        query = "&".join(f"{name}={value}" for name, value in pairs).encode("utf-8")
+    else:
+        query = "&".join(f"{quote(name)}={quote(value)}" for name, value in pairs).encode()
+    decoded = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    if any(inputs.has_control(name + value, multiline=False) for name, value in decoded):
+        assert _SUSPECT_QUERY.search(query)
 
 
 @pytest.mark.parametrize(

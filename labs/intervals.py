@@ -65,6 +65,10 @@ class Interval:
         """The common part of both intervals, or ``None`` if they do not overlap."""
         if not self.overlaps(other):
             return None
+        if other.start <= self.start and self.end <= other.end:
+            return self  # intervals are immutable: the common part is this one
+        if self.start <= other.start and other.end <= self.end:
+            return other
         return Interval(max(self.start, other.start), min(self.end, other.end))
 
 

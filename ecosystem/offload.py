@@ -8,7 +8,8 @@ Python work holds the GIL, and every other request of the process then waits for
 plain data (the pure modules' dataclasses), never ORM objects.
 
 The pool starts on first use with the "spawn" method (a fresh interpreter: forking a process
-that runs an event loop and database threads is unsafe) and is shut down at exit. Its workers
+that runs an event loop and database threads is unsafe) and is shut down at exit; a worker
+also ends when the process that started it ends, even killed at once. Its workers
 run at a lower CPU priority (`BACKGROUND_NICE`), so on a busy machine the scheduler still gives
 the web processes' event loops the CPU first. Work that
 needs the request's context (translations, the locale) is not for this pool: lay out PDFs and
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable
@@ -48,6 +50,26 @@ def lower_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICE)
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it ends. A pool's worker otherwise
+    outlives a web process that was killed (SIGKILL, out of memory): it holds both ends of
+    its own call queue, so it waits for work forever, an orphan."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="offload-parent-watch", daemon=True).start()
+
+
+def _start_worker() -> None:
+    lower_priority()
+    _exit_with_parent()
+
+
 def _executor() -> ProcessPoolExecutor:
     global _pool
     with _pool_lock:
@@ -55,7 +77,7 @@ def _executor() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=lower_priority,
+                initializer=_start_worker,
             )
         return _pool
 

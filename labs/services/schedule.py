@@ -271,7 +271,8 @@ async def machine_calendar(
 
 
 # A machine's blackouts and active bookings (with their booker) around a window, in one
-# statement: the week grid, the availability API and a staff series read both.
+# statement: the week grid, the availability API, a staff series and the earliest-end lookup
+# read both.
 _TAKEN_SQL = (
     "SELECT 0, starts_at, ends_at, CAST(NULL AS integer) FROM labs_blackout"
     f" WHERE equipment_id = ? AND {_BLACKOUT_OVERLAP}"

@@ -80,7 +80,7 @@ async def _insert_under_lock(
             await lock.lock_in_service(equipment.id)
             # The same decision with fresh facts: the person's own bookings may have changed.
             price = rules.decide(await facts.with_fresh_quota(case))
-            if await lock.slot_taken(equipment.id, window):
+            if not lock.insert_refuses_overlaps() and await lock.slot_taken(equipment.id, window):
                 raise lock.conflict()
             booking = await Booking.create(
                 equipment_id=equipment.id,

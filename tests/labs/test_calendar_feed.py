@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -220,3 +220,35 @@ async def test_simultaneous_first_feeds_leave_one_feed_and_no_error(browser, cli
 
     with pytest.raises(IntegrityError):
         await CalendarFeed.create(user_id=user.id, token_hash="f" * 64)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cắt mica",  # short: written as it is
+        "x" * 73,  # the line just under 75 octets
+        "x" * 74,  # 75 and more: folded by icalendar
+        "Khắc laser bảng tên cho lớp Kỹ thuật Cơ điện tử, Đại học Quốc tế Miền Đông" * 3,
+        "a\\b;c,d" * 20,  # escapes near the folds
+        "한국어 설명 " * 30,  # three octets a character
+    ],
+)
+def test_the_ics_is_icalendars_own_serialisation_byte_for_byte(text):
+    """`calendar.serialised` skips only icalendar's fold of lines that need none: the same
+    bytes as `to_ical()` for short, boundary, long, escaped and multi-byte lines."""
+    from icalendar import Event
+
+    from labs.services.calendar import serialised
+
+    document = Calendar()
+    document.add("prodid", "-//test//EN")
+    document.add("version", "2.0")
+    event = Event()
+    event.add("uid", "booking-1@example.org")
+    event.add("summary", text)
+    event.add("description", text + text)
+    event.add("dtstart", datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+    document.add_component(event)
+    assert serialised(document) == document.to_ical()
+    parsed = Calendar.from_ical(serialised(document))
+    assert str(parsed.walk("VEVENT")[0]["summary"]) == text

@@ -36,9 +36,15 @@ def _in_driver_style(sql: str, driver: str) -> str:
     return re.sub(r"\?", lambda _match: f"${next(counter)}", sql)
 
 
-async def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    """The rows of a SELECT written with `?` placeholders."""
+async def fetch(sql: str, params: Sequence[Any] = (), *, small: bool = False) -> list[tuple]:
+    """The rows of a SELECT written with `?` placeholders.
+
+    `small`: the statement finds a few rows through an index (a key, one machine's week);
+    on SQLite it then runs on the event loop's thread (see `ecosystem.sqlite_client`)."""
     connection, sql = _connection_for(sql)
+    read_on_loop = getattr(connection, "read_on_loop", None) if small else None
+    if read_on_loop is not None and (rows := read_on_loop(sql, list(params))) is not None:
+        return [tuple(row) for row in rows]
     _count, rows = await connection.execute_query(sql, list(params))
     return [tuple(row) for row in rows]
 
@@ -112,16 +118,21 @@ def _select(model: type[Model], relation: str | None) -> str:
 
 
 async def select(
-    model: type[M], tail: str, params: Sequence[Any] = (), *, related: str | None = None
+    model: type[M],
+    tail: str,
+    params: Sequence[Any] = (),
+    *,
+    related: str | None = None,
+    small: bool = False,
 ) -> list[M]:
     """Instances of `model` from `SELECT <its columns> FROM <its table> m <tail>`, loaded as
     the ORM loads them. With `related`, that foreign key's object is joined as `r` (an inner
     join: the key must not be null) and set on each instance, as `select_related` does.
 
     `tail` is the rest of the statement (other JOINs, WHERE, ORDER BY, LIMIT); the model's
-    table is `m`, the related one `r`.
+    table is `m`, the related one `r`. `small` as for `fetch`.
     """
-    rows = await fetch(f"{_select(model, related)} {tail}", params)
+    rows = await fetch(f"{_select(model, related)} {tail}", params, small=small)
     if related is None:
         return [_instance(model, row) for row in rows]
     width = len(_column_names(model))

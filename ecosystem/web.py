@@ -188,6 +188,7 @@ async def load_switcher(request: Request) -> None:
             "WHERE m.user_id = ? AND m.status = ? ORDER BY r.name, m.id",
             (user.id, MembershipStatus.ACTIVE.value),
             related="organisation",
+            small=True,
         )
     request.state.memberships = memberships
     chosen = request.session.get(SESSION_ORG)

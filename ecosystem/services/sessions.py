@@ -54,6 +54,7 @@ async def user_for_key(key: str) -> tuple[User | None, bool]:
         "WHERE m.key_hash = ? AND m.revoked_at IS NULL AND r.is_active = ?",
         (hash_token(key), True),
         related="user",
+        small=True,
     )
     if not found or now - (session := found[0]).last_seen_at > IDLE_LIMIT:
         return None, False

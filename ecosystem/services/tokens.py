@@ -117,7 +117,7 @@ async def revoke_all(user: User, source: str | None = None) -> int:
 async def _active_token(token_hash: str) -> ApiToken | None:
     """The unrevoked token with its user (plain SQL: every API request reads it)."""
     where = "WHERE m.token_hash = ? AND m.revoked_at IS NULL"
-    found = await rawsql.select(ApiToken, where, (token_hash,), related="user")
+    found = await rawsql.select(ApiToken, where, (token_hash,), related="user", small=True)
     return found[0] if found else None
 
 

@@ -95,7 +95,7 @@ async def get_bookable_equipment(actor: User | None, equipment_id: int) -> Equip
     condition and the staff rule decides."""
     verified = Verification.VERIFIED.value  # type: ignore[attr-defined]
     found = await rawsql.select(
-        Equipment, _WITH_VERIFIED_HOST, (equipment_id, verified), related="lab"
+        Equipment, _WITH_VERIFIED_HOST, (equipment_id, verified), related="lab", small=True
     )
     if found and found[0].lab.is_published:
         return found[0]

@@ -301,7 +301,7 @@ async def machine_taken(equipment_id: int, window: Interval, user_id: int | None
     """
     params = (equipment_id, *_blackout_params(window), equipment_id, *_busy_params(window))
     taken = Taken([], [], [])
-    for kind, start, end, owner in await rawsql.fetch(_TAKEN_SQL, params):
+    for kind, start, end, owner in await rawsql.fetch(_TAKEN_SQL, params, small=True):
         if span := _interval(start, end):
             if kind == 0:
                 taken.blackouts.append(span)

@@ -75,3 +75,53 @@ async def test_writes_take_their_turn_as_before(app) -> None:
     )
     assert updated[:3] == [1, 1, 1]
     assert await OutboxMessage.filter(subject="t").count() == 3
+
+
+async def test_a_small_read_runs_on_the_loop_and_sees_every_committed_write(
+    app, count_queries
+) -> None:
+    """`small=True` reads on the event loop's thread (no hop through aiosqlite's), logged
+    like any read, seeing what the ORM committed an instant before, and never inside a
+    transaction: there it waits its turn and does not see the rolled-back row."""
+    client = connections.get("default")
+    await OutboxMessage.create(to="1@example.vn", subject="s1", text_body="b")
+    with count_queries() as counted:
+        assert await rawsql.fetch(BY_ADDRESS, ("1@example.vn",), small=True) == [("s1",)]
+    assert len(counted.statements) == 1
+    assert client.read_on_loop(BY_ADDRESS, ["1@example.vn"]) is not None  # it ran there
+
+    await OutboxMessage.filter(to="1@example.vn").update(subject="s2")
+    assert await rawsql.fetch(BY_ADDRESS, ("1@example.vn",), small=True) == [("s2",)]
+
+    inserted, read = asyncio.Event(), []
+
+    async def reader() -> None:
+        await inserted.wait()
+        assert client.read_on_loop(COUNT, []) is None  # a transaction is open
+        read.append((await rawsql.fetch(COUNT, small=True))[0][0])
+
+    async def writer() -> None:
+        with pytest.raises(RuntimeError):
+            async with atomic():
+                await OutboxMessage.create(to="2@example.vn", subject="s", text_body="b")
+                inserted.set()
+                await asyncio.sleep(0.05)
+                raise RuntimeError("rolled back")
+
+    await asyncio.gather(reader(), writer())
+    assert read == [1]
+
+
+async def test_a_small_read_is_read_only_and_its_errors_are_the_orms(app) -> None:
+    """The loop's connection refuses writes; a broken statement gives up the loop and fails
+    through aiosqlite with the ORM's own exception, as any read."""
+    from tortoise.exceptions import OperationalError
+
+    client = connections.get("default")
+    assert client.read_on_loop("DELETE FROM outbox_message", []) is None  # not a SELECT
+    with pytest.raises(OperationalError):
+        await rawsql.fetch("SELECT nothing FROM outbox_message", small=True)
+    loop_connection = client._on_loop
+    assert loop_connection is not None
+    with pytest.raises(Exception, match="readonly"):
+        loop_connection.execute("DELETE FROM outbox_message")

@@ -42,10 +42,11 @@ async def fetch(sql: str, params: Sequence[Any] = (), *, small: bool = False) ->
     `small`: the statement finds a few rows through an index (a key, one machine's week);
     on SQLite it then runs on the event loop's thread (see `ecosystem.sqlite_client`)."""
     connection, sql = _connection_for(sql)
+    values = list(params)
     read_on_loop = getattr(connection, "read_on_loop", None) if small else None
-    if read_on_loop is not None and (rows := read_on_loop(sql, list(params))) is not None:
-        return [tuple(row) for row in rows]
-    _count, rows = await connection.execute_query(sql, list(params))
+    rows = read_on_loop(sql, values) if read_on_loop is not None else None
+    if rows is None:
+        _count, rows = await connection.execute_query(sql, values)
     return [tuple(row) for row in rows]
 
 

@@ -4,6 +4,7 @@ still never run inside another task's transaction."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 from tortoise import connections
@@ -123,5 +124,5 @@ async def test_a_small_read_is_read_only_and_its_errors_are_the_orms(app) -> Non
         await rawsql.fetch("SELECT nothing FROM outbox_message", small=True)
     loop_connection = client._on_loop
     assert loop_connection is not None
-    with pytest.raises(Exception, match="readonly"):
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
         loop_connection.execute("DELETE FROM outbox_message")

@@ -6,15 +6,20 @@ import asyncio
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import time_machine
-from icalendar import Calendar
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from icalendar import Calendar, Event, vCalAddress
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 
+from ecosystem.i18n import use_locale
 from labs.models import Booking, BookingStatus, CalendarFeed
+from labs.services import calendar
 from labs.services.calendar import UID_DOMAIN
 from tests.conftest import person
 from tests.labs.conftest import (
@@ -222,33 +227,102 @@ async def test_simultaneous_first_feeds_leave_one_feed_and_no_error(browser, cli
         await CalendarFeed.create(user_id=user.id, token_hash="f" * 64)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Cắt mica",  # short: written as it is
-        "x" * 73,  # the line just under 75 octets
-        "x" * 74,  # 75 and more: folded by icalendar
-        "Khắc laser bảng tên cho lớp Kỹ thuật Cơ điện tử, Đại học Quốc tế Miền Đông" * 3,
-        "a\\b;c,d" * 20,  # escapes near the folds
-        "한국어 설명 " * 30,  # three octets a character
-    ],
+# --- the documents are icalendar's own, byte for byte --------------------------------------
+
+_TEXT = st.lists(  # the characters icalendar escapes, folds or strips come often
+    st.sampled_from(list('\\;,:"\n\r^ \ufeffắ한😀')) | st.characters(codec="utf-8"),
+    max_size=160,
+).map("".join)
+_MOMENT = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
 )
-def test_the_ics_is_icalendars_own_serialisation_byte_for_byte(text):
-    """`calendar.serialised` skips only icalendar's fold of lines that need none: the same
-    bytes as `to_ical()` for short, boundary, long, escaped and multi-byte lines."""
-    from icalendar import Event
 
-    from labs.services.calendar import serialised
 
+def _icalendars_own(
+    bookings: list[SimpleNamespace], *, method: str = "", attendee: str = "", organizer: str = ""
+) -> bytes:
+    """The same document built with icalendar's object model and serialised by it."""
     document = Calendar()
-    document.add("prodid", "-//test//EN")
+    document.add("prodid", calendar.PRODID)
     document.add("version", "2.0")
-    event = Event()
-    event.add("uid", "booking-1@example.org")
-    event.add("summary", text)
-    event.add("description", text + text)
-    event.add("dtstart", datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
-    document.add_component(event)
-    assert serialised(document) == document.to_ical()
-    parsed = Calendar.from_ical(serialised(document))
-    assert str(parsed.walk("VEVENT")[0]["summary"]) == text
+    document.add("calscale", "GREGORIAN")
+    if method:
+        document.add("method", method)
+    else:
+        document.add("x-wr-calname", "My lab bookings")
+    for booking in bookings:
+        event = Event()
+        event.add("uid", calendar.booking_uid(booking))
+        event.add("dtstamp", booking.updated_at.astimezone(UTC))
+        event.add("last-modified", booking.updated_at.astimezone(UTC))
+        event.add("created", booking.created_at.astimezone(UTC))
+        event.add("sequence", booking.sequence)
+        event.add("dtstart", booking.starts_at.astimezone(UTC))
+        event.add("dtend", booking.ends_at.astimezone(UTC))
+        event.add("summary", booking.equipment.name)
+        event.add("location", booking.equipment.lab.address or booking.equipment.lab.name)
+        cancelled = method == "CANCEL" or booking.status in calendar.WITHDRAWN
+        standing = "CONFIRMED" if booking.status == BookingStatus.CONFIRMED else "TENTATIVE"
+        event.add("status", "CANCELLED" if cancelled else standing)
+        if booking.purpose:
+            event.add("description", booking.purpose)
+        if method:
+            event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+            guest = vCalAddress(f"mailto:{attendee}")
+            guest.params.update(ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", RSVP="FALSE")
+            event.add("attendee", guest)
+        document.add_component(event)
+    return document.to_ical()
+
+
+@st.composite
+def _bookings(draw) -> SimpleNamespace:
+    """A booking with its machine and lab as a query loads them (without a database)."""
+    lab = SimpleNamespace(name=draw(_TEXT.filter(bool)), address=draw(_TEXT), translations={})
+    machine = SimpleNamespace(name=draw(_TEXT.filter(bool)), lab=lab, translations={})
+    start = draw(_MOMENT)
+    return SimpleNamespace(
+        id=draw(st.integers(1, 2**31)),
+        equipment=machine,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=draw(st.integers(1, 24 * 60))),
+        created_at=draw(_MOMENT),
+        updated_at=draw(_MOMENT),
+        sequence=draw(st.integers(0, 1000)),
+        status=draw(st.sampled_from(list(BookingStatus))),
+        purpose=draw(_TEXT),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(bookings=st.lists(_bookings(), max_size=3))
+def test_the_feed_is_what_icalendar_makes_of_the_bookings_byte_for_byte(bookings):
+    """`calendar.to_ical` writes icalendar's own bytes (property order, TEXT escapes, folds
+    at 75 octets, multi-byte characters, a leading byte-order mark) without its object model;
+    and icalendar reads the names back."""
+    with use_locale("en"):
+        written = calendar.to_ical(bookings)
+    assert written == _icalendars_own(bookings)
+    events = Calendar.from_ical(written).walk("VEVENT")
+    assert [str(event["uid"]) for event in events] == [calendar.booking_uid(b) for b in bookings]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    booking=_bookings(),
+    cancel=st.booleans(),
+    attendee=st.emails(),
+    organizer=st.sampled_from(["labs@example.org", "Labs <labs@example.org>"]),
+)
+def test_the_mails_ics_is_what_icalendar_makes_of_the_booking_byte_for_byte(
+    booking, cancel, attendee, organizer
+):
+    """`calendar.invitation` (every booking mail carries it) is icalendar's own bytes."""
+    written = calendar.invitation(booking, attendee, organizer, cancel=cancel)
+    method = "CANCEL" if cancel else "REQUEST"
+    expected = _icalendars_own(
+        [booking], method=method, attendee=attendee, organizer="labs@example.org"
+    )
+    assert written == expected
+    [event] = Calendar.from_ical(written).walk("VEVENT")
+    assert str(event["attendee"]) == f"mailto:{attendee}"

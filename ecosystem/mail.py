@@ -8,6 +8,7 @@ admin outbox, which is how development works with no mail server.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -71,28 +72,55 @@ async def send_mail(
     locale: str,
     attachments: list[Attachment] | tuple[Attachment, ...] = (),
     timezone: str | None = None,
-) -> OutboxMessage:
+) -> int:
     """Render `templates/mail/<template>.{subject,txt,html}` in `locale`, times in the
     recipient's `timezone` (their account's; else the platform's), and queue delivery, with
-    `attachments` (kept in the outbox with the message, sent as MIME parts).
+    `attachments` (kept in the outbox with the message, sent as MIME parts). Returns the
+    outbox message's id.
 
     Call it inside the transaction that decides to send: delivery starts after commit, and
     nothing is sent if that transaction rolls back.
     """
     locale = normalise_locale(locale) or DEFAULT_LOCALE
     subject, text_body, html_body = render_mail(template, context, locale, timezone)
-    message = await OutboxMessage.create(
-        to=to, subject=subject, text_body=text_body, html_body=html_body
-    )
-    for attachment in attachments:
-        await OutboxAttachment.create(
-            message=message,
-            filename=attachment.filename[:200],
-            content_type=attachment.full_type[:200],
-            content=attachment.content,
-        )
-    await jobs.enqueue(deliver_mail, message.id, locale, job_id=f"mail:{message.id}")
-    return message
+    message_id = await _write_to_outbox(to, subject, text_body, html_body, attachments)
+    await jobs.enqueue(deliver_mail, message_id, locale, job_id=f"mail:{message_id}")
+    return message_id
+
+
+# The outbox rows in plain SQL (see `ecosystem.rawsql`): every booking writes a message and
+# its .ics. On PostgreSQL both go in one statement (a data-modifying WITH, the attachments
+# as arrays, in order); SQLite, in the process, takes one for each table.
+_MESSAGE_SQL = (
+    'INSERT INTO outbox_message ("to", subject, text_body, html_body, status, attempts,'
+    " last_error, created_at) VALUES (?, ?, ?, ?, 'queued', 0, '', ?) RETURNING id"
+)
+_ATTACHMENT_COLUMNS = "INSERT INTO outbox_attachment (filename, content_type, content, message_id)"
+_MESSAGE_WITH_ATTACHMENTS_SQL = (
+    f"WITH message AS ({_MESSAGE_SQL}), attached AS ({_ATTACHMENT_COLUMNS}"
+    " SELECT a.filename, a.content_type, a.content, message.id FROM message,"
+    " unnest(CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS bytea[]))"
+    " WITH ORDINALITY AS a(filename, content_type, content, n) ORDER BY a.n)"
+    " SELECT id FROM message"
+)
+
+
+async def _write_to_outbox(
+    to: str, subject: str, text_body: str, html_body: str, attachments: Sequence[Attachment]
+) -> int:
+    """The message and its attachments as queued outbox rows; the message's id."""
+    params = (to, subject, text_body, html_body, timezone.now())
+    files = [(a.filename[:200], a.full_type[:200], bytes(a.content)) for a in attachments]
+    if files and rawsql.dialect() == "postgres":
+        columns = [list(column) for column in zip(*files, strict=True)]
+        [(message_id,)] = await rawsql.returning(_MESSAGE_WITH_ATTACHMENTS_SQL, (*params, *columns))
+        return message_id
+    [(message_id,)] = await rawsql.returning(_MESSAGE_SQL, params)
+    if files:
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(files))
+        values = [value for file in files for value in (*file, message_id)]
+        await rawsql.execute(f"{_ATTACHMENT_COLUMNS} VALUES {rows}", values)
+    return message_id
 
 
 async def deliver_mail(ctx: dict[str, Any], message_id: int, locale: str = "") -> str:

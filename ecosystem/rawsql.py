@@ -63,6 +63,11 @@ async def returning(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     return [tuple(row.values()) for row in await connection.execute_query_dict(sql, list(params))]
 
 
+def dialect() -> str:
+    """The database's dialect: "postgres" or "sqlite" (for a statement only one of them has)."""
+    return connections.get("default").capabilities.dialect
+
+
 def _connection_for(sql: str) -> tuple[BaseDBAsyncClient, str]:
     """The current connection (the transaction's, when one is open) and the statement in
     its driver's placeholder style."""

@@ -12,18 +12,20 @@ import re
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from tortoise import timezone
 
 from ecosystem import i18n, jobs
 from ecosystem.db import atomic
 from ecosystem.i18n import use_locale
 from ecosystem.labels import label
-from ecosystem.mail import deliver_mail, send_mail
-from ecosystem.models import OutboxMessage, User
+from ecosystem.mail import Attachment, deliver_mail, send_mail
+from ecosystem.models import OutboxAttachment, OutboxMessage, User
 from ecosystem.settings import Settings
 from tests.conftest import PASSWORD, BrowserSession, make_user, running_app
 
@@ -268,22 +270,21 @@ async def test_no_email_is_written_when_the_transaction_rolls_back(app, caplog) 
                 "verify_email",
                 {"user_name": "Ghost", "path": "/verify?token=x"},
                 locale="en",
+                attachments=[Attachment("booking.ics", "text/calendar", b"BEGIN:VCALENDAR")],
             )
             raise RuntimeError("the registration failed after the email was written")
     await jobs.drain()
     assert await OutboxMessage.all().count() == 0
+    assert await OutboxAttachment.all().count() == 0
     assert "ghost@example.org" not in caplog.text
 
 
 async def test_attachments_are_kept_with_the_message_and_sent_as_mime_parts(
     smtp_browser: BrowserSession, smtp_port: int, mailbox: Mailbox
 ) -> None:
-    from ecosystem.mail import Attachment
-    from ecosystem.models import OutboxAttachment
-
     invite = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
     async with atomic():
-        message = await send_mail(
+        message_id = await send_mail(
             "lan@eiu.edu.vn",
             "verify_email",
             {"user_name": "Lan", "path": "/verify?token=x"},
@@ -293,7 +294,16 @@ async def test_attachments_are_kept_with_the_message_and_sent_as_mime_parts(
                 Attachment("note.bin", "application/octet-stream", bytes(range(256))),
             ],
         )
-    stored = await OutboxAttachment.filter(message_id=message.id).order_by("id")
+    queued = await OutboxMessage.get(id=message_id)
+    assert (queued.to, queued.status, queued.attempts, queued.last_error) == (
+        "lan@eiu.edu.vn",
+        "queued",
+        0,
+        "",
+    )
+    assert queued.subject and "Lan" in queued.text_body and "Lan" in queued.html_body
+    assert abs(queued.created_at - timezone.now()) < timedelta(minutes=1)
+    stored = await OutboxAttachment.filter(message_id=message_id).order_by("id")
     assert [(a.filename, a.content_type) for a in stored] == [
         ("booking.ics", "text/calendar; method=REQUEST"),
         ("note.bin", "application/octet-stream"),
@@ -310,4 +320,4 @@ async def test_attachments_are_kept_with_the_message_and_sent_as_mime_parts(
     assert files[0].get_param("method") == "REQUEST"
     assert files[0].get_content().replace("\r\n", "\n") == invite.decode().replace("\r\n", "\n")
     assert files[1].get_content() == bytes(range(256))
-    assert (await OutboxMessage.get(id=message.id)).status == "sent"
+    assert (await OutboxMessage.get(id=message_id)).status == "sent"

@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        i18n.load_catalogues()
         await init_orm(config)
         await jobs.start(settings.redis_url)
         cache.start(settings.redis_url)

@@ -109,6 +109,13 @@ def _messages_for(locale: str) -> dict[str, str]:
     return merged
 
 
+def load_catalogues() -> None:
+    """Compile every language's catalogues now – at startup – rather than on the first request
+    that needs them (Vietnamese takes about 0.2 s of CPU, which that request would wait)."""
+    for locale in SUPPORTED_LOCALES:
+        _messages_for(locale)
+
+
 def normalise_locale(value: str | None) -> str | None:
     if not value:
         return None

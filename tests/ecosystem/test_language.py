@@ -25,6 +25,18 @@ async def page_lang(http: httpx.AsyncClient | object, url: str = "/") -> str:
     return HTML_LANG.search(response.text).group(1)
 
 
+async def test_every_catalogue_is_compiled_when_the_app_starts(settings):
+    """Not on the first request in a language, which would wait for it."""
+    from ecosystem.app import create_app
+
+    i18n.translations_for.cache_clear()
+    i18n._messages_for.cache_clear()
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        assert i18n._messages_for.cache_info().currsize == len(i18n.SUPPORTED_LOCALES)
+        assert i18n.translation_in("en", "Sign in") != i18n.translation_in("vi", "Sign in")
+
+
 async def test_vietnamese_is_the_default(browser):
     for url in ("/", "/login", "/register", "/password/forgot", "/organisations"):
         assert await page_lang(browser, url) == "vi"

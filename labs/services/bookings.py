@@ -74,15 +74,18 @@ async def _insert_under_lock(
 ):
     """3. Write under the machine's lock: the booking and its payment, or raise why not."""
     equipment, window = case.equipment, case.window
+    # On PostgreSQL with nothing to read again under the lock, the lock is the INSERT's own
+    # first step (one statement); otherwise it is the transaction's first statement.
+    lock_with_insert = lock.insert_refuses_overlaps() and not facts.reads_under_lock(case)
     try:
         async with atomic():
-            # The lock is the first statement of the transaction (see `labs.services.lock`).
-            await lock.lock_in_service(equipment.id)
+            if not lock_with_insert:
+                await lock.lock_in_service(equipment.id)
             # The same decision with fresh facts: the person's own bookings may have changed.
             price = rules.decide(await facts.with_fresh_quota(case))
             if not lock.insert_refuses_overlaps() and await lock.slot_taken(equipment.id, window):
                 raise lock.conflict()
-            booking = await Booking.create(
+            booking = Booking(
                 equipment_id=equipment.id,
                 user_id=case.person.id,
                 starts_at=window.start,
@@ -96,6 +99,7 @@ async def _insert_under_lock(
                 price_category=price.category,
                 check_in_code=secrets.token_urlsafe(12),
             )
+            await lock.insert_booking(booking, locking=lock_with_insert)
             payment = None
             if price.amount > 0:
                 payment = await booking_payments.start_payment(

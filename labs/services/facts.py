@@ -209,10 +209,15 @@ async def booking_facts(
     return BookingCase(person, equipment, window, price, facts, moving)
 
 
+def reads_under_lock(case: BookingCase) -> bool:
+    """`with_fresh_quota` reads the database: the machine has a weekly quota."""
+    return case.equipment.weekly_quota_minutes is not None
+
+
 async def with_fresh_quota(case: BookingCase) -> BookingCase:
     """The case with the quota usage read again (under the machine's lock: the person's own
     bookings may have changed since step 1); unchanged when the machine has no quota."""
-    if case.equipment.weekly_quota_minutes is None:
+    if not reads_under_lock(case):
         return case
     used = await _used_minutes(case.person, case.equipment, case.window, case.moving)
     return dataclasses.replace(case, facts=dataclasses.replace(case.facts, used_minutes=used))

@@ -153,6 +153,40 @@ async def test_hand_written_writes_count_their_rows_and_return_their_returning_c
     assert await ApiToken.filter(user_id=user.id).count() == 2
 
 
+async def test_a_hand_written_insert_writes_the_row_the_orm_writes(app):
+    """`rawsql.insert`: the same stored values as `Model.create` (defaults, conversions, the
+    `auto_now` stamps, which it sets on the instance) and the key from RETURNING; with a guard
+    that returns no row (PostgreSQL), nothing is written."""
+    from ecosystem import rawsql
+    from ecosystem.models import ApiToken, User
+
+    user = await User.create(email="rows@eiu.edu.vn", full_name="Row Writer", password_hash="x")
+    fields = {"user_id": user.id, "name": "cli", "prefix": "p", "scope": "read"}
+    by_orm = await ApiToken.create(**fields, token_hash="a" * 64)
+    by_hand = ApiToken(**fields, token_hash="b" * 64)
+    assert await rawsql.insert(by_hand) is True
+    assert by_hand.id and by_hand.id != by_orm.id and by_hand.created_at is not None
+    stored = {t.token_hash[0]: t for t in await ApiToken.filter(user_id=user.id)}
+    skip = {"id", "token_hash", "created_at"}
+    columns = [n for n in ApiToken._meta.fields_db_projection if n not in skip]
+    assert [getattr(stored["b"], n) for n in columns] == [getattr(stored["a"], n) for n in columns]
+    assert stored["b"].created_at == by_hand.created_at
+
+    if rawsql.dialect() == "postgres":
+        guard = (
+            "UPDATE user_account SET session_version = session_version + 1"
+            " WHERE id = ? RETURNING id"
+        )
+        refused = ApiToken(**fields, token_hash="c" * 64)
+        assert await rawsql.insert(refused, guard, (-1,)) is False
+        assert refused.id is None
+        allowed = ApiToken(**fields, token_hash="d" * 64)
+        assert await rawsql.insert(allowed, guard, (user.id,)) is True
+        assert (await User.get(id=user.id)).session_version == user.session_version + 1
+    written = 3 if rawsql.dialect() == "postgres" else 2
+    assert await ApiToken.filter(user_id=user.id).count() == written
+
+
 def test_postgres_pool_releases_connections_without_a_reset_query():
     postgres = tortoise_config("postgres://u@db:5432/eco", [])["connections"]["default"]
     assert postgres["engine"] == "tortoise.backends.asyncpg"

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ecosystem import jobs as kernel_jobs
+from ecosystem.db import atomic
 from ecosystem.models import Membership, MembershipStatus, Role, Sphere
 from labs.intervals import Interval
 from labs.models import (
@@ -537,6 +538,62 @@ async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries
     assert len(many.statements) == len(few.statements) == expected, many.statements
     overlap_checks = [s for s in many.statements if s.startswith("SELECT 1 FROM labs_booking")]
     assert len(overlap_checks) == (0 if lock.insert_refuses_overlaps() else 1)
+
+
+async def test_a_free_machine_without_quota_is_locked_by_the_bookings_own_insert_on_postgres(
+    client, count_queries
+):
+    """Nothing to read again under the lock: on PostgreSQL the machine's lock is the first step
+    of the INSERT (one statement fewer), on SQLite still the transaction's first statement.
+    Either way the lock is taken (the machine's version rises), an overlap is a 409, and a
+    machine out of service by then is refused with nothing written."""
+    from labs.models import Equipment
+
+    printer = await make_equipment(await make_lab(hours=ALL_DAY))
+    _user, headers = await user_with_token("lan@eiu.edu.vn")
+    first = local_day(2)
+    with count_queries() as counted:
+        made = await client.post(
+            BOOKINGS, json=booking_json(printer, at(first, 9), at(first, 10)), headers=headers
+        )
+    assert made.status_code == 201, made.text
+    writes = [s for s in counted.statements if s.startswith(("UPDATE labs_equipment", "WITH"))]
+    inserts = [s for s in counted.statements if 'INSERT INTO "labs_booking"' in s]
+    if lock.insert_refuses_overlaps():
+        [insert] = inserts
+        assert insert.startswith("WITH guard AS (UPDATE labs_equipment SET booking_version")
+        assert not [s for s in writes if s.startswith("UPDATE labs_equipment")]
+    else:
+        assert [s for s in writes if s.startswith("UPDATE labs_equipment")]
+    assert (await Equipment.get(id=printer.id)).booking_version == 1
+
+    clash = await client.post(
+        BOOKINGS, json=booking_json(printer, at(first, 9, 30), at(first, 11)), headers=headers
+    )
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["error"]["code"] == "conflict"
+
+    for status, code in (
+        (EquipmentStatus.MAINTENANCE, "equipment_maintenance"),
+        (EquipmentStatus.RETIRED, "equipment_retired"),
+    ):
+        booking = Booking(
+            equipment_id=printer.id,
+            user_id=_user.id,
+            starts_at=at(first, 14),
+            ends_at=at(first, 15),
+            status=BookingStatus.CONFIRMED,
+            check_in_code=f"late-{code}",
+        )
+        await Equipment.filter(id=printer.id).update(status=status)  # after step 1 read it
+        with pytest.raises(Exception) as refused:
+            async with atomic():
+                if lock.insert_refuses_overlaps():
+                    await lock.insert_booking(booking, locking=True)
+                else:
+                    await lock.lock_in_service(printer.id)
+        assert getattr(refused.value, "code", None) == code
+    assert await Booking.filter(equipment_id=printer.id).count() == 1
 
 
 async def test_the_booking_services_one_calendar_read_gives_what_the_separate_reads_give(

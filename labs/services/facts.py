@@ -190,19 +190,20 @@ async def booking_facts(
 ) -> BookingCase:
     """Step 1: everything the decision needs about `person` booking `[window)` of the machine
     (loaded with its lab). With `moving`, the facts of moving that booking to the window.
-    A constant number of queries: certification, rates and price category, opening hours,
-    closures, blackouts, quota usage (each only when the machine needs it)."""
+    A constant number of queries: certification, price category, the machine's calendar and
+    rates (opening hours, closures, blackouts, rates in one), quota usage (each only when the
+    machine needs it)."""
     certified = await _certified(person, equipment, window, moving)
-    price = await prices.quote(person, equipment, window.start, window.end)
-    open_time, blackouts = await schedule.machine_calendar(equipment.lab, equipment.id, window)
+    calendar = await schedule.machine_calendar(equipment.lab, equipment.id, window)
+    price = await prices.quote(person, equipment, window.start, window.end, rates=calendar.rates)
     facts = BookingFacts(
         rules=rules_of(equipment),
         start=window.start,
         end=window.end,
         now=now or timezone.now(),
         tz=schedule.lab_timezone(equipment.lab),
-        open_intervals=tuple(open_time),
-        blackouts=tuple(blackouts),
+        open_intervals=tuple(calendar.open_time),
+        blackouts=tuple(calendar.blackouts),
         used_minutes=await _used_minutes(person, equipment, window, moving),
         certified=certified,
     )

@@ -18,7 +18,14 @@ from ecosystem import cache, rawsql
 from ecosystem.i18n import DEFAULT_TIMEZONE
 from labs.availability import ClosedDays, WeeklyHours, opening_intervals
 from labs.intervals import Interval, as_utc
-from labs.models import ACTIVE_BOOKING_STATUSES, Closure, Lab, OpeningHours, minute_to_time
+from labs.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Closure,
+    EquipmentRate,
+    Lab,
+    OpeningHours,
+    minute_to_time,
+)
 
 _DAY = timedelta(days=1)
 # No booking is longer (the services refuse it): bounds both ends of an overlap query so
@@ -238,36 +245,58 @@ async def blackouts_of(equipment_id: int, window: Interval) -> list[Interval]:
     return [span for start, end in rows if (span := _interval(start, end))]
 
 
-# A machine's calendar around a window as the booking service reads it: the lab's opening
-# hours and closures and the machine's blackouts, from the tables, in one statement (three
-# reads made three round trips per booking). Typed NULLs keep each column's type on PostgreSQL.
+# What the booking service reads of a machine around a window: the lab's opening hours and
+# closures, the machine's blackouts and its rates (the price of its time), from the tables in
+# one statement (four reads made four round trips per booking). Typed NULLs keep each
+# column's type on PostgreSQL; rates come cheapest first, as `prices.equipment_rates` gives.
 _MACHINE_CALENDAR_SQL = (
     "SELECT 0, weekday, opens_minute, closes_minute, CAST(NULL AS date), CAST(NULL AS date),"
-    " CAST(NULL AS timestamptz), CAST(NULL AS timestamptz)"
-    " FROM labs_opening_hours WHERE lab_id = ?"
-    " UNION ALL SELECT 1, NULL, NULL, NULL, first_day, last_day, NULL, NULL"
+    " CAST(NULL AS timestamptz), CAST(NULL AS timestamptz), CAST(NULL AS varchar),"
+    " CAST(NULL AS varchar) FROM labs_opening_hours WHERE lab_id = ?"
+    " UNION ALL SELECT 1, NULL, NULL, NULL, first_day, last_day, NULL, NULL, NULL, NULL"
     " FROM labs_closure WHERE lab_id = ? AND first_day <= ? AND last_day >= ?"
-    " UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, starts_at, ends_at"
+    " UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, starts_at, ends_at, NULL, NULL"
     f" FROM labs_blackout WHERE equipment_id = ? AND {_BLACKOUT_OVERLAP}"
+    " UNION ALL SELECT 3, rate_per_hour, id, NULL, NULL, NULL, NULL, NULL, category, currency"
+    " FROM labs_equipment_rate WHERE equipment_id = ?"
     " ORDER BY 1, 2, 3"
 )
 
 
-async def machine_calendar(
-    lab: Lab, equipment_id: int, window: Interval
-) -> tuple[list[Interval], list[Interval]]:
-    """The lab's open time in the window and the machine's blackouts overlapping it, read
-    from the tables in one query: what `lab_open_time` (uncached) and `blackouts_of` give."""
-    params = (lab.id, *_closure_params(lab.id, window), equipment_id, *_blackout_params(window))
-    rows: tuple[list, list, list] = ([], [], [])  # hours, closures, blackouts
-    for kind, weekday, opens, closes, first, last, start, end in await rawsql.fetch(
-        _MACHINE_CALENDAR_SQL, params
-    ):
-        rows[kind].append((weekday, opens, closes) if kind == 0 else (first, last, start, end))
-    hours = _weekly_hours(rows[0])
-    closures = _closed_days(row[:2] for row in rows[1])
-    blackouts = [span for *_, start, end in rows[2] if (span := _interval(start, end))]
-    return open_time(hours, closures, lab, window), blackouts
+@dataclass(frozen=True)
+class MachineCalendar:
+    """A machine's time around a window, with what it costs."""
+
+    open_time: list[Interval]  # the lab's open time in the window (`lab_open_time`)
+    blackouts: list[Interval]  # the machine's blackouts overlapping it (`blackouts_of`)
+    rates: list[EquipmentRate]  # its rates, cheapest first (`prices.equipment_rates`)
+
+
+async def machine_calendar(lab: Lab, equipment_id: int, window: Interval) -> MachineCalendar:
+    """The lab's open time in the window, the machine's blackouts overlapping it and its
+    rates, read in one statement: what `lab_open_time` (uncached), `blackouts_of` and
+    `prices.equipment_rates` give."""
+    params = (
+        *(lab.id, *_closure_params(lab.id, window)),
+        *(equipment_id, *_blackout_params(window), equipment_id),
+    )
+    rows: tuple[list, list, list, list] = ([], [], [], [])  # hours, closures, blackouts, rates
+    for kind, *values in await rawsql.fetch(_MACHINE_CALENDAR_SQL, params):
+        rows[kind].append(values)
+    hours = _weekly_hours(row[:3] for row in rows[0])
+    closures = _closed_days(row[3:5] for row in rows[1])
+    blackouts = [span for row in rows[2] if (span := _interval(row[5], row[6]))]
+    rates = [
+        EquipmentRate(
+            id=rate_id,
+            equipment_id=equipment_id,
+            category=category,
+            rate_per_hour=rate,
+            currency=currency,
+        )
+        for rate, rate_id, *_none, category, currency in rows[3]
+    ]
+    return MachineCalendar(open_time(hours, closures, lab, window), blackouts, rates)
 
 
 # A machine's blackouts and active bookings (with their booker) around a window, in one

@@ -21,7 +21,7 @@ from labs.models import (
     EquipmentStatus,
     LabStaff,
 )
-from labs.services import lock, schedule
+from labs.services import lock, prices, schedule
 from tests.labs.conftest import (
     HCMC,
     at,
@@ -529,12 +529,12 @@ async def test_a_booking_runs_a_constant_number_of_queries(client, count_queries
         )
 
     assert small.status_code == large.status_code == 201, large.text
-    # 17: hours, closures and blackouts come in one statement (they were three); one look
-    # at whether the lab's host organisation is still verified; the confirmation mail and
-    # its .ics attachment. 15 on PostgreSQL, whose exclusion constraint refuses an overlap
-    # at the INSERT (no look for one first) and which writes the mail with its .ics in one
-    # statement.
-    expected = 15 if lock.insert_refuses_overlaps() else 17
+    # 16: hours, closures, blackouts and rates come in one statement (they were four); one
+    # look at whether the lab's host organisation is still verified; the confirmation mail
+    # and its .ics attachment. 14 on PostgreSQL, whose exclusion constraint refuses an
+    # overlap at the INSERT (no look for one first) and which writes the mail with its .ics
+    # in one statement.
+    expected = 14 if lock.insert_refuses_overlaps() else 16
     assert len(many.statements) == len(few.statements) == expected, many.statements
     overlap_checks = [s for s in many.statements if s.startswith("SELECT 1 FROM labs_booking")]
     assert len(overlap_checks) == (0 if lock.insert_refuses_overlaps() else 1)
@@ -600,8 +600,9 @@ async def test_the_booking_services_one_calendar_read_gives_what_the_separate_re
     client,
 ):
     """Hours (two ranges on a day), a closure inside and one outside the window, blackouts of
-    this machine inside and outside it and another machine's: the same open time and
-    blackouts as `lab_open_time` and `blackouts_of`, on SQLite and PostgreSQL."""
+    this machine inside and outside it and another machine's, rates of both machines: the same
+    open time, blackouts and rates as `lab_open_time`, `blackouts_of` and
+    `prices.equipment_rates`, on SQLite and PostgreSQL."""
     first = local_day(3)
     day = [first + timedelta(days=n) for n in range(32)]
     lab = await make_lab(
@@ -611,7 +612,8 @@ async def test_the_booking_services_one_calendar_read_gives_what_the_separate_re
             day[3].weekday(): [(time(7), time(21))],
         }
     )
-    machine, other = await make_equipment(lab), await make_equipment(lab, "Other")
+    machine = await make_equipment(lab, rates={"public": 90_000, "student": 30_000, "sme": 60_000})
+    other = await make_equipment(lab, "Other", rates={"public": 10_000})
     window = Interval(at(day[0], 0), at(day[8], 0))
     await Closure.create(lab=lab, first_day=day[1], last_day=day[2])
     await Closure.create(lab=lab, first_day=day[30], last_day=day[31])
@@ -620,8 +622,14 @@ async def test_the_booking_services_one_calendar_read_gives_what_the_separate_re
     await Blackout.create(equipment=machine, starts_at=at(day[9], 9), ends_at=at(day[9], 10))
     await Blackout.create(equipment=other, starts_at=at(day[0], 13), ends_at=at(day[0], 14))
 
-    open_time, blackouts = await schedule.machine_calendar(lab, machine.id, window)
+    calendar = await schedule.machine_calendar(lab, machine.id, window)
+    open_time, blackouts = calendar.open_time, calendar.blackouts
 
+    rates = await prices.equipment_rates(machine.id)
+    assert [(r.id, r.category, r.rate_per_hour, r.currency) for r in calendar.rates] == [
+        (r.id, r.category, r.rate_per_hour, r.currency) for r in rates
+    ]
+    assert [r.rate_per_hour for r in calendar.rates] == [30_000, 60_000, 90_000]
     assert open_time == await schedule.lab_open_time(lab, window)
     assert sorted(blackouts) == sorted(await schedule.blackouts_of(machine.id, window))
     assert sorted(blackouts) == [

@@ -141,7 +141,7 @@ def _driver_sql(sql: str) -> str:
 
 
 def _is_sqlite() -> bool:
-    return connections.get("default").capabilities.dialect == "sqlite"
+    return rawsql.dialect() == "sqlite"
 
 
 def day_param(day: date) -> date | str:

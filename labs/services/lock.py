@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from ecosystem import jobs, rawsql
@@ -110,7 +109,7 @@ def insert_refuses_overlaps() -> bool:
     exclusion constraint does, reported as the same 409 (`is_overlap_violation`); SQLite has
     no such constraint. A single new booking then skips `slot_taken` (one statement fewer);
     writes that go on after a refused slot (a staff series, a basket) still ask first."""
-    return connections.get("default").capabilities.dialect == "postgres"
+    return rawsql.dialect() == "postgres"
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:

@@ -43,9 +43,10 @@ async def fetch(sql: str, params: Sequence[Any] = (), *, small: bool = False) ->
     on SQLite it then runs on the event loop's thread (see `ecosystem.sqlite_client`)."""
     connection, sql = _connection_for(sql)
     values = list(params)
-    read_on_loop = getattr(connection, "read_on_loop", None) if small else None
-    rows = read_on_loop(sql, values) if read_on_loop is not None else None
-    if rows is None:
+    fetch_small = getattr(connection, "fetch_small", None) if small else None
+    if fetch_small is not None:
+        rows = await fetch_small(sql, values)
+    else:
         _count, rows = await connection.execute_query(sql, values)
     return [tuple(row) for row in rows]
 

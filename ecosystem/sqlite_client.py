@@ -10,7 +10,11 @@ A SELECT outside a transaction needs no turn when the lock is free: nothing of t
 is running then, and aiosqlite runs what it is given in order on its one thread, so the
 read runs whole (execute and fetch are one call there) before any BEGIN queued after it.
 While the lock is held (a transaction is open) a read waits for it as before – it must not
-run inside someone else's transaction. Statements are logged as tortoise logs them.
+run inside someone else's transaction – but it does not take the lock itself: a read that
+held it while aiosqlite ran it would make every read arriving meanwhile queue behind it, and
+under steady load that queue never empties (one write, such as a session's "last seen",
+then made every read of the process take turns for good). Statements are logged as tortoise
+logs them.
 
 A small read – a few rows found through an index, such as a token or a machine by its key
 (`ecosystem.rawsql`'s `small=True`) – does not need aiosqlite's thread at all: the hop there
@@ -49,6 +53,26 @@ class ConcurrentReadsClient(SqliteClient):
         except sqlite3.Error:
             return None  # busy, or an error that the read through aiosqlite will raise
 
+    async def fetch_small(self, query: str, values: Sequence[Any]) -> Sequence[Any]:
+        """The rows of a small SELECT: on the event loop's thread once no transaction is open
+        (`read_on_loop`), else as any read."""
+        if self._is_select(query):
+            await self._wait_for_turn()
+        rows = self.read_on_loop(query, values)
+        if rows is None:
+            _count, rows = await self.execute_query(query, values)
+        return rows
+
+    async def _wait_for_turn(self) -> None:
+        """Wait until no transaction or write of tortoise's holds the lock, without holding it.
+
+        The caller must hand its read to aiosqlite (or run it) before its next `await`: the
+        lock's next holder, woken now, runs only after that, so its BEGIN comes after the read.
+        """
+        while self._lock.locked():
+            async with self._lock:
+                pass
+
     def _open_on_loop(self) -> sqlite3.Connection:
         # timeout=0: a busy database answers at once rather than blocking the event loop.
         connection = sqlite3.connect(
@@ -67,11 +91,11 @@ class ConcurrentReadsClient(SqliteClient):
 
     def _reads_now(self, query: str) -> bool:
         """A SELECT, no transaction or statement of tortoise's running, a connection open."""
-        return (
-            not self._lock.locked()
-            and self._connection is not None
-            and query.lstrip()[:6].upper() == "SELECT"
-        )
+        return not self._lock.locked() and self._connection is not None and self._is_select(query)
+
+    @staticmethod
+    def _is_select(query: str) -> bool:
+        return query.lstrip()[:6].upper() == "SELECT"
 
     async def _read(self, query: str, values: list | None) -> Sequence[Any]:
         query = query.replace("\x00", "'||CHAR(0)||'")  # as tortoise's client does
@@ -82,6 +106,8 @@ class ConcurrentReadsClient(SqliteClient):
     async def execute_query(
         self, query: str, values: list | None = None
     ) -> tuple[int, Sequence[Any]]:
+        if self._is_select(query):
+            await self._wait_for_turn()
         if not self._reads_now(query):
             return await super().execute_query(query, values)
         rows = await self._read(query, values)
@@ -89,6 +115,8 @@ class ConcurrentReadsClient(SqliteClient):
 
     @translate_exceptions
     async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
+        if self._is_select(query):
+            await self._wait_for_turn()
         if not self._reads_now(query):
             return await super().execute_query_dict(query, values)
         return list(map(dict, await self._read(query, values)))

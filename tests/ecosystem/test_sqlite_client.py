@@ -52,6 +52,39 @@ async def test_a_read_waits_for_a_transaction_and_never_sees_what_it_rolled_back
     assert read == [0, 0]
 
 
+async def test_reads_that_waited_for_a_transaction_do_not_take_turns_after_it(app) -> None:
+    """Reads that arrived during a transaction wait for it without taking tortoise's lock:
+    a read that held it would make every read arriving meanwhile queue behind it too, and
+    under steady load (one write, then reads at once for ever) the queue never emptied."""
+    client = connections.get("default")
+    inserted, committed = asyncio.Event(), asyncio.Event()
+    lock_seen: list[bool] = []
+
+    async def writer() -> None:
+        async with atomic():
+            await OutboxMessage.create(to="a@example.vn", subject="s", text_body="b")
+            inserted.set()
+            await asyncio.sleep(0.05)
+        committed.set()
+
+    async def readers() -> list:
+        await inserted.wait()
+        reads = [
+            asyncio.ensure_future(rawsql.fetch(COUNT, small=small)) for small in (False, True) * 10
+        ]
+        await asyncio.sleep(0)
+        assert client._lock.locked() and not any(read.done() for read in reads)  # waiting
+        await committed.wait()
+        while not all(read.done() for read in reads):
+            lock_seen.append(client._lock.locked())
+            await asyncio.sleep(0)
+        return [read.result() for read in reads]
+
+    _, results = await asyncio.gather(writer(), readers())
+    assert results == [[(1,)]] * 20  # each saw the committed row
+    assert lock_seen and True not in lock_seen  # once it committed, no read held the lock
+
+
 async def test_reads_at_once_give_each_its_own_rows_and_are_logged(app, count_queries) -> None:
     for n in range(5):
         await OutboxMessage.create(to=f"{n}@example.vn", subject=f"s{n}", text_body="b")

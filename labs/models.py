@@ -132,6 +132,8 @@ class Photo(Model):
 
     class Meta:
         table = "labs_photo"
+        # A lab's own photos or one machine's, in their order: every machine page reads them.
+        indexes = (("lab_id", "equipment_id", "position"),)
 
 
 class OpeningHours(Model):

@@ -64,7 +64,7 @@ async def photos_of(lab: Lab, equipment_id: int | None = None) -> list[Photo]:
         where, params = "WHERE m.lab_id = ? AND m.equipment_id IS NULL", (lab.id,)
     else:
         where, params = "WHERE m.lab_id = ? AND m.equipment_id = ?", (lab.id, equipment_id)
-    return await rawsql.select(Photo, f"{where} ORDER BY m.position, m.id", params)
+    return await rawsql.select(Photo, f"{where} ORDER BY m.position, m.id", params, small=True)
 
 
 async def machines_of(lab: Lab) -> list[Equipment]:

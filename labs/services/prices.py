@@ -73,7 +73,7 @@ async def user_facts(user: User) -> UserFacts:
 async def equipment_rates(equipment_id: int) -> list[EquipmentRate]:
     """The machine's rates, cheapest first (plain SQL: every machine page reads them)."""
     where = "WHERE m.equipment_id = ? ORDER BY m.rate_per_hour, m.id"
-    return await rawsql.select(EquipmentRate, where, (equipment_id,))
+    return await rawsql.select(EquipmentRate, where, (equipment_id,), small=True)
 
 
 async def quote(

@@ -12,9 +12,8 @@ read runs whole (execute and fetch are one call there) before any BEGIN queued a
 While the lock is held (a transaction is open) a read waits for it as before – it must not
 run inside someone else's transaction – but it does not take the lock itself: a read that
 held it while aiosqlite ran it would make every read arriving meanwhile queue behind it, and
-under steady load that queue never empties (one write, such as a session's "last seen",
-then made every read of the process take turns for good). Statements are logged as tortoise
-logs them.
+under steady load that queue never empties (one write was enough to make every later read
+of the process take turns). Statements are logged as tortoise logs them.
 
 A small read – a few rows found through an index, such as a token or a machine by its key
 (`ecosystem.rawsql`'s `small=True`) – does not need aiosqlite's thread at all: the hop there

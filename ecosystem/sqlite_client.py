@@ -55,20 +55,20 @@ class ConcurrentReadsClient(SqliteClient):
     async def fetch_small(self, query: str, values: Sequence[Any]) -> Sequence[Any]:
         """The rows of a small SELECT: on the event loop's thread once no transaction is open
         (`read_on_loop`), else as any read."""
-        if self._is_select(query):
-            await self._wait_for_turn()
+        await self._wait_for_turn(query)
         rows = self.read_on_loop(query, values)
         if rows is None:
             _count, rows = await self.execute_query(query, values)
         return rows
 
-    async def _wait_for_turn(self) -> None:
-        """Wait until no transaction or write of tortoise's holds the lock, without holding it.
+    async def _wait_for_turn(self, query: str) -> None:
+        """For a SELECT: wait until no transaction or write of tortoise's holds the lock,
+        without holding it (anything else takes the lock in tortoise's client).
 
         The caller must hand its read to aiosqlite (or run it) before its next `await`: the
         lock's next holder, woken now, runs only after that, so its BEGIN comes after the read.
         """
-        while self._lock.locked():
+        while self._is_select(query) and self._lock.locked():
             async with self._lock:
                 pass
 
@@ -105,8 +105,7 @@ class ConcurrentReadsClient(SqliteClient):
     async def execute_query(
         self, query: str, values: list | None = None
     ) -> tuple[int, Sequence[Any]]:
-        if self._is_select(query):
-            await self._wait_for_turn()
+        await self._wait_for_turn(query)
         if not self._reads_now(query):
             return await super().execute_query(query, values)
         rows = await self._read(query, values)
@@ -114,8 +113,7 @@ class ConcurrentReadsClient(SqliteClient):
 
     @translate_exceptions
     async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
-        if self._is_select(query):
-            await self._wait_for_turn()
+        await self._wait_for_turn(query)
         if not self._reads_now(query):
             return await super().execute_query_dict(query, values)
         return list(map(dict, await self._read(query, values)))

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 from tortoise import timezone
 
-from ecosystem.models import Organisation, OrganisationSphere, Sphere, User, Verification
+from ecosystem.models import (
+    MediaFile,
+    Organisation,
+    OrganisationSphere,
+    Sphere,
+    User,
+    Verification,
+)
 from ecosystem.services.tokens import create_token
 from labs.models import (
     Certification,
@@ -21,6 +28,7 @@ from labs.models import (
     Lab,
     LabKind,
     OpeningHours,
+    Photo,
     time_to_minute,
 )
 
@@ -78,6 +86,18 @@ async def make_equipment(
     for code, rate in (rates or {}).items():
         await EquipmentRate.create(equipment=equipment, category=code, rate_per_hour=rate)
     return equipment
+
+
+async def make_photo(
+    lab: Lab, machine: Equipment | None = None, caption: str = "", position: int = 0
+) -> Photo:
+    """A photo row of the lab (or of one of its machines) with its media row; no file."""
+    media = await MediaFile.create(
+        purpose="lab_photo", content_type="image/webp", width=10, height=10, size_bytes=100
+    )
+    return await Photo.create(
+        lab=lab, equipment=machine, media=media, caption=caption, position=position
+    )
 
 
 async def quick_user(email: str, name: str = "") -> User:

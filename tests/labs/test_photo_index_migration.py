@@ -6,24 +6,14 @@ from __future__ import annotations
 from tortoise import connections
 
 from ecosystem.db import tortoise_config
-from ecosystem.models import MediaFile
 from ecosystem.packages import load_packages
 from labs.models import Photo
 from labs.services.photos import photos_of
 from tests.conftest import migrate_to, orm_on
-from tests.labs.conftest import make_equipment, make_lab
+from tests.labs.conftest import make_equipment, make_lab, make_photo
 
 BEFORE = "labs.0010_content_translations"
 INDEX = "idx_labs_photo_lab_id_bf801f"
-
-
-async def _photo(lab, machine, caption: str, position: int) -> Photo:
-    media = await MediaFile.create(
-        purpose="lab_photo", content_type="image/webp", width=10, height=10, size_bytes=100
-    )
-    return await Photo.create(
-        lab=lab, equipment=machine, media=media, caption=caption, position=position
-    )
 
 
 async def _has_index(url: str) -> bool:
@@ -47,9 +37,9 @@ async def test_photos_kept_and_read_in_order_through_the_new_index(empty_url):
         assert not await _has_index(empty_url)
         lab = await make_lab()
         machine = await make_equipment(lab, "Laser")
-        await _photo(lab, machine, "side", 2)
-        await _photo(lab, machine, "front", 1)
-        await _photo(lab, None, "the workshop", 0)
+        await make_photo(lab, machine, "side", 2)
+        await make_photo(lab, machine, "front", 1)
+        await make_photo(lab, None, "the workshop", 0)
 
     await migrate_to(config)
     async with orm_on(config):

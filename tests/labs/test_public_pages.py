@@ -12,7 +12,7 @@ from tortoise import connections
 
 from ecosystem import web
 from ecosystem.db import is_sqlite
-from ecosystem.models import MediaFile, Role
+from ecosystem.models import Role
 from labs.models import (
     Blackout,
     Booking,
@@ -23,7 +23,6 @@ from labs.models import (
     EquipmentStatus,
     Lab,
     LabStaff,
-    Photo,
 )
 from labs.services import schedule
 from tests.conftest import TOKEN, add_member, make_user, person, tokens_in
@@ -33,6 +32,7 @@ from tests.labs.conftest import (
     make_equipment,
     make_host,
     make_lab,
+    make_photo,
     quick_user,
 )
 
@@ -76,10 +76,7 @@ async def test_anonymous_people_browse_labs_lab_page_and_machine(client):
         specifications={"Bed": "1000 × 610 mm"},
     )
     await make_equipment(lab, "Prusa MK4", status=EquipmentStatus.MAINTENANCE)
-    media = await MediaFile.create(
-        purpose="lab_photo", content_type="image/webp", width=10, height=10, size_bytes=100
-    )
-    await Photo.create(lab=lab, media=media, caption="The workshop")
+    photo = await make_photo(lab, caption="The workshop")
     await Closure.create(
         lab=lab, first_day=local_day(3), last_day=local_day(5), reason="Tết holiday"
     )
@@ -88,7 +85,7 @@ async def test_anonymous_people_browse_labs_lab_page_and_machine(client):
     assert index.status_code == 200
     assert "Becamex FabLab" in index.text and "EIU Lighting Lab" in index.text
     assert "Hidden Lab" not in index.text
-    assert f"/media/{media.id}/thumb.webp" in index.text
+    assert f"/media/{photo.media_id}/thumb.webp" in index.text
 
     living = await client.get("/labs?kind=livinglab")
     assert "EIU Lighting Lab" in living.text and "Becamex FabLab" not in living.text
@@ -98,7 +95,7 @@ async def test_anonymous_people_browse_labs_lab_page_and_machine(client):
     for text in ("Hòa Phú, Thủ Dầu Một", "fablab@becamex.example", "Trotec Speedy 400", "Tết"):
         assert text in page.text
     assert "08:00–18:00" in page.text
-    assert f"/media/{media.id}/thumb.webp" in page.text
+    assert f"/media/{photo.media_id}/thumb.webp" in page.text
     assert (await client.get("/labs/hidden-lab")).status_code == 404
 
     machine = await client.get(f"/equipment/{laser.id}")
@@ -349,15 +346,12 @@ async def test_the_machine_page_reads_never_leave_the_event_loop_on_sqlite(
 ):
     """Every read of a machine page, signed in or not, is a small one (`rawsql`'s `small`):
     on SQLite it runs on the event loop's thread. A read through aiosqlite's thread costs a
-    hand-off each way, and under load it made the signed-in page 30 % dearer."""
+    hand-off each way, and under load it made the signed-in page a third dearer."""
     if not is_sqlite(settings.database_url):
         pytest.skip("the event loop's reads are SQLite's")
     lab = await make_lab(await make_host())
     machine = await make_equipment(lab, "Printer")
-    media = await MediaFile.create(
-        purpose="lab_photo", content_type="image/webp", width=10, height=10, size_bytes=100
-    )
-    await Photo.create(lab=lab, equipment=machine, media=media, caption="The printer")
+    await make_photo(lab, machine, "The printer")
     monday = next_weekday(0, 7)
     await make_user("me@example.org")
     await browser.login("me@example.org")
